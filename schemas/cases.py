@@ -1,0 +1,198 @@
+"""Cases: states, commands, events and the public case shape (DESIGN.md §3, §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.reports import GeoPoint, Report
+
+
+class CaseState(StrEnum):
+    OPEN = "open"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+
+
+LIVE_STATES = frozenset(
+    {CaseState.OPEN, CaseState.DISPATCHED, CaseState.IN_PROGRESS, CaseState.RESOLVED}
+)
+TERMINAL_STATES = frozenset({CaseState.REJECTED, CaseState.MERGED})
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class SlaState(StrEnum):
+    ON_TRACK = "on_track"
+    WARNING = "warning"
+    OVERDUE = "overdue"
+
+
+class Action(StrEnum):
+    """Commands, imperative (DESIGN.md §3). ``open`` and ``attach_report`` come from the stream."""
+
+    OPEN = "open"
+    ATTACH_REPORT = "attach_report"
+    DISPATCH = "dispatch"
+    REJECT = "reject"
+    MERGE = "merge"
+    ACCEPT = "accept"
+    RETURN = "return"
+    RESOLVE = "resolve"
+    VERIFY = "verify"
+    REOPEN = "reopen"
+    ESCALATE = "escalate"
+    COMMENT = "comment"
+    REPRIORITISE = "reprioritise"
+    RATE = "rate"
+
+
+class CaseEventType(StrEnum):
+    """Facts, past tense; the CloudEvents type is ``org.gridhub.case.<value>``."""
+
+    OPENED = "opened"
+    REPORT_ATTACHED = "report_attached"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RETURNED = "returned"
+    RESOLVED = "resolved"
+    VERIFIED = "verified"
+    REWORKED = "reworked"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    ESCALATED = "escalated"
+    COMMENTED = "commented"
+    RATED = "rated"
+    REPRIORITISED = "reprioritised"
+
+
+class CaseSnapshot(BaseModel):
+    """The case as the API shows it (names fixed by DESIGN.md §5), after one event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    state: CaseState
+    category: str
+    priority: Priority
+    grid_code: str
+    street_code: str
+    community_code: str
+    lead_department: str | None = None
+    departments: list[str] = Field(default_factory=list)
+    report_count: int = Field(default=1, ge=1)
+    respond_by: datetime | None = None
+    resolve_by: datetime | None = None
+    sla_state: SlaState = SlaState.ON_TRACK
+    rework_count: int = 0
+    escalation_level: int = 0
+    merged_into: str | None = None
+    version: int = Field(ge=1)
+    title: str = ""
+    location: GeoPoint | None = None
+    source: str = ""
+    external_ref: str | None = None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    priority_reasons: list[str] = Field(default_factory=list)
+    routing_reasons: list[str] = Field(default_factory=list)
+    excluded_departments: list[str] = Field(default_factory=list)
+
+
+class CaseEvent(BaseModel):
+    """The data of an outbound ``org.gridhub.case.*`` CloudEvent on ``gridhub.case-events``.
+
+    Each event carries the case snapshot after it, so the database projection is
+    an idempotent upsert of the highest version, and the timeline an insert of
+    ``(case_id, version)`` that ignores repeats."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    version: int = Field(ge=1)
+    type: CaseEventType
+    time: datetime
+    actor: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    case: CaseSnapshot
+    report: Report | None = None
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.case_id}:{self.version}"
+
+
+class CaseAction(BaseModel):
+    """The body of ``POST /api/v1/cases/{id}/actions`` (DESIGN.md §5 action in)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    action: Action
+    department: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=1000)
+    into: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+    media: list[str] = Field(default_factory=list, max_length=9)
+    passed: bool | None = None
+    priority: Priority | None = None
+    score: int | None = Field(default=None, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _required_fields(self) -> CaseAction:
+        needs: dict[Action, tuple[str, ...]] = {
+            Action.REJECT: ("reason",),
+            Action.RETURN: ("reason",),
+            Action.MERGE: ("into",),
+            Action.VERIFY: ("passed",),
+            Action.REPRIORITISE: ("priority",),
+            Action.RATE: ("score",),
+            Action.COMMENT: ("note",),
+        }
+        missing = [f for f in needs.get(self.action, ()) if getattr(self, f) is None]
+        if self.action is Action.VERIFY and self.passed is False and not self.reason:
+            missing.append("reason")
+        if self.action in (Action.OPEN, Action.ATTACH_REPORT):
+            raise ValueError(f"action {self.action.value!r} is internal to the stream")
+        if missing:
+            raise ValueError(f"action {self.action.value!r} requires: {', '.join(missing)}")
+        return self
+
+
+class CaseCommand(BaseModel):
+    """A command on ``gridhub.case-commands``, keyed by the case's community code."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str = Field(min_length=1, max_length=128, description="idempotency key")
+    case_id: str
+    actor: str
+    role: str
+    time: datetime
+    body: CaseAction
+
+
+class CommandResult(BaseModel):
+    """The case agent's answer to a command: applied (new version) or refused by a rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str
+    case_id: str
+    accepted: bool
+    rule: str
+    state: CaseState | None = None
+    version: int | None = None

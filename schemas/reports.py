@@ -1,0 +1,89 @@
+"""Reports: what a grid worker (or any source) submits, and the one normalised
+``Report`` every source becomes (DESIGN.md §2 Collect)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GRID_CODE_PATTERN = r"^\d{15}$"
+CATEGORY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
+MAX_DESCRIPTION = 2000
+MAX_MEDIA = 9
+
+
+def community_of(grid_code: str) -> str:
+    """The 12-digit community code (district 6 + street 3 + community 3)."""
+    return grid_code[:12]
+
+
+def street_of(grid_code: str) -> str:
+    """The 9-digit street code (district 6 + street 3)."""
+    return grid_code[:9]
+
+
+class GeoPoint(BaseModel):
+    """A point; ``gcj02`` (as Chinese phone map SDKs give) is converted on intake."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+
+
+class Reporter(BaseModel):
+    """Personal data: shown only to roles that need it (DESIGN.md §8)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{3,20}$")
+
+
+class ReportSubmission(BaseModel):
+    """The body of ``POST /api/v1/reports`` and the data of ``org.gridhub.report.submitted``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    category: str = Field(pattern=CATEGORY_PATTERN, description="taxonomy code")
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    location: GeoPoint | None = None
+    grid_code: str | None = Field(default=None, pattern=GRID_CODE_PATTERN)
+    occurred_at: datetime | None = None
+    media: list[str] = Field(default_factory=list, max_length=MAX_MEDIA)
+    report_id: UUID | None = Field(default=None, description="client UUID, stable across retries")
+    reporter: Reporter | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_place(self) -> ReportSubmission:
+        if self.location is None and self.grid_code is None:
+            raise ValueError("location or grid_code is required")
+        return self
+
+
+class Report(BaseModel):
+    """One normalised report, whatever its source; the value on ``gridhub.reports``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(description="CloudEvents source of the inbound event")
+    source_event_id: str
+    source_type: str = Field(description="CloudEvents type of the inbound event")
+    category: str = Field(pattern=CATEGORY_PATTERN)
+    description: str = Field(max_length=MAX_DESCRIPTION)
+    location: GeoPoint | None = Field(default=None, description="WGS84 after normalisation")
+    grid_code: str = Field(pattern=GRID_CODE_PATTERN)
+    community_code: str
+    street_code: str
+    occurred_at: datetime
+    received_at: datetime
+    media: list[str] = Field(default_factory=list)
+    reporter: Reporter | None = None
+    external_ref: str | None = None
+    submitted_by: str | None = Field(default=None, description="token name of the submitter")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="source-specific facts")

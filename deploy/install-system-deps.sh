@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the tests and pages need: a PostgreSQL server (binaries only;
+# our own scripts start throwaway clusters) and CJK fonts for rendered Chinese.
+# Java and Maven (for the Kafka broker jars) ship with the machine.
+set -euo pipefail
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+for tool in java mvn; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is required (OpenJDK 17 + Maven)" >&2; exit 1; }
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "error: please install: ${missing[*]} (sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+echo "installing ${missing[*]} from Debian's packages..."
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

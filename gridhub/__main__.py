@@ -1,0 +1,3 @@
+from gridhub.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""Build every dependency from the one settings object and hand it down
+(cosmicpython's bootstrap). Called only from entrypoints; nothing connects at import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gridhub.settings import Settings
+from routing.district import District
+from sinks.db import make_engine, upgrade
+from sinks.queries import CaseQueries
+from sinks.tokens import TokenStore
+from sinks.writer import CaseProjectionWriter
+from streams.config import StreamConfig, StreamDeps
+
+if TYPE_CHECKING:
+    import faust
+    from fastapi import FastAPI
+    from sqlalchemy import Engine
+
+
+def load_district(settings: Settings) -> District:
+    return District.load(settings.rules_dir)
+
+
+def engine(settings: Settings) -> Engine:
+    return make_engine(settings.db_url)
+
+
+def migrate(settings: Settings) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+
+
+def token_store(settings: Settings) -> TokenStore:
+    return TokenStore(engine(settings), settings.token_secret.get_secret_value())
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    return StreamConfig(
+        app_id=settings.app_id,
+        bootstrap=settings.bootstrap,
+        topics=settings.topics,
+        datadir=settings.home / "worker",
+        partitions=settings.topic_partitions,
+        replication=settings.topic_replication,
+        web_port=settings.worker_web_port,
+        db_batch=settings.db_batch_size,
+        db_batch_seconds=settings.db_batch_seconds,
+    )
+
+
+def worker_app(settings: Settings) -> faust.App:
+    from streams.app import build_app, register_agents
+
+    config = stream_config(settings)
+    deps = StreamDeps(district=load_district(settings), sink=CaseProjectionWriter(engine(settings)))
+    app = build_app(config)
+    register_agents(app, config, deps)
+    return app
+
+
+def gateway_app(settings: Settings) -> FastAPI:
+    from gateway.app import create_app
+    from gateway.deps import GatewayDeps
+    from gateway.publisher import KafkaPublisher
+
+    db = engine(settings)
+    deps = GatewayDeps(
+        queries=CaseQueries(db),
+        tokens=TokenStore(db, settings.token_secret.get_secret_value()),
+        district=load_district(settings),
+        publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
+        topics=settings.topics,
+    )
+    return create_app(deps)

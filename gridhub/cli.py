@@ -1,0 +1,156 @@
+"""The ``gridhub`` command line (DESIGN.md §5 CLI)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from gridhub import bootstrap
+from gridhub.settings import Settings
+from gridhub.stack import wait_for_signal
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@click.group()
+def main() -> None:
+    """GridHub: the event hub of a district's social governance information centre."""
+
+
+@main.command()
+def up() -> None:
+    """Bring up the whole local stack: broker, database, topics, worker, gateway."""
+    from gridhub.stack import run_stack
+
+    sys.exit(run_stack(_settings()))
+
+
+@main.command()
+def worker() -> None:
+    """Run one Faust worker (all stages); start more with the same app id to scale out."""
+    import faust
+
+    settings = _settings()
+    app = bootstrap.worker_app(settings)
+    faust.Worker(app, loglevel="info").execute_from_commandline()
+
+
+@main.command()
+def gateway() -> None:
+    """Run the HTTP gateway."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        bootstrap.gateway_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level="info",
+    )
+
+
+@main.command()
+def kafka() -> None:
+    """Run the local single-node KRaft broker in the foreground until Ctrl-C."""
+    from gridhub.stack import local_kafka
+
+    settings = _settings()
+    broker = local_kafka(settings)
+    broker.ensure_jars()
+    broker.start()
+    click.echo(f"Kafka broker ready at {broker.bootstrap} (Ctrl-C stops it)")
+    try:
+        wait_for_signal(broker.is_running)
+    finally:
+        broker.stop()
+        click.echo("Kafka broker stopped")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to head."""
+    settings = _settings()
+    bootstrap.migrate(settings)
+    click.echo(f"database at head: {settings.db_url}")
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topics."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create every GridHub topic (existing ones are left as they are)."""
+    from gridhub.topics import create_topics
+
+    settings = _settings()
+    created = create_topics(
+        settings.bootstrap,
+        settings.topics.all(),
+        settings.topic_partitions,
+        settings.topic_replication,
+    )
+    click.echo(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens (stored hashed)."""
+
+
+@token.command("create")
+@click.option("--role", required=True, help="grid_worker, operator, department, system, ...")
+@click.option("--name", required=True, help="who holds it")
+@click.option("--scope", default=None, help="grid/community code, department or source")
+def token_create(role: str, name: str, scope: str | None) -> None:
+    """Create a token; the plaintext is printed alone on the last line."""
+    settings = _settings()
+    bootstrap.migrate(settings)
+    plaintext, record = bootstrap.token_store(settings).create(role, name, scope)
+    click.echo(f"token {record.id} for {record.name} (role {record.role}, scope {record.scope})")
+    click.echo(plaintext)
+
+
+@token.command("revoke")
+@click.argument("token_id")
+def token_revoke(token_id: str) -> None:
+    """Revoke a token by its id."""
+    ok = bootstrap.token_store(_settings()).revoke(token_id)
+    click.echo("revoked" if ok else "no such token")
+    sys.exit(0 if ok else 1)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never their plaintext)."""
+    for rec in bootstrap.token_store(_settings()).list():
+        state = "revoked" if rec.revoked_at else "active"
+        click.echo(f"{rec.id}\t{rec.role}\t{rec.name}\t{rec.scope or '-'}\t{state}")
+
+
+@main.group()
+def schemas() -> None:
+    """JSON Schemas of the public contracts."""
+
+
+@schemas.command("export")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("schemas-export"))
+def schemas_export(out: Path) -> None:
+    """Write one JSON Schema file per contract into OUT."""
+    from schemas.export import json_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (out / f"{name}.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+    click.echo(f"wrote {len(json_schemas())} schemas to {out}")

@@ -1,0 +1,77 @@
+"""Collect: parse the CloudEvent, validate, normalise; good records go to
+``gridhub.reports`` keyed by community, bad ones to the DLQ with the reason.
+
+Batches with ``noack_take`` and acks a batch only after every record in it has
+been handed to the producer; Faust flushes the producer before it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from schemas.envelope import EnvelopeError, decode_kafka
+from streams.codecs import encode_report
+from streams.config import StreamConfig, StreamDeps
+from streams.intake import IntakeError, normalise
+
+if TYPE_CHECKING:
+    from streams.app import StageTopics
+
+log = logging.getLogger(__name__)
+
+DLQ_REASON = "gridhub-error"
+DLQ_STAGE = "gridhub-error-stage"
+
+
+def dlq_headers(message: Any, reason: str, stage: str) -> list[tuple[str, bytes]]:
+    """The original headers plus where the record came from and why it failed."""
+    headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
+    headers += [
+        (DLQ_REASON, reason.encode("utf-8")[:4000]),
+        (DLQ_STAGE, stage.encode()),
+        ("gridhub-original-topic", str(message.topic).encode()),
+        ("gridhub-original-partition", str(message.partition).encode()),
+        ("gridhub-original-offset", str(message.offset).encode()),
+    ]
+    return headers
+
+
+def record_time(message: Any) -> datetime:
+    return datetime.fromtimestamp(float(message.timestamp or 0), UTC)
+
+
+def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
+    async def handle(message: Any) -> None:
+        headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
+        try:
+            envelope = decode_kafka(message.value, headers, message.key)
+            report = normalise(envelope, deps.district, record_time(message))
+        except (EnvelopeError, IntakeError) as exc:
+            await _dead_letter(message, exc.reason)
+            return
+        except Exception as exc:  # a bug must not stall the loop: park the record
+            log.exception("intake failed on %s/%s", message.partition, message.offset)
+            await _dead_letter(message, f"internal: {type(exc).__name__}: {exc}")
+            return
+        await topics.reports.send(key=report.community_code.encode(), value=encode_report(report))
+
+    async def _dead_letter(message: Any, reason: str) -> None:
+        log.info("dead-letter %s/%s: %s", message.partition, message.offset, reason)
+        await topics.intake_dlq.send(
+            key=message.key, value=message.value, headers=dlq_headers(message, reason, "intake")
+        )
+
+    async def intake(stream: faust.Stream[bytes]) -> None:
+        async for batch in stream.noack_take(
+            config.intake_batch, within=config.intake_batch_seconds
+        ):
+            for event in batch:
+                await handle(event.message)
+            for event in batch:
+                await stream.ack(event)
+
+    app.agent(topics.intake, name="gridhub.intake")(intake)

@@ -1,0 +1,70 @@
+"""Build the Faust app and attach the stages. Called by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from streams.agents import case_agent, intake_agent, writer_agent
+from streams.config import StreamConfig, StreamDeps
+
+
+@dataclass(frozen=True)
+class StageTopics:
+    """Faust topic handles; values are raw bytes, we do our own codecs."""
+
+    intake: faust.TopicT
+    intake_dlq: faust.TopicT
+    reports: faust.TopicT
+    case_events: faust.TopicT
+
+
+def build_app(config: StreamConfig) -> faust.App:
+    brokers = ";".join(f"kafka://{host}" for host in config.bootstrap.split(","))
+    return faust.App(
+        config.app_id,
+        broker=brokers,
+        store="memory://",
+        autodiscover=False,
+        datadir=str(config.datadir),
+        web_enabled=config.web_enabled,
+        web_host="127.0.0.1",
+        web_port=config.web_port,
+        topic_partitions=config.partitions,
+        topic_replication_factor=config.replication,
+        broker_commit_interval=config.commit_every_seconds,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+    )
+
+
+def _raw_topic(app: faust.App, name: str, config: StreamConfig) -> faust.TopicT:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=config.partitions,
+        replicas=config.replication,
+    )
+
+
+def stage_topics(app: faust.App, config: StreamConfig) -> StageTopics:
+    names = config.topics
+    return StageTopics(
+        intake=_raw_topic(app, names.intake, config),
+        intake_dlq=_raw_topic(app, names.intake_dlq, config),
+        reports=_raw_topic(app, names.reports, config),
+        case_events=_raw_topic(app, names.case_events, config),
+    )
+
+
+def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> StageTopics:
+    """Attach every stage of the loop to ``app``: collect → case → projection."""
+    topics = stage_topics(app, config)
+    intake_agent.register(app, topics, config, deps)
+    case_agent.register(app, topics, config, deps)
+    writer_agent.register(app, topics, config, deps)
+    return topics

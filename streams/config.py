@@ -1,0 +1,42 @@
+"""What the worker needs to know, built by the composition root from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from routing.district import District
+from schemas.topics import TopicNames
+from sinks.ports import CaseSink
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    app_id: str
+    bootstrap: str
+    topics: TopicNames
+    datadir: Path
+    partitions: int = 4
+    replication: int = 1
+    web_port: int = 6066
+    web_enabled: bool = True
+    intake_batch: int = 1000
+    intake_batch_seconds: float = 0.05
+    db_batch: int = 500
+    db_batch_seconds: float = 0.2
+    commit_every_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class StreamDeps:
+    """Injected collaborators: district rules, the case sink and a clock."""
+
+    district: District
+    sink: CaseSink
+    clock: Callable[[], datetime] = field(default=utc_now)

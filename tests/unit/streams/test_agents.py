@@ -1,0 +1,103 @@
+"""The agents themselves, without a broker: Faust's ``test_context()`` with the
+in-memory store and an in-memory sink (the integration tier runs them on Kafka)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.cases import CaseEventType
+from schemas.envelope import encode_structured
+from schemas.topics import TopicNames
+from sinks.ports import InMemoryCaseSink
+from streams.app import StageTopics, build_app, register_agents
+from streams.casework import open_case
+from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
+from streams.config import StreamConfig, StreamDeps
+from streams.intake import normalise
+from tests.unit.streams.conftest import report_envelope
+
+LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.sent: dict[str, list[dict[str, Any]]] = {}
+
+    def patch(self, topic: Any, name: str) -> None:
+        bucket = self.sent.setdefault(name, [])
+
+        async def send(**kwargs: Any) -> None:
+            bucket.append(kwargs)
+
+        topic.send = send
+
+
+@pytest.fixture
+def worker(district, tmp_path: Path):
+    config = StreamConfig(
+        app_id=f"unit-{tmp_path.name}",
+        bootstrap="127.0.0.1:1",  # never contacted: test_context uses in-memory channels
+        topics=TopicNames.with_prefix("unit."),
+        datadir=tmp_path,
+        web_enabled=False,
+    )
+    app = build_app(config)
+    sink = InMemoryCaseSink()
+    topics: StageTopics = register_agents(app, config, StreamDeps(district=district, sink=sink))
+    app.finalize()
+    captured = Captured()
+    for name in ("reports", "intake_dlq", "case_events"):
+        captured.patch(getattr(topics, name), name)
+    return app, sink, captured
+
+
+async def settle() -> None:
+    await asyncio.sleep(0.3)
+
+
+async def test_intake_agent_forwards_good_and_dead_letters_bad(worker):
+    app, _, captured = worker
+    value, headers = encode_structured(report_envelope())
+    async with app.agents["gridhub.intake"].test_context() as agent:
+        await agent.put(value, key=b"k", headers=headers)
+        await agent.put(b"garbage bytes", key=b"k2", headers=[])
+        await settle()
+    [forwarded] = captured.sent["reports"]
+    report = decode_report(forwarded["value"])
+    assert forwarded["key"] == report.community_code.encode()
+    [dead] = captured.sent["intake_dlq"]
+    assert dead["value"] == b"garbage bytes"
+    reasons = dict(dead["headers"])
+    assert b"not a CloudEvent" in reasons["gridhub-error"]
+    assert reasons["gridhub-error-stage"] == b"intake"
+
+
+async def test_case_agent_opens_once_per_report_id(worker, district):
+    app, _, captured = worker
+    report = normalise(report_envelope(category="garbage"), district, LATER)
+    async with app.agents["gridhub.cases"].test_context() as agent:
+        for _ in range(3):
+            await agent.put(encode_report(report), key=report.community_code.encode())
+        await settle()
+    events = [decode_case_event(m["value"]) for m in captured.sent["case_events"]]
+    assert [e.type for e in events] == [CaseEventType.OPENED, CaseEventType.DISPATCHED]
+    assert {m["key"] for m in captured.sent["case_events"]} == {events[0].case_id.encode()}
+
+
+async def test_writer_agent_projects_batches_into_the_sink(worker, district):
+    app, sink, _ = worker
+    reports = [normalise(report_envelope(), district, LATER) for _ in range(5)]
+    events = [event for report in reports for event in open_case(report, district)]
+    async with app.agents["gridhub.db-writer"].test_context() as agent:
+        for event in events:
+            value, headers = encode_case_event(event)
+            await agent.put(value, key=event.case_id.encode(), headers=headers)
+        await settle()
+    assert len(sink.cases) == 5
+    assert len(sink.timeline) == len(events)
+    assert sink.writes < len(events)  # batched, not one write per event

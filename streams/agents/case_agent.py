@@ -10,7 +10,7 @@ because a table write goes to the changelog partition of the current event.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faust
 
@@ -33,11 +33,11 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     # case id -> latest snapshot (JSON); later stages read and advance it.
     cases = app.Table("cases", default=None, partitions=config.partitions, key_type=str)
 
-    async def case_stage(stream: faust.Stream[bytes]) -> None:
+    async def case_stage(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
             message = event.message
             try:
-                report = decode_report(message.value)
+                report = decode_report(message.value or b"")
             except ValueError as exc:
                 log.error("undecodable report at %s/%s", message.partition, message.offset)
                 await topics.intake_dlq.send(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from schemas.envelope import EnvelopeError, decode_kafka
+from streams.batching import ack_all, event_batches
 from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import IntakeError, normalise
@@ -65,13 +66,10 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             key=message.key, value=message.value, headers=dlq_headers(message, reason, "intake")
         )
 
-    async def intake(stream: faust.Stream[bytes]) -> None:
-        async for batch in stream.noack_take(
-            config.intake_batch, within=config.intake_batch_seconds
-        ):
+    async def intake(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
             for event in batch:
                 await handle(event.message)
-            for event in batch:
-                await stream.ack(event)
+            await ack_all(stream, batch)
 
     app.agent(topics.intake, name="gridhub.intake")(intake)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import faust
 
 from schemas.cases import CaseEvent
 from sinks.ports import CaseSink
+from streams.batching import ack_all, event_batches
 from streams.codecs import decode_case_event
 from streams.config import StreamConfig, StreamDeps
 
@@ -44,12 +45,12 @@ async def write_with_retry(sink: CaseSink, batch: list[CaseEvent]) -> None:
 
 
 def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
-    async def writer(stream: faust.Stream[bytes]) -> None:
-        async for batch in stream.noack_take(config.db_batch, within=config.db_batch_seconds):
+    async def writer(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(stream, config.db_batch, config.db_batch_seconds):
             decoded: list[CaseEvent] = []
             for event in batch:
                 try:
-                    decoded.append(decode_case_event(event.message.value))
+                    decoded.append(decode_case_event(event.message.value or b""))
                 except ValueError:
                     log.error(
                         "skipping a record that is not a case event at %s/%s",
@@ -58,7 +59,6 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                     )
             if decoded:
                 await write_with_retry(deps.sink, decoded)
-            for event in batch:
-                await stream.ack(event)
+            await ack_all(stream, batch)
 
     app.agent(topics.case_events, name="gridhub.db-writer")(writer)

@@ -1,0 +1,138 @@
+"""A district's whole routing configuration, loaded and cross-checked in one go.
+
+``District.load()`` reads the packaged synthetic demo district; a real deployment
+points it at a directory with its own files of the same names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from routing import _loading as L
+from routing.grids import Grid, GridRegistry
+from routing.priority import PriorityRules, assess_priority
+from routing.rules import RoutingDecision, RoutingRules
+from routing.sla import CalendarOverrides, SlaClock, SlaPolicy, WorkCalendar, load_policies
+from routing.taxonomy import Category, Taxonomy
+from schemas.cases import Priority
+
+GRIDS_FILE = "grids.geojson"
+TAXONOMY_FILE = "taxonomy.yaml"
+DEPARTMENTS_FILE = "departments.yaml"
+ROUTING_FILE = "routing.yaml"
+CALENDAR_FILE = "calendar_overrides.yaml"  # optional
+
+
+def default_data_dir() -> Path:
+    """The packaged synthetic demo district (``routing/data``)."""
+    return Path(__file__).resolve().parent / "data"
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+def load_departments(path: Path) -> dict[str, Department]:
+    data = L.read_yaml(path)
+    departments: dict[str, Department] = {}
+    for n, entry in enumerate(L.entries(data, "departments", str(path)), start=1):
+        where = f"{path}: department {n}"
+        code = L.text(entry, "code", where)
+        if code in departments:
+            raise ValueError(f"{where}: duplicate department code {code!r}")
+        departments[code] = Department(
+            code, L.text(entry, "name_zh", where), L.text(entry, "name_en", where)
+        )
+    return departments
+
+
+@dataclass(frozen=True, eq=False)
+class District:
+    taxonomy: Taxonomy
+    grids: GridRegistry
+    departments: Mapping[str, Department]
+    rules: RoutingRules
+    sla: Mapping[Priority, SlaPolicy]
+    priority_rules: PriorityRules
+    calendar: WorkCalendar
+
+    @classmethod
+    def load(cls, data_dir: Path | None = None) -> District:
+        """Load and cross-check every file; ``ValueError`` names the file and entry."""
+        root = default_data_dir() if data_dir is None else Path(data_dir)
+        routing_path = root / ROUTING_FILE
+        routing_data = L.read_yaml(routing_path)
+        district = cls(
+            taxonomy=Taxonomy.load(root / TAXONOMY_FILE),
+            grids=GridRegistry.load(root / GRIDS_FILE),
+            departments=load_departments(root / DEPARTMENTS_FILE),
+            rules=RoutingRules.from_data(routing_data, str(routing_path)),
+            sla=load_policies(routing_data, str(routing_path)),
+            priority_rules=PriorityRules.from_data(routing_data, str(routing_path)),
+            calendar=WorkCalendar(_overrides(root / CALENDAR_FILE)),
+        )
+        district._check_rules(routing_path)
+        return district
+
+    def _check_rules(self, path: Path) -> None:
+        streets, communities = self.grids.streets(), self.grids.communities()
+        for rule in self.rules:
+            where = f"{path}: rule {rule.number}"
+            for code in sorted(rule.categories):
+                if code not in self.taxonomy:
+                    raise ValueError(f"{where}: unknown category {code!r} (not in taxonomy)")
+            for dept in (rule.lead, *rule.co):
+                if dept not in self.departments:
+                    raise ValueError(f"{where}: unknown department {dept!r}")
+            for code in sorted(rule.streets or ()):
+                if code not in streets:
+                    raise ValueError(f"{where}: street {code} has no grid")
+            for code in sorted(rule.communities or ()):
+                if code not in communities:
+                    raise ValueError(f"{where}: community {code} has no grid")
+
+    @property
+    def clock(self) -> SlaClock:
+        return SlaClock(self.sla, self.calendar)
+
+    def category(self, code: str) -> Category | None:
+        return self.taxonomy.get(code)
+
+    def locate(self, lat: float, lon: float) -> Grid | None:
+        return self.grids.locate(lat, lon)
+
+    def route(
+        self,
+        category: str,
+        street_code: str | None,
+        community_code: str | None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> RoutingDecision | None:
+        return self.rules.route(category, street_code, community_code, exclude)
+
+    def assess_priority(
+        self,
+        category: Category,
+        description: str,
+        report_count: int = 1,
+        source_type: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> tuple[Priority, tuple[str, ...]]:
+        return assess_priority(
+            category, description, report_count, source_type, attributes, rules=self.priority_rules
+        )
+
+    def deadlines(self, priority: Priority, start: datetime) -> tuple[datetime, datetime]:
+        """``(respond_by, resolve_by)`` in UTC."""
+        return self.clock.deadlines(priority, start)
+
+
+def _overrides(path: Path) -> CalendarOverrides:
+    return CalendarOverrides.load(path) if path.exists() else CalendarOverrides()

@@ -1,0 +1,193 @@
+"""The grid registry: unit-grid polygons (社区网格) and point-in-polygon lookup.
+
+Grid codes follow the 15-digit form of DESIGN.md §10: district 6 + street 3 +
+community 3 + grid 3. Coordinates are WGS84, GeoJSON order (lon, lat).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely import STRtree
+from shapely.geometry import MultiPolygon, Point, Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from schemas.reports import community_of, street_of
+
+_GRID_CODE = re.compile(r"^\d{15}$")
+_PROPERTIES = ("code", "name", "street_code", "street_name", "community_code", "community_name")
+_COLLECTION_META = ("name", "description", "synthetic", "district_code", "district_name")
+
+
+@dataclass(frozen=True)
+class Grid:
+    code: str
+    name: str
+    street_code: str
+    street_name: str
+    community_code: str
+    community_name: str
+    polygon: Polygon | MultiPolygon
+    synthetic: bool = False
+
+    def properties(self) -> dict[str, Any]:
+        props: dict[str, Any] = {key: getattr(self, key) for key in _PROPERTIES}
+        if self.synthetic:
+            props["synthetic"] = True
+        return props
+
+    def feature(self) -> dict[str, Any]:
+        geometry = json.loads(json.dumps(mapping(self.polygon)))  # tuples -> lists
+        return {
+            "type": "Feature",
+            "id": self.code,
+            "properties": self.properties(),
+            "geometry": geometry,
+        }
+
+
+def _grid(feature: Any, where: str) -> Grid:
+    if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+        raise ValueError(f"{where}: not a GeoJSON Feature")
+    props = feature.get("properties")
+    if not isinstance(props, Mapping):
+        raise ValueError(f"{where}: no properties")
+    values = {}
+    for key in _PROPERTIES:
+        value = props.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{where}: property `{key}` must be a non-empty string")
+        values[key] = value.strip()
+    where = f"{where} ({values['code']})"
+    _check_codes(values, where)
+    return Grid(
+        **values,
+        polygon=_polygon(feature.get("geometry"), where),
+        synthetic=props.get("synthetic") is True,
+    )
+
+
+def _check_codes(values: Mapping[str, str], where: str) -> None:
+    code = values["code"]
+    if not _GRID_CODE.match(code):
+        raise ValueError(f"{where}: grid code must be 15 digits")
+    if values["community_code"] != community_of(code):
+        raise ValueError(f"{where}: community_code must be {community_of(code)} (code[:12])")
+    if values["street_code"] != street_of(code):
+        raise ValueError(f"{where}: street_code must be {street_of(code)} (code[:9])")
+
+
+def _polygon(geometry: Any, where: str) -> Polygon | MultiPolygon:
+    if not isinstance(geometry, Mapping) or geometry.get("type") not in (
+        "Polygon",
+        "MultiPolygon",
+    ):
+        raise ValueError(f"{where}: geometry must be a Polygon or MultiPolygon")
+    try:
+        geom = shape(geometry)
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise ValueError(f"{where}: bad geometry ({exc})") from None
+    if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty or not geom.is_valid:
+        raise ValueError(f"{where}: geometry is empty or invalid (self-intersecting?)")
+    return geom
+
+
+class GridRegistry:
+    """All grids, ordered by code, with an STRtree for point and area lookups."""
+
+    def __init__(self, grids: list[Grid], meta: Mapping[str, Any] | None = None) -> None:
+        ordered = sorted(grids, key=lambda grid: grid.code)
+        self._by_code: dict[str, Grid] = {}
+        for grid in ordered:
+            if grid.code in self._by_code:
+                raise ValueError(f"duplicate grid code {grid.code!r}")
+            self._by_code[grid.code] = grid
+        self._grids = tuple(ordered)
+        self._tree = STRtree([grid.polygon for grid in ordered])
+        self._meta = dict(meta or {})
+
+    @classmethod
+    def load(cls, path: Path) -> GridRegistry:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read GeoJSON ({exc})") from exc
+        if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+            raise ValueError(f"{path}: not a GeoJSON FeatureCollection")
+        features = data.get("features")
+        if not isinstance(features, list) or not features:
+            raise ValueError(f"{path}: no features")
+        grids = [_grid(feature, f"{path}: feature {n}") for n, feature in enumerate(features, 1)]
+        meta = {key: data[key] for key in _COLLECTION_META if key in data}
+        try:
+            return cls(grids, meta)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def locate(self, lat: float, lon: float) -> Grid | None:
+        """The grid covering a WGS84 point; on a shared edge or corner, the lowest code."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return None
+        hits = self._tree.query(Point(lon, lat), predicate="covered_by")
+        return self._grids[int(hits.min())] if len(hits) else None
+
+    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[Grid | None]:
+        """:meth:`locate` for many ``(lat, lon)`` points in one vectorised query."""
+        if not points:
+            return []
+        lats, lons = zip(*points, strict=True)
+        geoms = shapely.points(lons, lats)
+        found: list[int | None] = [None] * len(points)
+        point_index, grid_index = self._tree.query(geoms, predicate="covered_by")
+        for p, g in zip(point_index.tolist(), grid_index.tolist(), strict=True):
+            current = found[p]
+            found[p] = g if current is None else min(current, g)
+        return [None if g is None else self._grids[g] for g in found]
+
+    def get(self, code: str) -> Grid | None:
+        return self._by_code.get(code)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def __iter__(self) -> Iterator[Grid]:
+        return iter(self._grids)
+
+    def __len__(self) -> int:
+        return len(self._grids)
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._by_code)
+
+    def streets(self) -> dict[str, str]:
+        """Street code to street name."""
+        return {grid.street_code: grid.street_name for grid in self._grids}
+
+    def communities(self) -> dict[str, str]:
+        """Community code to community name."""
+        return {grid.community_code: grid.community_name for grid in self._grids}
+
+    def grids_touching(self, geometry: BaseGeometry) -> list[Grid]:
+        """Grids that share ground with ``geometry`` (WGS84, lon/lat), ordered by code.
+
+        For an area (a CAP polygon or circle) a grid that only meets it along its
+        boundary is left out; a point or line counts wherever it touches a grid."""
+        hits = sorted(int(i) for i in self._tree.query(geometry, predicate="intersects"))
+        areal = geometry.area > 0
+        return [
+            self._grids[i] for i in hits if not (areal and self._grids[i].polygon.touches(geometry))
+        ]
+
+    def geojson(self) -> dict[str, Any]:
+        """The FeatureCollection served at ``GET /api/v1/grids`` (a fresh copy)."""
+        collection: dict[str, Any] = {"type": "FeatureCollection"}
+        collection.update(json.loads(json.dumps(self._meta)))
+        collection["features"] = [grid.feature() for grid in self._grids]
+        return collection

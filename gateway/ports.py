@@ -1,0 +1,74 @@
+"""What the gateway needs from sinks and routing, as structural types.
+
+The composition root passes the real ``sinks``/``routing`` objects; these
+protocols only name the slice of them the gateway calls, so the gateway can be
+tested (and type-checked) against exactly that slice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class TokenInfo(Protocol):
+    """A verified bearer token (``sinks.tokens.TokenRecord``)."""
+
+    @property
+    def id(self) -> object: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def scope(self) -> str | None: ...
+
+
+class TokenVerifier(Protocol):
+    """``sinks.tokens.TokenStore`` as the gateway uses it."""
+
+    def verify(self, plaintext: str) -> TokenInfo | None: ...
+
+
+class CaseReader(Protocol):
+    """``sinks.queries.CaseQueries`` as the gateway uses it."""
+
+    def list_cases(
+        self,
+        *,
+        state: str | None = None,
+        category: str | None = None,
+        grid_code: str | None = None,
+        department: str | None = None,
+        priority: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]: ...
+
+    def get_case(self, case_id: str, include_personal: bool) -> dict[str, Any] | None: ...
+
+    def get_report(self, report_id: str, include_personal: bool) -> dict[str, Any] | None: ...
+
+
+class GridInfo(Protocol):
+    @property
+    def code(self) -> str: ...
+
+
+class GridLookup(Protocol):
+    def locate(self, lat: float, lon: float) -> GridInfo | None: ...
+    def get(self, code: str) -> GridInfo | None: ...
+    def geojson(self) -> dict[str, Any]: ...
+
+
+class CategoryLookup(Protocol):
+    def __contains__(self, code: object) -> bool: ...
+    def as_json(self) -> Any: ...
+
+
+class DistrictData(Protocol):
+    """``routing.district.District``: the taxonomy and grid registry."""
+
+    @property
+    def taxonomy(self) -> CategoryLookup: ...
+    @property
+    def grids(self) -> GridLookup: ...

@@ -1,0 +1,88 @@
+"""``GET /api/v1/cases`` and ``GET /api/v1/cases/{id}`` for operators, leaders and departments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import BaseModel
+
+from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles, sees_personal_data
+from gateway.deps import GatewayDeps, get_deps
+from gateway.errors import ErrorOut
+from gateway.ports import TokenInfo
+from gateway.routes.common import AUTH_ERRORS, INVALID
+from gateway.scopes import case_has_department
+from schemas.cases import CaseState, Priority
+
+router = APIRouter(prefix="/api/v1", tags=["cases"])
+
+CASE_NOT_FOUND = "case not found"
+CaseReader = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
+
+
+class CaseList(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def _department_scope(token: TokenInfo) -> str | None:
+    """The department a department token is limited to (None for other roles)."""
+    if token.role != DEPARTMENT:
+        return None
+    if not token.scope:
+        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    return token.scope
+
+
+@router.get(
+    "/cases",
+    response_model=CaseList,
+    summary="List cases (a department sees only its own)",
+    responses={**AUTH_ERRORS, **INVALID},
+)
+def list_cases(
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: CaseReader,
+    state: CaseState | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    grid_code: Annotated[str | None, Query(max_length=15)] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    priority: Priority | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CaseList:
+    own = _department_scope(token)
+    if own is not None:
+        if department is not None and department != own:
+            return CaseList(items=[], total=0, limit=limit, offset=offset)
+        department = own
+    items, total = deps.queries.list_cases(
+        state=state.value if state else None,
+        category=category,
+        grid_code=grid_code,
+        department=department,
+        priority=priority.value if priority else None,
+        limit=limit,
+        offset=offset,
+    )
+    return CaseList(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/cases/{case_id}",
+    summary="One case with its reports and timeline",
+    responses={**AUTH_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": CASE_NOT_FOUND}},
+)
+def get_case(
+    case_id: Annotated[str, Path(min_length=1, max_length=128)],
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: CaseReader,
+) -> dict[str, Any]:
+    own = _department_scope(token)
+    case = deps.queries.get_case(case_id, include_personal=sees_personal_data(token))
+    if case is None or (own is not None and not case_has_department(case, own)):
+        raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
+    return case

@@ -1,0 +1,176 @@
+"""``POST /api/v1/reports`` (intake) and ``GET /api/v1/reports/{id}``."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from pydantic import BaseModel
+
+from gateway.auth import GRID_WORKER, LEADER, OPERATOR, require_roles, sees_personal_data
+from gateway.deps import GatewayDeps, get_deps
+from gateway.errors import ErrorOut, Problem, invalid_fields
+from gateway.ports import DistrictData, TokenInfo
+from gateway.publisher import PublishError
+from gateway.routes.common import AUTH_ERRORS, INVALID
+from gateway.scopes import grid_in_scope
+from routing.geo import gcj02_to_wgs84
+from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_structured, now_utc
+from schemas.reports import ReportSubmission
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY = 128
+REPORT_NOT_FOUND = "report not found (it may still be in the pipeline)"
+
+
+class ReportAccepted(BaseModel):
+    report_id: uuid.UUID
+    status_url: str
+    status: Literal["accepted"] = "accepted"
+
+
+@router.post(
+    "/reports",
+    status_code=202,
+    response_model=ReportAccepted,
+    summary="Submit a report (grid worker)",
+    responses={
+        **AUTH_ERRORS,
+        413: {"model": ErrorOut, "description": "request body too large"},
+        **INVALID,
+        503: {"model": ErrorOut, "description": "the event bus did not take the report"},
+    },
+)
+async def submit_report(
+    submission: ReportSubmission,
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY,
+            description="Same key (per token) = same report id, so retries are harmless.",
+        ),
+    ] = None,
+) -> ReportAccepted:
+    """Accepted (202) means the broker has the event; the case follows asynchronously."""
+    grid_code = _place_in_district(submission, deps.district)
+    if token.role == GRID_WORKER and not grid_in_scope(token.scope, grid_code):
+        raise HTTPException(
+            status_code=403,
+            detail=f"grid {grid_code} is outside this token's scope ({token.scope})",
+        )
+    report_id = _report_id(submission, idempotency_key, token, deps.idempotency_namespace)
+    event = Envelope.model_validate(
+        {
+            "id": str(report_id),
+            "source": deps.source,
+            "type": REPORT_SUBMITTED,
+            "subject": str(report_id),
+            "time": now_utc(),
+            "datacontenttype": "application/json",
+            "data": submission.model_copy(update={"report_id": report_id}).model_dump(mode="json"),
+            "submittedby": token.name,
+        }
+    )
+    value, headers = encode_structured(event)
+    try:
+        await deps.publisher.publish(deps.topics.intake, str(report_id).encode(), value, headers)
+    except PublishError as exc:
+        log.warning("report %s not published to %s: %s", report_id, deps.topics.intake, exc)
+        raise HTTPException(
+            status_code=503,
+            detail=(
+                "the event bus is unavailable, so the report was not accepted; "
+                "retry later with the same Idempotency-Key"
+            ),
+            headers={"Retry-After": "5"},
+        ) from exc
+    return ReportAccepted(report_id=report_id, status_url=f"/api/v1/reports/{report_id}")
+
+
+def _report_id(
+    submission: ReportSubmission,
+    idempotency_key: str | None,
+    token: TokenInfo,
+    namespace: uuid.UUID,
+) -> uuid.UUID:
+    if submission.report_id is not None:
+        return submission.report_id
+    if idempotency_key is not None:
+        return uuid.uuid5(namespace, f"{token.id}:{idempotency_key}")
+    return uuid.uuid4()
+
+
+def _place_in_district(submission: ReportSubmission, district: DistrictData) -> str:
+    """The grid code of the report, or a 422 naming every field the district refuses."""
+    problems: list[Problem] = []
+    grid_code: str | None = None
+    if submission.category not in district.taxonomy:
+        problems.append(
+            (
+                ("body", "category"),
+                f"unknown category {submission.category!r} (see GET /api/v1/categories)",
+                submission.category,
+            )
+        )
+    if submission.grid_code is not None:
+        if district.grids.get(submission.grid_code) is None:
+            problems.append(
+                (
+                    ("body", "grid_code"),
+                    f"grid {submission.grid_code} is not a grid of this district",
+                    submission.grid_code,
+                )
+            )
+        else:
+            grid_code = submission.grid_code
+    elif submission.location is not None:
+        lat, lon = submission.location.lat, submission.location.lon
+        if submission.location.crs == "gcj02":
+            lat, lon = gcj02_to_wgs84(lat, lon)
+        grid = district.grids.locate(lat, lon)
+        if grid is None:
+            problems.append(
+                (
+                    ("body", "location"),
+                    "location is outside every grid of this district",
+                    submission.location.model_dump(),
+                )
+            )
+        else:
+            grid_code = grid.code
+    if grid_code is None and not problems:  # the model already requires one of them
+        problems.append((("body",), "location or grid_code is required", None))
+    if problems or grid_code is None:
+        raise invalid_fields(problems)
+    return grid_code
+
+
+@router.get(
+    "/reports/{report_id}",
+    summary="A report and the case it joined",
+    responses={
+        **AUTH_ERRORS,
+        **INVALID,
+        404: {"model": ErrorOut, "description": REPORT_NOT_FOUND},
+    },
+)
+def get_report(
+    report_id: Annotated[str, Path(min_length=1, max_length=128)],
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, LEADER))],
+) -> dict[str, Any]:
+    report = deps.queries.get_report(report_id, include_personal=sees_personal_data(token))
+    if report is None:
+        raise HTTPException(status_code=404, detail=REPORT_NOT_FOUND)
+    if token.role == GRID_WORKER and not grid_in_scope(
+        token.scope, str(report.get("grid_code") or "")
+    ):
+        raise HTTPException(status_code=404, detail=REPORT_NOT_FOUND)
+    return report

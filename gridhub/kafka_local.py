@@ -1,0 +1,733 @@
+"""The local Apache Kafka broker (DESIGN.md §6): one KRaft node as a plain JVM process.
+
+The broker jars are fetched once per machine by Maven from ``deploy/kafka/pom.xml`` into a
+cache outside the repository (``~/.cache/gridhub/kafka-<version>/libs``). Runtime state
+(``server.properties``, log4j2 config, storage, ``broker.log``, pid file) lives in a data
+directory, ``.gridhub/kafka`` by default.
+
+Typical use::
+
+    with LocalKafka(data_dir=Path(".gridhub/kafka")) as broker:
+        print(broker.bootstrap)
+
+``stop_from_pidfile(data_dir)`` stops a broker started by another process (``gridhub kafka
+stop`` from a second shell).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gridhub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "4.0.1"
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "gridhub"
+DEFAULT_DATA_DIR = Path(".gridhub") / "kafka"
+DEFAULT_POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
+
+PID_FILE = "kafka.pid"
+CONFIG_FILE = "server.properties"
+LOG4J_FILE = "log4j2.properties"
+CLUSTER_ID_FILE = "cluster.id"
+BROKER_LOG = "broker.log"
+BROKER_OUT = "broker.out"
+STORAGE_DIR = "storage"
+
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+
+_HEAP_RE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+_LOG_TAIL_LINES = 40
+_MVN_TIMEOUT_S = 900.0
+_FORMAT_TIMEOUT_S = 120.0
+
+# As in Kafka's kafka-run-class.sh, plus exit on OOM so a wedged broker does not linger.
+_JVM_FLAGS: tuple[str, ...] = (
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+
+
+class KafkaLocalError(RuntimeError):
+    """Base error of the local broker runner."""
+
+
+class KafkaSetupError(KafkaLocalError):
+    """A tool (``mvn``, ``java``) is missing or fetching/formatting failed."""
+
+
+class KafkaStartError(KafkaLocalError):
+    """The broker did not come up; the message carries the tail of its log."""
+
+
+class PortInUseError(KafkaStartError):
+    """A port the broker needs is already taken."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on ``host`` (for tests; racy by nature)."""
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free TCP ports (all sockets are held until every port is chosen)."""
+    with contextlib.ExitStack() as stack:
+        ports: list[int] = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if nothing listens on ``host:port`` and it can be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def new_cluster_id() -> str:
+    """A Kafka cluster id: a random UUID in URL-safe base64 without padding (22 chars).
+
+    Like Kafka's ``Uuid.randomUuid()``, ids starting with ``-`` are avoided (they read as
+    command-line options)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not cid.startswith("-"):
+            return cid
+
+
+def tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    """The last ``lines`` lines of a text file ('' if it does not exist)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            data = fh.read()
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers signal 0; on Linux read its state. The state of a process is
+    # that of its main thread, which can be Z while other threads (a JVM shutting down) still
+    # run: only a Z process with no other thread left is really gone.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rpartition(")")[2].split()[:1] != ["Z"]:
+            return True
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return True
+
+
+def _is_broker_process(pid: int, config_path: Path) -> bool:
+    """True if ``pid`` runs ``kafka.Kafka`` on ``config_path`` (guards against pid reuse)."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no procfs: trust the pid file
+    return MAIN_CLASS.encode() in cmdline and str(config_path).encode() in cmdline
+
+
+def _read_pid(pid_path: Path) -> int | None:
+    try:
+        text = pid_path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the broker's process group (it is its own group leader) or just the pid."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return not _pid_alive(pid)
+
+
+def stop_from_pidfile(data_dir: Path | str, timeout: float = 30.0) -> bool:
+    """Stop the broker whose pid file is in ``data_dir`` (started by any process).
+
+    SIGTERM (clean, controlled shutdown), then SIGKILL after ``timeout`` seconds.
+    Returns True if a running broker was stopped, False if none was running (a stale pid
+    file is removed)."""
+    data_dir = Path(data_dir).expanduser().resolve()
+    pid_path = data_dir / PID_FILE
+    pid = _read_pid(pid_path)
+    if pid is None:
+        return False
+    if not _is_broker_process(pid, data_dir / CONFIG_FILE):
+        pid_path.unlink(missing_ok=True)
+        return False
+    log.info("stopping Kafka broker pid %d (%s)", pid, data_dir)
+    _signal_group(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout):
+        log.warning("Kafka broker pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout)
+        _signal_group(pid, signal.SIGKILL)
+        _wait_gone(pid, 10.0)
+    pid_path.unlink(missing_ok=True)
+    return True
+
+
+def _which(tool: str, what: str, hint: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise KafkaSetupError(f"`{tool}` ({what}) was not found on PATH. {hint}")
+    return found
+
+
+# --------------------------------------------------------------------------- the broker
+
+
+@dataclass
+class LocalKafka:
+    """One single-node KRaft Kafka broker (broker + controller roles) for development/tests."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    port: int = 9092
+    controller_port: int = 9093
+    version: str = DEFAULT_VERSION
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    heap: str = "512m"
+    pom_path: Path = DEFAULT_POM
+    host: str = "127.0.0.1"
+    node_id: int = 1
+    num_partitions: int = 4
+    log_retention_hours: int = 168
+    extra_properties: Mapping[str, str] = field(default_factory=dict)
+    jvm_args: Sequence[str] = ()
+    java: str = "java"
+    mvn: str = "mvn"
+
+    _proc: subprocess.Popen[bytes] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _out: IO[bytes] | None = field(default=None, init=False, repr=False, compare=False)
+    started_in: float | None = field(default=None, init=False, compare=False)
+    """Seconds the last start() took from spawn to the broker answering."""
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        self.cache_dir = Path(self.cache_dir).expanduser().resolve()
+        self.pom_path = Path(self.pom_path).expanduser().resolve()
+        if not _HEAP_RE.match(self.heap):
+            raise ValueError(f"heap must look like 512m or 1g, got {self.heap!r}")
+        if self.port == self.controller_port:
+            raise ValueError("port and controller_port must differ")
+        for name, value in (("port", self.port), ("controller_port", self.controller_port)):
+            if not 0 < value < 65536:
+                raise ValueError(f"{name} out of range: {value}")
+        if not re.fullmatch(r"[0-9A-Za-z.\-]+", self.version):
+            raise ValueError(f"bad Kafka version {self.version!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalKafka:
+        """The broker described by ``GRIDHUB_*`` settings (state under ``<home>/kafka``)."""
+        return cls(
+            data_dir=settings.home / "kafka",
+            port=settings.kafka_port,
+            controller_port=settings.kafka_controller_port,
+            version=settings.kafka_version,
+            cache_dir=settings.kafka_cache,
+            heap=settings.kafka_heap,
+            num_partitions=settings.topic_partitions,
+        )
+
+    # ---------------------------------------------------------------- paths
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def libs_dir(self) -> Path:
+        return self.cache_dir / f"kafka-{self.version}" / "libs"
+
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / CONFIG_FILE
+
+    @property
+    def log4j_path(self) -> Path:
+        return self.data_dir / LOG4J_FILE
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / STORAGE_DIR
+
+    @property
+    def cluster_id_path(self) -> Path:
+        return self.data_dir / CLUSTER_ID_FILE
+
+    @property
+    def pid_path(self) -> Path:
+        return self.data_dir / PID_FILE
+
+    @property
+    def log_path(self) -> Path:
+        """The broker's log4j log (INFO and up)."""
+        return self.data_dir / BROKER_LOG
+
+    @property
+    def out_path(self) -> Path:
+        """The JVM's own stdout/stderr (crashes before logging is set up)."""
+        return self.data_dir / BROKER_OUT
+
+    @property
+    def pid(self) -> int | None:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc.pid
+        return _read_pid(self.pid_path)
+
+    # ---------------------------------------------------------------- jars
+
+    def has_jars(self) -> bool:
+        return (self.libs_dir / f"kafka_2.13-{self.version}.jar").is_file()
+
+    def ensure_jars(self) -> Path:
+        """Fetch the broker jars with Maven unless the cache already has them.
+
+        The fetch writes into a temporary directory next to the cache entry and renames it
+        into place, so an interrupted fetch never leaves half a cache. A file lock keeps two
+        processes from fetching at the same time."""
+        if self.has_jars():
+            return self.libs_dir
+        mvn = _which(
+            self.mvn,
+            "Apache Maven, used once to fetch the Kafka broker jars",
+            "Install it (Debian: `apt-get install maven`) or fill the jar cache "
+            f"{self.libs_dir} by hand.",
+        )
+        if not self.pom_path.is_file():
+            raise KafkaSetupError(f"broker pom not found: {self.pom_path}")
+        parent = self.libs_dir.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        with (parent.parent / f"{parent.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.has_jars():  # fetched by another process meanwhile
+                return self.libs_dir
+            tmp = Path(tempfile.mkdtemp(prefix="libs.tmp-", dir=parent))
+            try:
+                self._fetch_into(mvn, tmp)
+                if self.libs_dir.exists():  # a broken earlier cache without the kafka jar
+                    shutil.rmtree(self.libs_dir)
+                tmp.rename(self.libs_dir)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        log.info("Kafka %s jars fetched into %s", self.version, self.libs_dir)
+        return self.libs_dir
+
+    def _fetch_into(self, mvn: str, out_dir: Path) -> None:
+        cmd = [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(self.pom_path),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={out_dir}",
+            "-DincludeScope=runtime",
+            f"-Dkafka.version={self.version}",
+        ]
+        log.info("fetching Kafka %s jars with Maven (once per machine)", self.version)
+        started = time.monotonic()
+        try:
+            res = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+                cmd,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=_MVN_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise KafkaSetupError(f"Maven did not finish within {_MVN_TIMEOUT_S:.0f}s") from exc
+        if res.returncode != 0:
+            output = (res.stdout + res.stderr).decode("utf-8", "replace").splitlines()
+            raise KafkaSetupError(
+                f"Maven failed to fetch the Kafka {self.version} jars (exit {res.returncode}):\n"
+                + "\n".join(output[-_LOG_TAIL_LINES:])
+            )
+        if not (out_dir / f"kafka_2.13-{self.version}.jar").is_file():
+            raise KafkaSetupError(
+                f"Maven finished but kafka_2.13-{self.version}.jar is not in {out_dir}"
+            )
+        log.info("Maven fetched the jars in %.1fs", time.monotonic() - started)
+
+    # ---------------------------------------------------------------- config
+
+    def server_properties(self) -> dict[str, str]:
+        """The broker configuration, in file order."""
+        props: dict[str, str] = {
+            "process.roles": "broker,controller",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": f"{self.node_id}@{self.host}:{self.controller_port}",
+            "listeners": (
+                f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": self.storage_dir.as_posix(),
+            # Dev convenience; GridHub itself creates its topics explicitly (gridhub/topics.py).
+            "auto.create.topics.enable": "true",
+            "delete.topic.enable": "true",
+            "num.partitions": str(self.num_partitions),
+            "default.replication.factor": "1",
+            "min.insync.replicas": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "4",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "4",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            # A restarted single-node cluster refuses the broker's new registration until the
+            # previous incarnation's session expires (DUPLICATE_BROKER_REGISTRATION): a short
+            # session keeps restarts on the same data dir quick (default 9 s / 2 s).
+            "broker.session.timeout.ms": "4000",
+            "broker.heartbeat.interval.ms": "1000",
+            "log.retention.hours": str(self.log_retention_hours),
+            "log.segment.bytes": str(256 * 1024 * 1024),
+            "log.retention.check.interval.ms": str(5 * 60 * 1000),
+        }
+        props.update(self.extra_properties)
+        return props
+
+    def render_server_properties(self) -> str:
+        lines = ["# Generated by gridhub.kafka_local - edits are overwritten on start."]
+        lines += [f"{key}={value}" for key, value in self.server_properties().items()]
+        return "\n".join(lines) + "\n"
+
+    def render_log4j2(self) -> str:
+        """log4j2 config: the broker's INFO log to ``<data dir>/broker.log``, not the console."""
+        log_file = self.log_path.as_posix()
+        return "\n".join(
+            [
+                "# Generated by gridhub.kafka_local",
+                "status = warn",
+                "name = gridhub-kafka",
+                # Kafka's own shutdown hook logs the controlled shutdown; log4j's hook would
+                # close the file first. Lines are flushed as written (immediateFlush).
+                "shutdownHook = disable",
+                "appender.broker.type = RollingFile",
+                "appender.broker.name = BrokerLog",
+                f"appender.broker.fileName = {log_file}",
+                f"appender.broker.filePattern = {log_file}.%i",
+                "appender.broker.layout.type = PatternLayout",
+                "appender.broker.layout.pattern = [%d] %p %m (%c)%n",
+                "appender.broker.policies.type = Policies",
+                "appender.broker.policies.size.type = SizeBasedTriggeringPolicy",
+                "appender.broker.policies.size.size = 20MB",
+                "appender.broker.strategy.type = DefaultRolloverStrategy",
+                "appender.broker.strategy.max = 3",
+                "rootLogger.level = info",
+                "rootLogger.appenderRef.broker.ref = BrokerLog",
+                "logger.request.name = kafka.request.logger",
+                "logger.request.level = warn",
+                "",
+            ]
+        )
+
+    def write_config(self) -> Path:
+        """Write ``server.properties`` and the log4j2 config into the data dir."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.config_path, self.render_server_properties())
+        _write_atomic(self.log4j_path, self.render_log4j2())
+        return self.config_path
+
+    # ---------------------------------------------------------------- format
+
+    def needs_format(self) -> bool:
+        """True until the storage dir has been formatted (it holds ``meta.properties``)."""
+        return not (self.storage_dir / "meta.properties").is_file()
+
+    def cluster_id(self) -> str:
+        """The cluster id kept in ``<data dir>/cluster.id`` (created on first use)."""
+        try:
+            cid = self.cluster_id_path.read_text().strip()
+        except FileNotFoundError:
+            cid = ""
+        if not cid:
+            cid = new_cluster_id()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic(self.cluster_id_path, cid + "\n")
+        return cid
+
+    def format(self) -> bool:
+        """Format the KRaft storage unless already formatted. Returns True if it formatted."""
+        if not self.needs_format():
+            return False
+        java = self._java()
+        if not self.config_path.is_file():
+            self.write_config()
+        cmd = [
+            java,
+            *self._log_opts(),
+            "-cp",
+            self._classpath(),
+            STORAGE_TOOL_CLASS,
+            "format",
+            "--ignore-formatted",
+            "-t",
+            self.cluster_id(),
+            "-c",
+            str(self.config_path),
+        ]
+        try:
+            res = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+                cmd,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=_FORMAT_TIMEOUT_S,
+                check=False,
+                cwd=self.data_dir,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise KafkaSetupError("kafka StorageTool format timed out") from exc
+        if res.returncode != 0:
+            output = (res.stdout + res.stderr).decode("utf-8", "replace").splitlines()
+            raise KafkaSetupError(
+                f"formatting {self.storage_dir} failed (exit {res.returncode}):\n"
+                + "\n".join(output[-_LOG_TAIL_LINES:])
+            )
+        log.info("formatted Kafka storage %s (cluster %s)", self.storage_dir, self.cluster_id())
+        return True
+
+    # ---------------------------------------------------------------- run
+
+    def is_running(self) -> bool:
+        """True if this object's broker process, or the one in the pid file, is alive."""
+        if self._proc is not None:
+            return self._proc.poll() is None
+        pid = _read_pid(self.pid_path)
+        return pid is not None and _is_broker_process(pid, self.config_path)
+
+    def command(self) -> list[str]:
+        """The JVM command line that runs the broker."""
+        return [
+            self._java(),
+            f"-Xmx{self.heap}",
+            f"-Xms{self.heap}",
+            *_JVM_FLAGS,
+            *self.jvm_args,
+            *self._log_opts(),
+            "-cp",
+            self._classpath(),
+            MAIN_CLASS,
+            str(self.config_path),
+        ]
+
+    def start(self, wait_seconds: float = 60.0) -> None:
+        """Fetch jars, write config, format if needed, spawn the broker and wait until it
+        answers a metadata request. No-op if this object's broker is already running."""
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._close_out()
+        self._proc = None
+        other = _read_pid(self.pid_path)
+        if other is not None and _is_broker_process(other, self.config_path):
+            raise KafkaStartError(
+                f"a broker is already running from {self.data_dir} (pid {other}); "
+                "stop it first (`gridhub kafka stop`)"
+            )
+        for name, port in (("port", self.port), ("controller port", self.controller_port)):
+            if not port_is_free(port, self.host):
+                raise PortInUseError(f"Kafka {name} {self.host}:{port} is already in use")
+        self.ensure_jars()
+        self.write_config()
+        self.format()
+
+        started = time.monotonic()
+        cmd = self.command()
+        self._out = self.out_path.open("ab")
+        self._out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {cmd!r}\n".encode())
+        self._out.flush()
+        self._proc = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            cmd,
+            cwd=self.data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: Ctrl-C in the shell reaches us only
+            close_fds=True,
+        )
+        _write_atomic(self.pid_path, f"{self._proc.pid}\n")
+        log.info("Kafka broker starting: pid %d, %s", self._proc.pid, self.bootstrap)
+        try:
+            self._wait_ready(started + wait_seconds)
+        except BaseException:
+            self.stop(timeout=10.0)
+            raise
+        self.started_in = time.monotonic() - started
+        log.info("Kafka broker ready on %s in %.1fs", self.bootstrap, self.started_in)
+
+    def _wait_ready(self, deadline: float) -> None:
+        proc = self._proc
+        if proc is None:
+            raise KafkaStartError("broker process not started")
+        while True:
+            code = proc.poll()
+            if code is not None:
+                raise KafkaStartError(
+                    f"Kafka broker exited with code {code} during start-up\n{self._log_tails()}"
+                )
+            if self._answers():
+                return
+            if time.monotonic() >= deadline:
+                raise KafkaStartError(
+                    f"Kafka broker did not answer on {self.bootstrap} in time\n{self._log_tails()}"
+                )
+            time.sleep(0.25)
+
+    def _answers(self) -> bool:
+        """True once the broker accepts connections and lists itself in cluster metadata."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1.0):
+                pass
+        except OSError:
+            return False
+        from kafka.admin import KafkaAdminClient
+
+        try:
+            admin: Any = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap,
+                client_id="gridhub-kafka-local",
+                bootstrap_timeout_ms=3000,
+                request_timeout_ms=3000,
+            )
+        except Exception:  # any failure means "not yet"
+            return False
+        try:
+            cluster = admin.describe_cluster()
+            return any(b.get("broker_id") == self.node_id for b in cluster.get("brokers", []))
+        except Exception:  # any failure means "not yet"
+            return False
+        finally:
+            admin.close()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM the broker, wait for its clean shutdown, SIGKILL after ``timeout``."""
+        proc = self._proc
+        if proc is None:
+            stop_from_pidfile(self.data_dir, timeout)
+            return
+        if proc.poll() is None:
+            log.info("stopping Kafka broker pid %d", proc.pid)
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("Kafka broker ignored SIGTERM for %.0fs; killing it", timeout)
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(10.0)
+        if _read_pid(self.pid_path) == proc.pid:
+            self.pid_path.unlink(missing_ok=True)
+        self._proc = None
+        self._close_out()
+
+    def __enter__(self) -> LocalKafka:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- internals
+
+    def _java(self) -> str:
+        return _which(
+            self.java,
+            "a Java 17+ runtime for the Kafka broker",
+            "Install one (Debian: `apt-get install openjdk-17-jre-headless`).",
+        )
+
+    def _classpath(self) -> str:
+        if not self.has_jars():
+            raise KafkaSetupError(f"no Kafka jars in {self.libs_dir}; call ensure_jars() first")
+        return f"{self.libs_dir}{os.sep}*"
+
+    def _log_opts(self) -> list[str]:
+        return [
+            f"-Dlog4j2.configurationFile={self.log4j_path}",
+            f"-Dkafka.logs.dir={self.data_dir}",
+        ]
+
+    def _log_tails(self) -> str:
+        parts = [f"--- last lines of {self.log_path}:\n{tail(self.log_path) or '(empty)'}"]
+        out = tail(self.out_path, 15)
+        if out.strip():
+            parts.append(f"--- last lines of {self.out_path}:\n{out}")
+        return "\n".join(parts)
+
+    def _close_out(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -32,6 +32,21 @@ def migrate(settings: Settings) -> None:
     upgrade(settings.db_url)
 
 
+def create_hub_topics(settings: Settings) -> list[str]:
+    """Every GridHub topic. The public case-event feed is kept forever: the
+    database is its projection and ``gridhub replay`` rebuilds from it."""
+    from gridhub.topics import create_topics
+
+    names = settings.topics
+    return create_topics(
+        settings.bootstrap,
+        names.all(),
+        settings.topic_partitions,
+        settings.topic_replication,
+        configs={names.case_events: {"retention.ms": "-1"}},
+    )
+
+
 def token_store(settings: Settings) -> TokenStore:
     return TokenStore(engine(settings), settings.token_secret.get_secret_value())
 

@@ -57,10 +57,9 @@ def gateway() -> None:
 @main.command()
 def kafka() -> None:
     """Run the local single-node KRaft broker in the foreground until Ctrl-C."""
-    from gridhub.stack import local_kafka
+    from gridhub.kafka_local import LocalKafka
 
-    settings = _settings()
-    broker = local_kafka(settings)
+    broker = LocalKafka.from_settings(_settings())
     broker.ensure_jars()
     broker.start()
     click.echo(f"Kafka broker ready at {broker.bootstrap} (Ctrl-C stops it)")
@@ -92,15 +91,7 @@ def topics() -> None:
 @topics.command("create")
 def topics_create() -> None:
     """Create every GridHub topic (existing ones are left as they are)."""
-    from gridhub.topics import create_topics
-
-    settings = _settings()
-    created = create_topics(
-        settings.bootstrap,
-        settings.topics.all(),
-        settings.topic_partitions,
-        settings.topic_replication,
-    )
+    created = bootstrap.create_hub_topics(_settings())
     click.echo(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
 
 

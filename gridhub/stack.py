@@ -49,17 +49,6 @@ def wait_for_signal(alive: Callable[[], bool]) -> bool:
             signal.signal(sig, handler)
 
 
-def local_kafka(settings: Settings) -> LocalKafka:
-    return LocalKafka(
-        data_dir=settings.home / "kafka",
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
-        version=settings.kafka_version,
-        cache_dir=settings.kafka_cache,
-        heap=settings.kafka_heap,
-    )
-
-
 def demo_tokens(settings: Settings) -> dict[str, str]:
     """One token per demo role, kept in ``GRIDHUB_HOME`` and reused while valid."""
     path = settings.home / "demo-tokens.json"
@@ -119,21 +108,14 @@ def run_stack(settings: Settings) -> int:
     children: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
     try:
         if not settings.kafka_bootstrap:
-            broker = local_kafka(settings)
+            broker = LocalKafka.from_settings(settings)
             print("Fetching the Kafka broker jars if missing (first run takes a minute)...")
             broker.ensure_jars()
             broker.start()
         print(f"Kafka at {settings.bootstrap}")
         bootstrap.migrate(settings)
         print(f"Database at {settings.db_url}")
-        from gridhub.topics import create_topics
-
-        create_topics(
-            settings.bootstrap,
-            settings.topics.all(),
-            settings.topic_partitions,
-            settings.topic_replication,
-        )
+        bootstrap.create_hub_topics(settings)
         tokens = demo_tokens(settings)
         logs = settings.home / "logs"
         children = [_spawn("worker", logs), _spawn("gateway", logs)]

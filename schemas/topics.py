@@ -14,6 +14,7 @@ class TopicNames:
     case_events: str
     alerts: str
     notifications: str
+    command_results: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> TopicNames:
@@ -25,6 +26,9 @@ class TopicNames:
             case_events=f"{prefix}gridhub.case-events",
             alerts=f"{prefix}gridhub.alerts",
             notifications=f"{prefix}gridhub.notifications",
+            # Internal: the case agent's answer to each command (applied or
+            # refused with its rule), which the gateway waits for.
+            command_results=f"{prefix}gridhub.case-command-results",
         )
 
     def all(self) -> list[str]:
@@ -36,4 +40,5 @@ class TopicNames:
             self.case_events,
             self.alerts,
             self.notifications,
+            self.command_results,
         ]

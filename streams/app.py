@@ -17,7 +17,11 @@ class StageTopics:
     intake: faust.TopicT
     intake_dlq: faust.TopicT
     reports: faust.TopicT
+    case_commands: faust.TopicT
     case_events: faust.TopicT
+    alerts: faust.TopicT
+    notifications: faust.TopicT
+    command_results: faust.TopicT
 
 
 def build_app(config: StreamConfig) -> faust.App:
@@ -57,7 +61,11 @@ def stage_topics(app: faust.App, config: StreamConfig) -> StageTopics:
         intake=_raw_topic(app, names.intake, config),
         intake_dlq=_raw_topic(app, names.intake_dlq, config),
         reports=_raw_topic(app, names.reports, config),
+        case_commands=_raw_topic(app, names.case_commands, config),
         case_events=_raw_topic(app, names.case_events, config),
+        alerts=_raw_topic(app, names.alerts, config),
+        notifications=_raw_topic(app, names.notifications, config),
+        command_results=_raw_topic(app, names.command_results, config),
     )
 
 

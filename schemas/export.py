@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from schemas.alerts import Alert, Notification
 from schemas.cases import CaseAction, CaseCommand, CaseEvent, CaseSnapshot, CommandResult
 from schemas.envelope import Envelope
 from schemas.reports import Report, ReportSubmission
@@ -19,6 +20,8 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "case-action": CaseAction,
     "case-command": CaseCommand,
     "command-result": CommandResult,
+    "alert": Alert,
+    "notification": Notification,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -77,6 +77,7 @@ class CaseEventType(StrEnum):
     COMMENTED = "commented"
     RATED = "rated"
     REPRIORITISED = "reprioritised"
+    SUPERVISED = "supervised"  # 督办: an SLA mark reached (warning at 75 %)
 
 
 class CaseSnapshot(BaseModel):
@@ -111,6 +112,14 @@ class CaseSnapshot(BaseModel):
     priority_reasons: list[str] = Field(default_factory=list)
     routing_reasons: list[str] = Field(default_factory=list)
     excluded_departments: list[str] = Field(default_factory=list)
+    grid_codes: list[str] = Field(
+        default_factory=list, description="every grid the case covers (CAP areas)"
+    )
+    report_ids: list[str] = Field(default_factory=list)
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    resolution: dict[str, Any] | None = Field(
+        default=None, description="the department's evidence: note and media"
+    )
 
 
 class CaseEvent(BaseModel):
@@ -172,17 +181,42 @@ class CaseAction(BaseModel):
         return self
 
 
+class SuperviseTick(BaseModel):
+    """Internal: the supervision timer asks the case agent to check the SLA marks
+    of one case as of the command's ``time`` (督办)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["supervise"] = "supervise"
+
+
+class AbsorbMerge(BaseModel):
+    """Internal: a case merged into this one hands over its reports."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["absorb"] = "absorb"
+    merged_from: str
+    report_ids: list[str] = Field(default_factory=list)
+
+
 class CaseCommand(BaseModel):
-    """A command on ``gridhub.case-commands``, keyed by the case's community code."""
+    """A command on ``gridhub.case-commands``, keyed by the case's community code
+    (the first 12 characters of the case id)."""
 
     model_config = ConfigDict(frozen=True)
 
     command_id: str = Field(min_length=1, max_length=128, description="idempotency key")
-    case_id: str
-    actor: str
-    role: str
+    case_id: str = Field(min_length=13, max_length=64)
+    actor: str = Field(max_length=128)
+    role: str = Field(max_length=32)
+    scope: str | None = Field(default=None, max_length=256, description="the actor's scope")
     time: datetime
-    body: CaseAction
+    body: CaseAction | SuperviseTick | AbsorbMerge = Field(union_mode="left_to_right")
+
+    @property
+    def partition_key(self) -> bytes:
+        return self.case_id[:12].encode()
 
 
 class CommandResult(BaseModel):
@@ -196,3 +230,4 @@ class CommandResult(BaseModel):
     rule: str
     state: CaseState | None = None
     version: int | None = None
+    reason: str = ""

@@ -35,6 +35,9 @@ TRANSITIONS: dict[str, Transition] = {
     "comment": Transition("comment", LIVE_STATES, None),
     "reprioritise": Transition("reprioritise", LIVE_STATES, None),
     "rate": Transition("rate", LIVE_STATES | {S.CLOSED}, None),
+    # Not an operator action: the source system withdrew the event (CAP Cancel),
+    # so the case is rejected from any live state, not only from ``open``.
+    "cancel": Transition("cancel", LIVE_STATES, S.REJECTED),
 }
 
 
@@ -46,21 +49,22 @@ class Decision:
     reason: str = ""
 
 
-def rule_key(action: Action, passed: bool | None = None) -> str:
-    if action is Action.VERIFY:
+def rule_key(action: Action | str, passed: bool | None = None) -> str:
+    if action == Action.VERIFY:
         return "verify_pass" if passed else "verify_fail"
-    return action.value
+    return action.value if isinstance(action, Action) else action
 
 
-def decide(state: CaseState | None, action: Action, passed: bool | None = None) -> Decision:
-    """Allowed, with the state to move to, or refused with the rule and a reason."""
+def decide(state: CaseState | None, action: Action | str, passed: bool | None = None) -> Decision:
+    """Allowed, with the state to move to, or refused with the rule and a reason.
+    ``action`` is an :class:`Action` or the key of another row (``cancel``)."""
     key = rule_key(action, passed)
     row = TRANSITIONS[key]
     if state is None:
-        if action is Action.OPEN:
+        if action == Action.OPEN:
             return Decision(True, key, row.to)
         return Decision(False, key, None, f"{key}: case does not exist")
-    if action is Action.OPEN:
+    if action == Action.OPEN:
         return Decision(False, key, None, "open: case already exists")
     if state not in row.allowed_from:
         allowed = ", ".join(sorted(s.value for s in row.allowed_from))

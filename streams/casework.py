@@ -1,23 +1,41 @@
-"""The case agent's decisions, free of Kafka: open a case for a report, route it,
-and emit each change as a versioned ``CaseEvent`` carrying the snapshot after it.
+"""Aggregate + assign: what the case agent decides when a report arrives.
 
-Every event time comes from the input (the report's received time), never from a
-wall clock, so reprocessing the same input yields byte-identical events.
+Idempotency first (a report id seen before changes nothing), then the report
+joins a live case — through its fold key (one sensor, one CAP alert), the CAP
+alert it refers to, or a live case of its category nearby — or opens a new case,
+which routing dispatches at once when a rule matches.
+
+Every change is a versioned ``CaseEvent`` carrying the snapshot after it; event
+times come from the input, never a wall clock, so reprocessing the same input
+yields identical events.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from routing.district import District
-from schemas.cases import CaseEvent, CaseEventType, CaseSnapshot, CaseState
+from routing.geo import distance_m
+from schemas.cases import (
+    LIVE_STATES,
+    CaseEvent,
+    CaseEventType,
+    CaseSnapshot,
+    CaseState,
+    SlaState,
+)
+from schemas.lifecycle import decide
 from schemas.reports import Report
+from streams.casestore import CaseRecord, CaseStore, NearEntry, cell_key, neighbour_keys
 
 CASE_ID_NAMESPACE = uuid.UUID("2b7e4c1e-0d6b-4b8a-8f55-93c1a8f0e6d4")
 SYSTEM_ACTOR = "system:gridhub"
+ROUTING_ACTOR = "system:routing"
 TITLE_LENGTH = 80
+ATTACHABLE = frozenset({CaseState.OPEN, CaseState.DISPATCHED, CaseState.IN_PROGRESS})
 
 
 def case_id_for(report: Report) -> str:
@@ -50,79 +68,267 @@ def next_event(
     )
 
 
-def open_case(report: Report, district: District) -> list[CaseEvent]:
-    """``opened`` for a new report and, when a rule routes it, ``dispatched``."""
-    category = district.taxonomy.get(report.category)
-    if category is None:  # intake already refused unknown categories
-        raise ValueError(f"unknown category {report.category!r}")
-    priority, reasons = district.assess_priority(
-        category, report.description, 1, report.source_type, report.attributes
-    )
-    time = report.received_at
-    case = CaseSnapshot(
-        id=case_id_for(report),
-        state=CaseState.OPEN,
-        category=report.category,
-        priority=priority,
-        grid_code=report.grid_code,
-        street_code=report.street_code,
-        community_code=report.community_code,
-        report_count=1,
-        version=1,
-        title=report.description[:TITLE_LENGTH],
-        location=report.location,
-        source=report.source,
-        external_ref=report.external_ref,
-        opened_at=time,
-        updated_at=time,
-        priority_reasons=list(reasons),
-    )
-    opened = CaseEvent(
-        case_id=case.id,
-        version=1,
-        type=CaseEventType.OPENED,
-        time=time,
-        actor=SYSTEM_ACTOR,
-        data={"report_id": report.id, "priority_reasons": list(reasons)},
-        case=case,
-        report=report,
-    )
-    events = [opened]
-    dispatched = route_case(case, district, time)
-    if dispatched is not None:
-        events.append(dispatched)
-    return events
+@dataclass
+class ReportOutcome:
+    events: list[CaseEvent] = field(default_factory=list)
+    duplicate: bool = False
+    dead_letter: str | None = None
 
 
-def route_case(case: CaseSnapshot, district: District, time: datetime) -> CaseEvent | None:
-    """Dispatch by the routing rules, or None: an unroutable case stays ``open``
-    in the operator's triage queue."""
-    decision = district.route(
-        case.category,
-        case.street_code,
-        case.community_code,
-        exclude=frozenset(case.excluded_departments),
-    )
-    if decision is None:
-        return None
-    respond_by, resolve_by = district.deadlines(case.priority, time)
-    departments = [decision.lead, *decision.co]
-    return next_event(
-        case,
-        CaseEventType.DISPATCHED,
-        time,
-        "system:routing",
-        data={
-            "department": decision.lead,
-            "departments": departments,
-            "reasons": list(decision.reasons),
-            "respond_by": respond_by.isoformat(),
-            "resolve_by": resolve_by.isoformat(),
-        },
-        state=CaseState.DISPATCHED,
-        lead_department=decision.lead,
-        departments=departments,
-        respond_by=respond_by,
-        resolve_by=resolve_by,
-        routing_reasons=list(decision.reasons),
-    )
+class CaseWork:
+    """Case decisions over a :class:`CaseStore`. One instance per worker; the
+    store's partitioning makes it the one writer of every case it holds."""
+
+    def __init__(self, district: District, store: CaseStore, merge_window: timedelta) -> None:
+        self.district = district
+        self.store = store
+        self.merge_window = merge_window
+
+    # ------------------------------------------------------------- reports
+
+    def on_report(self, report: Report) -> ReportOutcome:
+        if self.store.case_of_report(report.id) is not None:
+            return ReportOutcome(duplicate=True)
+        refers_to = [str(k) for k in report.attributes.get("refers_to", [])]
+        if refers_to:
+            return self._follow_references(report, refers_to)
+        target = self._fold_target(report) or self._nearby_target(report)
+        if target is not None:
+            return ReportOutcome(events=self.attach(target, report))
+        return ReportOutcome(events=self.open(report))
+
+    def _live(self, case_id: str | None) -> CaseRecord | None:
+        record = self.store.record(case_id) if case_id else None
+        if record is None or record.case.state not in ATTACHABLE:
+            return None
+        return record
+
+    def _fold_target(self, report: Report) -> CaseRecord | None:
+        key = report.attributes.get("fold_key")
+        return self._live(self.store.case_of_fold(str(key))) if key else None
+
+    def _nearby_target(self, report: Report) -> CaseRecord | None:
+        category = self.district.taxonomy.get(report.category)
+        if report.location is None or category is None:
+            return None
+        radius = category.dedup_radius_m
+        here = (report.location.lat, report.location.lon)
+        best: tuple[float, CaseRecord] | None = None
+        for key in neighbour_keys(report.category, *here, radius):
+            for entry in self.store.near(key):
+                record = self._live(entry.case_id)
+                if record is None or report.received_at - record.last_report_at > self.merge_window:
+                    continue
+                gap = distance_m(here, (entry.lat, entry.lon))
+                if gap <= radius and (best is None or gap < best[0]):
+                    best = (gap, record)
+        return best[1] if best else None
+
+    def _follow_references(self, report: Report, refers_to: list[str]) -> ReportOutcome:
+        targets = [r for r in (self._live(self.store.case_of_fold(k)) for k in refers_to) if r]
+        if report.attributes.get("cancel"):
+            if not targets:
+                return ReportOutcome(dead_letter=f"cancel: no live case for {refers_to}")
+            self.store.index_report(report.id, targets[0].case.id)
+            events: list[CaseEvent] = []
+            for record in targets:
+                events += self.cancel(record, report)
+            return ReportOutcome(events=events)
+        if targets:
+            return ReportOutcome(events=self.attach(targets[0], report))
+        return ReportOutcome(events=self.open(report))
+
+    # ---------------------------------------------------------- mutations
+
+    def open(self, report: Report) -> list[CaseEvent]:
+        """``opened`` for a new report and, when a rule routes it, ``dispatched``."""
+        category = self.district.taxonomy.get(report.category)
+        if category is None:  # intake already refused unknown categories
+            raise ValueError(f"unknown category {report.category!r}")
+        priority, reasons = self.district.assess_priority(
+            category, report.description, 1, report.source_type, report.attributes
+        )
+        time = report.received_at
+        grid_codes = [str(g) for g in report.attributes.get("grid_codes", [])] or [report.grid_code]
+        case = CaseSnapshot(
+            id=case_id_for(report),
+            state=CaseState.OPEN,
+            category=report.category,
+            priority=priority,
+            grid_code=report.grid_code,
+            street_code=report.street_code,
+            community_code=report.community_code,
+            report_count=1,
+            version=1,
+            title=report.description[:TITLE_LENGTH],
+            location=report.location,
+            source=report.source,
+            external_ref=report.external_ref,
+            opened_at=time,
+            updated_at=time,
+            priority_reasons=list(reasons),
+            grid_codes=grid_codes,
+            report_ids=[report.id],
+        )
+        opened = CaseEvent(
+            case_id=case.id,
+            version=1,
+            type=CaseEventType.OPENED,
+            time=time,
+            actor=SYSTEM_ACTOR,
+            data={"report_id": report.id, "priority_reasons": list(reasons)},
+            case=case,
+            report=report,
+        )
+        record = CaseRecord(case=case, last_report_at=time)
+        record = self._register(record, report)
+        events = [opened]
+        dispatched = self.route(record, time)
+        if dispatched is not None:
+            events.append(dispatched)
+        else:
+            self.store.save(record)
+        return events
+
+    def _register(self, record: CaseRecord, report: Report) -> CaseRecord:
+        """Index a new case under its report id, fold key and nearby cell."""
+        case = record.case
+        self.store.index_report(report.id, case.id)
+        folds = []
+        key = report.attributes.get("fold_key")
+        if key:
+            self.store.set_fold(str(key), case.id)
+            folds.append(str(key))
+        cells = []
+        category = self.district.taxonomy.get(case.category)
+        if case.location is not None and category is not None:
+            lat, lon = case.location.lat, case.location.lon
+            cell = cell_key(case.category, lat, lon, category.dedup_radius_m)
+            entries = self.store.near(cell)
+            entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
+            self.store.set_near(cell, entries)
+            cells.append(cell)
+        return record.model_copy(update={"fold_keys": folds, "cells": cells})
+
+    def unregister(self, record: CaseRecord) -> CaseRecord:
+        """A case that left the live states no longer collects reports."""
+        for key in record.fold_keys:
+            if self.store.case_of_fold(key) == record.case.id:
+                self.store.set_fold(key, None)
+        for cell in record.cells:
+            kept = [e for e in self.store.near(cell) if e.case_id != record.case.id]
+            self.store.set_near(cell, kept)
+        return record.model_copy(update={"fold_keys": [], "cells": []})
+
+    def attach(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
+        """``report_attached``: the case heats up; priority may rise with it."""
+        case = record.case
+        count = case.report_count + 1
+        category = self.district.taxonomy.get(case.category)
+        priority, reasons = case.priority, list(case.priority_reasons)
+        if category is not None:
+            assessed, new_reasons = self.district.assess_priority(
+                category, report.description, count, report.source_type, report.attributes
+            )
+            if assessed < priority:  # "P1" < "P2": more urgent
+                priority, reasons = assessed, list(new_reasons)
+        self.store.index_report(report.id, case.id)
+        key = report.attributes.get("fold_key")
+        folds = list(record.fold_keys)
+        if key and str(key) not in folds:
+            self.store.set_fold(str(key), case.id)
+            folds.append(str(key))
+        event = next_event(
+            case,
+            CaseEventType.REPORT_ATTACHED,
+            report.received_at,
+            SYSTEM_ACTOR,
+            data={"report_id": report.id, "report_count": count, "priority": priority.value},
+            report=report,
+            report_count=count,
+            report_ids=[*case.report_ids, report.id],
+            priority=priority,
+            priority_reasons=reasons,
+        )
+        self.store.save(
+            record.model_copy(
+                update={
+                    "case": event.case,
+                    "last_report_at": report.received_at,
+                    "fold_keys": folds,
+                }
+            )
+        )
+        return [event]
+
+    def cancel(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
+        """The source withdrew the event (CAP Cancel): reject with its reason."""
+        decision = decide(record.case.state, "cancel")
+        if not decision.allowed:
+            return []
+        reason = str(report.attributes.get("cancel_reason") or "cancelled by the source")
+        event = next_event(
+            record.case,
+            CaseEventType.REJECTED,
+            report.received_at,
+            f"source:{report.source}",
+            data={"reason": reason, "report_id": report.id, "rule": "cancel"},
+            state=CaseState.REJECTED,
+            closed_at=report.received_at,
+        )
+        self.store.save(self.unregister(record).model_copy(update={"case": event.case}))
+        return [event]
+
+    def route(
+        self,
+        record: CaseRecord,
+        time: datetime,
+        actor: str = ROUTING_ACTOR,
+        department: str | None = None,
+    ) -> CaseEvent | None:
+        """Dispatch by the routing rules (or to ``department``), saving the record;
+        None when no rule routes it: the case stays ``open`` for the operator."""
+        case = record.case
+        co: tuple[str, ...] = ()
+        if department is not None:
+            lead, reasons = department, [f"dispatched to {department} by {actor}"]
+        else:
+            decision = self.district.route(
+                case.category,
+                case.street_code,
+                case.community_code,
+                exclude=frozenset(case.excluded_departments),
+            )
+            if decision is None:
+                return None
+            lead, co, reasons = decision.lead, decision.co, list(decision.reasons)
+        respond_by, resolve_by = self.district.deadlines(case.priority, time)
+        departments = [lead, *co]
+        event = next_event(
+            case,
+            CaseEventType.DISPATCHED,
+            time,
+            actor,
+            data={
+                "department": lead,
+                "departments": departments,
+                "reasons": reasons,
+                "respond_by": respond_by.isoformat(),
+                "resolve_by": resolve_by.isoformat(),
+            },
+            state=CaseState.DISPATCHED,
+            lead_department=lead,
+            departments=departments,
+            respond_by=respond_by,
+            resolve_by=resolve_by,
+            routing_reasons=reasons,
+            sla_state=SlaState.ON_TRACK,
+        )
+        self.store.save(
+            record.model_copy(update={"case": event.case, "sla_started_at": time, "marks": []})
+        )
+        return event
+
+
+def is_live(case: CaseSnapshot) -> bool:
+    return case.state in LIVE_STATES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from routing.district import District
@@ -31,6 +31,8 @@ class StreamConfig:
     db_batch: int = 500
     db_batch_seconds: float = 0.2
     commit_every_seconds: float = 1.0
+    merge_window: timedelta = timedelta(hours=48)
+    supervision_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

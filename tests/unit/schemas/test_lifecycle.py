@@ -44,7 +44,7 @@ def test_every_cell(action, passed, allowed, target, state):
 def test_table_covers_every_action():
     covered = {row[0] for row in TABLE} | {Action.OPEN}
     assert covered == set(Action)
-    assert len(TRANSITIONS) == len(TABLE) + 1
+    assert len(TRANSITIONS) == len(TABLE) + 2  # + open, + cancel (source withdrew)
 
 
 def test_open_only_for_a_new_case():
@@ -59,3 +59,10 @@ def test_terminal_states_accept_nothing():
         for action in Action:
             if action is not Action.OPEN:
                 assert not decide(state, action, True).allowed
+
+
+def test_cancel_rejects_from_any_live_state():
+    for state in (S.OPEN, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED):
+        assert decide(state, "cancel").to is S.REJECTED
+    for state in (S.CLOSED, S.REJECTED, S.MERGED):
+        assert not decide(state, "cancel").allowed

@@ -4,7 +4,7 @@ in-memory store and an in-memory sink (the integration tier runs them on Kafka).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from schemas.envelope import encode_structured
 from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
 from streams.app import StageTopics, build_app, register_agents
-from streams.casework import open_case
+from streams.casestore import DictCaseStore
+from streams.casework import CaseWork
 from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import normalise
@@ -92,7 +93,8 @@ async def test_case_agent_opens_once_per_report_id(worker, district):
 async def test_writer_agent_projects_batches_into_the_sink(worker, district):
     app, sink, _ = worker
     reports = [normalise(report_envelope(), district, LATER) for _ in range(5)]
-    events = [event for report in reports for event in open_case(report, district)]
+    work = CaseWork(district, DictCaseStore(), timedelta(hours=1))
+    events = [event for report in reports for event in work.on_report(report).events]
     async with app.agents["gridhub.db-writer"].test_context() as agent:
         for event in events:
             value, headers = encode_case_event(event)

@@ -1,50 +1,165 @@
-"""Opening and routing a case: deterministic events with the snapshot after each."""
+"""Case decisions on an in-memory store: open, route, dedup, near-duplicate
+merge, fold keys, CAP references; deterministic events with the snapshot after each."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from schemas.cases import CaseEventType, CaseState, Priority
-from streams.casework import case_id_for, open_case
+from schemas.reports import Report
+from streams.casestore import DictCaseStore
+from streams.casework import CaseWork, case_id_for
 from streams.intake import normalise
 from tests.unit.streams.conftest import GRID, report_envelope
 
 LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+# Centre of grid 990101001001001 (lat 39.900-39.9045, lon 116.380-116.386).
+LAT, LON = 39.9022, 116.3830
+METRE_LAT = 1 / 111_320
 
 
-def test_routable_report_opens_and_dispatches(district):
-    report = normalise(report_envelope(category="garbage"), district, LATER)
-    opened, dispatched = open_case(report, district)
+@pytest.fixture
+def work(district):
+    return CaseWork(district, DictCaseStore(), merge_window=timedelta(hours=48))
+
+
+def report(district, minutes: int = 0, north_m: float = 0, **data) -> Report:
+    envelope = report_envelope(
+        grid_code=None, location={"lat": LAT + north_m * METRE_LAT, "lon": LON}, **data
+    )
+    envelope = envelope.model_copy(update={"time": LATER + timedelta(minutes=minutes)})
+    return normalise(envelope, district, LATER)
+
+
+def test_routable_report_opens_and_dispatches(work, district):
+    rep = report(district, category="garbage")
+    opened, dispatched = work.on_report(rep).events
     assert opened.type is CaseEventType.OPENED and opened.version == 1
-    assert opened.report == report
+    assert opened.report == rep
     assert opened.case.state is CaseState.OPEN
     assert dispatched.type is CaseEventType.DISPATCHED and dispatched.version == 2
     case = dispatched.case
     assert case.state is CaseState.DISPATCHED
     assert case.lead_department == "chengguan"
-    assert case.departments[0] == "chengguan"
     assert case.respond_by is not None and case.resolve_by is not None
-    assert report.received_at < case.respond_by <= case.resolve_by
-    assert case.routing_reasons and "chengguan" in case.routing_reasons[0]
-    assert case.id == case_id_for(report) and case.id.startswith(GRID[:12])
+    assert rep.received_at < case.respond_by <= case.resolve_by
+    assert case.routing_reasons and "chengguan" in case.routing_reasons[-1]
+    assert case.id == case_id_for(rep) and case.id.startswith(GRID[:12])
+    assert work.store.record(case.id).case == case
 
 
-def test_unroutable_category_stays_open(district):
-    report = normalise(report_envelope(category="other"), district, LATER)
-    events = open_case(report, district)
+def test_unroutable_category_stays_open(work, district):
+    events = work.on_report(report(district, category="other")).events
     assert [e.type for e in events] == [CaseEventType.OPENED]
     assert events[0].case.lead_department is None
 
 
-def test_gas_keyword_is_priority_one_with_reason(district):
-    report = normalise(
-        report_envelope(category="noise", description="楼道里有燃气味"), district, LATER
-    )
-    case = open_case(report, district)[-1].case
+def test_gas_keyword_is_priority_one_with_reason(work, district):
+    rep = report(district, category="noise", description="楼道里有燃气味")
+    case = work.on_report(rep).events[-1].case
     assert case.priority is Priority.P1
     assert any("燃气" in reason for reason in case.priority_reasons)
 
 
-def test_same_report_gives_identical_events(district):
-    report = normalise(report_envelope(), district, LATER)
-    assert open_case(report, district) == open_case(report, district)
+def test_same_report_id_twice_is_one_report(work, district):
+    rep = report(district)
+    assert work.on_report(rep).events
+    again = work.on_report(rep)
+    assert again.duplicate and again.events == []
+
+
+def test_three_reports_50m_apart_in_ten_minutes_make_one_case_with_heat_3(work, district):
+    first = work.on_report(report(district, 0, 0, category="garbage")).events[-1].case
+    second = work.on_report(report(district, 5, 50, category="garbage")).events
+    third = work.on_report(report(district, 10, 100, category="garbage")).events
+    assert [e.type for e in second + third] == [CaseEventType.REPORT_ATTACHED] * 2
+    case = third[-1].case
+    assert case.id == first.id
+    assert case.report_count == 3 and len(case.report_ids) == 3
+    assert case.priority < first.priority  # heat raised it one level
+    assert any("heat" in r for r in case.priority_reasons)
+
+
+def test_same_category_1km_away_opens_a_second_case(work, district):
+    first = work.on_report(report(district, 0, 0, category="garbage")).events[-1].case
+    far = report(district, 1, 1000, category="garbage")
+    events = work.on_report(far).events
+    assert events[0].type is CaseEventType.OPENED
+    assert events[0].case_id != first.id
+
+
+def test_other_category_nearby_opens_its_own_case(work, district):
+    first = work.on_report(report(district, category="garbage")).events[-1].case
+    other = work.on_report(report(district, 1, 10, category="noise")).events
+    assert other[0].type is CaseEventType.OPENED and other[0].case_id != first.id
+
+
+def test_outside_the_time_window_opens_a_new_case(district):
+    work = CaseWork(district, DictCaseStore(), merge_window=timedelta(minutes=30))
+    work.on_report(report(district, 0, category="garbage"))
+    late = work.on_report(report(district, 45, 10, category="garbage")).events
+    assert late[0].type is CaseEventType.OPENED
+
+
+def test_fold_key_joins_the_live_case(work, district):
+    alarm = {"fold_key": "sensor:dev-1"}
+    first = report(district, category="gas_smell").model_copy(update={"attributes": alarm})
+    again = report(district, 3, 1500, category="gas_smell").model_copy(update={"attributes": alarm})
+    opened = work.on_report(first).events[-1].case
+    attached = work.on_report(again).events
+    assert [e.type for e in attached] == [CaseEventType.REPORT_ATTACHED]
+    assert attached[0].case_id == opened.id
+
+
+def test_cap_cancel_rejects_the_referenced_case_with_its_reason(work, district):
+    alert = report(district, category="flooding").model_copy(
+        update={"attributes": {"fold_key": "cap:sender:A1"}}
+    )
+    case = work.on_report(alert).events[-1].case
+    cancel = report(district, 30, category="flooding").model_copy(
+        update={
+            "attributes": {
+                "refers_to": ["cap:sender:A1"],
+                "cancel": True,
+                "cancel_reason": "water receded",
+            }
+        }
+    )
+    [rejected] = work.on_report(cancel).events
+    assert rejected.type is CaseEventType.REJECTED
+    assert rejected.case_id == case.id
+    assert rejected.case.state is CaseState.REJECTED
+    assert rejected.data["reason"] == "water receded"
+    # A rejected case collects nothing more: the next report nearby opens anew.
+    assert work.on_report(report(district, 31, 5, category="flooding")).events[0].type is (
+        CaseEventType.OPENED
+    )
+
+
+def test_cancel_of_an_unknown_alert_is_dead_lettered(work, district):
+    cancel = report(district).model_copy(
+        update={"attributes": {"refers_to": ["cap:x:nope"], "cancel": True}}
+    )
+    outcome = work.on_report(cancel)
+    assert outcome.events == [] and "no live case" in (outcome.dead_letter or "")
+
+
+def test_cap_update_attaches_to_the_referenced_case(work, district):
+    alert = report(district, category="flooding").model_copy(
+        update={"attributes": {"fold_key": "cap:s:A1"}}
+    )
+    case = work.on_report(alert).events[-1].case
+    update = report(district, 20, 1200, category="flooding").model_copy(
+        update={"attributes": {"refers_to": ["cap:s:A1"], "fold_key": "cap:s:A2"}}
+    )
+    [attached] = work.on_report(update).events
+    assert attached.type is CaseEventType.REPORT_ATTACHED and attached.case_id == case.id
+
+
+def test_same_input_gives_identical_events(district):
+    rep = report(district)
+    first = CaseWork(district, DictCaseStore(), timedelta(hours=1)).on_report(rep).events
+    second = CaseWork(district, DictCaseStore(), timedelta(hours=1)).on_report(rep).events
+    assert first == second

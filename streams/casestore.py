@@ -1,0 +1,115 @@
+"""What the case agent remembers, behind one small port: the case records and
+the three indexes that route a new report to an existing case (report id, fold
+key, nearby cell). The agent backs it with Faust tables; unit tests with dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import h3
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.cases import CaseSnapshot
+
+RECENT_COMMANDS = 64
+
+
+class CaseRecord(BaseModel):
+    """The case agent's own view of a case: the public snapshot plus the
+    bookkeeping it needs to keep its indexes right."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case: CaseSnapshot
+    last_report_at: datetime
+    fold_keys: list[str] = Field(default_factory=list)
+    cells: list[str] = Field(default_factory=list)
+    sla_started_at: datetime | None = None
+    marks: list[str] = Field(default_factory=list, description="SLA marks already raised")
+    commands: list[str] = Field(default_factory=list, description="recent command ids")
+
+
+@dataclass(frozen=True)
+class NearEntry:
+    case_id: str
+    lat: float
+    lon: float
+
+
+def cell_resolution(radius_m: float) -> int:
+    """The finest H3 resolution whose hexagon edge is at least the merge radius,
+    so every point within the radius lies in the 2-ring around a report's cell."""
+    for res in range(15, -1, -1):
+        if h3.average_hexagon_edge_length(res, "m") >= radius_m:
+            return res
+    return 0
+
+
+def cell_key(category: str, lat: float, lon: float, radius_m: float) -> str:
+    return f"{category}|{h3.latlng_to_cell(lat, lon, cell_resolution(radius_m))}"
+
+
+def neighbour_keys(category: str, lat: float, lon: float, radius_m: float) -> list[str]:
+    cell = h3.latlng_to_cell(lat, lon, cell_resolution(radius_m))
+    return [f"{category}|{c}" for c in sorted(h3.grid_disk(cell, 2))]
+
+
+class CaseStore(Protocol):
+    def record(self, case_id: str) -> CaseRecord | None: ...
+
+    def save(self, record: CaseRecord) -> None: ...
+
+    def case_of_report(self, report_id: str) -> str | None: ...
+
+    def index_report(self, report_id: str, case_id: str) -> None: ...
+
+    def case_of_fold(self, key: str) -> str | None: ...
+
+    def set_fold(self, key: str, case_id: str | None) -> None: ...
+
+    def near(self, key: str) -> list[NearEntry]: ...
+
+    def set_near(self, key: str, entries: list[NearEntry]) -> None: ...
+
+
+@dataclass
+class DictCaseStore:
+    """:class:`CaseStore` in dictionaries, for unit tests of the case logic."""
+
+    records: dict[str, CaseRecord] = field(default_factory=dict)
+    reports: dict[str, str] = field(default_factory=dict)
+    folds: dict[str, str] = field(default_factory=dict)
+    cells: dict[str, list[NearEntry]] = field(default_factory=dict)
+
+    def record(self, case_id: str) -> CaseRecord | None:
+        return self.records.get(case_id)
+
+    def save(self, record: CaseRecord) -> None:
+        self.records[record.case.id] = record
+
+    def case_of_report(self, report_id: str) -> str | None:
+        return self.reports.get(report_id)
+
+    def index_report(self, report_id: str, case_id: str) -> None:
+        self.reports[report_id] = case_id
+
+    def case_of_fold(self, key: str) -> str | None:
+        return self.folds.get(key)
+
+    def set_fold(self, key: str, case_id: str | None) -> None:
+        if case_id is None:
+            self.folds.pop(key, None)
+        else:
+            self.folds[key] = case_id
+
+    def near(self, key: str) -> list[NearEntry]:
+        return list(self.cells.get(key, []))
+
+    def set_near(self, key: str, entries: list[NearEntry]) -> None:
+        if entries:
+            self.cells[key] = list(entries)
+        else:
+            self.cells.pop(key, None)

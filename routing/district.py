@@ -17,6 +17,7 @@ from routing.grids import Grid, GridRegistry
 from routing.priority import PriorityRules, assess_priority
 from routing.rules import RoutingDecision, RoutingRules
 from routing.sla import CalendarOverrides, SlaClock, SlaPolicy, WorkCalendar, load_policies
+from routing.sources import SourceMappings
 from routing.taxonomy import Category, Taxonomy
 from schemas.cases import Priority
 
@@ -62,6 +63,7 @@ class District:
     sla: Mapping[Priority, SlaPolicy]
     priority_rules: PriorityRules
     calendar: WorkCalendar
+    sources: SourceMappings
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> District:
@@ -77,8 +79,10 @@ class District:
             sla=load_policies(routing_data, str(routing_path)),
             priority_rules=PriorityRules.from_data(routing_data, str(routing_path)),
             calendar=WorkCalendar(_overrides(root / CALENDAR_FILE)),
+            sources=SourceMappings.load(root),
         )
         district._check_rules(routing_path)
+        district.sources.check(district.taxonomy)
         return district
 
     def _check_rules(self, path: Path) -> None:

@@ -10,6 +10,7 @@ from schemas.alerts import Alert, Notification
 from schemas.cases import CaseAction, CaseCommand, CaseEvent, CaseSnapshot, CommandResult
 from schemas.envelope import Envelope
 from schemas.reports import Report, ReportSubmission
+from schemas.sources import CapAlert, CitymgmtCase, SensorAlarm
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     "cloudevent": Envelope,
@@ -22,6 +23,9 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "command-result": CommandResult,
     "alert": Alert,
     "notification": Notification,
+    "citymgmt-case": CitymgmtCase,
+    "sensor-alarm": SensorAlarm,
+    "cap-alert": CapAlert,
 }
 
 

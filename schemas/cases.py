@@ -200,6 +200,16 @@ class AbsorbMerge(BaseModel):
     report_ids: list[str] = Field(default_factory=list)
 
 
+class FollowReport(BaseModel):
+    """Internal: a report that refers to this case (CAP Update/Cancel) but arrived
+    on another community's partition, forwarded to the case's own writer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["follow_report"] = "follow_report"
+    report: Report
+
+
 class CaseCommand(BaseModel):
     """A command on ``gridhub.case-commands``, keyed by the case's community code
     (the first 12 characters of the case id)."""
@@ -212,7 +222,9 @@ class CaseCommand(BaseModel):
     role: str = Field(max_length=32)
     scope: str | None = Field(default=None, max_length=256, description="the actor's scope")
     time: datetime
-    body: CaseAction | SuperviseTick | AbsorbMerge = Field(union_mode="left_to_right")
+    body: CaseAction | SuperviseTick | AbsorbMerge | FollowReport = Field(
+        union_mode="left_to_right"
+    )
 
     @property
     def partition_key(self) -> bytes:

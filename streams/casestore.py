@@ -72,6 +72,13 @@ class CaseStore(Protocol):
 
     def near(self, key: str) -> list[NearEntry]: ...
 
+    def case_of_reference(self, key: str) -> str | None:
+        """Fold key -> case id across every partition (CAP alerts), for the
+        Update or Cancel whose area lies in another community."""
+        ...
+
+    def publish_reference(self, key: str, case_id: str) -> None: ...
+
     def set_near(self, key: str, entries: list[NearEntry]) -> None: ...
 
 
@@ -83,6 +90,7 @@ class DictCaseStore:
     reports: dict[str, str] = field(default_factory=dict)
     folds: dict[str, str] = field(default_factory=dict)
     cells: dict[str, list[NearEntry]] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
 
     def record(self, case_id: str) -> CaseRecord | None:
         return self.records.get(case_id)
@@ -113,3 +121,9 @@ class DictCaseStore:
             self.cells[key] = list(entries)
         else:
             self.cells.pop(key, None)
+
+    def case_of_reference(self, key: str) -> str | None:
+        return self.references.get(key)
+
+    def publish_reference(self, key: str, case_id: str) -> None:
+        self.references[key] = case_id

@@ -73,6 +73,10 @@ class ReportOutcome:
     events: list[CaseEvent] = field(default_factory=list)
     duplicate: bool = False
     dead_letter: str | None = None
+    forward_to: str | None = None  # the case (on another partition) this report follows
+
+
+GLOBAL_REFERENCE_PREFIX = "cap:"
 
 
 class CaseWork:
@@ -126,10 +130,13 @@ class CaseWork:
 
     def _follow_references(self, report: Report, refers_to: list[str]) -> ReportOutcome:
         targets = [r for r in (self._live(self.store.case_of_fold(k)) for k in refers_to) if r]
+        if not targets:
+            elsewhere = [c for c in map(self.store.case_of_reference, refers_to) if c]
+            if elsewhere and self.store.record(elsewhere[0]) is None:
+                return ReportOutcome(forward_to=elsewhere[0])
         if report.attributes.get("cancel"):
             if not targets:
                 return ReportOutcome(dead_letter=f"cancel: no live case for {refers_to}")
-            self.store.index_report(report.id, targets[0].case.id)
             events: list[CaseEvent] = []
             for record in targets:
                 events += self.cancel(record, report)
@@ -137,6 +144,16 @@ class CaseWork:
         if targets:
             return ReportOutcome(events=self.attach(targets[0], report))
         return ReportOutcome(events=self.open(report))
+
+    def follow(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
+        """A forwarded Update/Cancel reaches the case's own writer."""
+        if self.store.case_of_report(report.id) is not None:
+            return []
+        if report.attributes.get("cancel"):
+            return self.cancel(record, report)
+        if record.case.state not in ATTACHABLE:
+            return []
+        return self.attach(record, report)
 
     # ---------------------------------------------------------- mutations
 
@@ -199,6 +216,8 @@ class CaseWork:
         if key:
             self.store.set_fold(str(key), case.id)
             folds.append(str(key))
+            if str(key).startswith(GLOBAL_REFERENCE_PREFIX):
+                self.store.publish_reference(str(key), case.id)
         cells = []
         category = self.district.taxonomy.get(case.category)
         if case.location is not None and category is not None:
@@ -238,6 +257,8 @@ class CaseWork:
         if key and str(key) not in folds:
             self.store.set_fold(str(key), case.id)
             folds.append(str(key))
+            if str(key).startswith(GLOBAL_REFERENCE_PREFIX):
+                self.store.publish_reference(str(key), case.id)
         event = next_event(
             case,
             CaseEventType.REPORT_ATTACHED,
@@ -266,6 +287,7 @@ class CaseWork:
         decision = decide(record.case.state, "cancel")
         if not decision.allowed:
             return []
+        self.store.index_report(report.id, record.case.id)
         reason = str(report.attributes.get("cancel_reason") or "cancelled by the source")
         event = next_event(
             record.case,

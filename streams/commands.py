@@ -20,6 +20,7 @@ from schemas.cases import (
     CaseEventType,
     CaseState,
     CommandResult,
+    FollowReport,
     SlaState,
     SuperviseTick,
 )
@@ -64,6 +65,8 @@ def handle_command(work: CaseWork, cmd: CaseCommand) -> CommandOutcome:
         events = supervise(work, record, cmd.time)
     elif isinstance(body, AbsorbMerge):
         events = absorb(work, record, body, cmd)
+    elif isinstance(body, FollowReport):
+        events = work.follow(record, body.report)
     else:
         refusal = _refusal(record, cmd, body)
         if refusal is not None:

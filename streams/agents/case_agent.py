@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 from pydantic import ValidationError
 
-from schemas.cases import CaseCommand, SuperviseTick
+from schemas.cases import CaseCommand, FollowReport, SuperviseTick
 from streams.agents.intake_agent import dlq_headers
 from streams.casestore import CaseRecord, NearEntry
 from streams.casework import CaseWork
@@ -46,6 +46,11 @@ class TableCaseStore:
         self.reports = table("report-index")  # report id -> case id
         self.folds = table("fold-index")  # fold key -> case id
         self.cells = table("near-index")  # category|h3 cell -> [[case id, lat, lon]]
+        # CAP alert -> case id on every worker: an Update or Cancel may arrive
+        # on another community's partition than the alert it refers to.
+        self.references = app.GlobalTable(
+            "reference-index", default=None, partitions=partitions, key_type=str
+        )
 
     def record(self, case_id: str) -> CaseRecord | None:
         raw = self.cases.get(case_id)
@@ -70,6 +75,13 @@ class TableCaseStore:
             self.folds[key] = case_id
         elif self.folds.get(key) is not None:
             del self.folds[key]
+
+    def case_of_reference(self, key: str) -> str | None:
+        value = self.references.get(key)
+        return str(value) if value is not None else None
+
+    def publish_reference(self, key: str, case_id: str) -> None:
+        self.references[key] = case_id
 
     def near(self, key: str) -> list[NearEntry]:
         return [
@@ -116,6 +128,18 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         outcome = work.on_report(report)
         if outcome.dead_letter:
             await dead_letter(message, outcome.dead_letter, "case")
+        if outcome.forward_to:
+            follow = CaseCommand(
+                command_id=f"follow:{report.id}",
+                case_id=outcome.forward_to,
+                actor=f"source:{report.source}",
+                role="system",
+                time=report.received_at,
+                body=FollowReport(report=report),
+            )
+            await topics.case_commands.send(
+                key=follow.partition_key, value=follow.model_dump_json().encode()
+            )
         await publish(outcome.events)
 
     async def on_command(message: Any) -> None:

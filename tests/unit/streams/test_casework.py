@@ -163,3 +163,21 @@ def test_same_input_gives_identical_events(district):
     first = CaseWork(district, DictCaseStore(), timedelta(hours=1)).on_report(rep).events
     second = CaseWork(district, DictCaseStore(), timedelta(hours=1)).on_report(rep).events
     assert first == second
+
+
+def test_cap_cancel_on_another_partition_is_forwarded_to_the_case(district):
+    shared: dict[str, str] = {}
+    here = CaseWork(district, DictCaseStore(references=shared), timedelta(hours=48))
+    there = CaseWork(district, DictCaseStore(references=shared), timedelta(hours=48))
+    alert = report(district, category="flooding").model_copy(
+        update={"attributes": {"fold_key": "cap:s:A1"}}
+    )
+    case = here.on_report(alert).events[-1].case
+    cancel = report(district, 30, 1200, category="flooding").model_copy(
+        update={"attributes": {"refers_to": ["cap:s:A1"], "cancel": True, "cancel_reason": "x"}}
+    )
+    outcome = there.on_report(cancel)
+    assert outcome.events == [] and outcome.forward_to == case.id
+    [rejected] = here.follow(here.store.record(case.id), cancel)
+    assert rejected.case.state is CaseState.REJECTED and rejected.data["reason"] == "x"
+    assert here.follow(here.store.record(case.id), cancel) == []  # once

@@ -1,0 +1,115 @@
+"""Engines and migrations: the only place that turns a database URL into connections.
+
+Nothing here runs at import time; entrypoints call :func:`make_engine` and
+:func:`upgrade`. Two backends are supported:
+
+- SQLite (default, embedded): WAL journal and a ``busy_timeout`` so the worker and
+  the gateway can share the file; SQLAlchemy emits ``BEGIN`` itself (the sqlite3
+  driver's legacy transaction control is switched off) so SELECTs, DDL and
+  SAVEPOINTs run inside real transactions.
+- PostgreSQL (production): ``postgresql://`` URLs are rewritten to the psycopg 3
+  driver; connections are pre-pinged so a restarted server is survived.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant works: it only has to be the same for every GridHub process.
+_PG_MIGRATION_LOCK = 0x6772_6964_6875_62  # "gridhub"
+
+
+_ESCAPED_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _json_dumps(value: Any) -> str:
+    """JSON for JSON columns (and the writer's batch documents): orjson, naive
+    datetimes taken as UTC, NUL characters dropped (PostgreSQL cannot store them,
+    and one would otherwise block the projection forever)."""
+    text = orjson.dumps(value, option=orjson.OPT_NAIVE_UTC).decode()
+    if "\\u0000" in text:
+        text = _ESCAPED_NUL.sub(r"\1", text)
+    return text
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Parse ``url``; plain ``postgresql://`` / ``postgres://`` get the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {parsed.drivername!r}: use sqlite or postgresql")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with GridHub's settings; extra ``kwargs`` go to ``create_engine``."""
+    parsed = normalise_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _json_dumps}
+    if parsed.get_backend_name() == "sqlite":
+        options["connect_args"] = {"check_same_thread": False}
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    options.update(kwargs)
+    engine = create_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, see below
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL mode
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # ``sqlite_begin`` execution option: "IMMEDIATE" takes the write lock up front.
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration for the packaged migrations; no ``alembic.ini`` needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(url: str | URL, revision: str = "head") -> None:
+    """Migrate the database at ``url`` to ``revision`` (creating a SQLite file's directory).
+
+    Concurrent callers are serialised (an advisory lock on PostgreSQL, an
+    immediate transaction on SQLite), so several processes may run it at start."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    lock = text("SELECT pg_advisory_xact_lock(:key)")
+                    conn.execute(lock, {"key": _PG_MIGRATION_LOCK})
+                command.upgrade(alembic_config(conn), revision)
+    finally:
+        engine.dispose()

@@ -1,0 +1,204 @@
+"""Read queries for the API: the case queue, case detail, report detail.
+
+Results are plain dicts in the "case out" JSON shape of DESIGN.md §5 (plus a few
+welcome extras). Datetimes are returned as timezone-aware UTC ``datetime``
+objects (FastAPI/pydantic serialise them as ISO 8601). Reporter name and phone
+are personal data (DESIGN.md §8): they appear only with ``include_personal``.
+
+Each call opens and closes its own connection; nothing is cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    RowMapping,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from sinks.models import case_events, cases, reports
+
+MAX_LIMIT = 500
+
+# Columns of the case row, in the order of the §5 shape.
+_CASE_COLUMNS = (
+    "id",
+    "state",
+    "category",
+    "priority",
+    "grid_code",
+    "street_code",
+    "community_code",
+    "lead_department",
+    "departments",
+    "report_count",
+    "respond_by",
+    "resolve_by",
+    "sla_state",
+    "rework_count",
+    "escalation_level",
+    "merged_into",
+    "version",
+    "title",
+    "source",
+    "external_ref",
+    "opened_at",
+    "updated_at",
+    "closed_at",
+)
+# Fields taken from the stored snapshot JSON (no columns of their own).
+_SNAPSHOT_FIELDS = ("location", "priority_reasons", "routing_reasons")
+_SNAPSHOT_DEFAULTS: dict[str, Any] = {
+    "location": None,
+    "priority_reasons": [],
+    "routing_reasons": [],
+}
+
+
+class CaseQueries:
+    """Read side of the case projection, for the gateway."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def list_cases(
+        self,
+        *,
+        state: str | None = None,
+        category: str | None = None,
+        grid_code: str | None = None,
+        department: str | None = None,
+        priority: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of cases matching every given filter, and the total match count.
+
+        Ordered by priority (P1 first), then newest ``opened_at``, then id.
+        ``department`` matches the lead department or any co-department.
+        ``limit`` is capped at :data:`MAX_LIMIT`; negative values are refused."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        limit = min(limit, MAX_LIMIT)
+        conditions: list[ColumnElement[bool]] = []
+        for column_name, value in (
+            ("state", state),
+            ("category", category),
+            ("grid_code", grid_code),
+            ("priority", priority),
+        ):
+            if value is not None:
+                conditions.append(cases.c[column_name] == value)
+        if department is not None:
+            conditions.append(
+                or_(cases.c.lead_department == department, self._has_department(department))
+            )
+        page = (
+            select(cases)
+            .where(*conditions)
+            .order_by(cases.c.priority, cases.c.opened_at.desc(), cases.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        count = select(func.count()).select_from(cases).where(*conditions)
+        with self.engine.connect() as conn:
+            total = int(conn.scalar(count) or 0)
+            items = [_case(row) for row in conn.execute(page).mappings()] if limit else []
+        return items, total
+
+    def _has_department(self, department: str) -> ColumnElement[bool]:
+        if self.engine.dialect.name == "postgresql":
+            return type_coerce(cases.c.departments, JSONB).contains([department])
+        if self.engine.dialect.name == "sqlite":
+            each = func.json_each(cases.c.departments).table_valued("value")
+            return select(literal(1)).select_from(each).where(each.c.value == department).exists()
+        return false()
+
+    def get_case(self, case_id: str, include_personal: bool) -> dict[str, Any] | None:
+        """The case with its ``reports`` (oldest first) and ``timeline`` (by version)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(cases).where(cases.c.id == case_id)).mappings().first()
+            if row is None:
+                return None
+            report_rows = conn.execute(
+                select(reports)
+                .where(reports.c.case_id == case_id)
+                .order_by(reports.c.received_at, reports.c.id)
+            ).mappings()
+            found = [_report(r, include_personal) for r in report_rows]
+            events = conn.execute(
+                select(
+                    case_events.c.version,
+                    case_events.c.type,
+                    case_events.c.time,
+                    case_events.c.actor,
+                    case_events.c.data,
+                )
+                .where(case_events.c.case_id == case_id)
+                .order_by(case_events.c.version)
+            ).mappings()
+            timeline = [dict(e) for e in events]
+        case = _case(row)
+        case["reports"] = found
+        case["timeline"] = timeline
+        return case
+
+    def get_report(self, report_id: str, include_personal: bool) -> dict[str, Any] | None:
+        """The report with its ``case_id`` and that case's state (``case_state``)."""
+        query = (
+            select(reports, cases.c.state.label("case_state"))
+            .outerjoin(cases, cases.c.id == reports.c.case_id)
+            .where(reports.c.id == report_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        report = _report(row, include_personal)
+        report["case_state"] = row["case_state"]
+        return report
+
+    def count_cases(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(cases)) or 0)
+
+
+def _case(row: RowMapping) -> dict[str, Any]:
+    out = {name: row[name] for name in _CASE_COLUMNS}
+    snapshot = row["snapshot"] or {}
+    for name in _SNAPSHOT_FIELDS:
+        out[name] = snapshot.get(name, _SNAPSHOT_DEFAULTS[name])
+    return out
+
+
+def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:
+    lat, lon = row["lat"], row["lon"]
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "case_id": row["case_id"],
+        "source": row["source"],
+        "source_type": row["source_type"],
+        "source_event_id": row["source_event_id"],
+        "category": row["category"],
+        "description": row["description"],
+        "grid_code": row["grid_code"],
+        "location": {"lat": lat, "lon": lon} if lat is not None and lon is not None else None,
+        "occurred_at": row["occurred_at"],
+        "received_at": row["received_at"],
+        "media": row["media"],
+        "external_ref": row["external_ref"],
+        "submitted_by": row["submitted_by"],
+        "attributes": row["attributes"],
+    }
+    if include_personal:
+        out["reporter"] = row["reporter"]
+    return out

@@ -145,3 +145,30 @@ def schemas_export(out: Path) -> None:
     for name, schema in json_schemas().items():
         (out / f"{name}.json").write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
     click.echo(f"wrote {len(json_schemas())} schemas to {out}")
+
+
+@main.command()
+@click.option(
+    "--database-url", default=None, help="target database (default: GRIDHUB_DATABASE_URL)"
+)
+def replay(database_url: str | None) -> None:
+    """Rebuild the database projection from the gridhub.case-events feed."""
+    from gridhub.replay import print_progress
+    from gridhub.replay import replay as run_replay
+    from sinks.db import make_engine, upgrade
+    from sinks.writer import CaseProjectionWriter
+
+    settings = _settings()
+    url = database_url or settings.db_url
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    stats = run_replay(
+        settings.bootstrap,
+        settings.topics.case_events,
+        CaseProjectionWriter(make_engine(url)),
+        progress=print_progress,
+    )
+    click.echo(
+        f"\nreplayed {stats.events} case events ({stats.skipped} skipped) "
+        f"in {stats.seconds:.1f}s into {url}"
+    )

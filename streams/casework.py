@@ -129,7 +129,8 @@ class CaseWork:
         return best[1] if best else None
 
     def _follow_references(self, report: Report, refers_to: list[str]) -> ReportOutcome:
-        targets = [r for r in (self._live(self.store.case_of_fold(k)) for k in refers_to) if r]
+        case_ids = dict.fromkeys(c for c in map(self.store.case_of_fold, refers_to) if c)
+        targets = [r for r in map(self._live, case_ids) if r]  # one per case
         if not targets:
             elsewhere = [c for c in map(self.store.case_of_reference, refers_to) if c]
             if elsewhere and self.store.record(elsewhere[0]) is None:

@@ -181,3 +181,19 @@ def test_cap_cancel_on_another_partition_is_forwarded_to_the_case(district):
     [rejected] = here.follow(here.store.record(case.id), cancel)
     assert rejected.case.state is CaseState.REJECTED and rejected.data["reason"] == "x"
     assert here.follow(here.store.record(case.id), cancel) == []  # once
+
+
+def test_cancel_referring_twice_to_one_case_rejects_it_once(work, district):
+    alert = report(district, category="flooding").model_copy(
+        update={"attributes": {"fold_key": "cap:s:A1"}}
+    )
+    case = work.on_report(alert).events[-1].case
+    update = report(district, 10, 20, category="flooding").model_copy(
+        update={"attributes": {"refers_to": ["cap:s:A1"], "fold_key": "cap:s:A2"}}
+    )
+    work.on_report(update)
+    cancel = report(district, 30, category="flooding").model_copy(
+        update={"attributes": {"refers_to": ["cap:s:A1", "cap:s:A2"], "cancel": True}}
+    )
+    events = work.on_report(cancel).events
+    assert [(e.case_id, e.type) for e in events] == [(case.id, CaseEventType.REJECTED)]

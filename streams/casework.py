@@ -91,7 +91,7 @@ class CaseWork:
     # ------------------------------------------------------------- reports
 
     def on_report(self, report: Report) -> ReportOutcome:
-        if self.store.case_of_report(report.id) is not None:
+        if self.already_applied(report):
             return ReportOutcome(duplicate=True)
         refers_to = [str(k) for k in report.attributes.get("refers_to", [])]
         if refers_to:
@@ -100,6 +100,15 @@ class CaseWork:
         if target is not None:
             return ReportOutcome(events=self.attach(target, report))
         return ReportOutcome(events=self.open(report))
+
+    def already_applied(self, report: Report) -> bool:
+        """The case record, not the index, says whether a report was applied: after
+        a crash the index may hold entries whose case records were not written."""
+        for case_id in (self.store.case_of_report(report.id), case_id_for(report)):
+            record = self.store.record(case_id) if case_id else None
+            if record is not None and report.id in record.case.report_ids:
+                return True
+        return False
 
     def _live(self, case_id: str | None) -> CaseRecord | None:
         record = self.store.record(case_id) if case_id else None
@@ -148,7 +157,7 @@ class CaseWork:
 
     def follow(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
         """A forwarded Update/Cancel reaches the case's own writer."""
-        if self.store.case_of_report(report.id) is not None:
+        if report.id in record.case.report_ids:
             return []
         if report.attributes.get("cancel"):
             return self.cancel(record, report)
@@ -243,6 +252,8 @@ class CaseWork:
     def attach(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
         """``report_attached``: the case heats up; priority may rise with it."""
         case = record.case
+        if report.id in case.report_ids:
+            return []
         count = case.report_count + 1
         category = self.district.taxonomy.get(case.category)
         priority, reasons = case.priority, list(case.priority_reasons)
@@ -296,8 +307,10 @@ class CaseWork:
             report.received_at,
             f"source:{report.source}",
             data={"reason": reason, "report_id": report.id, "rule": "cancel"},
+            report=report,
             state=CaseState.REJECTED,
             closed_at=report.received_at,
+            report_ids=[*record.case.report_ids, report.id],
         )
         self.store.save(self.unregister(record).model_copy(update={"case": event.case}))
         return [event]

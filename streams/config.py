@@ -28,6 +28,8 @@ class StreamConfig:
     web_enabled: bool = True
     intake_batch: int = 1000
     intake_batch_seconds: float = 0.05
+    case_batch: int = 500
+    case_batch_seconds: float = 0.02
     db_batch: int = 500
     db_batch_seconds: float = 0.2
     commit_every_seconds: float = 1.0

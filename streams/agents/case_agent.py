@@ -5,9 +5,22 @@ so a case's state and everything that changes it share one partition — and
 publishes every accepted change to ``gridhub.case-events`` and every command's
 answer to the command-results topic.
 
-State lives in Faust tables whose changelogs follow the input partitioning, so
-it moves with the partition on a rebalance. Events are handled one by one
-because a table write goes to the changelog partition of the current event.
+Lifecycle of a batch (what makes a SIGKILL harmless):
+
+1. take up to ``case_batch`` inputs, un-acked;
+2. decide each in order over a staged view of the tables (reads see the
+   batch's own writes; writes are held back);
+3. send every output and wait until the producer has delivered it;
+4. only then write the staged state to the tables (their changelogs), each
+   write pinned to the partition of the input that caused it;
+5. ack the inputs; Faust commits their offsets after flushing the changelogs.
+
+A crash before 4 leaves the state as it was, so reprocessing yields the same
+events again (identical ids and versions, which every consumer deduplicates).
+A crash during or after 4 leaves some case records written: the case record is
+the source of truth for "this report / command was already applied", so those
+inputs are skipped and nothing is doubled.
+
 A supervision timer turns due SLA marks into ``supervise`` commands; the change
 itself is then made here, like every other change.
 """
@@ -15,6 +28,7 @@ itself is then made here, like every other change.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -22,82 +36,126 @@ from pydantic import ValidationError
 
 from schemas.cases import CaseCommand, FollowReport, SuperviseTick
 from streams.agents.intake_agent import dlq_headers
+from streams.batching import ack_all, event_batches
 from streams.casestore import CaseRecord, NearEntry
 from streams.casework import CaseWork
 from streams.codecs import decode_report, encode_case_event
 from streams.commands import handle_command
 from streams.config import StreamConfig, StreamDeps
 from streams.supervision import due_marks
+from streams.tables import pinned_table
 
 if TYPE_CHECKING:
     from streams.app import StageTopics
 
 log = logging.getLogger(__name__)
 
+_DELETE = object()
 
-class TableCaseStore:
-    """:class:`~streams.casestore.CaseStore` on Faust tables (JSON values)."""
+
+class CaseTables:
+    """The case agent's Faust tables (JSON values)."""
 
     def __init__(self, app: faust.App, partitions: int) -> None:
-        def table(name: str) -> Any:
-            return app.Table(name, default=None, partitions=partitions, key_type=str)
+        self.cases = pinned_table(app, "cases", partitions)  # case id -> CaseRecord
+        self.reports = pinned_table(app, "report-index", partitions)  # report id -> case id
+        self.folds = pinned_table(app, "fold-index", partitions)  # fold key -> case id
+        self.cells = pinned_table(app, "near-index", partitions)  # cell -> [[id, lat, lon]]
+        # CAP alert -> case id on every worker: an Update or Cancel may arrive on
+        # another community's partition than the alert it refers to.
+        self.references = pinned_table(app, "reference-index", partitions, global_=True)
 
-        self.cases = table("cases")  # case id -> CaseRecord
-        self.reports = table("report-index")  # report id -> case id
-        self.folds = table("fold-index")  # fold key -> case id
-        self.cells = table("near-index")  # category|h3 cell -> [[case id, lat, lon]]
-        # CAP alert -> case id on every worker: an Update or Cancel may arrive
-        # on another community's partition than the alert it refers to.
-        self.references = app.GlobalTable(
-            "reference-index", default=None, partitions=partitions, key_type=str
-        )
+
+class StagedCaseStore:
+    """:class:`~streams.casestore.CaseStore` over :class:`CaseTables` for one
+    batch: reads see the batch's own writes, which are held until :meth:`apply`."""
+
+    def __init__(self, tables: CaseTables) -> None:
+        self.tables = tables
+        self.partition = 0
+        self._records: dict[str, CaseRecord | None] = {}
+        self._writes: dict[tuple[str, str], tuple[Any, int]] = {}
+
+    def _get(self, table: str, key: str) -> Any:
+        staged = self._writes.get((table, key))
+        if staged is not None:
+            return None if staged[0] is _DELETE else staged[0]
+        return getattr(self.tables, table).get(key)
+
+    def _put(self, table: str, key: str, value: Any) -> None:
+        self._writes[(table, key)] = (value, self.partition)
 
     def record(self, case_id: str) -> CaseRecord | None:
-        raw = self.cases.get(case_id)
-        return CaseRecord.model_validate(raw) if raw is not None else None
+        if case_id not in self._records:
+            raw = self.tables.cases.get(case_id)
+            self._records[case_id] = CaseRecord.model_validate(raw) if raw is not None else None
+        return self._records[case_id]
 
     def save(self, record: CaseRecord) -> None:
-        self.cases[record.case.id] = record.model_dump(mode="json")
+        self._records[record.case.id] = record
+        self._put("cases", record.case.id, record)
 
     def case_of_report(self, report_id: str) -> str | None:
-        value = self.reports.get(report_id)
+        value = self._get("reports", report_id)
         return str(value) if value is not None else None
 
     def index_report(self, report_id: str, case_id: str) -> None:
-        self.reports[report_id] = case_id
+        self._put("reports", report_id, case_id)
 
     def case_of_fold(self, key: str) -> str | None:
-        value = self.folds.get(key)
+        value = self._get("folds", key)
         return str(value) if value is not None else None
 
     def set_fold(self, key: str, case_id: str | None) -> None:
-        if case_id is not None:
-            self.folds[key] = case_id
-        elif self.folds.get(key) is not None:
-            del self.folds[key]
-
-    def case_of_reference(self, key: str) -> str | None:
-        value = self.references.get(key)
-        return str(value) if value is not None else None
-
-    def publish_reference(self, key: str, case_id: str) -> None:
-        self.references[key] = case_id
+        self._put("folds", key, _DELETE if case_id is None else case_id)
 
     def near(self, key: str) -> list[NearEntry]:
         return [
-            NearEntry(str(c), float(lat), float(lon)) for c, lat, lon in self.cells.get(key) or []
+            NearEntry(str(c), float(lat), float(lon))
+            for c, lat, lon in self._get("cells", key) or []
         ]
 
     def set_near(self, key: str, entries: list[NearEntry]) -> None:
-        if entries:
-            self.cells[key] = [[e.case_id, e.lat, e.lon] for e in entries]
-        elif self.cells.get(key) is not None:
-            del self.cells[key]
+        value = [[e.case_id, e.lat, e.lon] for e in entries] if entries else _DELETE
+        self._put("cells", key, value)
+
+    def case_of_reference(self, key: str) -> str | None:
+        value = self._get("references", key)
+        return str(value) if value is not None else None
+
+    def publish_reference(self, key: str, case_id: str) -> None:
+        self._put("references", key, case_id)
+
+    def apply(self) -> int:
+        """Write the staged state to the tables; returns the number of writes."""
+        for (name, key), (value, partition) in self._writes.items():
+            table = getattr(self.tables, name)
+            table.pinned = partition
+            try:
+                if value is _DELETE:
+                    if key in table:
+                        del table[key]
+                elif isinstance(value, CaseRecord):
+                    table[key] = value.model_dump(mode="json")
+                else:
+                    table[key] = value
+            finally:
+                table.pinned = None
+        count = len(self._writes)
+        self._writes.clear()
+        return count
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: faust.TopicT
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None = None
 
 
 def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
-    store = TableCaseStore(app, config.partitions)
-    work = CaseWork(deps.district, store, config.merge_window)
+    tables = CaseTables(app, config.partitions)
     inputs = app.topic(
         topics.reports.get_topic_name(),
         topics.case_commands.get_topic_name(),
@@ -108,26 +166,31 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     )
     commands_topic = topics.case_commands.get_topic_name()
 
-    async def publish(events: list[Any]) -> None:
+    def case_events(events: list[Any]) -> list[Output]:
+        out = []
         for change in events:
             value, headers = encode_case_event(change)
-            await topics.case_events.send(key=change.case_id.encode(), value=value, headers=headers)
+            out.append(Output(topics.case_events, change.case_id.encode(), value, headers))
+        return out
 
-    async def dead_letter(message: Any, reason: str, stage: str) -> None:
+    def dead_letter(message: Any, reason: str, stage: str) -> Output:
         log.warning("dead-letter %s/%s: %s", message.partition, message.offset, reason)
-        await topics.intake_dlq.send(
-            key=message.key, value=message.value, headers=dlq_headers(message, reason, stage)
-        )
+        headers = dlq_headers(message, reason, stage)
+        return Output(topics.intake_dlq, message.key, message.value, headers)
 
-    async def on_report(message: Any) -> None:
+    def command_output(command: CaseCommand) -> Output:
+        value = command.model_dump_json().encode()
+        return Output(topics.case_commands, command.partition_key, value)
+
+    def on_report(work: CaseWork, message: Any) -> list[Output]:
         try:
             report = decode_report(message.value or b"")
         except ValueError as exc:
-            await dead_letter(message, f"report: {exc}", "case")
-            return
+            return [dead_letter(message, f"report: {exc}", "case")]
         outcome = work.on_report(report)
+        out = case_events(outcome.events)
         if outcome.dead_letter:
-            await dead_letter(message, outcome.dead_letter, "case")
+            out.append(dead_letter(message, outcome.dead_letter, "case"))
         if outcome.forward_to:
             follow = CaseCommand(
                 command_id=f"follow:{report.id}",
@@ -137,40 +200,45 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                 time=report.received_at,
                 body=FollowReport(report=report),
             )
-            await topics.case_commands.send(
-                key=follow.partition_key, value=follow.model_dump_json().encode()
-            )
-        await publish(outcome.events)
+            out.append(command_output(follow))
+        return out
 
-    async def on_command(message: Any) -> None:
+    def on_command(work: CaseWork, message: Any) -> list[Output]:
         try:
             command = CaseCommand.model_validate_json(message.value or b"")
         except ValidationError as exc:
-            await dead_letter(message, f"command: {exc.errors()[0]['msg']}", "case-commands")
-            return
+            return [dead_letter(message, f"command: {exc.errors()[0]['msg']}", "case-commands")]
         outcome = handle_command(work, command)
-        await publish(outcome.events)
-        await topics.command_results.send(
-            key=command.case_id.encode(), value=outcome.result.model_dump_json().encode()
-        )
-        for follow_up in outcome.follow_ups:
-            await topics.case_commands.send(
-                key=follow_up.partition_key, value=follow_up.model_dump_json().encode()
-            )
+        out = case_events(outcome.events)
+        result = outcome.result.model_dump_json().encode()
+        out.append(Output(topics.command_results, command.case_id.encode(), result))
+        out.extend(command_output(follow_up) for follow_up in outcome.follow_ups)
+        return out
 
     async def case_stage(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            if event.message.topic == commands_topic:
-                await on_command(event.message)
-            else:
-                await on_report(event.message)
+        async for batch in event_batches(stream, config.case_batch, config.case_batch_seconds):
+            staged = StagedCaseStore(tables)
+            work = CaseWork(deps.district, staged, config.merge_window)
+            outputs: list[Output] = []
+            for event in batch:
+                message = event.message
+                staged.partition = message.partition
+                if message.topic == commands_topic:
+                    outputs += on_command(work, message)
+                else:
+                    outputs += on_report(work, message)
+            for out in outputs:
+                await out.topic.send(key=out.key, value=out.value, headers=out.headers)
+            await app.producer.flush()  # 3: the output is on Kafka ...
+            staged.apply()  # 4: ... before the state that says it happened
+            await ack_all(stream, batch)
 
     app.agent(inputs, name="gridhub.cases")(case_stage)
 
     async def supervision_timer() -> None:
         """Ask the owner of each case with a due SLA mark to raise it."""
         now = deps.clock()
-        for case_id, raw in list(store.cases.items()):
+        for case_id, raw in list(tables.cases.items()):
             if raw is None:
                 continue
             record = CaseRecord.model_validate(raw)

@@ -66,12 +66,32 @@ def stream_config(settings: Settings) -> StreamConfig:
 
 
 def worker_app(settings: Settings) -> faust.App:
+    from sinks.webhooks import WebhookConfig
+    from streams.agents import brief_agent, webhook_agent
     from streams.app import build_app, register_agents
 
     config = stream_config(settings)
-    deps = StreamDeps(district=load_district(settings), sink=CaseProjectionWriter(engine(settings)))
+    db = engine(settings)
+    deps = StreamDeps(district=load_district(settings), sink=CaseProjectionWriter(db))
     app = build_app(config)
-    register_agents(app, config, deps)
+    topics = register_agents(app, config, deps)
+    webhooks = WebhookConfig(
+        subscriptions=dict(settings.webhook_subscriptions),
+        secret=settings.webhook_secret.get_secret_value(),
+        max_attempts=settings.webhook_max_attempts,
+        base_delay=settings.webhook_base_delay,
+        timeout=settings.webhook_timeout,
+    )
+    webhook_agent.register(app, topics, config, deps, engine=db, webhooks=webhooks)
+    brief_agent.register(
+        app,
+        topics,
+        config,
+        deps,
+        engine=db,
+        out_dir=settings.briefs_dir or settings.home / "briefs",
+        tz=settings.brief_tz,
+    )
     return app
 
 

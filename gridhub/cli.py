@@ -36,6 +36,7 @@ def worker() -> None:
     import faust
 
     settings = _settings()
+    bootstrap.migrate(settings)  # idempotent and serialised across processes
     app = bootstrap.worker_app(settings)
     faust.Worker(app, loglevel="info").execute_from_commandline()
 
@@ -46,6 +47,7 @@ def gateway() -> None:
     import uvicorn
 
     settings = _settings()
+    bootstrap.migrate(settings)
     uvicorn.run(
         bootstrap.gateway_app(settings),
         host=settings.gateway_host,
@@ -172,3 +174,12 @@ def replay(database_url: str | None) -> None:
         f"\nreplayed {stats.events} case events ({stats.skipped} skipped) "
         f"in {stats.seconds:.1f}s into {url}"
     )
+
+
+def _register_commands() -> None:
+    from gridhub.commands_report import report
+
+    main.add_command(report)
+
+
+_register_commands()

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     token_secret: SecretStr = Field(
         default=SecretStr(DEV_SECRET), description="pepper for token hashes"
     )
+    webhook_subscriptions: dict[str, str] = Field(
+        default_factory=dict,
+        description='recipient pattern -> URL, e.g. {"duty_office": "https://..."}',
+    )
+    webhook_secret: SecretStr = Field(default=SecretStr(""), description="HMAC key for webhooks")
+    webhook_max_attempts: int = Field(default=5, ge=1)
+    webhook_base_delay: float = Field(default=0.5, ge=0, description="first retry delay, seconds")
+    webhook_timeout: float = Field(default=5.0, gt=0)
+    briefs_dir: Path | None = Field(default=None, description="daily briefs; default home/briefs")
+    brief_tz: str = Field(default="Asia/Shanghai", description="the district's day boundaries")
     rules_dir: Path | None = Field(
         default=None, description="district data (taxonomy, grids, routing); default: demo"
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import faust
 
-from streams.agents import case_agent, intake_agent, writer_agent
+from streams.agents import case_agent, intake_agent, reportup_agent, writer_agent
 from streams.config import StreamConfig, StreamDeps
 
 
@@ -70,9 +70,12 @@ def stage_topics(app: faust.App, config: StreamConfig) -> StageTopics:
 
 
 def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> StageTopics:
-    """Attach every stage of the loop to ``app``: collect → case → projection."""
+    """Attach the stages of the loop to ``app``: collect → case → projection →
+    report-up. Stages that need more than ``deps`` (the webhook sender and the
+    daily brief need the database engine) are added by the composition root."""
     topics = stage_topics(app, config)
     intake_agent.register(app, topics, config, deps)
     case_agent.register(app, topics, config, deps)
     writer_agent.register(app, topics, config, deps)
+    reportup_agent.register(app, topics, config, deps)
     return topics

@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import sinks.outbox_models  # noqa: F401 - registers the outbox tables on Base.metadata
 from sinks.db import make_engine
 from sinks.models import Base
 

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
 from sinks.db import alembic_config, make_engine, upgrade
 from sinks.models import Base
 
@@ -27,12 +28,14 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
             "case_events",
             "cases",
+            "inbox",
+            "notification_deliveries",
             "reports",
         }
     finally:

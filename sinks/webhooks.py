@@ -1,0 +1,299 @@
+"""Webhooks: HMAC-signed POSTs of notifications, retried, dead-lettered, concurrent.
+
+Every request is the notification as JSON (keys sorted) with the headers
+
+- ``X-GridHub-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed
+  with the shared secret>`` — check it with :func:`verify_signature` (constant time);
+- ``X-GridHub-Timestamp``: Unix seconds of this attempt (reject old ones);
+- ``X-GridHub-Delivery``: the notification id, the same on every attempt and
+  replay, so a receiver drops repeats;
+- ``X-GridHub-Event``: the notification's ``event_type``.
+
+A 2xx answer delivers. A 5xx, 408 or 429 answer, a timeout or a connection error
+is retried after ``base_delay * 2**(attempt-1)`` seconds (capped at
+``max_delay``, plus up to ``jitter`` of it at random) until ``max_attempts``
+attempts were made; then the delivery is dead-lettered (status ``dead`` with the
+last error). Any other answer (4xx, 3xx: the receiver refuses it, retrying will
+not help) is dead at once.
+
+:class:`WebhookSender` runs each delivery as its own task: a slow or failing
+receiver holds at most ``per_url_concurrency`` of the ``concurrency`` request
+slots (and none while it waits to retry), so other receivers go on being
+served. The durable state is the :class:`~sinks.outbox.Outbox` row, so the
+consumer acks a notification once its row is written, not once it is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hashlib
+import hmac
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import httpx
+import orjson
+
+from sinks.outbox import Delivery, Outbox
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-GridHub-Signature"
+TIMESTAMP_HEADER = "X-GridHub-Timestamp"
+DELIVERY_HEADER = "X-GridHub-Delivery"
+EVENT_HEADER = "X-GridHub-Event"
+USER_AGENT = "GridHub-Webhooks/1"
+_RETRY_STATUS = frozenset({408, 429})
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Who gets webhooks and how hard we try.
+
+    ``subscriptions`` maps a recipient pattern (exact, or ``fnmatch`` style such
+    as ``department:*``) to a URL; an exact match wins, then the first pattern in
+    order. ``secret`` signs every request (HMAC-SHA256)."""
+
+    subscriptions: Mapping[str, str]
+    secret: str
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    timeout: float = 5.0
+    max_delay: float = 60.0
+    jitter: float = 0.1
+    concurrency: int = 32
+    per_url_concurrency: int = 4
+    max_in_flight: int = 10_000
+    stale_after: float = 300.0
+    sweep_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.subscriptions and not self.secret:
+            raise ValueError("webhook subscriptions need a signing secret")
+        for pattern, url in self.subscriptions.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"webhook URL for {pattern!r} must be http(s): {url!r}")
+        if self.max_attempts < 1 or self.concurrency < 1 or self.per_url_concurrency < 1:
+            raise ValueError("max_attempts, concurrency and per_url_concurrency must be >= 1")
+        if self.timeout <= 0 or self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0:
+            raise ValueError("timeout must be > 0; delays and jitter >= 0")
+        if self.stale_after <= self.timeout + self.max_delay:
+            raise ValueError("stale_after must exceed timeout + max_delay")
+
+    def url_for(self, recipient: str) -> str | None:
+        exact = self.subscriptions.get(recipient)
+        if exact is not None:
+            return exact
+        for pattern, url in self.subscriptions.items():
+            if fnmatch.fnmatchcase(recipient, pattern):
+                return url
+        return None
+
+    def retry_delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt."""
+        delay = min(self.max_delay, self.base_delay * 2.0 ** max(attempts - 1, 0))
+        return delay * (1 + self.jitter * rand())
+
+
+# -- signing ---------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, body)>``."""
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """True when ``header`` is the signature of ``body`` (constant-time compare)."""
+    if not header:
+        return False
+    return hmac.compare_digest(sign(secret, body), header)
+
+
+def signed_request(
+    payload: Mapping[str, Any], secret: str, now: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one attempt."""
+    body = orjson.dumps(dict(payload), option=orjson.OPT_SORT_KEYS)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: sign(secret, body),
+        TIMESTAMP_HEADER: str(int(time.time() if now is None else now)),
+        DELIVERY_HEADER: str(payload.get("id", "")),
+        EVENT_HEADER: str(payload.get("event_type", "")),
+    }
+    return body, headers
+
+
+# -- sending -----------------------------------------------------------------------------
+
+
+class Outcome(Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    REFUSED = "refused"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: Outcome
+    error: str | None = None
+
+
+def classify(status_code: int) -> Outcome:
+    if 200 <= status_code < 300:
+        return Outcome.DELIVERED
+    if status_code >= 500 or status_code in _RETRY_STATUS:
+        return Outcome.RETRY
+    return Outcome.REFUSED
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class WebhookSender:
+    """Delivers :class:`~sinks.outbox.Delivery` items concurrently; see the module doc.
+
+    ``submit`` starts a task per delivery (a delivery already in flight here is
+    not started twice); ``drain`` waits for them; ``aclose`` cancels what is
+    left (those rows stay ``pending`` and the stale sweep resumes them)."""
+
+    config: WebhookConfig
+    outbox: Outbox
+    client: httpx.AsyncClient | None = None
+    sleep: Sleep = asyncio.sleep
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _slots: asyncio.Semaphore | None = None
+    _per_url: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    _owns_client: bool = False
+    _room: asyncio.Event | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.client is None:
+            limits = httpx.Limits(
+                max_connections=self.config.concurrency,
+                max_keepalive_connections=self.config.concurrency,
+            )
+            self.client = httpx.AsyncClient(
+                limits=limits, timeout=self.config.timeout, follow_redirects=False
+            )
+            self._owns_client = True
+        return self.client
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def submit(self, deliveries: Iterable[Delivery]) -> int:
+        """Start the deliveries not already running here; returns how many started."""
+        started = 0
+        for delivery in deliveries:
+            if delivery.notification_id in self._tasks:
+                continue
+            task = asyncio.create_task(
+                self._run(delivery), name=f"webhook:{delivery.notification_id}"
+            )
+            self._tasks[delivery.notification_id] = task
+            started += 1
+        return started
+
+    async def wait_for_room(self) -> None:
+        """Back-pressure: return once fewer than ``max_in_flight`` deliveries run."""
+        while len(self._tasks) >= self.config.max_in_flight:
+            if self._room is None:
+                self._room = asyncio.Event()
+            self._room.clear()
+            await self._room.wait()
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        self._tasks.clear()
+        if self._owns_client and self.client is not None:
+            await self.client.aclose()
+            self.client = None
+
+    async def _run(self, delivery: Delivery) -> None:
+        try:
+            await self.deliver(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook delivery %s failed unexpectedly", delivery.notification_id)
+        finally:
+            self._tasks.pop(delivery.notification_id, None)
+            if self._room is not None:
+                self._room.set()
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        """Attempt until delivered, refused or out of attempts; record the outcome
+        (``DELIVERED`` or ``DEAD``)."""
+        attempts = delivery.attempts
+        while True:
+            attempts += 1
+            result = await self.attempt(delivery)
+            if result.outcome is Outcome.DELIVERED:
+                await self._record(self.outbox.mark_delivered, delivery.notification_id, attempts)
+                return Outcome.DELIVERED
+            error = result.error or "unknown error"
+            if result.outcome is Outcome.REFUSED or attempts >= self.config.max_attempts:
+                log.warning(
+                    "webhook %s to %s dead after %d attempt(s): %s",
+                    delivery.notification_id,
+                    delivery.url,
+                    attempts,
+                    error,
+                )
+                await self._record(self.outbox.mark_dead, delivery.notification_id, attempts, error)
+                return Outcome.DEAD
+            await self._record(
+                self.outbox.record_attempt, delivery.notification_id, attempts, error
+            )
+            await self.sleep(self.config.retry_delay(attempts))
+
+    async def attempt(self, delivery: Delivery) -> Attempt:
+        """One signed POST, within the receiver's and the global request slots."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.config.concurrency)
+        per_url = self._per_url.setdefault(
+            delivery.url, asyncio.Semaphore(self.config.per_url_concurrency)
+        )
+        async with per_url, self._slots:
+            body, headers = signed_request(delivery.payload, self.config.secret)
+            try:
+                async with asyncio.timeout(self.config.timeout):
+                    response = await self._client().post(
+                        delivery.url, content=body, headers=headers
+                    )
+            except (TimeoutError, httpx.TimeoutException):
+                return Attempt(Outcome.RETRY, f"timeout after {self.config.timeout}s")
+            except httpx.TransportError as exc:
+                return Attempt(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+        outcome = classify(response.status_code)
+        if outcome is Outcome.DELIVERED:
+            return Attempt(outcome)
+        return Attempt(outcome, f"HTTP {response.status_code}: {response.text[:200]}")
+
+    @staticmethod
+    async def _record(fn: Callable[..., None], *args: Any) -> None:
+        """Write an outcome; a database error leaves the row pending (the sweep
+        re-sends it later with the same delivery id) rather than stopping sends."""
+        try:
+            await asyncio.to_thread(fn, *args)
+        except Exception as exc:
+            log.warning("could not record webhook outcome %s: %s", args[0], exc)

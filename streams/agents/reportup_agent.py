@@ -1,0 +1,111 @@
+"""Report (报告) + feedback (反馈): alerts and notifications from the case-event feed.
+
+Two agents, each in its own consumer of a topic it does not own:
+
+- ``gridhub.report-up`` consumes ``gridhub.case-events`` (keyed by case id, so
+  every event of a case reaches the same worker, in order) and sends the
+  :func:`~streams.reportup.report_up` decisions: alerts to ``gridhub.alerts``
+  (key grid code), notifications to ``gridhub.notifications`` (key recipient),
+  the P1 notification to the duty office straight away, without a second hop;
+- ``gridhub.report-up.alerts`` consumes ``gridhub.alerts`` and tells the duty
+  office of every *hotspot* alert (raised by the hotspot agent). P1 alerts it
+  skips: the first agent already notified them, with the same id.
+
+Both take batches with manual acks and ack a batch only once every send of it
+is handed to the producer; Faust flushes the producer before it commits an
+offset, so a crash re-sends (same ids) rather than loses.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from schemas.alerts import Alert, AlertKind, Notification
+from streams.batching import ack_all, event_batches
+from streams.codecs import decode_case_event
+from streams.config import StreamConfig, StreamDeps
+from streams.reportup import (
+    PriorityMemory,
+    alert_notifications,
+    decode_alert,
+    encode_alert,
+    encode_notification,
+    message_headers,
+    report_up,
+)
+
+if TYPE_CHECKING:
+    from streams.app import StageTopics
+
+log = logging.getLogger(__name__)
+
+AGENT_NAME = "gridhub.report-up"
+ALERTS_AGENT_NAME = "gridhub.report-up.alerts"
+
+
+def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
+    memory = PriorityMemory()
+    taxonomy = deps.district.taxonomy
+
+    def category_name(code: str) -> str:
+        category = taxonomy.get(code)
+        return category.name_zh if category is not None else code
+
+    async def send_alert(alert: Alert) -> None:
+        value, headers = encode_alert(alert)
+        await topics.alerts.send(key=alert.grid_code.encode(), value=value, headers=headers)
+
+    async def send_notification(notification: Notification) -> None:
+        value, headers = encode_notification(notification)
+        await topics.notifications.send(
+            key=notification.recipient.encode(), value=value, headers=headers
+        )
+
+    async def reportup(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+            for event in batch:
+                try:
+                    case_event = decode_case_event(event.message.value or b"")
+                except ValueError as exc:
+                    log.error(
+                        "skipping a record that is not a case event at %s/%s: %s",
+                        event.message.partition,
+                        event.message.offset,
+                        exc,
+                    )
+                    continue
+                decision = report_up(case_event, memory.previous(case_event.case_id), category_name)
+                memory.remember(case_event)
+                for alert in decision.alerts:
+                    await send_alert(alert)
+                    log.info("alert %s: %s", alert.id, alert.title)
+                for notification in decision.notifications:
+                    await send_notification(notification)
+            await ack_all(stream, batch)
+
+    async def duty_office(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+            for event in batch:
+                try:
+                    alert = decode_alert(
+                        event.message.value, message_headers(event.message.headers)
+                    )
+                except ValueError as exc:
+                    log.error(
+                        "skipping a record that is not an alert at %s/%s: %s",
+                        event.message.partition,
+                        event.message.offset,
+                        exc,
+                    )
+                    continue
+                if alert.kind is not AlertKind.HOTSPOT:
+                    continue
+                for notification in alert_notifications(alert):
+                    await send_notification(notification)
+            await ack_all(stream, batch)
+
+    app.agent(topics.case_events, name=AGENT_NAME)(reportup)
+    app.agent(topics.alerts, name=ALERTS_AGENT_NAME)(duty_office)

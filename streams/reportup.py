@@ -1,0 +1,406 @@
+"""Report (报告) and feedback (反馈): which alerts and notifications a case event raises.
+
+Pure decisions on contracts (DESIGN.md §2 stages 4 and 7); the agents in
+``streams.agents.reportup_agent`` put them on ``gridhub.alerts`` (keyed by grid
+code) and ``gridhub.notifications`` (keyed by recipient).
+
+Alerts (every id deterministic, so a replay re-sends the same ids):
+
+- ``p1_case:<case id>`` — a P1 case is reported up at once: an ``opened`` P1 case,
+  or a ``reprioritised`` / ``report_attached`` event that made it P1. Once per
+  case: the id carries no version, so any repeat is recognisably the same alert;
+- ``sla_warning:<case id>:<version>`` — a ``supervised`` event, mark ``warning``
+  (75 % of the SLA);
+- ``sla_overdue:<case id>:<version>`` and ``escalation:<case id>:<version>`` — an
+  ``escalated`` event, mark ``overdue`` (100 %);
+- ``escalation:<case id>:<version>`` — an ``escalated`` event, mark
+  ``escalation_150``, or an operator's ``escalated`` event (no mark).
+
+Notifications (``id`` deterministic, ``channel`` ``app``: every one lands in the
+recipient's inbox, and is also POSTed where a webhook subscription matches):
+
+- ``duty_office`` — every P1 alert (from here) and every hotspot alert (read back
+  from ``gridhub.alerts``, where the hotspot agent writes them);
+- ``department:<lead>`` — on ``dispatched`` and ``reworked`` (a task, or a task
+  back), and on the SLA marks of a case it holds (督办 is addressed to it);
+- ``reporter:<report id>`` — for each report of the case, when it is
+  ``resolved``, ``closed`` or ``rejected``. The channel is ``app``: whether the
+  reporter left a phone is personal data this stage does not see.
+
+A ``report_attached`` event does not say whether the priority was P1 before it;
+:class:`PriorityMemory` remembers the last priority seen per case (bounded, and
+live cases only). After a restart the memory is empty, so the first attach to a
+P1 case re-sends its P1 alert — with the same id, which receivers drop.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind, Notification
+from schemas.cases import CaseEvent, CaseEventType, CaseSnapshot, CaseState, Priority
+from schemas.envelope import (
+    CASE_EVENT_PREFIX,
+    CONTENT_TYPE_HEADER,
+    STRUCTURED_CONTENT_TYPE,
+    Envelope,
+    EnvelopeError,
+    decode_kafka,
+)
+
+REPORTUP_SOURCE = "urn:gridhub:report-up"
+DUTY_OFFICE = "duty_office"
+DEPARTMENT_PREFIX = "department:"
+REPORTER_PREFIX = "reporter:"
+NOTIFY_CHANNEL = "app"
+
+MARK_WARNING = "warning"
+MARK_OVERDUE = "overdue"
+MARK_ESCALATION_150 = "escalation_150"
+
+_DUTY_KINDS = frozenset({AlertKind.P1_CASE, AlertKind.HOTSPOT})
+_REPORTER_EVENTS = frozenset({CaseEventType.RESOLVED, CaseEventType.CLOSED, CaseEventType.REJECTED})
+_DEPARTMENT_EVENTS = frozenset({CaseEventType.DISPATCHED, CaseEventType.REWORKED})
+_FORGET_STATES = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
+
+CategoryName = Callable[[str], str]
+
+
+def _code(category: str) -> str:
+    return category
+
+
+@dataclass(frozen=True)
+class ReportUp:
+    """What one event raises: alerts first, then the notifications they and the event cause."""
+
+    alerts: tuple[Alert, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+
+
+# -- memory of priorities ---------------------------------------------------------
+
+
+@dataclass
+class PriorityMemory:
+    """The last priority seen per case, for cases still live; least recently
+    seen entries go first past ``capacity`` (memory bounded by open cases)."""
+
+    capacity: int = 200_000
+    _seen: OrderedDict[str, Priority] = field(default_factory=OrderedDict)
+
+    def previous(self, case_id: str) -> Priority | None:
+        return self._seen.get(case_id)
+
+    def remember(self, event: CaseEvent) -> None:
+        case = event.case
+        if case.state in _FORGET_STATES:
+            self._seen.pop(case.id, None)
+            return
+        self._seen[case.id] = case.priority
+        self._seen.move_to_end(case.id)
+        while len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+# -- decisions -------------------------------------------------------------------
+
+
+def became_p1(event: CaseEvent, previous: Priority | None) -> bool:
+    """Did this event make the case P1 (or open it as P1)? ``previous`` is the
+    priority last seen for the case, None when unknown."""
+    case = event.case
+    if case.priority is not Priority.P1 or case.state in _FORGET_STATES:
+        return False
+    match event.type:
+        case CaseEventType.OPENED:
+            return True
+        case CaseEventType.REPRIORITISED:
+            return str(event.data.get("from", "")) != Priority.P1.value
+        case CaseEventType.REPORT_ATTACHED:
+            return previous is not Priority.P1
+    return previous is not None and previous is not Priority.P1
+
+
+def report_up(
+    event: CaseEvent,
+    previous: Priority | None = None,
+    category_name: CategoryName = _code,
+) -> ReportUp:
+    """The alerts and notifications one case event raises (see the module doc)."""
+    alerts = list(_alerts(event, previous, category_name))
+    notifications = [n for alert in alerts for n in alert_notifications(alert)]
+    notifications += _case_notifications(event, alerts, category_name)
+    return ReportUp(alerts=tuple(alerts), notifications=tuple(notifications))
+
+
+def _alerts(
+    event: CaseEvent, previous: Priority | None, category_name: CategoryName
+) -> Iterable[Alert]:
+    case = event.case
+    name = category_name(case.category)
+    mark = str(event.data.get("mark", "")) or None
+    versioned = f"{case.id}:{event.version}"
+    if became_p1(event, previous):
+        yield _alert(
+            event,
+            AlertKind.P1_CASE,
+            f"{AlertKind.P1_CASE.value}:{case.id}",
+            f"P1 紧急案件上报：{name}（{case.title or case.id}）",
+        )
+    if event.type is CaseEventType.SUPERVISED and mark == MARK_WARNING:
+        yield _alert(
+            event,
+            AlertKind.SLA_WARNING,
+            f"{AlertKind.SLA_WARNING.value}:{versioned}",
+            f"督办预警：{name} 案件 {case.id} 已用去 75% 处置时限",
+        )
+    if event.type is CaseEventType.ESCALATED:
+        if mark == MARK_OVERDUE:
+            yield _alert(
+                event,
+                AlertKind.SLA_OVERDUE,
+                f"{AlertKind.SLA_OVERDUE.value}:{versioned}",
+                f"超期：{name} 案件 {case.id} 已超过处置时限",
+            )
+        why = {
+            MARK_OVERDUE: "超期升级",
+            MARK_ESCALATION_150: "超期 150% 再次升级",
+            None: f"{event.actor} 人工升级",
+        }.get(mark, f"升级（{mark}）")
+        yield _alert(
+            event,
+            AlertKind.ESCALATION,
+            f"{AlertKind.ESCALATION.value}:{versioned}",
+            f"{why}：{name} 案件 {case.id}，升级至 {case.escalation_level} 级",
+        )
+
+
+def _alert(event: CaseEvent, kind: AlertKind, alert_id: str, title: str) -> Alert:
+    case = event.case
+    detail: dict[str, Any] = {
+        "version": event.version,
+        "event_type": event.type.value,
+        "state": case.state.value,
+        "street_code": case.street_code,
+        "community_code": case.community_code,
+        "lead_department": case.lead_department,
+        "report_count": case.report_count,
+        "escalation_level": case.escalation_level,
+        "resolve_by": case.resolve_by.isoformat() if case.resolve_by else None,
+    }
+    if kind is AlertKind.P1_CASE:
+        detail["priority_reasons"] = list(case.priority_reasons)
+    if "mark" in event.data:
+        detail["mark"] = event.data["mark"]
+    if kind is AlertKind.ESCALATION and "reason" in event.data:
+        detail["reason"] = event.data["reason"]
+    return Alert(
+        id=alert_id,
+        kind=kind,
+        time=event.time,
+        grid_code=case.grid_code,
+        category=case.category,
+        case_id=case.id,
+        priority=case.priority,
+        title=title,
+        detail=detail,
+    )
+
+
+def alert_notifications(alert: Alert) -> list[Notification]:
+    """The duty office hears of every P1 and hotspot alert (id ``duty_office:<alert id>``)."""
+    if alert.kind not in _DUTY_KINDS:
+        return []
+    data: dict[str, Any] = {
+        "alert_id": alert.id,
+        "kind": alert.kind.value,
+        "grid_code": alert.grid_code,
+        "category": alert.category,
+        "priority": alert.priority.value if alert.priority else None,
+        "detail": alert.detail,
+    }
+    return [
+        Notification(
+            id=f"{DUTY_OFFICE}:{alert.id}",
+            recipient=DUTY_OFFICE,
+            channel=NOTIFY_CHANNEL,
+            time=alert.time,
+            case_id=alert.case_id,
+            event_type=f"{ALERT_TYPE_PREFIX}{alert.kind.value}",
+            subject=alert.title,
+            body=_alert_body(alert),
+            data=data,
+        )
+    ]
+
+
+def _alert_body(alert: Alert) -> str:
+    where = f"网格 {alert.grid_code}"
+    if alert.kind is AlertKind.HOTSPOT:
+        count = alert.detail.get("count")
+        return f"{where} {alert.category or ''} 事件聚集（窗口内 {count} 起），请关注。"
+    return f"{where} 发生 P1 紧急案件 {alert.case_id}，请立即关注处置。"
+
+
+def _case_notifications(
+    event: CaseEvent, alerts: list[Alert], category_name: CategoryName
+) -> list[Notification]:
+    case = event.case
+    name = category_name(case.category)
+    out: list[Notification] = []
+    lead = case.lead_department
+    if event.type in _DEPARTMENT_EVENTS and lead:
+        if event.type is CaseEventType.DISPATCHED:
+            subject = f"新派遣任务：{name}（{case.id}）"
+            body = _deadline_text(case, "请按时限处置")
+        else:
+            reason = str(event.data.get("reason") or "核查未通过")
+            subject = f"返工：{name}（{case.id}）"
+            body = _deadline_text(case, f"返工原因：{reason}。请重新处置")
+        out.append(_case_note(event, f"{DEPARTMENT_PREFIX}{lead}", subject, body))
+    sla = [a for a in alerts if a.kind is not AlertKind.P1_CASE]
+    if sla and lead and case.state in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
+        subject = f"督办：{name}（{case.id}）"
+        body = "；".join(a.title for a in sla)
+        out.append(_case_note(event, f"{DEPARTMENT_PREFIX}{lead}", subject, body))
+    if event.type in _REPORTER_EVENTS:
+        subject, body = _reporter_text(event, name)
+        out += [
+            _case_note(event, f"{REPORTER_PREFIX}{report_id}", subject, body)
+            for report_id in dict.fromkeys(case.report_ids)
+        ]
+    return out
+
+
+def _deadline_text(case: CaseSnapshot, ask: str) -> str:
+    if case.resolve_by is None:
+        return f"{ask}。"
+    return f"{ask}，处置时限 {case.resolve_by.isoformat()}。"
+
+
+def _reporter_text(event: CaseEvent, name: str) -> tuple[str, str]:
+    match event.type:
+        case CaseEventType.RESOLVED:
+            return (
+                f"您反映的{name}问题已处置",
+                "责任部门已完成处置，网格员将到现场核查。",
+            )
+        case CaseEventType.CLOSED:
+            return (
+                f"您反映的{name}问题已核查结案",
+                "问题已现场核查并结案，感谢您的参与，欢迎对处置结果进行评价。",
+            )
+    reason = str(event.data.get("reason") or "")
+    return (
+        f"您反映的{name}问题未予立案",
+        f"原因：{reason}" if reason else "经审核，该事项不予立案。",
+    )
+
+
+def _case_note(event: CaseEvent, recipient: str, subject: str, body: str) -> Notification:
+    case = event.case
+    return Notification(
+        id=f"{event.type.value}:{recipient}:{case.id}:{event.version}",
+        recipient=recipient,
+        channel=NOTIFY_CHANNEL,
+        time=event.time,
+        case_id=case.id,
+        event_type=f"{CASE_EVENT_PREFIX}{event.type.value}",
+        subject=subject,
+        body=body,
+        data={
+            "case_id": case.id,
+            "version": event.version,
+            "state": case.state.value,
+            "category": case.category,
+            "priority": case.priority.value,
+            "grid_code": case.grid_code,
+            "lead_department": case.lead_department,
+            "resolve_by": case.resolve_by.isoformat() if case.resolve_by else None,
+        },
+    )
+
+
+# -- codecs ------------------------------------------------------------------------
+
+_STRUCTURED_HEADERS = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _structured(doc: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return orjson.dumps(doc), list(_STRUCTURED_HEADERS)
+
+
+def encode_alert(
+    alert: Alert, source: str = REPORTUP_SOURCE
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Structured CloudEvent: type ``org.gridhub.alert.<kind>``, id = alert id,
+    subject = grid code, data = the alert."""
+    return _structured(
+        {
+            "specversion": "1.0",
+            "id": alert.id,
+            "source": source,
+            "type": f"{ALERT_TYPE_PREFIX}{alert.kind.value}",
+            "subject": alert.grid_code,
+            "time": _iso(alert.time),
+            "datacontenttype": "application/json",
+            "data": alert.model_dump(mode="json"),
+        }
+    )
+
+
+def encode_notification(
+    notification: Notification, source: str = REPORTUP_SOURCE
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Structured CloudEvent: type ``org.gridhub.notification``, id = notification
+    id, subject = recipient, data = the notification."""
+    return _structured(
+        {
+            "specversion": "1.0",
+            "id": notification.id,
+            "source": source,
+            "type": NOTIFICATION_TYPE,
+            "subject": notification.recipient,
+            "time": _iso(notification.time),
+            "datacontenttype": "application/json",
+            "data": notification.model_dump(mode="json"),
+        }
+    )
+
+
+def message_headers(raw: Any) -> list[tuple[str, bytes]]:
+    """Kafka record headers as ``(name, bytes)`` pairs, from a list or a mapping."""
+    pairs = raw.items() if isinstance(raw, Mapping) else (raw or [])
+    return [(str(name), bytes(value or b"")) for name, value in pairs]
+
+
+def decode_alert(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None) -> Alert:
+    """An alert CloudEvent (structured or binary mode). Raises ``ValueError``."""
+    envelope = decode_kafka(value, headers)
+    if not envelope.type.startswith(ALERT_TYPE_PREFIX):
+        raise EnvelopeError(f"not an alert: type {envelope.type!r}")
+    return Alert.model_validate(envelope.data)
+
+
+def decode_notification(
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
+) -> Notification:
+    """A notification CloudEvent (structured or binary mode). Raises ``ValueError``."""
+    envelope: Envelope = decode_kafka(value, headers)
+    if envelope.type != NOTIFICATION_TYPE:
+        raise EnvelopeError(f"not a notification: type {envelope.type!r}")
+    return Notification.model_validate(envelope.data)

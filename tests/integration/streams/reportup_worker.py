@@ -1,0 +1,46 @@
+"""A Faust worker with only the report-up and webhook agents, for the integration
+test (the lead wires the agents into ``register_agents``).
+
+Run as ``python -m tests.integration.streams.reportup_worker`` with the usual
+``GRIDHUB_*`` environment plus ``GRIDHUB_TEST_WEBHOOKS`` (JSON: recipient pattern
+→ URL) and ``GRIDHUB_TEST_WEBHOOK_SECRET``. The outbox is ``GRIDHUB_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import faust
+
+from gridhub.bootstrap import load_district, stream_config
+from gridhub.settings import Settings
+from sinks.db import make_engine, upgrade
+from sinks.ports import InMemoryCaseSink
+from sinks.webhooks import WebhookConfig
+from streams.agents import reportup_agent, webhook_agent
+from streams.app import build_app, stage_topics
+from streams.config import StreamDeps
+
+
+def main() -> None:
+    settings = Settings()
+    config = stream_config(settings)
+    deps = StreamDeps(district=load_district(settings), sink=InMemoryCaseSink())
+    upgrade(settings.db_url)
+    app = build_app(config)
+    topics = stage_topics(app, config)
+    reportup_agent.register(app, topics, config, deps)
+    hooks = WebhookConfig(
+        subscriptions=json.loads(os.environ["GRIDHUB_TEST_WEBHOOKS"]),
+        secret=os.environ["GRIDHUB_TEST_WEBHOOK_SECRET"],
+        base_delay=0.2,
+        max_delay=1.0,
+    )
+    engine = make_engine(settings.db_url)
+    webhook_agent.register(app, topics, config, deps, webhooks=hooks, engine=engine)
+    faust.Worker(app, loglevel="info").execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

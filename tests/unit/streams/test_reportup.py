@@ -1,0 +1,238 @@
+"""Report-up decisions: which alerts and notifications each case event raises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind
+from schemas.cases import CaseEventType, CaseState, Priority
+from schemas.envelope import decode_kafka
+from streams.reportup import (
+    DUTY_OFFICE,
+    PriorityMemory,
+    ReportUp,
+    alert_notifications,
+    became_p1,
+    decode_alert,
+    decode_notification,
+    encode_alert,
+    encode_notification,
+    report_up,
+)
+from tests.unit.sinks.builders import CaseStory
+
+CASE = "110105001001-abc"
+
+
+def names(code: str) -> str:
+    return {"road.pothole": "道路坑洞"}.get(code, code)
+
+
+def story(priority: Priority = Priority.P3) -> CaseStory:
+    s = CaseStory.open(CASE, priority=priority)
+    s.case = s.case.model_copy(update={"report_ids": ["r-1"]})
+    return s
+
+
+def ids(items) -> list[str]:
+    return [i.id for i in items]
+
+
+def test_a_p1_case_is_reported_up_once_with_the_duty_office_told():
+    opened = story(Priority.P1).events[0]
+    decision = report_up(opened, None, names)
+    [alert] = decision.alerts
+    assert alert.id == f"p1_case:{CASE}"
+    assert alert.kind is AlertKind.P1_CASE
+    assert alert.grid_code == opened.case.grid_code
+    assert alert.case_id == CASE and alert.priority is Priority.P1
+    assert "道路坑洞" in alert.title
+    [note] = decision.notifications
+    assert note.id == f"duty_office:p1_case:{CASE}"
+    assert note.recipient == DUTY_OFFICE
+    assert note.channel == "app"
+    assert note.event_type == f"{ALERT_TYPE_PREFIX}p1_case"
+    assert note.data["alert_id"] == alert.id
+    # a replay decides exactly the same, ids included
+    assert report_up(opened, None, names) == decision
+
+
+def test_a_routine_case_raises_nothing_on_opening():
+    assert report_up(story(Priority.P3).events[0], None, names).alerts == ()
+    assert report_up(story(Priority.P3).events[0], None, names).notifications == ()
+
+
+def test_reprioritised_to_p1_is_reported_but_not_other_changes():
+    s = story(Priority.P3)
+    up = s.step(CaseEventType.REPRIORITISED, data={"from": "P3", "to": "P1"}, priority=Priority.P1)
+    assert ids(report_up(up, Priority.P3).alerts) == [f"p1_case:{CASE}"]
+    down = s.step(
+        CaseEventType.REPRIORITISED, data={"from": "P1", "to": "P2"}, priority=Priority.P2
+    )
+    assert report_up(down, Priority.P1).alerts == ()
+
+
+@pytest.mark.parametrize(
+    ("previous", "alerted"),
+    [(Priority.P3, True), (None, True), (Priority.P1, False)],
+    ids=["made-p1", "unknown-resends-same-id", "already-p1"],
+)
+def test_report_attached_that_made_the_case_p1(previous, alerted):
+    s = story(Priority.P3)
+    attached = s.step(CaseEventType.REPORT_ATTACHED, data={"priority": "P1"}, priority=Priority.P1)
+    assert became_p1(attached, previous) is alerted
+    expected = [f"p1_case:{CASE}"] if alerted else []
+    assert ids(report_up(attached, previous).alerts) == expected
+
+
+def test_a_p1_case_after_other_events_is_not_reported_again():
+    s = story(Priority.P1)
+    dispatched = s.dispatch("chengguan")
+    decision = report_up(dispatched, Priority.P1)
+    assert decision.alerts == ()
+    [note] = decision.notifications
+    assert note.recipient == "department:chengguan"
+    assert note.id == f"dispatched:department:chengguan:{CASE}:2"
+    assert note.event_type == "org.gridhub.case.dispatched"
+    assert "处置时限" in note.body
+
+
+def test_sla_warning_overdue_and_escalations():
+    s = story()
+    s.dispatch("chengguan")
+    warn = s.step(CaseEventType.SUPERVISED, data={"mark": "warning"})
+    decision = report_up(warn, Priority.P3)
+    assert ids(decision.alerts) == [f"sla_warning:{CASE}:3"]
+    assert decision.alerts[0].kind is AlertKind.SLA_WARNING
+    # 督办 goes to the department holding the case; the duty office is not paged
+    assert [n.recipient for n in decision.notifications] == ["department:chengguan"]
+
+    overdue = s.step(CaseEventType.ESCALATED, data={"mark": "overdue"}, escalation_level=1)
+    decision = report_up(overdue, Priority.P3)
+    assert ids(decision.alerts) == [f"sla_overdue:{CASE}:4", f"escalation:{CASE}:4"]
+    assert [a.kind for a in decision.alerts] == [AlertKind.SLA_OVERDUE, AlertKind.ESCALATION]
+    assert decision.alerts[0].detail["mark"] == "overdue"
+
+    late = s.step(CaseEventType.ESCALATED, data={"mark": "escalation_150"}, escalation_level=2)
+    assert ids(report_up(late, Priority.P3).alerts) == [f"escalation:{CASE}:5"]
+
+    manual = s.step(CaseEventType.ESCALATED, actor="operator:wang", data={"reason": "群众反映强烈"})
+    [alert] = report_up(manual, Priority.P3).alerts
+    assert alert.id == f"escalation:{CASE}:6"
+    assert alert.detail["reason"] == "群众反映强烈"
+    assert "operator:wang" in alert.title
+
+
+def test_supervised_without_warning_mark_raises_nothing():
+    s = story()
+    s.dispatch()
+    other = s.step(CaseEventType.SUPERVISED, data={"mark": "something-else"})
+    assert report_up(other, Priority.P3).alerts == ()
+
+
+def test_rework_goes_back_to_the_lead_department():
+    s = story()
+    s.dispatch("zhujian")
+    s.resolve()
+    reworked = s.step(
+        CaseEventType.REWORKED,
+        data={"reason": "仍有积水", "department": "zhujian"},
+        state=CaseState.DISPATCHED,
+        rework_count=1,
+    )
+    [note] = report_up(reworked, Priority.P3).notifications
+    assert note.recipient == "department:zhujian"
+    assert note.id == f"reworked:department:zhujian:{CASE}:{reworked.version}"
+    assert "仍有积水" in note.body
+
+
+@pytest.mark.parametrize("final", ["resolved", "closed", "rejected"])
+def test_reporters_hear_the_outcome(final):
+    s = story()
+    s.case = s.case.model_copy(update={"report_ids": ["r-1", "r-2", "r-1"]})
+    s.dispatch()
+    if final == "rejected":
+        event = s.step(
+            CaseEventType.REJECTED, data={"reason": "不属于受理范围"}, state=CaseState.REJECTED
+        )
+    elif final == "resolved":
+        event = s.resolve()
+    else:
+        s.resolve()
+        event = s.close()
+    notes = report_up(event, Priority.P3).notifications
+    assert [n.recipient for n in notes] == ["reporter:r-1", "reporter:r-2"]
+    assert [n.id for n in notes] == [
+        f"{final}:reporter:r-1:{CASE}:{event.version}",
+        f"{final}:reporter:r-2:{CASE}:{event.version}",
+    ]
+    assert {n.channel for n in notes} == {"app"}
+    assert all(n.case_id == CASE for n in notes)
+    if final == "rejected":
+        assert "不属于受理范围" in notes[0].body
+
+
+def test_accepted_and_comments_tell_nobody():
+    s = story()
+    s.dispatch()
+    assert report_up(s.accept(), Priority.P3) == ReportUp()
+    assert report_up(s.step(CaseEventType.COMMENTED), Priority.P3) == ReportUp()
+
+
+def test_priority_memory_forgets_finished_cases_and_stays_bounded():
+    memory = PriorityMemory(capacity=2)
+    s = story(Priority.P2)
+    memory.remember(s.events[0])
+    assert memory.previous(CASE) is Priority.P2
+    memory.remember(s.step(CaseEventType.CLOSED, state=CaseState.CLOSED))
+    assert memory.previous(CASE) is None
+    for n in range(3):
+        memory.remember(CaseStory.open(f"c-{n}", priority=Priority.P1).events[0])
+    assert len(memory) == 2
+    assert memory.previous("c-0") is None
+    assert memory.previous("c-2") is Priority.P1
+
+
+def hotspot() -> Alert:
+    return Alert(
+        id="hotspot:990101001001001:garbage:2026-11-26T09:00:00Z",
+        kind=AlertKind.HOTSPOT,
+        time=datetime(2026, 11, 26, 9, 4, tzinfo=UTC),
+        grid_code="990101001001001",
+        category="garbage",
+        title="garbage: 5 reports in 1h",
+        detail={"count": 5},
+    )
+
+
+def test_hotspot_alerts_page_the_duty_office_and_sla_alerts_do_not():
+    [note] = alert_notifications(hotspot())
+    assert note.recipient == DUTY_OFFICE
+    assert note.id == f"duty_office:{hotspot().id}"
+    assert "5" in note.body
+    sla = hotspot().model_copy(update={"kind": AlertKind.SLA_WARNING, "id": "sla_warning:x:1"})
+    assert alert_notifications(sla) == []
+
+
+def test_alert_and_notification_cloudevents_round_trip():
+    alert = hotspot()
+    value, headers = encode_alert(alert)
+    envelope = decode_kafka(value, headers)
+    assert envelope.type == f"{ALERT_TYPE_PREFIX}hotspot"
+    assert envelope.id == alert.id
+    assert envelope.subject == alert.grid_code
+    assert decode_alert(value, headers) == alert
+
+    [note] = alert_notifications(alert)
+    value, headers = encode_notification(note)
+    envelope = decode_kafka(value, headers)
+    assert envelope.type == NOTIFICATION_TYPE
+    assert envelope.id == note.id
+    assert envelope.subject == DUTY_OFFICE
+    assert decode_notification(value, headers) == note
+    with pytest.raises(ValueError, match="not a notification"):
+        decode_notification(*encode_alert(alert))
+    with pytest.raises(ValueError, match="not an alert"):
+        decode_alert(*encode_notification(note))

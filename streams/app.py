@@ -38,6 +38,9 @@ def build_app(config: StreamConfig) -> faust.App:
         topic_partitions=config.partitions,
         topic_replication_factor=config.replication,
         broker_commit_interval=config.commit_every_seconds,
+        # A killed worker's partitions move once its session times out.
+        broker_session_timeout=config.session_timeout_seconds,
+        broker_heartbeat_interval=config.session_timeout_seconds / 4,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
     )

@@ -47,6 +47,40 @@ def create_hub_topics(settings: Settings) -> list[str]:
     )
 
 
+def changelog_topics(app: faust.App) -> dict[str, tuple[int, dict[str, str]]]:
+    """Every table changelog of ``app`` with its partitions and settings, as
+    Faust itself would declare them."""
+    found: dict[str, tuple[int, dict[str, str]]] = {}
+    for table in app.tables.values():
+        topic = table.changelog_topic
+        flags = [f for f, on in (("compact", topic.compacting), ("delete", topic.deleting)) if on]
+        config = {"cleanup.policy": ",".join(flags)} if flags else {}
+        if topic.retention:
+            config["retention.ms"] = str(int(topic.retention * 1000))
+        partitions = int(topic.partitions or table.partitions or app.conf.topic_partitions)
+        found[topic.get_topic_name()] = (partitions, config)
+    return found
+
+
+def create_changelog_topics(settings: Settings, app: faust.App) -> list[str]:
+    """Create the table changelogs before the worker starts: a worker that
+    creates them itself can join its group before their partitions show in its
+    metadata, and every table write then fails (and Faust skips the event) until
+    the next metadata refresh."""
+    from gridhub.topics import create_topics
+
+    created: list[str] = []
+    for name, (partitions, config) in changelog_topics(app).items():
+        created += create_topics(
+            settings.bootstrap,
+            [name],
+            partitions,
+            settings.topic_replication,
+            configs={name: config},
+        )
+    return created
+
+
 def token_store(settings: Settings) -> TokenStore:
     return TokenStore(engine(settings), settings.token_secret.get_secret_value())
 

@@ -38,6 +38,7 @@ def worker() -> None:
     settings = _settings()
     bootstrap.migrate(settings)  # idempotent and serialised across processes
     app = bootstrap.worker_app(settings)
+    bootstrap.create_changelog_topics(settings, app)
     faust.Worker(app, loglevel="info").execute_from_commandline()
 
 

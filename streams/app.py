@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 import faust
 
-from streams.agents import case_agent, intake_agent, reportup_agent, writer_agent
+from streams.agents import (
+    case_agent,
+    hotspot_agent,
+    intake_agent,
+    reportup_agent,
+    writer_agent,
+)
 from streams.config import StreamConfig, StreamDeps
 
 
@@ -79,6 +85,7 @@ def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> S
     topics = stage_topics(app, config)
     intake_agent.register(app, topics, config, deps)
     case_agent.register(app, topics, config, deps)
+    hotspot_agent.register(app, topics, config, deps)
     writer_agent.register(app, topics, config, deps)
     reportup_agent.register(app, topics, config, deps)
     return topics

@@ -1,0 +1,240 @@
+"""Aggregate + analyse: windowed counts and hotspot alerts (DESIGN.md §2).
+
+A second consumer of ``gridhub.reports`` (its own agent, ``gridhub.hotspots``),
+keyed by community like the case agent, so every table here is co-partitioned
+with the stream and moves with the partition on a rebalance:
+
+- ``hotspot-counts``: Faust tumbling windowed table, reports per grid × category
+  × source per window (with a key index, so the analysis can list a window);
+- ``hotspot-seen``: tumbling windowed table of report ids, so a retried report
+  (same id, another record) is counted once;
+- ``hotspot-baseline``: per grid × category, the counts of the newest window and
+  the trailing ones plus the windows that alerted (``streams.hotspots``).
+
+Windows follow event time, the report's ``received_at``: ``relative_to_field``
+needs a ``faust.Record`` value and our topics carry raw bytes, so the tables are
+made relative (``clone(relative_to=...)``) to a handler that returns the decoded
+report's time. Faust expires windows by wall clock, not event time: windows of
+a replay of old data vanish from ``hotspot-counts`` at the next table cleanup;
+the hotspot decision does not depend on them (``hotspot-baseline`` keeps its own
+windows by event time).
+
+When a window becomes a hotspot, an ``Alert`` goes to ``gridhub.alerts`` as a
+structured CloudEvent keyed by grid, and is acknowledged by the broker before the
+state that says "alerted" is written: a crash in between re-raises the same
+alert (same id) on replay instead of losing it. A record replayed after a crash
+is recognised by its offset, kept with the state, and not counted again.
+Events are handled one by one: a table write goes to the changelog partition of
+the current event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import faust
+from faust.types import EventT
+from faust.types.tables import TableT, WindowWrapperT
+from faust.types.windows import WindowRange, WindowRange_from_start
+
+from routing.hotspots import HotspotRule
+from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
+from schemas.envelope import Envelope, encode_structured
+from schemas.reports import Report
+from streams.codecs import decode_report
+from streams.config import StreamConfig, StreamDeps
+from streams.hotspots import (
+    HotspotState,
+    SourceCount,
+    breakdown,
+    duplicate_windows,
+    hotspot_alert,
+    observe,
+    source_key,
+    split_source_key,
+    state_key,
+    window_start,
+)
+
+if TYPE_CHECKING:
+    from streams.app import StageTopics
+
+log = logging.getLogger(__name__)
+
+AGENT_NAME = "gridhub.hotspots"
+COUNTS_TABLE = "hotspot-counts"
+SEEN_TABLE = "hotspot-seen"
+BASELINE_TABLE = "hotspot-baseline"
+ALERT_SOURCE = "urn:gridhub:hotspot-agent"
+HOTSPOT_ALERT_TYPE = f"{ALERT_TYPE_PREFIX}{AlertKind.HOTSPOT.value}"
+
+
+def alert_cloudevent(alert: Alert) -> Envelope:
+    """The structured CloudEvent of an alert: id = alert id, subject = grid code."""
+    return Envelope(
+        id=alert.id,
+        source=ALERT_SOURCE,
+        type=f"{ALERT_TYPE_PREFIX}{alert.kind.value}",
+        subject=alert.grid_code,
+        time=alert.time,
+        datacontenttype="application/json",
+        data=alert.model_dump(mode="json"),
+    )
+
+
+def changelog_topics(app_id: str, rule: HotspotRule) -> dict[str, dict[str, str]]:
+    """The changelog topics of this agent's tables and their settings, as Faust
+    would create them. Create them with the other topics before the first worker
+    starts: a worker that creates them itself can join its group before their
+    partitions show in its metadata, and then every table write fails with
+    ``PartitionsMismatch`` (the agent crashes and Faust skips the event) until
+    the next metadata refresh, up to 5 minutes later."""
+    size = rule.window_seconds
+    windowed = {
+        COUNTS_TABLE: size * (rule.baseline_windows + 1),
+        SEEN_TABLE: size * 2,
+    }
+    topics = {
+        f"{app_id}-{table}-changelog": {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(expires * 1000),
+        }
+        for table, expires in windowed.items()
+    }
+    for table in (f"{COUNTS_TABLE}-key_index", BASELINE_TABLE):
+        topics[f"{app_id}-{table}-changelog"] = {"cleanup.policy": "compact"}
+    return topics
+
+
+class EventTime:
+    """Faust ``relative_to`` handler: the event time of a report record is its
+    ``received_at``. The agent marks the event it has decoded, so the report is
+    not parsed twice; any other event is decoded here."""
+
+    def __init__(self) -> None:
+        self._event: EventT[Any] | None = None
+        self._timestamp = 0.0
+
+    def mark(self, event: EventT[Any], report: Report) -> None:
+        self._event, self._timestamp = event, report.received_at.timestamp()
+
+    def __call__(self, event: EventT[Any] | None = None) -> float:
+        if event is None:
+            raise RuntimeError("hotspot tables are read by event time: give a window range")
+        if event is self._event:
+            return self._timestamp
+        return decode_report(event.message.value or b"").received_at.timestamp()
+
+
+@dataclass(frozen=True)
+class HotspotTables:
+    """The agent's tables, for the analysis (e.g. a view or the daily brief).
+    Reads cover the partitions this worker holds."""
+
+    rule: HotspotRule
+    counts: WindowWrapperT
+    seen: WindowWrapperT
+    baseline: TableT[str, Any]
+
+    def window(self, start: int) -> WindowRange:
+        return WindowRange_from_start(float(start), float(self.rule.window_seconds))
+
+    def source_counts(
+        self, at: datetime, grid_code: str | None = None, category: str | None = None
+    ) -> list[SourceCount]:
+        """Reports per grid × category × source in the window holding ``at``."""
+        start = window_start(at, self.rule.window_seconds)
+        return breakdown(self._window_items(start, grid_code, category), start, grid_code, category)
+
+    def state(self, grid_code: str, category: str) -> HotspotState:
+        return HotspotState.from_json(self.baseline.get(state_key(grid_code, category)))
+
+    def _window_items(
+        self, start: int, grid_code: str | None, category: str | None
+    ) -> Iterator[tuple[str, int]]:
+        window = self.window(start)
+        for key in list(iter(self.counts)):  # the key index; iter() avoids event-time reads
+            grid, cat, _ = split_source_key(key)
+            if (grid_code is None or grid == grid_code) and (category is None or cat == category):
+                yield key, int(self.counts[key][window])
+
+    def is_duplicate(self, report_id: str, start: int, position: int) -> bool:
+        """An earlier *other* record of this report id was counted near this window."""
+        for w in duplicate_windows(start, self.rule.window_seconds):
+            counted_at = self.seen.table.get((report_id, self.window(w)))
+            if counted_at is not None and counted_at != position:
+                return True
+        return False
+
+
+def register(
+    app: faust.App,
+    topics: StageTopics,
+    config: StreamConfig,
+    deps: StreamDeps,
+    rule: HotspotRule | None = None,
+) -> HotspotTables:
+    """Attach the hotspot agent; ``rule`` defaults to ``routing/data/hotspots.yaml``."""
+    rule = rule if rule is not None else HotspotRule.load()
+    size = rule.window_seconds
+    event_time = EventTime()
+    counts = (
+        app.Table(
+            COUNTS_TABLE, default=int, partitions=config.partitions, key_type=str, value_type=int
+        )
+        .tumbling(size, expires=size * (rule.baseline_windows + 1), key_index=True)
+        .clone(relative_to=event_time)
+    )
+    seen = (
+        app.Table(SEEN_TABLE, default=None, partitions=config.partitions, key_type=str)
+        .tumbling(size, expires=size * 2)
+        .clone(relative_to=event_time)
+    )
+    baseline = app.Table(BASELINE_TABLE, default=None, partitions=config.partitions, key_type=str)
+    tables = HotspotTables(rule=rule, counts=counts, seen=seen, baseline=baseline)
+
+    async def raise_alert(alert: Alert) -> None:
+        value, headers = encode_structured(alert_cloudevent(alert))
+        pending = await topics.alerts.send(
+            key=alert.grid_code.encode(), value=value, headers=headers
+        )
+        if pending is not None:
+            # Acknowledged before the state says "alerted". (With Faust's
+            # stream_publish_on_commit on, this would wait for a commit that
+            # waits for this event: keep that setting off.)
+            await pending
+        log.warning("%s (%s)", alert.title, alert.id)
+
+    async def hotspots(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                report = decode_report(message.value or b"")
+            except ValueError:
+                # The case agent dead-letters undecodable reports; here they only don't count.
+                log.warning("undecodable report at %s/%s", message.partition, message.offset)
+                continue
+            position = int(message.offset)
+            key = state_key(report.grid_code, report.category)
+            state = HotspotState.from_json(baseline.get(key))
+            if position <= state.position:
+                continue  # replayed after a crash: already counted
+            start = window_start(report.received_at, size)
+            if tables.is_duplicate(report.id, start, position):
+                continue  # a retry of a report already counted
+            event_time.mark(event, report)
+            observation = observe(state, report, rule)
+            counts[source_key(report.grid_code, report.category, report.source)] += 1
+            if observation.verdict is not None:
+                rows = tables.source_counts(report.received_at, report.grid_code, report.category)
+                sources = {row.source: row.count for row in rows}
+                await raise_alert(hotspot_alert(report, observation, observation.verdict, sources))
+            seen[report.id] = position
+            baseline[key] = replace(observation.state, position=position).to_json()
+
+    app.agent(topics.reports, name=AGENT_NAME)(hotspots)
+    return tables

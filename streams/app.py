@@ -48,6 +48,10 @@ def build_app(config: StreamConfig) -> faust.App:
         broker_session_timeout=config.session_timeout_seconds,
         broker_heartbeat_interval=config.session_timeout_seconds / 4,
         producer_acks=-1,
+        # Every stage sends many small records (outputs and changelogs): let the
+        # producer batch them instead of one request per record.
+        producer_linger=config.producer_linger_seconds,
+        producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
     )
 

@@ -34,6 +34,7 @@ class StreamConfig:
     db_batch_seconds: float = 0.2
     commit_every_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
+    producer_linger_seconds: float = 0.005
     merge_window: timedelta = timedelta(hours=48)
     supervision_seconds: float = 30.0
 

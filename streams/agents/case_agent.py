@@ -64,6 +64,26 @@ class CaseTables:
         # CAP alert -> case id on every worker: an Update or Cancel may arrive on
         # another community's partition than the alert it refers to.
         self.references = pinned_table(app, "reference-index", partitions, global_=True)
+        # Parsed records by case id, valid while the table still holds the very
+        # dict they were parsed from (a write replaces it): parsing is the
+        # costliest part of a lookup and nearby cases are looked up again and again.
+        self._parsed: dict[str, tuple[Any, CaseRecord]] = {}
+
+    def parsed(self, case_id: str) -> CaseRecord | None:
+        raw = self.cases.get(case_id)
+        if raw is None:
+            return None
+        hit = self._parsed.get(case_id)
+        if hit is not None and hit[0] is raw:
+            return hit[1]
+        record = CaseRecord.model_validate(raw)
+        self._parsed[case_id] = (raw, record)
+        return record
+
+    def store_parsed(self, record: CaseRecord) -> None:
+        raw = record.model_dump(mode="json")
+        self.cases[record.case.id] = raw
+        self._parsed[record.case.id] = (raw, record)
 
 
 class StagedCaseStore:
@@ -87,8 +107,7 @@ class StagedCaseStore:
 
     def record(self, case_id: str) -> CaseRecord | None:
         if case_id not in self._records:
-            raw = self.tables.cases.get(case_id)
-            self._records[case_id] = CaseRecord.model_validate(raw) if raw is not None else None
+            self._records[case_id] = self.tables.parsed(case_id)
         return self._records[case_id]
 
     def save(self, record: CaseRecord) -> None:
@@ -136,7 +155,7 @@ class StagedCaseStore:
                     if key in table:
                         del table[key]
                 elif isinstance(value, CaseRecord):
-                    table[key] = value.model_dump(mode="json")
+                    self.tables.store_parsed(value)
                 else:
                     table[key] = value
             finally:

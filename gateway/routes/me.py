@@ -1,0 +1,100 @@
+"""The caller's own work: ``GET /api/v1/me/tasks`` and ``GET /api/v1/me/inbox``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel
+
+from gateway.auth import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM, require_roles
+from gateway.deps import GatewayDeps, get_deps
+from gateway.ports import TokenInfo
+from gateway.routes.cases import CaseList
+from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
+from gateway.scopes import scope_parts
+from schemas.cases import CaseState
+
+router = APIRouter(prefix="/api/v1/me", tags=["me"])
+
+# Where notifications for each role are addressed (streams.reportup recipients).
+DUTY_OFFICE = "duty_office"
+
+
+class InboxMessage(BaseModel):
+    notification_id: str
+    recipient: str
+    channel: str
+    case_id: str | None
+    event_type: str
+    subject: str
+    body: str
+    data: dict[str, Any]
+    time: datetime
+    read_at: datetime | None
+
+
+class Inbox(BaseModel):
+    recipients: list[str]
+    items: list[InboxMessage]
+
+
+@router.get(
+    "/tasks",
+    response_model=CaseList,
+    summary="Resolved cases in this grid worker's grids, waiting for on-site verification",
+    responses={**AUTH_ERRORS, **INVALID},
+)
+def my_tasks(
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> CaseList:
+    parts = scope_parts(token.scope)
+    items, total = deps.queries.list_cases(
+        state=CaseState.RESOLVED.value,
+        grid_prefixes=parts or None,  # no scope: the whole district
+        limit=limit,
+        offset=offset,
+    )
+    return CaseList(items=items, total=total, limit=limit, offset=offset)
+
+
+def recipients_of(token: TokenInfo) -> list[str]:
+    """The notification recipients a token reads: a department its own
+    (``department:<code>``), the centre the duty office, a grid worker its own
+    name (``grid_worker:<name>``) plus the answers to the reports it submitted."""
+    match token.role:
+        case "department":
+            return [f"department:{part}" for part in scope_parts(token.scope)]
+        case "operator" | "leader" | "admin":
+            return [DUTY_OFFICE]
+        case "grid_worker":
+            return [f"grid_worker:{token.name}"]
+        case "system":
+            return [f"system:{part}" for part in scope_parts(token.scope)]
+    return []
+
+
+@router.get(
+    "/inbox",
+    response_model=Inbox,
+    summary="Notifications for this token (newest first)",
+    responses={**AUTH_ERRORS, **INVALID},
+)
+def my_inbox(
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: Annotated[
+        TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM, ADMIN))
+    ],
+    unread: Annotated[bool, Query(description="only messages not yet read")] = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Inbox:
+    recipients = recipients_of(token)
+    if token.role == DEPARTMENT and not recipients:
+        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    reports_by = token.name if token.role == GRID_WORKER else None
+    rows = deps.queries.inbox(recipients, reports_by=reports_by, unread_only=unread, limit=limit)
+    return Inbox(recipients=recipients, items=[InboxMessage.model_validate(r) for r in rows])

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the tests and pages need: a PostgreSQL server (binaries only;
-# our own scripts start throwaway clusters) and CJK fonts for rendered Chinese.
+# our own scripts start throwaway clusters), CJK fonts for rendered Chinese and
+# promtool for the Prometheus rules.
 # Java and Maven (for the Kafka broker jars) ship with the machine.
 set -euo pipefail
 
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+# promtool (checks and unit-tests deploy/prometheus); Debian ships it with the server,
+# which its package does not start in a container (policy-rc.d).
+command -v promtool >/dev/null || missing+=(prometheus)
 for tool in java mvn; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required (OpenJDK 17 + Maven)" >&2; exit 1; }
 done

@@ -8,9 +8,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import CollectorRegistry
 
+from gateway import metrics
 from gateway.deps import GatewayDeps
 from gateway.errors import BodySizeLimit, validation_error_handler
+from gateway.operations import OPERATIONS_ROUTERS, start_operations, stop_operations
 from gateway.routes import cases, meta, reference, reports
 
 
@@ -21,15 +24,19 @@ def _version() -> str:
         return "0.0.0"
 
 
-def create_app(deps: GatewayDeps) -> FastAPI:
+def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await deps.publisher.start()
+        # -- operations (issue 4): command-result and case-event followers --
+        await start_operations(deps)
         app.state.started = True
         try:
             yield
         finally:
             app.state.started = False
+            # -- operations (issue 4) --
+            await stop_operations(deps)
             await deps.publisher.stop()
 
     app = FastAPI(
@@ -47,4 +54,17 @@ def create_app(deps: GatewayDeps) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=deps.max_body_bytes)
     for module in (reports, cases, reference, meta):
         app.include_router(module.router)
+    # -- operations (issue 4): case actions, media, me, stats, SSE --
+    for router in OPERATIONS_ROUTERS:
+        app.include_router(router)
+    # -- other systems (issue 4): CloudEvents/CAP over HTTP, Open311, admin webhooks --
+    from gateway.routes import events, open311, webhooks
+
+    for systems_module in (events, open311, webhooks):
+        app.include_router(systems_module.router)
+
+    # --- observability (gateway.metrics): request metrics by route template and
+    # trace context as the outermost middleware, and GET /metrics on ``registry``
+    # (default: a fresh one with the process collectors).
+    metrics.install(app, registry)
     return app

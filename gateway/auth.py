@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.deps import GatewayDeps, get_deps
 from gateway.ports import TokenInfo
+from gateway.ratelimit import retry_after
 
 ADMIN = "admin"
 GRID_WORKER = "grid_worker"
@@ -52,6 +53,17 @@ def require_roles(*roles: str) -> Callable[..., TokenInfo]:
         record = deps.tokens.verify(credentials.credentials)
         if record is None:
             raise unauthorized("invalid or revoked token")
+        if deps.rate_limiter is not None:
+            wait = deps.rate_limiter.acquire(str(record.id))
+            if wait > 0:
+                raise HTTPException(
+                    status_code=429,
+                    detail=(
+                        f"rate limit exceeded for this token ({deps.rate_limiter.rate:g}/s, "
+                        f"burst {deps.rate_limiter.burst}); retry later"
+                    ),
+                    headers={"Retry-After": retry_after(wait)},
+                )
         if allowed and record.role != ADMIN and record.role not in allowed:
             raise HTTPException(
                 status_code=403,

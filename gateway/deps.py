@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from gateway.ports import CaseReader, DistrictData, TokenVerifier
+from gateway.feed import CaseFeed
+from gateway.media import MediaStore
+from gateway.ports import CaseReader, DistrictData, StatsReader, TokenVerifier
 from gateway.publisher import EventPublisher
+from gateway.ratelimit import RateLimiter
+from gateway.results import CommandResults
+from gateway.systems import SystemsDeps
 from schemas.topics import TopicNames
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
@@ -17,6 +22,8 @@ from schemas.topics import TopicNames
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-5e7f-9c0d-1b2a3f4e5d6c")
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+MEDIA_UPLOAD_PATH = "/api/v1/media"
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around an upload
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,22 @@ class GatewayDeps:
     source: str = "urn:gridhub:gateway"
     idempotency_namespace: uuid.UUID = IDEMPOTENCY_NAMESPACE
     ready_check: Callable[[], bool] | None = None
+    # -- operator/department API, phones, live queue, stats (issue 4) -------------
+    command_results: CommandResults | None = None  # answers to case actions
+    case_feed: CaseFeed | None = None  # SSE of case events
+    media: MediaStore | None = None  # photo uploads
+    stats: StatsReader | None = None
+    rate_limiter: RateLimiter | None = None  # per token; None: unlimited
+    action_timeout: float = 3.0  # seconds to wait for the case agent's answer
+    sse_heartbeat: float = 15.0  # seconds between ``: ping`` comments
+    # -- other systems (issue 4): CloudEvents/CAP over HTTP, Open311, webhooks -----
+    systems: SystemsDeps = SystemsDeps()
+
+    def body_limit(self, path: str) -> int:
+        """The request body limit for ``path`` (uploads get the media limit)."""
+        if self.media is not None and path == MEDIA_UPLOAD_PATH:
+            return max(self.max_body_bytes, self.media.max_bytes + MULTIPART_OVERHEAD)
+        return self.max_body_bytes
 
 
 def get_deps(request: Request) -> GatewayDeps:

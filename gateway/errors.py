@@ -72,10 +72,11 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = _limit_for(scope, self.max_bytes)
         declared = _content_length(scope)
         if declared is not None:
-            if declared > self.max_bytes:
-                response = JSONResponse({"detail": too_large(self.max_bytes)}, status_code=413)
+            if declared > limit:
+                response = JSONResponse({"detail": too_large(limit)}, status_code=413)
                 await response(scope, receive, send)
                 return
             # The server holds the body to its declared length: nothing to count.
@@ -83,7 +84,6 @@ class BodySizeLimit:
             return
 
         received = 0
-        limit = self.max_bytes
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -96,6 +96,15 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+def _limit_for(scope: Scope, default: int) -> int:
+    """A path may have its own limit (uploads): ``GatewayDeps.body_limit``."""
+    state = getattr(scope.get("app"), "state", None)
+    body_limit = getattr(getattr(state, "deps", None), "body_limit", None)
+    if callable(body_limit):
+        return int(body_limit(str(scope.get("path", ""))))
+    return default
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -7,6 +7,8 @@ tested (and type-checked) against exactly that slice.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -42,11 +44,41 @@ class CaseReader(Protocol):
         priority: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        street: str | None = None,
+        sla_state: str | None = None,
+        q: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        grid_prefixes: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]: ...
 
     def get_case(self, case_id: str, include_personal: bool) -> dict[str, Any] | None: ...
 
+    def get_case_brief(self, case_id: str) -> dict[str, Any] | None: ...
+
     def get_report(self, report_id: str, include_personal: bool) -> dict[str, Any] | None: ...
+
+    def inbox(
+        self,
+        recipients: Sequence[str],
+        *,
+        reports_by: str | None = None,
+        unread_only: bool = False,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]: ...
+
+
+class StatsReader(Protocol):
+    """``sinks.stats.CaseStats`` as the gateway uses it."""
+
+    def queue(self, *, department: str | None = None) -> dict[str, Any]: ...
+    def sla(self, *, department: str | None = None) -> list[dict[str, Any]]: ...
+    def hotspots(
+        self, since: datetime, until: datetime, *, limit: int = 20
+    ) -> list[dict[str, Any]]: ...
+    def departments(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+    def grid_workers(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
 
 
 class GridInfo(Protocol):
@@ -72,3 +104,5 @@ class DistrictData(Protocol):
     def taxonomy(self) -> CategoryLookup: ...
     @property
     def grids(self) -> GridLookup: ...
+    @property
+    def departments(self) -> Mapping[str, object]: ...

@@ -24,3 +24,19 @@ def grid_in_scope(scope: str | None, grid_code: str) -> bool:
 def case_has_department(case: Mapping[str, Any], department: str) -> bool:
     departments = case.get("departments") or ()
     return case.get("lead_department") == department or department in departments
+
+
+def case_in_grids(scope: str | None, case: Mapping[str, Any]) -> bool:
+    """A case is in a grid scope when its grid, or any grid it covers, is."""
+    grids = [str(case.get("grid_code") or ""), *map(str, case.get("grid_codes") or ())]
+    return any(grid and grid_in_scope(scope, grid) for grid in grids)
+
+
+def role_sees_case(role: str, scope: str | None, case: Mapping[str, Any]) -> bool:
+    """Whether a token of ``role``/``scope`` may see ``case`` at all: departments
+    their own cases, grid workers the cases in their grids, the centre everything."""
+    if role == "department":
+        return bool(scope) and case_has_department(case, str(scope))
+    if role == "grid_worker":
+        return case_in_grids(scope, case)
+    return role in ("operator", "leader", "admin")

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy import Engine
 
+    from gateway.deps import GatewayDeps
+
 
 def load_district(settings: Settings) -> District:
     return District.load(settings.rules_dir)
@@ -100,13 +102,19 @@ def stream_config(settings: Settings) -> StreamConfig:
 
 
 def worker_app(settings: Settings) -> faust.App:
+    from sinks.subscriptions import DbSubscriptions
     from sinks.webhooks import WebhookConfig
     from streams.agents import brief_agent, webhook_agent
     from streams.app import build_app, register_agents
+    from streams.metrics import StreamMetrics, process_registry
 
     config = stream_config(settings)
     db = engine(settings)
-    deps = StreamDeps(district=load_district(settings), sink=CaseProjectionWriter(db))
+    deps = StreamDeps(
+        district=load_district(settings),
+        sink=CaseProjectionWriter(db),
+        metrics=StreamMetrics.create(process_registry()),  # served at :worker_web_port/metrics
+    )
     app = build_app(config)
     topics = register_agents(app, config, deps)
     webhooks = WebhookConfig(
@@ -116,7 +124,16 @@ def worker_app(settings: Settings) -> faust.App:
         base_delay=settings.webhook_base_delay,
         timeout=settings.webhook_timeout,
     )
-    webhook_agent.register(app, topics, config, deps, engine=db, webhooks=webhooks)
+    webhook_agent.register(
+        app,
+        topics,
+        config,
+        deps,
+        engine=db,
+        webhooks=webhooks,
+        # -- other systems (issue 4): the admin's subscriptions, from the database --
+        subscriptions=DbSubscriptions(db, reload_seconds=settings.webhook_reload_seconds),
+    )
     brief_agent.register(
         app,
         topics,
@@ -142,4 +159,74 @@ def gateway_app(settings: Settings) -> FastAPI:
         publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
         topics=settings.topics,
     )
+    deps = with_operations(deps, settings, db)
+    deps = with_systems(deps, settings, db)
     return create_app(deps)
+
+
+def with_operations(deps: GatewayDeps, settings: Settings, db: Engine) -> GatewayDeps:
+    """The gateway's operator/department/phone parts (issue 4): the followers of
+    the command-result and case-event topics, media store, stats, rate limits."""
+    from dataclasses import replace
+
+    from gateway.feed import KafkaCaseFeed
+    from gateway.media import MediaStore
+    from gateway.ratelimit import RateLimiter
+    from gateway.results import KafkaCommandResults
+    from sinks.stats import CaseStats
+
+    limiter = (
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        if settings.rate_limit_per_second > 0
+        else None
+    )
+    return replace(
+        deps,
+        command_results=KafkaCommandResults(settings.bootstrap, settings.topics.command_results),
+        case_feed=KafkaCaseFeed(
+            settings.bootstrap, settings.topics.case_events, buffer=settings.sse_buffer
+        ),
+        media=MediaStore(settings.media_dir or settings.home / "media", settings.media_max_bytes),
+        stats=CaseStats(db),
+        rate_limiter=limiter,
+        action_timeout=settings.action_timeout,
+        sse_heartbeat=settings.sse_heartbeat,
+    )
+
+
+def with_systems(deps: GatewayDeps, settings: Settings, db: Engine) -> GatewayDeps:
+    """The gateway's doors for other systems (issue 4): CloudEvents/CAP limits,
+    Open311 (district, service requests, discovery) and admin webhook subscriptions."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from gateway.systems import Open311Config, SystemsDeps
+    from routing.district import TAXONOMY_FILE, default_data_dir
+    from sinks.open311 import ServiceRequestQueries
+    from sinks.subscriptions import SubscriptionStore
+
+    taxonomy = (settings.rules_dir or default_data_dir()) / TAXONOMY_FILE
+    changed = datetime.fromtimestamp(taxonomy.stat().st_mtime, UTC) if taxonomy.exists() else None
+    open311 = Open311Config(
+        jurisdiction_id=settings.open311_jurisdiction_id,
+        contact=settings.open311_contact,
+        changeset=changed.isoformat(timespec="seconds").replace("+00:00", "Z")
+        if changed
+        else Open311Config.changeset,
+        endpoint_type="production" if settings.env == "prod" else "test",
+        public_url=settings.open311_public_url,
+        tz=settings.brief_tz,
+    )
+    district = deps.district if isinstance(deps.district, District) else load_district(settings)
+    return replace(
+        deps,
+        systems=SystemsDeps(
+            district=district,
+            service_requests=ServiceRequestQueries(db),
+            subscriptions=SubscriptionStore(db),
+            webhook_signing=bool(settings.webhook_secret.get_secret_value()),
+            open311=open311,
+            max_batch_events=settings.events_max_batch,
+            max_event_bytes=settings.events_max_event_bytes,
+        ),
+    )

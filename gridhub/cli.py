@@ -35,11 +35,14 @@ def worker() -> None:
     """Run one Faust worker (all stages); start more with the same app id to scale out."""
     import faust
 
+    from gridhub.logging import setup_logging
+
     settings = _settings()
+    logs = setup_logging(settings, "worker")
     bootstrap.migrate(settings)  # idempotent and serialised across processes
     app = bootstrap.worker_app(settings)
     bootstrap.create_changelog_topics(settings, app)
-    faust.Worker(app, loglevel="info").execute_from_commandline()
+    faust.Worker(app, loglevel="info", logging_config=logs).execute_from_commandline()
 
 
 @main.command()
@@ -47,13 +50,19 @@ def gateway() -> None:
     """Run the HTTP gateway."""
     import uvicorn
 
+    from gridhub.logging import setup_logging
+
     settings = _settings()
+    logs = setup_logging(settings, "gateway")
     bootstrap.migrate(settings)
     uvicorn.run(
         bootstrap.gateway_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_level="info",
+        log_config=logs,
+        # Open SSE streams never finish by themselves: cut them after this grace.
+        timeout_graceful_shutdown=settings.gateway_shutdown_grace,
     )
 
 
@@ -178,8 +187,10 @@ def replay(database_url: str | None) -> None:
 
 
 def _register_commands() -> None:
+    from gridhub.commands_publish import publish
     from gridhub.commands_report import report
 
+    main.add_command(publish)
     main.add_command(report)
 
 

@@ -4,6 +4,7 @@ and passed down. Nothing here connects to anything."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,51 @@ class Settings(BaseSettings):
     rules_dir: Path | None = Field(
         default=None, description="district data (taxonomy, grids, routing); default: demo"
     )
+
+    # -- operator/department API, phones, live queue (issue 4) ----------------------
+    action_timeout: float = Field(
+        default=3.0, gt=0, le=60, description="seconds a case action waits for the agent's answer"
+    )
+    media_dir: Path | None = Field(default=None, description="uploaded photos; default home/media")
+    media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="largest upload")
+    rate_limit_per_second: float = Field(
+        default=1000.0, ge=0, description="requests per second per token; 0 disables limits"
+    )
+    rate_limit_burst: int = Field(default=2000, ge=1, description="requests at once per token")
+    sse_buffer: int = Field(default=10_000, ge=1, description="case events kept for SSE resume")
+    sse_heartbeat: float = Field(default=15.0, gt=0, description="seconds between SSE pings")
+    gateway_shutdown_grace: int = Field(
+        default=5, ge=0, description="seconds open requests (SSE) get to finish on shutdown"
+    )
+    # -- end issue 4 -----------------------------------------------------------------
+
+    # -- observability (issue 6) -------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="worker and gateway logs: text, or json (one object a line)"
+    )
+    # -- end issue 6 -----------------------------------------------------------------
+
+    # -- other systems (issue 4): CloudEvents/CAP over HTTP, Open311, webhooks -------
+    events_max_batch: int = Field(
+        default=500, ge=1, le=10_000, description="events per CloudEvents batch request"
+    )
+    events_max_event_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="largest single event in a batch (JSON bytes)"
+    )
+    open311_jurisdiction_id: str = Field(
+        default="", description="Open311 jurisdiction_id; empty: one jurisdiction, ignored"
+    )
+    open311_public_url: str = Field(
+        default="", description="base URL announced by discovery; empty: the URL called"
+    )
+    open311_contact: str = Field(
+        default="GridHub social-governance information centre (社会治理信息中心)",
+        description="Open311 discovery: who to contact",
+    )
+    webhook_reload_seconds: float = Field(
+        default=10.0, gt=0, description="how often the worker re-reads admin webhook subscriptions"
+    )
+    # -- end other systems -------------------------------------------------------------
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

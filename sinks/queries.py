@@ -10,6 +10,8 @@ Each call opens and closes its own connection; nothing is cached.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from sinks.models import case_events, cases, reports
+from sinks.outbox_models import inbox
 
 MAX_LIMIT = 500
 
@@ -56,12 +59,32 @@ _CASE_COLUMNS = (
     "closed_at",
 )
 # Fields taken from the stored snapshot JSON (no columns of their own).
-_SNAPSHOT_FIELDS = ("location", "priority_reasons", "routing_reasons")
+_SNAPSHOT_FIELDS = (
+    "location",
+    "priority_reasons",
+    "routing_reasons",
+    "grid_codes",
+    "resolution",
+    "satisfaction",
+)
 _SNAPSHOT_DEFAULTS: dict[str, Any] = {
     "location": None,
     "priority_reasons": [],
     "routing_reasons": [],
+    "grid_codes": [],
+    "resolution": None,
+    "satisfaction": None,
 }
+_LIKE_ESCAPE = "\\"
+
+
+def _like_literal(text: str) -> str:
+    """``text`` with LIKE wildcards escaped (escape character ``\\``)."""
+    return (
+        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
 
 
 class CaseQueries:
@@ -80,11 +103,23 @@ class CaseQueries:
         priority: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        street: str | None = None,
+        sla_state: str | None = None,
+        q: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        grid_prefixes: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of cases matching every given filter, and the total match count.
 
         Ordered by priority (P1 first), then newest ``opened_at``, then id.
-        ``department`` matches the lead department or any co-department.
+        ``department`` matches the lead department or any co-department;
+        ``street`` the 9-digit street code; ``q`` a case-insensitive substring of
+        the title; ``since``/``until`` the half-open ``opened_at`` range
+        ``[since, until)``; ``grid_prefixes`` grid codes starting with any of the
+        given codes (a token's grid scope; an empty list matches nothing);
+        ``states`` any of several states.
         ``limit`` is capped at :data:`MAX_LIMIT`; negative values are refused."""
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
@@ -95,6 +130,8 @@ class CaseQueries:
             ("category", category),
             ("grid_code", grid_code),
             ("priority", priority),
+            ("street_code", street),
+            ("sla_state", sla_state),
         ):
             if value is not None:
                 conditions.append(cases.c[column_name] == value)
@@ -102,6 +139,24 @@ class CaseQueries:
             conditions.append(
                 or_(cases.c.lead_department == department, self._has_department(department))
             )
+        if q:
+            conditions.append(cases.c.title.ilike(f"%{_like_literal(q)}%", escape=_LIKE_ESCAPE))
+        if since is not None:
+            conditions.append(cases.c.opened_at >= since)
+        if until is not None:
+            conditions.append(cases.c.opened_at < until)
+        if grid_prefixes is not None:
+            conditions.append(
+                or_(
+                    false(),
+                    *(
+                        cases.c.grid_code.startswith(prefix, autoescape=True)
+                        for prefix in grid_prefixes
+                    ),
+                )
+            )
+        if states is not None:
+            conditions.append(cases.c.state.in_(list(states)))
         page = (
             select(cases)
             .where(*conditions)
@@ -166,6 +221,37 @@ class CaseQueries:
         report = _report(row, include_personal)
         report["case_state"] = row["case_state"]
         return report
+
+    def get_case_brief(self, case_id: str) -> dict[str, Any] | None:
+        """The case row alone (no reports, no timeline): for scope checks."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(cases).where(cases.c.id == case_id)).mappings().first()
+        return _case(row) if row is not None else None
+
+    def inbox(
+        self,
+        recipients: Sequence[str],
+        *,
+        reports_by: str | None = None,
+        unread_only: bool = False,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Inbox messages (``sinks.outbox``) to any of ``recipients`` and, with
+        ``reports_by``, to the reporters of the reports that submitter sent
+        (``reporter:<report id>``), newest first."""
+        limit = max(0, min(limit, MAX_LIMIT))
+        targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
+        if reports_by is not None:
+            own = select(literal("reporter:") + reports.c.id).where(
+                reports.c.submitted_by == reports_by
+            )
+            targets.append(inbox.c.recipient.in_(own))
+        query = select(inbox).where(or_(*targets))
+        if unread_only:
+            query = query.where(inbox.c.read_at.is_(None))
+        query = query.order_by(inbox.c.time.desc(), inbox.c.notification_id).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def count_cases(self) -> int:
         with self.engine.connect() as conn:

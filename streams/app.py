@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import faust
 
+from streams import observability
 from streams.agents import (
     case_agent,
     hotspot_agent,
@@ -92,4 +93,6 @@ def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> S
     hotspot_agent.register(app, topics, config, deps)
     writer_agent.register(app, topics, config, deps)
     reportup_agent.register(app, topics, config, deps)
+    # /healthz, /readyz and (with deps.metrics) /metrics on the worker's web port.
+    observability.register(app, topics, config, deps)
     return topics

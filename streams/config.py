@@ -6,10 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routing.district import District
 from schemas.topics import TopicNames
 from sinks.ports import CaseSink
+
+if TYPE_CHECKING:
+    from streams.metrics import StreamMetrics
 
 
 def utc_now() -> datetime:
@@ -41,8 +45,10 @@ class StreamConfig:
 
 @dataclass(frozen=True)
 class StreamDeps:
-    """Injected collaborators: district rules, the case sink and a clock."""
+    """Injected collaborators: district rules, the case sink, a clock and, when
+    the worker exports metrics, the metrics bundle (stages record only when set)."""
 
     district: District
     sink: CaseSink
     clock: Callable[[], datetime] = field(default=utc_now)
+    metrics: StreamMetrics | None = None

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel
 
-from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles, sees_personal_data
+from gateway.auth import (
+    DEPARTMENT,
+    GRID_WORKER,
+    LEADER,
+    OPERATOR,
+    require_roles,
+    sees_personal_data,
+)
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
-from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.scopes import case_has_department
-from schemas.cases import CaseState, Priority
+from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
+from gateway.scopes import role_sees_case
+from schemas.cases import CaseState, Priority, SlaState
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 CASE_NOT_FOUND = "case not found"
 CaseReader = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
+CaseViewer = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT, GRID_WORKER))]
+CODE_PATTERN = r"^[0-9]{1,15}$"
 
 
 class CaseList(BaseModel):
@@ -48,11 +58,27 @@ def list_cases(
     token: CaseReader,
     state: CaseState | None = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
-    grid_code: Annotated[str | None, Query(max_length=15)] = None,
+    grid_code: Annotated[str | None, Query(max_length=15, description="exactly this grid")] = None,
+    grid: Annotated[
+        str | None,
+        Query(
+            pattern=CODE_PATTERN,
+            description="a grid code, or a community/street code prefix of grid codes",
+        ),
+    ] = None,
+    street: Annotated[
+        str | None, Query(pattern=r"^[0-9]{9}$", description="9-digit street code")
+    ] = None,
     department: Annotated[str | None, Query(max_length=64)] = None,
     priority: Priority | None = None,
+    sla_state: SlaState | None = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="text in the title")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="opened at or after")] = None,
+    until: Annotated[datetime | None, Query(description="opened before")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CaseList:
     own = _department_scope(token)
     if own is not None:
@@ -67,22 +93,30 @@ def list_cases(
         priority=priority.value if priority else None,
         limit=limit,
         offset=offset,
+        street=street,
+        sla_state=sla_state.value if sla_state else None,
+        q=q,
+        since=since,
+        until=until,
+        grid_prefixes=[grid] if grid else None,
     )
     return CaseList(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get(
     "/cases/{case_id}",
-    summary="One case with its reports and timeline",
+    summary="One case with its reports and timeline (a department or grid worker: in scope)",
     responses={**AUTH_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": CASE_NOT_FOUND}},
 )
 def get_case(
     case_id: Annotated[str, Path(min_length=1, max_length=128)],
     deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: CaseReader,
+    token: CaseViewer,
 ) -> dict[str, Any]:
-    own = _department_scope(token)
+    """Grid workers see the cases in their grids (to verify them on site),
+    departments their own cases; reporters' names and phones only operators."""
+    _department_scope(token)
     case = deps.queries.get_case(case_id, include_personal=sees_personal_data(token))
-    if case is None or (own is not None and not case_has_department(case, own)):
+    if case is None or not role_sees_case(token.role, token.scope, case):
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
     return case

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from gateway.auth import GRID_WORKER, LEADER, OPERATOR, require_roles, sees_personal_data
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut, Problem, invalid_fields
+from gateway.metrics import request_traceparent
 from gateway.ports import DistrictData, TokenInfo
 from gateway.publisher import PublishError
 from gateway.routes.common import AUTH_ERRORS, INVALID
@@ -76,6 +77,7 @@ async def submit_report(
             "datacontenttype": "application/json",
             "data": submission.model_copy(update={"report_id": report_id}).model_dump(mode="json"),
             "submittedby": token.name,
+            "traceparent": request_traceparent(),  # W3C trace context, followed by the worker
         }
     )
     value, headers = encode_structured(event)

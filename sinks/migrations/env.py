@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 import sinks.outbox_models  # noqa: F401 - registers the outbox tables on Base.metadata
+import sinks.subscriptions  # noqa: F401 - registers webhook_subscriptions on Base.metadata
 from sinks.db import make_engine
 from sinks.models import Base
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 from pydantic import ValidationError
 
+from schemas import trace
 from schemas.cases import CaseCommand, FollowReport, SuperviseTick
 from streams.agents.intake_agent import dlq_headers
 from streams.batching import ack_all, event_batches
@@ -42,6 +43,7 @@ from streams.casework import CaseWork
 from streams.codecs import decode_report, encode_case_event
 from streams.commands import handle_command
 from streams.config import StreamConfig, StreamDeps
+from streams.metrics import StageMeter
 from streams.supervision import due_marks
 from streams.tables import pinned_table
 
@@ -184,8 +186,11 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         value_serializer="raw",
     )
     commands_topic = topics.case_commands.get_topic_name()
+    dlq_topic = topics.intake_dlq.get_topic_name()
+    meter = StageMeter(deps.metrics, "case")
 
     def case_events(events: list[Any]) -> list[Output]:
+        meter.case_events(events)
         out = []
         for change in events:
             value, headers = encode_case_event(change)
@@ -194,6 +199,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
 
     def dead_letter(message: Any, reason: str, stage: str) -> Output:
         log.warning("dead-letter %s/%s: %s", message.partition, message.offset, reason)
+        meter.dead_lettered(message.topic)
         headers = dlq_headers(message, reason, stage)
         return Output(topics.intake_dlq, message.key, message.value, headers)
 
@@ -206,6 +212,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             report = decode_report(message.value or b"")
         except ValueError as exc:
             return [dead_letter(message, f"report: {exc}", "case")]
+        trace.bind_report(report)
         outcome = work.on_report(report)
         out = case_events(outcome.events)
         if outcome.dead_letter:
@@ -227,6 +234,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             command = CaseCommand.model_validate_json(message.value or b"")
         except ValidationError as exc:
             return [dead_letter(message, f"command: {exc.errors()[0]['msg']}", "case-commands")]
+        trace.bind(case_id=command.case_id)
         outcome = handle_command(work, command)
         out = case_events(outcome.events)
         result = outcome.result.model_dump_json().encode()
@@ -236,6 +244,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
 
     async def case_stage(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.case_batch, config.case_batch_seconds):
+            meter.start(batch)
             staged = StagedCaseStore(tables)
             work = CaseWork(deps.district, staged, config.merge_window)
             outputs: list[Output] = []
@@ -251,6 +260,13 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             await app.producer.flush()  # 3: the output is on Kafka ...
             staged.apply()  # 4: ... before the state that says it happened
             await ack_all(stream, batch)
+            trace.clear()
+            if meter.enabled:
+                for out in outputs:
+                    name = out.topic.get_topic_name()
+                    if name != dlq_topic:
+                        meter.sent(name)
+                meter.finish(deps.clock())
 
     app.agent(inputs, name="gridhub.cases")(case_stage)
 

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
+from schemas import trace
 from schemas.alerts import Alert, AlertKind, Notification
 from streams.batching import ack_all, event_batches
 from streams.codecs import decode_case_event
 from streams.config import StreamConfig, StreamDeps
+from streams.metrics import StageMeter
 from streams.reportup import (
     PriorityMemory,
     alert_notifications,
@@ -49,6 +51,10 @@ ALERTS_AGENT_NAME = "gridhub.report-up.alerts"
 def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
     memory = PriorityMemory()
     taxonomy = deps.district.taxonomy
+    meter = StageMeter(deps.metrics, "report-up")
+    alerts_meter = StageMeter(deps.metrics, "report-up.alerts")
+    alerts_topic = topics.alerts.get_topic_name()
+    notifications_topic = topics.notifications.get_topic_name()
 
     def category_name(code: str) -> str:
         category = taxonomy.get(code)
@@ -57,15 +63,18 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     async def send_alert(alert: Alert) -> None:
         value, headers = encode_alert(alert)
         await topics.alerts.send(key=alert.grid_code.encode(), value=value, headers=headers)
+        meter.sent(alerts_topic)
 
-    async def send_notification(notification: Notification) -> None:
+    async def send_notification(notification: Notification, sent: StageMeter = meter) -> None:
         value, headers = encode_notification(notification)
         await topics.notifications.send(
             key=notification.recipient.encode(), value=value, headers=headers
         )
+        sent.sent(notifications_topic)
 
     async def reportup(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+            meter.start(batch)
             for event in batch:
                 try:
                     case_event = decode_case_event(event.message.value or b"")
@@ -77,6 +86,10 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                         exc,
                     )
                     continue
+                if case_event.report is not None:
+                    trace.bind_report(case_event.report, case_event.case_id)
+                else:
+                    trace.bind(case_id=case_event.case_id)
                 decision = report_up(case_event, memory.previous(case_event.case_id), category_name)
                 memory.remember(case_event)
                 for alert in decision.alerts:
@@ -85,9 +98,12 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                 for notification in decision.notifications:
                     await send_notification(notification)
             await ack_all(stream, batch)
+            trace.clear()
+            meter.finish()
 
     async def duty_office(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+            alerts_meter.start(batch)
             for event in batch:
                 try:
                     alert = decode_alert(
@@ -104,8 +120,9 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                 if alert.kind is not AlertKind.HOTSPOT:
                     continue
                 for notification in alert_notifications(alert):
-                    await send_notification(notification)
+                    await send_notification(notification, alerts_meter)
             await ack_all(stream, batch)
+            alerts_meter.finish()
 
     app.agent(topics.case_events, name=AGENT_NAME)(reportup)
     app.agent(topics.alerts, name=ALERTS_AGENT_NAME)(duty_office)

@@ -23,10 +23,13 @@ import faust
 from sqlalchemy import Engine
 
 from schemas.alerts import Notification
-from sinks.outbox import Delivery, Outbox
+from sinks.outbox import Delivery, Outbox, UrlFor
+from sinks.subscriptions import DbSubscriptions, url_for
 from sinks.webhooks import WebhookConfig, WebhookSender
 from streams.batching import ack_all, event_batches
 from streams.config import StreamConfig, StreamDeps
+from streams.metrics import StageMeter
+from streams.observability import MeteredWebhookSender
 from streams.reportup import decode_notification, message_headers
 
 if TYPE_CHECKING:
@@ -38,14 +41,35 @@ AGENT_NAME = "gridhub.webhooks"
 MAX_BACKOFF_SECONDS = 5.0
 
 
+def subscription_lookup(
+    webhooks: WebhookConfig, subscriptions: DbSubscriptions | None = None
+) -> UrlFor:
+    """Where a recipient's webhooks go: the settings' subscriptions and, when there
+    is a secret to sign with, the admin's from the database (re-read every
+    ``reload_seconds``); an exact recipient beats a pattern, settings first."""
+    if subscriptions is None:
+        return webhooks.url_for
+    if not webhooks.secret:
+        log.warning("webhook subscriptions in the database are ignored: no webhook secret")
+        return webhooks.url_for
+    static = dict(webhooks.subscriptions)
+    return lambda recipient: url_for(recipient, static, subscriptions.current())
+
+
 async def accept_with_retry(
-    outbox: Outbox, notifications: Sequence[Notification], webhooks: WebhookConfig
+    outbox: Outbox,
+    notifications: Sequence[Notification],
+    webhooks: WebhookConfig,
+    lookup: UrlFor | None = None,
 ) -> list[Delivery]:
     delay = 0.1
     while True:
         try:
             return await asyncio.to_thread(
-                outbox.accept, notifications, webhooks.url_for, stale_after=webhooks.stale_after
+                outbox.accept,
+                notifications,
+                lookup or webhooks.url_for,
+                stale_after=webhooks.stale_after,
             )
         except Exception as exc:
             log.warning(
@@ -66,14 +90,19 @@ def register(
     *,
     webhooks: WebhookConfig,
     engine: Engine,
+    subscriptions: DbSubscriptions | None = None,
 ) -> WebhookSender:
-    """Attach the notification sender; returns it (for tests and metrics)."""
+    """Attach the notification sender; returns it (for tests and metrics).
+    ``subscriptions``: the admin's, from the database, beside the settings'."""
     outbox = Outbox(engine)
-    sender = WebhookSender(webhooks, outbox)
+    lookup = subscription_lookup(webhooks, subscriptions)
+    sender = MeteredWebhookSender(webhooks, outbox, metrics=deps.metrics)
+    meter = StageMeter(deps.metrics, "webhooks")
 
     async def deliver(stream: faust.StreamT[Any]) -> None:
         try:
             async for batch in event_batches(stream, config.db_batch, config.db_batch_seconds):
+                meter.start(batch)
                 notifications: list[Notification] = []
                 for event in batch:
                     message = event.message
@@ -89,11 +118,12 @@ def register(
                             exc,
                         )
                 deliveries = (
-                    await accept_with_retry(outbox, notifications, webhooks)
+                    await accept_with_retry(outbox, notifications, webhooks, lookup)
                     if notifications
                     else []
                 )
                 await ack_all(stream, batch)
+                meter.finish()
                 sender.submit(deliveries)
                 await sender.wait_for_room()
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -21,6 +22,7 @@ from sinks.ports import CaseSink
 from streams.batching import ack_all, event_batches
 from streams.codecs import decode_case_event
 from streams.config import StreamConfig, StreamDeps
+from streams.metrics import StageMeter, StreamMetrics
 
 if TYPE_CHECKING:
     from streams.app import StageTopics
@@ -30,13 +32,21 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
 
 
-async def write_with_retry(sink: CaseSink, batch: list[CaseEvent]) -> None:
+async def write_with_retry(
+    sink: CaseSink, batch: list[CaseEvent], metrics: StreamMetrics | None = None
+) -> None:
     delay = 0.1
     while True:
+        started = time.perf_counter()
         try:
             await asyncio.to_thread(sink.write, batch)
+            if metrics is not None:
+                metrics.db_write_seconds.observe(time.perf_counter() - started)
+                metrics.db_write_batch_size.observe(len(batch))
             return
         except Exception as exc:
+            if metrics is not None:
+                metrics.db_write_failures.inc()
             log.warning(
                 "DB write of %d events failed (%s); retrying in %.1fs", len(batch), exc, delay
             )
@@ -45,8 +55,11 @@ async def write_with_retry(sink: CaseSink, batch: list[CaseEvent]) -> None:
 
 
 def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
+    meter = StageMeter(deps.metrics, "db-writer")
+
     async def writer(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.db_batch, config.db_batch_seconds):
+            meter.start(batch)
             decoded: list[CaseEvent] = []
             for event in batch:
                 try:
@@ -58,7 +71,8 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                         event.message.offset,
                     )
             if decoded:
-                await write_with_retry(deps.sink, decoded)
+                await write_with_retry(deps.sink, decoded, deps.metrics)
             await ack_all(stream, batch)
+            meter.finish()
 
     app.agent(topics.case_events, name="gridhub.db-writer")(writer)

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
+import sinks.subscriptions  # noqa: F401 - and webhook_subscriptions
 from sinks.db import alembic_config, make_engine, upgrade
 from sinks.models import Base
 
@@ -28,7 +29,7 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
@@ -37,6 +38,7 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
             "inbox",
             "notification_deliveries",
             "reports",
+            "webhook_subscriptions",
         }
     finally:
         engine.dispose()

@@ -158,3 +158,92 @@ def test_count_cases(engine: Engine) -> None:
     assert queries.count_cases() == 0
     CaseProjectionWriter(engine).write(district_load(5))
     assert queries.count_cases() == 5
+
+
+def test_more_filters(loaded: CaseQueries) -> None:
+    """street, sla_state, grid prefixes, several states, text and opened-at range."""
+    all_items, _ = loaded.list_cases(limit=100)
+
+    def expect(wanted: list[dict[str, Any]], **filters: Any) -> None:
+        items, total = loaded.list_cases(limit=100, **filters)
+        assert total == len(wanted), filters
+        assert [i["id"] for i in items] == [i["id"] for i in wanted], filters
+
+    expect([i for i in all_items if i["street_code"] == "110105002"], street="110105002")
+    expect([i for i in all_items if i["sla_state"] == "on_track"], sla_state="on_track")
+    expect([], sla_state="overdue")
+    community = "110105001001"
+    expect(
+        [i for i in all_items if i["grid_code"].startswith(community)], grid_prefixes=[community]
+    )
+    expect(
+        [i for i in all_items if i["grid_code"] in ("110105001002001", "110105002001001")],
+        grid_prefixes=["110105001002001", "110105002001001"],
+    )
+    expect([], grid_prefixes=[])
+    expect([], grid_prefixes=["1101050%"])  # a prefix, not a pattern
+    expect(
+        [i for i in all_items if i["state"] in ("open", "resolved")], states=["open", "resolved"]
+    )
+    since, until = T0 + timedelta(seconds=10), T0 + timedelta(seconds=20)
+    expect([i for i in all_items if since <= i["opened_at"] < until], since=since, until=until)
+    expect(all_items, q="POTHOLE")
+    expect(all_items, q="坑洞")
+    expect([], q="%")
+    expect(
+        [i for i in all_items if i["state"] == "open" and i["street_code"] == "110105001"],
+        state="open",
+        street="110105001",
+    )
+
+
+def test_brief_and_snapshot_extras(engine: Engine) -> None:
+    story = CaseStory.open("case-1")
+    story.dispatch("chengguan")
+    story.resolve()
+    CaseProjectionWriter(engine).write(story.events)
+    queries = CaseQueries(engine)
+    brief = queries.get_case_brief("case-1")
+    assert brief is not None and set(brief) >= CASE_OUT
+    assert "reports" not in brief and "timeline" not in brief
+    assert {"grid_codes", "resolution", "satisfaction"} <= set(brief)
+    assert queries.get_case_brief("nope") is None
+
+
+def test_inbox_for_recipients_and_a_submitters_reports(engine: Engine) -> None:
+    from schemas.alerts import Notification
+    from sinks.outbox import Outbox
+
+    story = CaseStory.open("case-1")  # its report r-case-1 was submitted by grid-worker-1
+    CaseProjectionWriter(engine).write(story.events)
+
+    def note(n: int, recipient: str) -> Notification:
+        return Notification(
+            id=f"n-{n}",
+            recipient=recipient,
+            channel="app",
+            time=T0 + timedelta(minutes=n),
+            event_type="org.gridhub.case.resolved",
+            subject=f"s{n}",
+        )
+
+    Outbox(engine).accept(
+        [
+            note(1, "duty_office"),
+            note(2, "department:chengguan"),
+            note(3, "reporter:r-case-1"),
+            note(4, "reporter:r-other"),
+        ],
+        lambda recipient: None,
+    )
+    queries = CaseQueries(engine)
+    got = queries.inbox(["duty_office", "department:chengguan"])
+    assert [m["notification_id"] for m in got] == ["n-2", "n-1"]
+    mine = queries.inbox(["grid_worker:grid-worker-1"], reports_by="grid-worker-1")
+    assert [m["notification_id"] for m in mine] == ["n-3"]
+    assert queries.inbox([], reports_by="nobody") == []
+    Outbox(engine).mark_read("n-2", "department:chengguan")
+    assert [
+        m["notification_id"] for m in queries.inbox(["department:chengguan"], unread_only=True)
+    ] == []
+    assert len(queries.inbox(["duty_office", "department:chengguan"], limit=1)) == 1

@@ -134,8 +134,15 @@ class TestCaseDetail:
         assert response.status_code == 404
         assert response.json() == {"detail": "case not found"}
 
-    def test_grid_worker_may_not_read_cases(self, client: TestClient, auth: TokenFactory) -> None:
-        assert client.get(f"{CASES}/case-a", headers=auth("grid_worker")).status_code == 403
+    def test_grid_worker_reads_only_cases_in_its_grids(
+        self, client: TestClient, auth: TokenFactory
+    ) -> None:
+        """To verify on site it needs the case (and the department's evidence)."""
+        worker = auth("grid_worker", scope=GRID_B)
+        assert client.get(f"{CASES}/case-b", headers=worker).status_code == 200
+        assert client.get(f"{CASES}/case-a", headers=worker).status_code == 404
+        assert client.get(CASES, headers=worker).status_code == 403
+        assert client.get(f"{CASES}/case-a", headers=auth("system")).status_code == 403
 
 
 @pytest.mark.usefixtures("seeded")

@@ -187,11 +187,13 @@ def replay(database_url: str | None) -> None:
 
 
 def _register_commands() -> None:
+    from gridhub.commands_bench import bench
     from gridhub.commands_publish import publish
     from gridhub.commands_report import report
+    from gridhub.commands_simulate import simulate
 
-    main.add_command(publish)
-    main.add_command(report)
+    for command in (bench, publish, report, simulate):
+        main.add_command(command)
 
 
 _register_commands()

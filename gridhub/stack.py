@@ -125,6 +125,8 @@ def run_stack(settings: Settings) -> int:
 
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
         wait_http_ready(f"{base}/readyz", 90, alive)
+        # Ready = the worker holds its partitions, so a first report is handled at once.
+        wait_http_ready(f"http://127.0.0.1:{settings.worker_web_port}/readyz", 120, alive)
         _banner(base, tokens, logs)
         interrupted = wait_for_signal(alive)
         if not interrupted:

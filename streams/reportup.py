@@ -23,6 +23,10 @@ recipient's inbox, and is also POSTed where a webhook subscription matches):
   from ``gridhub.alerts``, where the hotspot agent writes them);
 - ``department:<lead>`` — on ``dispatched`` and ``reworked`` (a task, or a task
   back), and on the SLA marks of a case it holds (督办 is addressed to it);
+- ``system:<source>`` — every change of a case that another system opened under
+  its own reference (its CloudEvents ``source`` and ``external_ref``: a 数字城管
+  case number, a CAP identifier), so an admin's webhook subscription sends that
+  system its updates;
 - ``reporter:<report id>`` — for each report of the case, when it is
   ``resolved``, ``closed`` or ``rejected``. The channel is ``app``: whether the
   reporter left a phone is personal data this stage does not see.
@@ -58,6 +62,8 @@ REPORTUP_SOURCE = "urn:gridhub:report-up"
 DUTY_OFFICE = "duty_office"
 DEPARTMENT_PREFIX = "department:"
 REPORTER_PREFIX = "reporter:"
+SYSTEM_PREFIX = "system:"
+OWN_SOURCES = "urn:gridhub:"  # reports made through our own gateway
 NOTIFY_CHANNEL = "app"
 
 MARK_WARNING = "warning"
@@ -273,6 +279,10 @@ def _case_notifications(
         subject = f"督办：{name}（{case.id}）"
         body = "；".join(a.title for a in sla)
         out.append(_case_note(event, f"{DEPARTMENT_PREFIX}{lead}", subject, body))
+    if case.external_ref and case.source and not case.source.startswith(OWN_SOURCES):
+        subject = f"案件{event.type.value}：{name}（{case.id}）"
+        body = f"状态 {case.state.value}，外部编号 {case.external_ref or '-'}"
+        out.append(_case_note(event, f"{SYSTEM_PREFIX}{case.source}", subject, body))
     if event.type in _REPORTER_EVENTS:
         subject, body = _reporter_text(event, name)
         out += [

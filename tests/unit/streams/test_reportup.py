@@ -236,3 +236,31 @@ def test_alert_and_notification_cloudevents_round_trip():
         decode_notification(*encode_alert(alert))
     with pytest.raises(ValueError, match="not an alert"):
         decode_alert(*encode_notification(note))
+
+
+def test_the_source_system_hears_every_change_of_its_cases():
+    first = story().events[0]
+    own = first.model_copy(
+        update={
+            "case": first.case.model_copy(
+                update={"source": "urn:gridhub:gateway", "external_ref": "x"}
+            )
+        }
+    )
+    assert not [
+        n for n in report_up(own, None, names).notifications if n.recipient.startswith("system:")
+    ]
+    external = own.model_copy(
+        update={
+            "case": own.case.model_copy(
+                update={"source": "urn:citymgmt:platform", "external_ref": "CG1"}
+            )
+        }
+    )
+    [note] = [
+        n
+        for n in report_up(external, None, names).notifications
+        if n.recipient.startswith("system:")
+    ]
+    assert note.recipient == "system:urn:citymgmt:platform"
+    assert "CG1" in note.body and note.case_id == own.case.id

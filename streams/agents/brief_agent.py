@@ -67,10 +67,21 @@ async def read_alerts(
         await consumer.stop()
 
 
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, wait: float = 10.0) -> set[int]:
+    """The topic's partitions once the consumer's metadata has them: right after
+    ``start()`` the subscription's metadata may still be on its way."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions or asyncio.get_running_loop().time() > deadline:
+            return set(partitions or ())
+        await asyncio.sleep(0.1)
+
+
 async def _read(
     consumer: AIOKafkaConsumer, topic: str, start: datetime, end: datetime
 ) -> list[Alert]:
-    partitions = consumer.partitions_for_topic(topic) or set()
+    partitions = await _partitions(consumer, topic)
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     if not tps:
         return []

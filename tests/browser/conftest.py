@@ -105,9 +105,7 @@ def live_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
         engine.dispose()
 
 
-# Package scope, not session: Playwright's sync API keeps an event loop running
-# in this thread while it is open, and later tests call asyncio.run().
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -127,6 +127,7 @@ class PipelineRun:
     cases: int
     stages: list[StageRate] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)  # % of one core, while it ran
+    topic_records: dict[str, int] = field(default_factory=dict)  # records per topic, at the end
 
     @property
     def eps(self) -> float:
@@ -535,6 +536,34 @@ class OffsetReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def topic_records(bootstrap: str, prefix: str) -> dict[str, int]:
+    """Records in every topic whose name starts with ``prefix`` (the hub's topics and
+    the worker's table changelogs), by name without the prefix; {} if unknown."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    try:
+        consumer: Any = KafkaConsumer(
+            bootstrap_servers=bootstrap, client_id="gridhub-bench-count", group_id=None
+        )
+    except Exception:  # only informative
+        return {}
+    try:
+        names = [t for t in consumer.topics() if t.startswith(prefix)]
+        every = [
+            TopicPartition(t, p) for t in names for p in consumer.partitions_for_topic(t) or ()
+        ]
+        ends = consumer.end_offsets(every)
+        out: dict[str, int] = {}
+        for tp in every:
+            name = tp.topic[len(prefix) :].lstrip(".-")
+            out[name] = out.get(name, 0) + int(ends[tp])
+        return {name: n for name, n in sorted(out.items()) if n}
+    except Exception:  # only informative
+        return {}
+    finally:
+        consumer.close()
 
 
 def group_lag(bootstrap: str, group: str) -> int | None:
@@ -967,6 +996,7 @@ class Bench:
             run = self._watch(backend, worker, engine, offsets, names, len(records))
         finally:
             offsets.close()
+        run.topic_records = topic_records(self.bootstrap, f"{self.run_id}-{backend}")
         return run, worker, env
 
     def _watch(
@@ -1256,6 +1286,18 @@ def render(result: BenchResult) -> str:
             )
             lines.append(
                 f"    {stage.name:<32} {stage.records:>8} records  {span}  {stage.rate:>9,.0f}/s"
+            )
+        if run.topic_records:
+            written = {
+                name: n for name, n in run.topic_records.items() if not name.endswith("intake")
+            }
+            lines.append(
+                f"    Kafka records written per report: {sum(written.values()) / run.events:.1f} ("
+                + ", ".join(
+                    f"{name} {n / run.events:.2f}"
+                    for name, n in sorted(written.items(), key=lambda kv: -kv[1])
+                )
+                + ")"
             )
         if run.cpu:
             lines.append(

@@ -8,6 +8,8 @@ set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+# Headless Chromium for the Playwright page tests (tests/browser; never `playwright install`).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 # promtool (checks and unit-tests deploy/prometheus); Debian ships it with the server,
 # which its package does not start in a container (policy-rc.d).
 command -v promtool >/dev/null || missing+=(prometheus)

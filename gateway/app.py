@@ -63,6 +63,11 @@ def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) 
     for systems_module in (events, open311, webhooks):
         app.include_router(systems_module.router)
 
+    # -- pages (issue 5): /m/, /console/, /reports/ and their /static/ assets --
+    from gateway import pages
+
+    pages.install(app)
+
     # --- observability (gateway.metrics): request metrics by route template and
     # trace context as the outermost middleware, and GET /metrics on ``registry``
     # (default: a fresh one with the process collectors).

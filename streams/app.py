@@ -15,6 +15,7 @@ from streams.agents import (
     writer_agent,
 )
 from streams.config import StreamConfig, StreamDeps
+from streams.delivery import STALL_SECONDS, GuardedApp, rewind_stalled
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class StageTopics:
 
 def build_app(config: StreamConfig) -> faust.App:
     brokers = ";".join(f"kafka://{host}" for host in config.bootstrap.split(","))
-    return faust.App(
+    # Faust on a consumer that never commits over a dropped record and a
+    # producer that really flushes (see streams.delivery).
+    return GuardedApp(
         config.app_id,
         broker=brokers,
         store="memory://",
@@ -95,4 +98,9 @@ def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> S
     reportup_agent.register(app, topics, config, deps)
     # /healthz, /readyz and (with deps.metrics) /metrics on the worker's web port.
     observability.register(app, topics, config, deps)
+
+    async def rewind_dropped_records() -> None:
+        await rewind_stalled(app)
+
+    app.timer(STALL_SECONDS / 2, name="gridhub.rewind-stalled")(rewind_dropped_records)
     return topics

@@ -87,6 +87,60 @@ def rows(url: str, table: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
+def report_ids(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        meta = MetaData()
+        meta.reflect(engine, only=["reports"])
+        with engine.connect() as conn:
+            return {str(r[0]) for r in conn.execute(select(meta.tables["reports"].c.id))}
+    finally:
+        engine.dispose()
+
+
+def where_are(env: HubEnv, bootstrap: str, missing: set[str]) -> str:
+    """Where the missing reports stopped: every record on the loop's topics that
+    names one, and the worker group's committed offsets against the ends."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    lines = []
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    # Only asked for the group's committed offsets: never subscribes or polls.
+    group = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=env.env.get("GRIDHUB_APP_ID", "gridhub"),
+        enable_auto_commit=False,
+    )
+    try:
+        for topic in (env.topics.intake, env.topics.reports, env.topics.case_events):
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            ends = consumer.end_offsets(tps)
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            seen = 0
+            while seen < sum(ends.values()):
+                polled = consumer.poll(timeout_ms=2000)
+                if not polled:
+                    break
+                for records in polled.values():
+                    for record in records:
+                        seen += 1
+                        text = (record.value or b"").decode(errors="replace")
+                        for rid in missing:
+                            if rid in text:
+                                lines.append(
+                                    f"  {rid[:8]} in {topic}[{record.partition}]@{record.offset}"
+                                )
+            for tp in tps:
+                lines.append(
+                    f"  {topic}[{tp.partition}]: end {ends[tp]}, committed {group.committed(tp)}"
+                )
+    finally:
+        consumer.close()
+        group.close()
+    return "\n".join(lines)
+
+
 def settled(url: str) -> None:
     """Every report is in, and the timeline has stopped growing."""
     wait_until(lambda: count(url, "reports") == EVENTS, 180, f"{EVENTS} reports")
@@ -94,6 +148,12 @@ def settled(url: str) -> None:
     while (now := count(url, "case_events")) != last:
         last = now
         time.sleep(2)
+
+
+def value_id(value: bytes) -> str:
+    import json
+
+    return str(json.loads(value)["id"])
 
 
 def produce(bootstrap: str, topic: str, records) -> None:
@@ -118,7 +178,13 @@ def run(env: HubEnv, bootstrap: str, records, kill_at: int | None) -> dict[str, 
             worker = env.spawn("worker")
             wait_until(lambda: count(env.db_url, "reports") > figures["killed_at"], 120, "resume")
             figures["recovery_s"] = time.monotonic() - killed
-        settled(env.db_url)
+        try:
+            settled(env.db_url)
+        except AssertionError:
+            expected = {value_id(value) for _, value, _ in records}
+            missing = expected - report_ids(env.db_url)
+            print(f"--- {len(missing)} reports missing ---\n{where_are(env, bootstrap, missing)}")
+            raise
     finally:
         print(f"--- worker ---\n{worker.log_tail(40)}")
         worker.stop()

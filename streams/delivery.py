@@ -1,0 +1,212 @@
+"""Delivery guards around faust-streaming's Kafka consumer and producer.
+
+Three faults in faust-streaming 0.15.3 can commit an offset past work that never
+happened, which breaks "offsets are committed only after the write they
+cover" (DESIGN.md §7):
+
+* **A hole at the head of the acked offsets.** A restarted or rebalanced worker
+  resumes its partitions, seeks them to the committed offsets and clears its
+  stream queues; records the consumer thread fetched around that seek can be
+  dropped from the queues while the read position has already moved past them,
+  so they are never delivered. Faust then refuses to commit only when two or
+  more offsets are missing at the head (``min(acked) - committed > 1``, where
+  ``committed`` is already the *next* offset): one missing record is committed
+  over and lost; two or more block the partition's commits for good.
+  Partitions the group has never committed (or committed at 0) are not even
+  sought: the Kafka client seeks only to committed offsets above zero, and
+  Faust's head check is skipped for them, so records dropped there are
+  committed over whatever their number.
+  :class:`GaplessConsumer` seeks never-committed partitions to their first
+  offset along with the others, commits only a run that starts exactly at the
+  committed (or, never committed, the first) offset, and :func:`rewind_stalled`
+  re-reads a partition from there when its head has stayed missing while later
+  records were acked — every effect downstream is idempotent, so re-reading is
+  harmless.
+* **Skipped records acked as handled.** A stream skips the records fetched
+  before the latest rebalance and acks them; a partition that stays with the
+  worker keeps those acks and commits them before it is sought back, so the
+  records are never handled (the crash test lost the database writes of case
+  events this way). :meth:`GaplessConsumer.ack` does not count them.
+* **A producer flush that gives up.** Table writes go through Faust's producer
+  buffer, whose ``flush`` returns as soon as one hand-over to the Kafka client
+  takes longer than 0.1 s, even with records still in it — and Faust commits
+  right after flushing. :class:`DrainingProducer` waits until every record
+  buffered before the flush is delivered, so a changelog record is on the
+  broker before the offsets of the input that caused it are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+#: A head offset missing for this long while later ones are acked is not in
+#: flight any more (every stage handles a partition's records in order and
+#: acks them batch by batch): it was dropped, and the partition is re-read.
+STALL_SECONDS = 10.0
+
+
+class GaplessConsumer(faust_aiokafka.Consumer):
+    """Commits only offsets that continue the committed one without a hole."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # tp -> (offset the partition must continue from, since when it has been missing)
+        self.stalled: dict[TP, tuple[int, float]] = {}
+        # tp -> first offset of a partition the group has never committed
+        self.first_offsets: dict[TP, int] = {}
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        never_committed = [
+            tp
+            for tp in self.assignment()
+            if self._committed_offset[tp] is None and not self._is_changelog_tp(tp)
+        ]
+        self.first_offsets = {}
+        if never_committed:
+            # consumer_auto_offset_reset is "earliest": the group starts there.
+            earliest = await self.earliest_offsets(*never_committed)
+            for tp in never_committed:
+                first = int(earliest.get(tp) or 0)
+                self.first_offsets[tp] = first
+                await self.seek(tp, first)
+
+    def next_to_commit(self, tp: TP) -> int | None:
+        """The offset the partition's next commit must start from."""
+        committed = self._committed_offset[tp]
+        if committed is not None:
+            return int(committed)
+        return self.first_offsets.get(tp)
+
+    def head_missing(self, tp: TP) -> bool:
+        """Some record at or after the next offset to commit is acked, but not
+        that record itself (gaps Faust saw in the offsets, such as transaction
+        markers, count as acked, as Faust counts them)."""
+        expected = self.next_to_commit(tp)
+        acked = self._acked[tp]
+        if expected is None or not acked:
+            return False
+        head = min(acked)
+        gaps = self._gap.get(tp)
+        if gaps:
+            head = min(head, min(interval.begin for interval in gaps))
+        return bool(head > expected)
+
+    def ack(self, message: Any) -> bool:
+        """Count an ack only if the record was handled in the generation that
+        fetched it, with the flow running.
+
+        A Faust stream *skips* a record fetched before the latest rebalance (or
+        while the flow is suspended) and then acks it like a handled one; if
+        the partition stays with this worker, that ack survives the rebalance
+        and is committed — before the partitions are sought back to the
+        committed offsets — so the record is never handled. Such an ack (or a
+        real one that finished across a rebalance) is not counted here: the
+        record is fetched again from the committed offset and handled then.
+        """
+        generation = getattr(message, "generation_id", None)
+        stale = generation is not None and generation != self.app.consumer_generation_id
+        if stale or not self.app.flow_control.is_active():
+            if not message.acked:
+                message.acked = True
+                self._unacked_messages.discard(message)
+            return False
+        acked: bool = super().ack(message)
+        return acked
+
+    def _new_offset(self, tp: TP) -> int | None:
+        expected = self.next_to_commit(tp)
+        if expected is not None and self.head_missing(tp):
+            if tp not in self.stalled or self.stalled[tp][0] != expected:
+                self.stalled[tp] = (expected, time.monotonic())
+            return None
+        self.stalled.pop(tp, None)
+        offset: int | None = super()._new_offset(tp)
+        return offset
+
+    def stalled_since(self, older_than: float, now: float | None = None) -> dict[TP, int]:
+        """Partitions whose head has been missing for ``older_than`` seconds,
+        with the committed offset to re-read them from."""
+        now = time.monotonic() if now is None else now
+        assigned = self.assignment()
+        return {
+            tp: committed
+            for tp, (committed, since) in list(self.stalled.items())
+            if now - since >= older_than and tp in assigned and self.head_missing(tp)
+        }
+
+
+class DrainingProducer(faust_aiokafka.Producer):
+    """Flushes every record buffered before the flush began, up to the broker.
+
+    Only those: records other agents keep buffering meanwhile must not hold the
+    flush (and with it the commit and the case agent) until the buffer runs dry.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsent: set[asyncio.Future[Any]] = set()
+        self._failed: list[BaseException] = []
+
+    def _sent(self, fut: asyncio.Future[Any]) -> None:
+        self._unsent.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:
+            self._failed.append(fut.exception())  # type: ignore[arg-type]
+
+    def send_soon(self, fut: Any) -> None:
+        self._unsent.add(fut)
+        fut.add_done_callback(self._sent)
+        super().send_soon(fut)
+
+    async def flush(self) -> None:
+        buffered = list(self._unsent)
+        await super().flush()
+        if buffered:
+            await asyncio.wait(buffered)
+        if self._failed:
+            failed, self._failed = self._failed, []
+            raise RuntimeError(f"{len(failed)} buffered records were not delivered: {failed[0]!r}")
+
+
+class GuardedTransport(faust_aiokafka.Transport):
+    Consumer = GaplessConsumer
+    Producer = DrainingProducer
+
+
+class GuardedApp(faust.App):
+    """A Faust app on :class:`GuardedTransport` (both the consumer's and the
+    producer's transport)."""
+
+    def _new_transport(self) -> Any:
+        return GuardedTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> Any:
+        return GuardedTransport(self.conf.broker_producer, self)
+
+
+async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> dict[TP, int]:
+    """Seek every stalled partition back to its committed offset; returns them."""
+    consumer = app.consumer
+    if not isinstance(consumer, GaplessConsumer):
+        return {}
+    stalled = consumer.stalled_since(older_than)
+    for tp, committed in stalled.items():
+        log.warning(
+            "%s[%d]: offset %d was never acked while later ones were; "
+            "re-reading the partition from it",
+            tp.topic,
+            tp.partition,
+            committed,
+        )
+        await consumer.seek(tp, committed)
+        consumer.stalled.pop(tp, None)
+    return stalled

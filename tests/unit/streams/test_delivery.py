@@ -1,0 +1,250 @@
+"""The delivery guards around Faust's consumer and producer (streams.delivery):
+the offset bookkeeping is driven directly, without a broker; the crash test in
+tests/integration/streams drives them on a real one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from streams.delivery import (
+    STALL_SECONDS,
+    DrainingProducer,
+    GaplessConsumer,
+    GuardedApp,
+    rewind_stalled,
+)
+
+TP0 = TP("gridhub.reports", 0)
+
+
+def guarded_app() -> GuardedApp:
+    # Nothing connects: the consumer and producer are only built, never started.
+    return GuardedApp("delivery-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+
+
+@pytest.fixture
+def app() -> Iterator[GuardedApp]:
+    yield guarded_app()
+
+
+def acked(consumer: Any, tp: TP, *offsets: int) -> None:
+    for offset in offsets:
+        consumer._acked[tp].append(offset)
+        consumer._acked_index[tp].add(offset)
+    consumer._acked[tp].sort()
+
+
+def test_the_app_runs_on_the_guarded_consumer_and_producer(app: GuardedApp) -> None:
+    assert isinstance(app.consumer, GaplessConsumer)
+    assert isinstance(app.producer, DrainingProducer)
+
+
+def test_faust_alone_commits_over_one_missing_record(app: GuardedApp) -> None:
+    """Why the guard exists: the stock consumer's head check is off by one."""
+    stock = faust_aiokafka.Consumer(
+        app.transport,
+        callback=app.topics.on_message,
+        on_partitions_revoked=app._on_partitions_revoked,
+        on_partitions_assigned=app._on_partitions_assigned,
+    )
+    stock._committed_offset[TP0] = 100  # the next offset to read
+    acked(stock, TP0, 101, 102)  # offset 100 was dropped, never acked
+    assert stock._new_offset(TP0) == 103  # 100 would be committed over: lost
+
+
+def test_one_missing_record_holds_the_commit(app: GuardedApp) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    consumer._committed_offset[TP0] = 100
+    acked(consumer, TP0, 101, 102)
+    assert consumer._new_offset(TP0) is None
+    assert TP0 in consumer.stalled
+    acked(consumer, TP0, 100)  # the record arrives after all
+    assert consumer._new_offset(TP0) == 103
+    assert TP0 not in consumer.stalled
+
+
+def test_a_run_from_the_committed_offset_commits_up_to_its_first_hole(app: GuardedApp) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    consumer._committed_offset[TP0] = 100
+    acked(consumer, TP0, 100, 101, 102, 105)
+    assert consumer._new_offset(TP0) == 103
+    assert not consumer.stalled
+
+
+def test_gaps_faust_saw_in_the_offsets_count_as_acked(app: GuardedApp) -> None:
+    """Offsets the consumer never saw (transaction markers) are not a hole."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    consumer._committed_offset[TP0] = 100
+    consumer._gap[TP0].addi(100, 102)
+    acked(consumer, TP0, 102, 103)
+    assert not consumer.head_missing(TP0)
+    assert consumer._new_offset(TP0) == 104
+
+
+def test_a_never_committed_partition_continues_from_its_first_offset(app: GuardedApp) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    consumer.first_offsets[TP0] = 0  # what perform_seek found and sought to
+    acked(consumer, TP0, 3, 4)  # 0-2 were dropped before the flow resumed
+    assert consumer._new_offset(TP0) is None
+    assert consumer.stalled[TP0][0] == 0
+    acked(consumer, TP0, 0, 1, 2)
+    assert consumer._new_offset(TP0) == 5
+
+
+def test_a_partition_of_unknown_start_is_left_to_faust(app: GuardedApp) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    acked(consumer, TP0, 0, 1)
+    assert consumer._new_offset(TP0) == 2
+
+
+class Fetched:
+    """The parts of a fetched record that acking looks at."""
+
+    def __init__(self, offset: int, generation_id: int) -> None:
+        self.tp = TP0
+        self.topic = TP0.topic
+        self.offset = offset
+        self.generation_id = generation_id
+        self.acked = False
+
+
+def test_an_ack_counts_in_the_generation_that_fetched_the_record(app: GuardedApp) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 3
+    app.flow_control.resume()
+    consumer._committed_offset[TP0] = 10
+    assert consumer.ack(Fetched(10, generation_id=3))
+    assert consumer._acked[TP0] == [10]
+
+
+def test_a_record_fetched_before_the_rebalance_is_not_counted_as_handled(
+    app: GuardedApp,
+) -> None:
+    """Faust's stream skips it and acks it anyway; counting that ack would
+    commit it before the partition is sought back."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 4
+    app.flow_control.resume()
+    consumer._committed_offset[TP0] = 10
+    stale = Fetched(10, generation_id=3)
+    assert not consumer.ack(stale)
+    assert stale.acked
+    assert consumer._acked[TP0] == []
+    assert consumer._new_offset(TP0) is None
+
+
+def test_an_ack_while_the_flow_is_suspended_is_not_counted(app: GuardedApp) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 3
+    app.flow_control.suspend()
+    assert not consumer.ack(Fetched(10, generation_id=3))
+    assert consumer._acked[TP0] == []
+
+
+async def test_a_stalled_partition_is_reread_from_its_committed_offset(
+    app: GuardedApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    other = TP("gridhub.reports", 1)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TP0, other})
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "seek", seek)
+    consumer._committed_offset[TP0] = 100
+    acked(consumer, TP0, 101)
+    consumer._new_offset(TP0)
+    consumer._committed_offset[other] = 7
+    acked(consumer, other, 7)
+
+    assert await rewind_stalled(app) == {}  # not stalled for long yet
+    committed, since = consumer.stalled[TP0]
+    consumer.stalled[TP0] = (committed, since - STALL_SECONDS)
+    assert await rewind_stalled(app) == {TP0: 100}
+    assert seeks == [(TP0, 100)]
+    assert TP0 not in consumer.stalled
+
+
+def test_a_partition_no_longer_assigned_is_not_rewound(
+    app: GuardedApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    monkeypatch.setattr(consumer, "assignment", lambda: set())
+    consumer._committed_offset[TP0] = 100
+    acked(consumer, TP0, 101)
+    consumer._new_offset(TP0)
+    assert consumer.stalled_since(0.0) == {}
+
+
+class HeldBuffer:
+    """Stands in for Faust's buffer: keeps what it is given; its own flush gives
+    up at once, as Faust's does after 0.1 s per record."""
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.Future[Any]] = []
+
+    @property
+    def size(self) -> int:
+        return sum(not fut.done() for fut in self.held)
+
+    def put(self, fut: asyncio.Future[Any]) -> None:
+        self.held.append(fut)
+
+    async def flush(self) -> None:
+        return None
+
+
+async def test_the_producer_flush_waits_for_what_was_buffered_before_it() -> None:
+    producer = guarded_app().producer
+    assert isinstance(producer, DrainingProducer)
+    buffer = HeldBuffer()
+    producer.buffer = buffer  # type: ignore[assignment]
+    loop = asyncio.get_running_loop()
+    before = [loop.create_future() for _ in range(2)]
+    for fut in before:
+        producer.send_soon(fut)
+
+    flush = asyncio.create_task(producer.flush())
+    await asyncio.sleep(0)  # the flush has begun
+    later = loop.create_future()
+    producer.send_soon(later)  # buffered after the flush began: not waited for
+    await asyncio.sleep(0.05)
+    assert not flush.done()
+    before[0].set_result("delivered")
+    await asyncio.sleep(0.05)
+    assert not flush.done()
+    before[1].set_result("delivered")
+    await asyncio.wait_for(flush, 1)
+    assert not later.done()
+
+
+async def test_the_producer_flush_fails_when_a_buffered_record_was_not_delivered() -> None:
+    producer = guarded_app().producer
+    assert isinstance(producer, DrainingProducer)
+    producer.buffer = HeldBuffer()  # type: ignore[assignment]
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    producer.send_soon(fut)
+    fut.set_exception(OSError("broker gone"))
+    with pytest.raises(RuntimeError, match="not delivered"):
+        await producer.flush()

@@ -63,9 +63,13 @@ def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) 
     for systems_module in (events, open311, webhooks):
         app.include_router(systems_module.router)
 
-    # -- pages (issue 5): /m/, /console/, /reports/ and their /static/ assets --
+    # -- pages (issue 5): /m/, /console/, /reports/ and their /static/ assets;
+    # CSV export of cases, daily briefs as HTML/PDF, profile and department directory --
     from gateway import pages
+    from gateway.routes import exports, pagedata
 
+    app.include_router(exports.router)
+    app.include_router(pagedata.router)
     pages.install(app)
 
     # --- observability (gateway.metrics): request metrics by route template and

@@ -176,6 +176,48 @@ export function mediaImg(mediaId, alt) {
   return img;
 }
 
+// A protected file (CSV export, brief as PDF/HTML): fetched with the token, then
+// saved through a temporary object URL (a plain link could not send the header).
+export async function download(path, fallbackName) {
+  const response = await api(path, { raw: true });
+  if (!response.ok) {
+    let detail = "";
+    try { detail = detailOf(await response.json()); } catch { /* not JSON */ }
+    throw new ApiError(response.status, detail);
+  }
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: match ? match[1] : fallbackName, class: "hidden" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// Who is signed in: {name, role, scope}.
+export async function profile() {
+  return (await api("/api/v1/me/profile")).data;
+}
+
+// Distance in metres between two {lat, lon} points (haversine).
+export function metres(a, b) {
+  if (!a || !b) return Infinity;
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad;
+  const dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6371000 * Math.asin(Math.sqrt(h));
+}
+
+// The centre of a grid polygon, as {lat, lon} (for cases placed by grid only).
+export function gridCentre(collection, code) {
+  const feature = ((collection && collection.features) || []).find((f) => (f.properties || {}).code === code);
+  const ring = feature ? rings(feature.geometry)[0] || [] : [];
+  if (!ring.length) return null;
+  return { lon: ring.reduce((a, p) => a + p[0], 0) / ring.length, lat: ring.reduce((a, p) => a + p[1], 0) / ring.length };
+}
+
 // ---- SSE over fetch -----------------------------------------------------------
 // Calls onEvent(type, data, id) for every frame; reconnects with Last-Event-ID.
 // Returns a stop() function.
@@ -302,7 +344,7 @@ export function gridMap(collection, { style = () => ({}), points = [], width = 6
       const ring = rings(f.geometry)[0] || [];
       const cx = ring.reduce((a, p) => a + p[0], 0) / (ring.length || 1);
       const cy = ring.reduce((a, p) => a + p[1], 0) / (ring.length || 1);
-      root.append(svg("text", { x: px(cx).toFixed(1), y: py(cy).toFixed(1), "text-anchor": "middle", class: "maplabel" }, s.label));
+      root.append(svg("text", { x: px(cx).toFixed(1), y: (py(cy) + 5).toFixed(1), "text-anchor": "middle", class: "maplabel", fill: s.labelColour || "#223" }, s.label));
     }
   }
   for (const p of points) {

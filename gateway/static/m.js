@@ -2,7 +2,7 @@
 // outbox (IndexedDB) re-sent with the same Idempotency-Key, my reports, to verify.
 import {
   addStrings, api, ApiError, applyI18n, clear, el, fmtTime, getToken, lang,
-  setToken, t, wireHeader,
+  setToken, streamEvents, t, wireHeader,
 } from "./common.js";
 
 addStrings({
@@ -18,7 +18,7 @@ addStrings({
     gps_wait: "正在定位…", failed: "被拒绝", delete: "删除", retry: "重发",
     pass: "核查通过", fail: "核查不通过", note: "核查说明", reason_needed: "不通过时请填写原因",
     verified: "已提交核查", empty: "暂无", case: "案件", waiting_case: "处理中，等待立案",
-    verify_photo: "核查照片",
+    verify_photo: "核查照片", sent_later: "离线保存的上报已发送",
   },
   en: {
     title: "Grid worker report", new_report: "New report", category: "Category",
@@ -34,6 +34,7 @@ addStrings({
     pass: "Pass", fail: "Fail", note: "Verification note", reason_needed: "Give a reason for a fail",
     verified: "Verification sent", empty: "Nothing here", case: "Case",
     waiting_case: "Processing, case not opened yet", verify_photo: "Verification photo",
+    sent_later: "The reports saved offline have been sent",
   },
 });
 
@@ -117,6 +118,9 @@ async function flush() {
     }
   } finally {
     flushing = false;
+    const left = await outboxAll();
+    const status = document.getElementById("report-status");
+    if (status.dataset.kind === "queued" && !left.some((x) => !x.failed)) showStatus("ok", "sent_later", "sent");
     await renderOutbox();
     renderMine();
   }
@@ -144,8 +148,8 @@ function renderCategories() {
 }
 
 async function renderOutbox() {
-  const list = clear(document.getElementById("outbox"));
   const items = await outboxAll();
+  const list = clear(document.getElementById("outbox")); // after the read: never shown empty by mistake
   if (!items.length) list.append(el("li", { class: "muted" }, t("empty")));
   for (const item of items) {
     list.append(el("li", {},
@@ -179,17 +183,23 @@ function renderMine() {
   }
 }
 
-async function renderTasks() {
-  const list = clear(document.getElementById("tasks"));
+async function renderTasks(relabel = false) {
+  const list = document.getElementById("tasks");
   let items = [];
   try {
     items = (await api("/api/v1/me/tasks")).data.items;
   } catch {
-    list.append(el("li", { class: "muted" }, t("network_error")));
+    clear(list).append(el("li", { class: "muted" }, t("network_error")));
     return;
   }
+  // A task already on screen (same case, same version) is kept as it is: a note
+  // being typed or a photo picked survives the refresh.
+  const shown = new Map(relabel ? [] : [...list.querySelectorAll("li[data-case]")].map((li) => [`${li.dataset.case}@${li.dataset.version}`, li]));
+  clear(list);
   if (!items.length) list.append(el("li", { class: "muted" }, t("empty")));
   for (const c of items) {
+    const kept = shown.get(`${c.id}@${c.version}`);
+    if (kept) { list.append(kept); continue; }
     const noteId = `note-${c.id}`;
     const photoId = `vphoto-${c.id}`;
     const note = el("textarea", { id: noteId, maxlength: 1000 });
@@ -218,7 +228,7 @@ async function renderTasks() {
         status.className = "status err"; status.textContent = `${t("error")}: ${err.detail || err}`;
       }
     };
-    list.append(el("li", { dataset: { case: c.id } },
+    list.append(el("li", { dataset: { case: c.id, version: c.version } },
       el("div", {}, el("strong", {}, catName(c.category)), " ", c.title || c.description || ""),
       el("div", { class: "muted" }, `${c.id} · ${c.grid_code} · ${fmtTime(c.updated_at || c.opened_at)}`),
       el("label", { for: noteId }, t("note")), note,
@@ -234,10 +244,18 @@ function renderNet() {
   net.textContent = navigator.onLine ? t("online") : t("offline");
 }
 
-function showStatus(kind, text) {
+// The status line under the form: a message key (re-translated when the language
+// changes) and an optional detail from the server.
+function showStatus(kind, key, what = kind, detail = "") {
   const node = document.getElementById("report-status");
   node.className = `status ${kind}`;
-  node.textContent = text;
+  Object.assign(node.dataset, { kind: what, key, detail });
+  node.textContent = detail ? `${t(key)}: ${detail}` : t(key);
+}
+
+function relabelStatus() {
+  const node = document.getElementById("report-status");
+  if (node.dataset.key) node.textContent = node.dataset.detail ? `${t(node.dataset.key)}: ${node.dataset.detail}` : t(node.dataset.key);
 }
 
 // ---- actions -------------------------------------------------------------------------
@@ -247,9 +265,9 @@ async function submitReport(event) {
   const description = document.getElementById("description").value.trim();
   const grid = document.getElementById("grid").value;
   const file = document.getElementById("photo").files[0] || null;
-  if (!category) return showStatus("err", t("need_category"));
-  if (!description) return showStatus("err", t("need_description"));
-  if (!grid && !position) return showStatus("err", t("need_place"));
+  if (!category) return showStatus("err", "need_category");
+  if (!description) return showStatus("err", "need_description");
+  if (!grid && !position) return showStatus("err", "need_place");
   const body = { category, description, occurred_at: new Date().toISOString() };
   if (grid) body.grid_code = grid;
   else body.location = position;
@@ -263,9 +281,9 @@ async function submitReport(event) {
   renderCategories();
   await flush();
   const still = (await outboxAll()).find((x) => x.key === item.key);
-  if (!still) showStatus("ok", t("sent"));
-  else if (still.failed) showStatus("err", `${t("failed")}: ${still.failed}`);
-  else showStatus("info", t("queued"));
+  if (!still) showStatus("ok", "sent");
+  else if (still.failed) showStatus("err", "failed", "err", still.failed);
+  else showStatus("info", "queued", "queued");
 }
 
 function locate() {
@@ -293,6 +311,14 @@ async function loadReference() {
   }
 }
 
+// Case changes in this worker's grids (live stream): refresh "to verify" and "my reports".
+let refreshTimer = null;
+function onCaseEvent(type) {
+  if (type !== "case" && type !== "reset") return;
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => { renderTasks(); renderMine(); }, 300);
+}
+
 async function start() {
   document.getElementById("signin").classList.add("hidden");
   document.getElementById("app").classList.remove("hidden");
@@ -308,6 +334,7 @@ async function start() {
   renderMine();
   renderTasks();
   flush();
+  streamEvents("/api/v1/stream/cases", onCaseEvent);
 }
 
 function showSignIn(message) {
@@ -321,7 +348,7 @@ function showSignIn(message) {
 function init() {
   applyI18n();
   renderNet();
-  wireHeader(() => { renderNet(); renderCategories(); renderOutbox(); renderMine(); renderTasks(); });
+  wireHeader(() => { renderNet(); relabelStatus(); renderCategories(); renderOutbox(); renderMine(); renderTasks(true); });
   document.getElementById("signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const value = document.getElementById("token-input").value.trim();

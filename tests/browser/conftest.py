@@ -1,26 +1,32 @@
 """Browser fixtures: a real uvicorn server running the gateway app (SQLite, real
-tokens, the demo district, an in-memory publisher in place of Kafka, a real media
-store) on a free port, and Debian's headless Chromium driven by Playwright.
+tokens, the demo district, an in-memory publisher in place of Kafka, an in-memory
+case feed a test drives with :meth:`LiveGateway.happen`, a real media store) on a
+free port, and Debian's headless Chromium driven by Playwright.
 
 Never ``playwright install``: the browser is ``/usr/bin/chromium`` (apt-get install
 chromium fonts-noto-cjk; deploy/install-system-deps.sh does it). The full loop on
-the real broker (issue 5's proof) belongs in a test that spawns ``gridhub worker``
-and ``gridhub gateway`` as tests/e2e/test_operations.py does, reusing these
-browser fixtures."""
+the real broker (issue 5's proof) is test_journey.py: it spawns ``gridhub worker``
+and ``gridhub gateway`` and reuses the browser fixtures here."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
+from sqlalchemy import Engine
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
@@ -28,11 +34,14 @@ from gateway.feed import CaseFeed
 from gateway.media import MediaStore
 from gateway.publisher import InMemoryPublisher
 from routing.district import District
+from schemas.cases import CaseEvent
 from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from sinks.stats import CaseStats
 from sinks.tokens import TokenStore
+from sinks.writer import CaseProjectionWriter
+from streams.codecs import case_event_cloudevent
 from tests.fixtures.worker import free_port
 
 CHROMIUM = os.environ.get("GRIDHUB_CHROMIUM", "/usr/bin/chromium")
@@ -53,15 +62,66 @@ if not Path(CHROMIUM).exists():  # machine set-up: fail loudly, never skip
     raise RuntimeError(f"{CHROMIUM} missing: run deploy/install-system-deps.sh")
 
 
+def make_png(width: int = 120, height: int = 80) -> bytes:
+    """A real PNG photo stand-in: a sky-blue top over a grey "road" with an orange
+    "cone" in the middle, so a thumbnail is recognisable in the screenshots."""
+
+    def pixel(x: int, y: int) -> bytes:
+        if abs(x - width // 2) < width // 10 and height // 3 < y < height * 5 // 6:
+            return bytes((240, 120, 20))
+        return bytes((135, 190, 235)) if y < height // 2 else bytes((110, 110, 110))
+
+    raw = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+class LoopServer(uvicorn.Server):
+    """A uvicorn server that remembers its event loop, so a test can hand the
+    in-memory case feed its events on that loop (the feed is not thread-safe)."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+
 @dataclass
 class LiveGateway:
     base: str
     tokens: TokenStore
     publisher: InMemoryPublisher
+    engine: Engine
+    feed: CaseFeed
+    server: LoopServer
 
     def token(self, role: str, scope: str | None = None, name: str | None = None) -> str:
         plaintext, _ = self.tokens.create(role, name or f"browser-{role}", scope=scope)
         return plaintext
+
+    def happen(self, events: list[CaseEvent]) -> None:
+        """What the worker would do: project the events into the database, then
+        publish them on the live feed (in that order, as the real hub mostly does)."""
+        CaseProjectionWriter(self.engine).write(events)
+        assert self.server.loop is not None
+        for event in events:
+            raw = orjson.dumps(case_event_cloudevent(event))
+            self.server.loop.call_soon_threadsafe(self.feed.ingest, raw)
 
 
 @pytest.fixture
@@ -71,6 +131,7 @@ def live_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
     engine = make_engine(url)
     tokens = TokenStore(engine, secret="browser-test-secret")
     publisher = InMemoryPublisher()
+    feed = CaseFeed()  # in memory: fed by LiveGateway.happen
     deps = GatewayDeps(
         queries=CaseQueries(engine),
         tokens=tokens,
@@ -78,12 +139,12 @@ def live_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
         publisher=publisher,
         topics=TopicNames.with_prefix("browser."),
         media=MediaStore(tmp_path / "media"),
-        case_feed=CaseFeed(),  # in memory: the live stream works, nothing feeds it yet
+        case_feed=feed,
         stats=CaseStats(engine),
     )
     port = free_port()
     config = uvicorn.Config(create_app(deps), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = LoopServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
@@ -98,7 +159,7 @@ def live_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
             raise AssertionError("uvicorn did not start")
         time.sleep(0.1)
     try:
-        yield LiveGateway(base, tokens, publisher)
+        yield LiveGateway(base, tokens, publisher, engine, feed, server)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -130,12 +191,20 @@ def phone(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture
-def screenshot() -> Callable[[Any, str], Path]:
-    def take(page: Any, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+class Screenshots:
+    """``screenshot(page, name)`` saves a full-page PNG into :attr:`directory`
+    (``test-artifacts/`` at the repository root, ignored by git)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def __call__(self, page: Any, name: str) -> Path:
+        self.directory.mkdir(exist_ok=True)
+        path = self.directory / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
 
-    return take
+
+@pytest.fixture
+def screenshot() -> Screenshots:
+    return Screenshots(ARTIFACTS)

@@ -56,6 +56,7 @@ def test_phone_page_signs_in_and_reports(live_gateway, phone, screenshot, tmp_pa
     # English is one click away
     page.get_by_role("button", name="English").click()
     page.get_by_role("heading", name="New report").wait_for()
+    assert page.locator("#report-status").inner_text() == "Reported"
     screenshot(page, "m-english")
 
 

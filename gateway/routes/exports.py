@@ -1,0 +1,281 @@
+"""Files for leaders and the duty office (issue 5, ``/reports/``): the case list as
+CSV and the daily brief as HTML, PDF, Markdown or JSON.
+
+- ``GET /api/v1/exports/cases.csv`` takes the filters of ``GET /api/v1/cases`` and
+  the same roles: a department exports only its own cases. Like the list, it
+  carries no personal data (reporters' names and phones stay in the case detail,
+  for operators). Cells that a spreadsheet would read as a formula are quoted
+  with a leading ``'``; the file is UTF-8 with a BOM so spreadsheets read the
+  Chinese text right.
+- ``GET /api/v1/briefs/{day}?format=html|pdf|md|json`` renders the brief of that
+  local day (:func:`sinks.briefs.daily_brief`) on demand, with the day's hotspot
+  alerts read back from the duty office's inbox.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import Engine
+
+from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles
+from gateway.deps import GatewayDeps, get_deps
+from gateway.errors import ErrorOut, invalid_fields
+from gateway.ports import TokenInfo
+from gateway.routes.cases import CODE_PATTERN
+from gateway.routes.common import AUTH_ERRORS, INVALID
+from schemas.cases import CaseState, Priority, SlaState
+from sinks.brief_files import hotspot_alerts, render_pdf
+from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, render_html
+from sinks.briefs import render_markdown as brief_markdown
+
+router = APIRouter(prefix="/api/v1", tags=["exports"])
+
+MAX_EXPORT_ROWS = 20_000
+PAGE = 500
+DUTY_OFFICE = "duty_office"  # the brief's hotspots: what the duty office was told
+CSV_COLUMNS = (
+    "id",
+    "state",
+    "priority",
+    "category",
+    "category_name",
+    "title",
+    "grid_code",
+    "street_code",
+    "street_name",
+    "community_code",
+    "lead_department",
+    "departments",
+    "report_count",
+    "sla_state",
+    "respond_by",
+    "resolve_by",
+    "opened_at",
+    "updated_at",
+    "closed_at",
+    "rework_count",
+    "escalation_level",
+    "merged_into",
+    "satisfaction",
+    "source",
+    "external_ref",
+)
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+Exporter = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
+Centre = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER))]
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorOut, "description": "the case database is not reachable from here"}
+}
+
+
+def _engine(deps: GatewayDeps) -> Engine:
+    """The projection's engine, from the read ports that hold one."""
+    for port in (deps.stats, deps.queries):
+        engine = getattr(port, "engine", None)
+        if isinstance(engine, Engine):
+            return engine
+    raise HTTPException(status_code=503, detail="briefs are not available here")
+
+
+def _names(deps: GatewayDeps) -> BriefNames:
+    """Chinese names of categories, streets and departments (codes otherwise)."""
+    district: Any = deps.district
+    return BriefNames(
+        categories={str(c["code"]): str(c["name_zh"]) for c in district.taxonomy.as_json()},
+        streets=dict(district.grids.streets()),
+        departments={
+            code: str(getattr(d, "name_zh", code)) for code, d in district.departments.items()
+        },
+    )
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _row(case: dict[str, Any], names: BriefNames) -> list[str]:
+    extra = {
+        "category_name": names.categories.get(str(case.get("category")), ""),
+        "street_name": names.streets.get(str(case.get("street_code")), ""),
+    }
+    return [_cell(extra[c] if c in extra else case.get(c)) for c in CSV_COLUMNS]
+
+
+def _csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    yield "\ufeff"
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+@router.get(
+    "/exports/cases.csv",
+    summary="The case list as CSV: the filters and roles of GET /api/v1/cases",
+    response_class=StreamingResponse,
+    responses={
+        **AUTH_ERRORS,
+        **INVALID,
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+    },
+)
+def export_cases(
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: Exporter,
+    state: CaseState | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    grid: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    street: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    priority: Priority | None = None,
+    sla_state: SlaState | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    since: Annotated[datetime | None, Query(description="opened at or after")] = None,
+    until: Annotated[datetime | None, Query(description="opened before")] = None,
+) -> StreamingResponse:
+    foreign = False  # a department asking for another department's cases: none
+    if token.role == DEPARTMENT:
+        if not token.scope:
+            raise HTTPException(
+                status_code=403, detail="this department token has no department scope"
+            )
+        foreign = department is not None and department != token.scope
+        department = token.scope
+    filters: dict[str, Any] = {
+        "state": state.value if state else None,
+        "category": category,
+        "department": department,
+        "priority": priority.value if priority else None,
+        "street": street,
+        "sla_state": sla_state.value if sla_state else None,
+        "q": q,
+        "since": since,
+        "until": until,
+        "grid_prefixes": [grid] if grid else None,
+    }
+    first, total = ([], 0) if foreign else deps.queries.list_cases(limit=PAGE, **filters)
+    if total > MAX_EXPORT_ROWS:
+        raise invalid_fields(
+            [
+                (
+                    ("query", "since"),
+                    f"{total} cases match; an export holds at most {MAX_EXPORT_ROWS}: "
+                    "narrow the filters (e.g. since/until)",
+                    None,
+                )
+            ]
+        )
+    names = _names(deps)
+
+    def rows() -> Iterator[list[str]]:
+        page, offset = first, 0
+        while page:
+            yield from (_row(case, names) for case in page)
+            offset += PAGE
+            if offset >= total:
+                return
+            page, _ = deps.queries.list_cases(limit=PAGE, offset=offset, **filters)
+
+    stamp = datetime.now(ZoneInfo(DEFAULT_TZ)).strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        _csv_lines(rows()),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="gridhub-cases-{stamp}.csv"',
+            "X-Total-Count": str(total),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+BriefFormat = Literal["html", "pdf", "md", "json"]
+_MEDIA_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+}
+
+
+@router.get(
+    "/briefs/{day}",
+    summary="The daily brief of one local day, rendered now (HTML, PDF, Markdown or JSON)",
+    response_class=Response,
+    responses={
+        **AUTH_ERRORS,
+        **INVALID,
+        **UNAVAILABLE,
+        200: {
+            "content": {media: {"schema": {"type": "string"}} for media in _MEDIA_TYPES.values()},
+            "description": "the brief",
+        },
+    },
+)
+async def brief(
+    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    token: Centre,
+    day: Annotated[date, Path(description="the local calendar day, YYYY-MM-DD")],
+    format: Annotated[BriefFormat, Query(description="html, pdf, md or json")] = "html",  # noqa: A002
+    tz: Annotated[
+        str, Query(pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$", description="IANA time zone")
+    ] = DEFAULT_TZ,
+    download: Annotated[bool, Query(description="as an attachment")] = False,
+) -> Response:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise invalid_fields(
+            [(("path", "day"), f"a day from {FIRST_DAY} to {LAST_DAY}", day.isoformat())]
+        )
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise invalid_fields([(("query", "tz"), "unknown time zone", tz)]) from exc
+    engine = _engine(deps)
+    names = _names(deps)
+
+    def build() -> bytes:
+        start, end = day_bounds(day, tz)
+        made = daily_brief(
+            engine, day, tz, hotspots=hotspot_alerts(engine, start, end, DUTY_OFFICE), names=names
+        )
+        if format == "pdf":
+            return render_pdf(made)
+        if format == "md":
+            return brief_markdown(made).encode()
+        if format == "json":
+            return json.dumps(made.to_json(), ensure_ascii=False, indent=2).encode()
+        return render_html(made).encode()
+
+    body = await run_in_threadpool(build)
+    headers = {"Cache-Control": "no-store"}
+    if download or format == "pdf":
+        disposition = "attachment" if download else "inline"
+        headers["Content-Disposition"] = f'{disposition}; filename="brief-{day}.{format}"'
+    if format == "html":  # a document from data: nothing in it may run
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return Response(body, media_type=_MEDIA_TYPES[format], headers=headers)

@@ -10,15 +10,21 @@ from typing import Any, cast
 import faust
 from faust.types import EventT
 
+from streams.delivery import InOrder
+
 
 async def event_batches(
     stream: faust.StreamT[Any], size: int, within: float
 ) -> AsyncIterator[list[EventT[Any]]]:
-    """Up to ``size`` events, or what arrived within ``within`` seconds, un-acked.
+    """Up to ``size`` events, or what arrived within ``within`` seconds, un-acked,
+    each partition's in offset order and each once (see :class:`InOrder`).
     (``noack_take`` yields events although Faust types it as yielding values.)"""
     concrete = cast("faust.Stream[Any]", stream)
+    gate = InOrder(concrete.app)
     async for batch in concrete.noack_take(size, within=within):
-        yield cast("list[EventT[Any]]", list(batch))
+        admitted = await gate.admit(stream, list(batch))
+        if admitted:
+            yield cast("list[EventT[Any]]", admitted)
 
 
 async def ack_all(stream: faust.StreamT[Any], events: Iterable[EventT[Any]]) -> None:

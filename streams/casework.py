@@ -103,12 +103,31 @@ class CaseWork:
 
     def already_applied(self, report: Report) -> bool:
         """The case record, not the index, says whether a report was applied: after
-        a crash the index may hold entries whose case records were not written."""
+        a crash the index may hold entries whose case records were not written —
+        or miss entries whose case records were, which are written again here."""
         for case_id in (self.store.case_of_report(report.id), case_id_for(report)):
             record = self.store.record(case_id) if case_id else None
             if record is not None and report.id in record.case.report_ids:
+                self._reindex(record, report)
                 return True
         return False
+
+    def _reindex(self, record: CaseRecord, report: Report) -> None:
+        """The index entries an applied report made, restored where missing (the
+        crash fell between the writes of one batch's state)."""
+        case = record.case
+        if self.store.case_of_report(report.id) != case.id:
+            self.store.index_report(report.id, case.id)
+        for key in record.fold_keys:
+            if self.store.case_of_fold(key) is None:
+                self.store.set_fold(key, case.id)
+        if case.location is None:
+            return
+        for cell in record.cells:
+            entries = self.store.near(cell)
+            if all(entry.case_id != case.id for entry in entries):
+                entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
+                self.store.set_near(cell, entries)
 
     def _live(self, case_id: str | None) -> CaseRecord | None:
         record = self.store.record(case_id) if case_id else None
@@ -233,7 +252,7 @@ class CaseWork:
         if case.location is not None and category is not None:
             lat, lon = case.location.lat, case.location.lon
             cell = cell_key(case.category, lat, lon, category.dedup_radius_m)
-            entries = self.store.near(cell)
+            entries = [e for e in self.store.near(cell) if e.case_id != case.id]
             entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
             self.store.set_near(cell, entries)
             cells.append(cell)

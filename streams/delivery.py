@@ -1,8 +1,8 @@
 """Delivery guards around faust-streaming's Kafka consumer and producer.
 
-Three faults in faust-streaming 0.15.3 can commit an offset past work that never
-happened, which breaks "offsets are committed only after the write they
-cover" (DESIGN.md §7):
+Faults in faust-streaming 0.15.3 can commit an offset past work that never
+happened, or reorder that work, which breaks "offsets are committed only after
+the write they cover" and "the same cases as a clean run" (DESIGN.md §7):
 
 * **A hole at the head of the acked offsets.** A restarted or rebalanced worker
   resumes its partitions, seeks them to the committed offsets and clears its
@@ -27,6 +27,10 @@ cover" (DESIGN.md §7):
   worker keeps those acks and commits them before it is sought back, so the
   records are never handled (the crash test lost the database writes of case
   events this way). :meth:`GaplessConsumer.ack` does not count them.
+* **Records handled out of order.** A skipped record fetched again later is
+  handled after the records behind it, and near-duplicate merging depends on
+  the order of reports. :class:`InOrder` lets each stage take a partition's
+  records strictly in offset order, once, re-reading from any hole at once.
 * **A producer flush that gives up.** Table writes go through Faust's producer
   buffer, whose ``flush`` returns as soon as one hand-over to the Kafka client
   takes longer than 0.1 s, even with records still in it — and Faust commits
@@ -40,11 +44,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP
+from faust.types import TP, AppT
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,12 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         self.stalled: dict[TP, tuple[int, float]] = {}
         # tp -> first offset of a partition the group has never committed
         self.first_offsets: dict[TP, int] = {}
+        # records a stage let through acked but unhandled (see InOrder)
+        self._uncounted: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def uncount(self, message: Any) -> None:
+        """Its coming ack will not count: the record is to be fetched again."""
+        self._uncounted.add(message)
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
@@ -115,7 +126,7 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         """
         generation = getattr(message, "generation_id", None)
         stale = generation is not None and generation != self.app.consumer_generation_id
-        if stale or not self.app.flow_control.is_active():
+        if stale or message in self._uncounted or not self.app.flow_control.is_active():
             if not message.acked:
                 message.acked = True
                 self._unacked_messages.discard(message)
@@ -210,3 +221,77 @@ async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> d
         await consumer.seek(tp, committed)
         consumer.stalled.pop(tp, None)
     return stalled
+
+
+class InOrder:
+    """Lets a stage handle each partition's records in offset order, each once
+    per generation, whatever Faust drops or delivers twice.
+
+    Decisions such as near-duplicate merging depend on the order of reports, so
+    a record Faust skipped must not be handled after the records behind it.
+    Per partition the gate expects the next offset — at first the one the
+    partition continues from after the latest rebalance — and:
+
+    * lets the expected record through;
+    * acks a record it has already let through (fetched again after a seek);
+    * for a record beyond the expected one (a hole), acks it without counting
+      the ack and seeks the partition back to the expected offset, so the
+      missing record and everything behind it arrive again, in order;
+    * acks a record fetched before the latest rebalance without counting it
+      (it is fetched again from the committed offset).
+    """
+
+    def __init__(self, app: AppT) -> None:
+        self.app = app
+        self.generation: int | None = None
+        self.expected: dict[TP, int] = {}
+        self.sought: dict[TP, tuple[int, float]] = {}  # offset, when
+        self.rewinds = 0
+
+    async def admit(self, stream: faust.StreamT[Any], events: list[Any]) -> list[Any]:
+        consumer: Any = self.app.consumer
+        guarded = isinstance(consumer, GaplessConsumer)
+        generation = self.app.consumer_generation_id
+        if generation != self.generation:
+            self.generation = generation
+            self.expected.clear()
+            self.sought.clear()
+        admitted = []
+        for event in events:
+            message = event.message
+            tp, offset = message.tp, message.offset
+            fetched_in = getattr(message, "generation_id", None)
+            if fetched_in is not None and fetched_in != generation:
+                if guarded:
+                    consumer.uncount(message)
+                await stream.ack(event)
+                continue
+            expected = self.expected.get(tp)
+            if expected is None:
+                start = consumer.next_to_commit(tp) if guarded else None
+                expected = offset if start is None else start
+            if offset == expected:
+                admitted.append(event)
+                self.expected[tp] = offset + 1
+            elif offset < expected:
+                await stream.ack(event)
+            else:
+                if guarded:
+                    consumer.uncount(message)
+                await stream.ack(event)
+                sought, when = self.sought.get(tp, (None, 0.0))
+                now = time.monotonic()
+                # Once per hole — again if the partition still skips it a while later.
+                if sought != expected or now - when > STALL_SECONDS / 2:
+                    self.sought[tp] = (expected, now)
+                    self.rewinds += 1
+                    log.warning(
+                        "%s[%d]: offset %d arrived before %d; re-reading from %d",
+                        tp.topic,
+                        tp.partition,
+                        offset,
+                        expected,
+                        expected,
+                    )
+                    await consumer.seek(tp, expected)
+        return admitted

@@ -17,6 +17,7 @@ from streams.delivery import (
     DrainingProducer,
     GaplessConsumer,
     GuardedApp,
+    InOrder,
     rewind_stalled,
 )
 
@@ -248,3 +249,102 @@ async def test_the_producer_flush_fails_when_a_buffered_record_was_not_delivered
     fut.set_exception(OSError("broker gone"))
     with pytest.raises(RuntimeError, match="not delivered"):
         await producer.flush()
+
+
+class Acks:
+    """Stands in for a stream: records what the stage acked."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    async def ack(self, event: Any) -> bool:
+        self.acked.append(event.message.offset)
+        return True
+
+
+class Ev:
+    def __init__(self, offset: int, generation_id: int = 1, tp: TP = TP0) -> None:
+        self.message = Fetched(offset, generation_id)
+        self.message.tp = tp
+
+
+Gated = tuple[InOrder, list[tuple[TP, int]]]
+
+
+@pytest.fixture
+def gated(app: GuardedApp, monkeypatch: pytest.MonkeyPatch) -> Gated:
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.consumer_generation_id = 1
+    consumer._committed_offset[TP0] = 10
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "seek", seek)
+    return InOrder(app), seeks
+
+
+async def offsets(gate: InOrder, stream: Acks, *events: Ev) -> list[int]:
+    admitted = await gate.admit(stream, list(events))  # type: ignore[arg-type]
+    return [e.message.offset for e in admitted]
+
+
+async def test_records_in_order_from_the_committed_offset_pass(gated: Gated) -> None:
+    gate, seeks = gated
+    stream = Acks()
+    assert await offsets(gate, stream, Ev(10), Ev(11), Ev(12)) == [10, 11, 12]
+    assert stream.acked == [] and seeks == []
+
+
+async def test_a_hole_holds_the_partition_and_seeks_back_to_it(
+    gated: Gated, app: GuardedApp
+) -> None:
+    gate, seeks = gated
+    stream = Acks()
+    assert await offsets(gate, stream, Ev(10), Ev(12), Ev(13)) == [10]
+    assert seeks == [(TP0, 11)]  # once, not once per record behind the hole
+    assert stream.acked == [12, 13]  # released, but their acks do not count
+    # After the seek the partition arrives again from the hole, in order.
+    assert await offsets(gate, stream, Ev(11), Ev(12), Ev(13)) == [11, 12, 13]
+
+
+async def test_records_let_through_before_are_acked_not_handled_again(gated: Gated) -> None:
+    gate, _ = gated
+    stream = Acks()
+    await offsets(gate, stream, Ev(10), Ev(11))
+    assert await offsets(gate, stream, Ev(10), Ev(11), Ev(12)) == [12]
+    assert stream.acked == [10, 11]
+
+
+async def test_a_record_from_before_the_rebalance_is_not_handled(
+    gated: Gated, app: GuardedApp
+) -> None:
+    gate, seeks = gated
+    stream = Acks()
+    app.consumer_generation_id = 2
+    assert await offsets(gate, stream, Ev(10, generation_id=1), Ev(10, generation_id=2)) == [10]
+    assert stream.acked == [10] and seeks == []
+
+
+async def test_a_rebalance_starts_the_partition_again_from_its_committed_offset(
+    gated: Gated, app: GuardedApp
+) -> None:
+    gate, _ = gated
+    stream = Acks()
+    await offsets(gate, stream, Ev(10), Ev(11), Ev(12))
+    app.consumer_generation_id = 2  # sought back to the committed offset, 10
+    assert await offsets(gate, stream, Ev(10, 2), Ev(11, 2)) == [10, 11]
+
+
+async def test_a_hole_still_there_a_while_after_the_seek_is_sought_again(gated: Gated) -> None:
+    gate, seeks = gated
+    stream = Acks()
+    await offsets(gate, stream, Ev(10), Ev(12))
+    await offsets(gate, stream, Ev(13))
+    assert seeks == [(TP0, 11)]
+    expected, when = gate.sought[TP0]
+    gate.sought[TP0] = (expected, when - STALL_SECONDS)
+    await offsets(gate, stream, Ev(14))
+    assert seeks == [(TP0, 11), (TP0, 11)]

@@ -1,0 +1,47 @@
+"""A crash can fall between the table writes of one batch: the case record says
+a report was applied while an index entry it made never reached the changelog.
+Reprocessing the report restores the entry, so later reports decide as they
+would have in an undisturbed run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas.cases import CaseEventType
+from streams.casestore import DictCaseStore
+from streams.casework import CaseWork
+from tests.unit.streams.test_casework import report
+
+
+def test_reprocessing_an_applied_report_restores_its_lost_index_entries(district):
+    store = DictCaseStore()
+    work = CaseWork(district, store, merge_window=timedelta(hours=48))
+    first = report(district, category="garbage")
+    case_id = work.on_report(first).events[0].case_id
+    cells = dict(store.cells)
+    # The crash: the case record was written, the report and near indexes were not.
+    store.reports.clear()
+    store.cells.clear()
+
+    assert work.on_report(first).duplicate
+    assert store.reports == {first.id: case_id}
+    assert store.cells == cells
+
+    nearby = report(district, minutes=5, north_m=30, category="garbage")
+    events = work.on_report(nearby).events
+    assert [e.type for e in events] == [CaseEventType.REPORT_ATTACHED]
+    assert events[0].case_id == case_id
+
+
+def test_reopening_after_a_lost_record_does_not_list_the_case_twice_nearby(district):
+    """The other half-written batch: the near entry was written, the case record
+    was not, so the report opens its case again."""
+    store = DictCaseStore()
+    work = CaseWork(district, store, merge_window=timedelta(hours=48))
+    first = report(district, category="garbage")
+    case_id = work.on_report(first).events[0].case_id
+    store.records.clear()
+
+    assert work.on_report(first).events[0].type is CaseEventType.OPENED
+    listed = [e.case_id for entries in store.cells.values() for e in entries]
+    assert listed == [case_id]

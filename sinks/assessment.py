@@ -54,6 +54,8 @@ from sqlalchemy import Engine, func, select
 from schemas.cases import CaseEventType, CaseState
 from sinks.models import case_events, cases, reports
 
+GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
+
 DEPARTMENT_LABELS: dict[str, str] = {
     "department": "部门",
     "dispatched": "派遣数",
@@ -244,7 +246,9 @@ def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> li
         for name, n in conn.execute(submitted):
             counts[str(name)][0] = int(n)
         for actor, data in conn.execute(verified):
-            entry = counts[str(actor)]
+            # The gateway records the verifier as "grid_worker:<token name>" and the
+            # reporter as the bare token name: one person, one row.
+            entry = counts[str(actor).removeprefix(f"{GRID_WORKER_ROLE}:")]
             entry[1] += 1
             if (data or {}).get("passed") is True:
                 entry[2] += 1

@@ -50,7 +50,8 @@ def resolve(s: CaseStory, when: datetime) -> None:
 
 
 def verify(s: CaseStory, when: datetime, worker: str, passed: bool, new_deadline=None) -> None:
-    go(s, CaseEventType.VERIFIED, when, actor=worker, data={"passed": passed})
+    # As the gateway writes it: "<role>:<token name>"; reports carry the bare name.
+    go(s, CaseEventType.VERIFIED, when, actor=f"grid_worker:{worker}", data={"passed": passed})
     if passed:
         go(s, CaseEventType.CLOSED, when, actor=worker, state=CaseState.CLOSED, closed_at=when)
     else:

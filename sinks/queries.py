@@ -179,14 +179,23 @@ class CaseQueries:
         return false()
 
     def get_case(self, case_id: str, include_personal: bool) -> dict[str, Any] | None:
-        """The case with its ``reports`` (oldest first) and ``timeline`` (by version)."""
+        """The case with its ``reports`` (oldest first; with those of the cases merged
+        into it) and ``timeline`` (by version)."""
         with self.engine.connect() as conn:
             row = conn.execute(select(cases).where(cases.c.id == case_id)).mappings().first()
             if row is None:
                 return None
             report_rows = conn.execute(
                 select(reports)
-                .where(reports.c.case_id == case_id)
+                # A merge moves the reports of the absorbed case along with it.
+                .where(
+                    or_(
+                        reports.c.case_id == case_id,
+                        reports.c.case_id.in_(
+                            select(cases.c.id).where(cases.c.merged_into == case_id)
+                        ),
+                    )
+                )
                 .order_by(reports.c.received_at, reports.c.id)
             ).mappings()
             found = [_report(r, include_personal) for r in report_rows]

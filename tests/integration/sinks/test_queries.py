@@ -247,3 +247,18 @@ def test_inbox_for_recipients_and_a_submitters_reports(engine: Engine) -> None:
         m["notification_id"] for m in queries.inbox(["department:chengguan"], unread_only=True)
     ] == []
     assert len(queries.inbox(["duty_office", "department:chengguan"], limit=1)) == 1
+
+
+def test_case_detail_lists_the_reports_of_cases_merged_into_it(engine: Engine) -> None:
+    from tests.integration.sinks.histories import load
+
+    queries = CaseQueries(load(engine))  # c8 was merged into c1
+    c1 = queries.get_case("c1", include_personal=False)
+    assert c1 is not None
+    assert {r["id"]: r["case_id"] for r in c1["reports"]} == {
+        "r-c1": "c1",
+        "r-c1-b": "c1",
+        "r-c8": "c8",
+    }
+    c8 = queries.get_case("c8", include_personal=False)
+    assert c8 is not None and [r["id"] for r in c8["reports"]] == ["r-c8"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.deps import GatewayDeps, get_deps
-from gateway.ports import TokenInfo
+from gateway.ports import TokenInfo, TokenVerifier
 from gateway.ratelimit import retry_after
 
 ADMIN = "admin"
@@ -35,22 +36,22 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers=_CHALLENGE)
 
 
-def require_roles(*roles: str) -> Callable[..., TokenInfo]:
+def require_roles(*roles: str) -> Callable[..., Awaitable[TokenInfo]]:
     """A dependency returning the caller's token record when its role is one of
     ``roles`` (``admin`` always passes; no roles at all means any signed-in role).
 
-    It is a plain function on purpose: token lookup hits the database, so
-    FastAPI runs it in the thread pool instead of on the event loop."""
+    A token the verifier remembers (``sinks.tokens.CachedTokens``) is answered on
+    the event loop; any other lookup hits the database and runs in the thread pool."""
     allowed = frozenset(roles)
     listed = ", ".join(sorted(allowed | {ADMIN}))
 
-    def dependency(
+    async def dependency(
         deps: Annotated[GatewayDeps, Depends(get_deps)],
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> TokenInfo:
         if credentials is None:
             raise unauthorized("missing bearer token (send 'Authorization: Bearer <token>')")
-        record = deps.tokens.verify(credentials.credentials)
+        record = await verify_token(deps.tokens, credentials.credentials)
         if record is None:
             raise unauthorized("invalid or revoked token")
         if deps.rate_limiter is not None:
@@ -72,6 +73,18 @@ def require_roles(*roles: str) -> Callable[..., TokenInfo]:
         return record
 
     return dependency
+
+
+async def verify_token(tokens: TokenVerifier, plaintext: str) -> TokenInfo | None:
+    """``tokens.verify``, off the event loop unless the verifier remembers the token
+    (its ``remembered(plaintext)`` answers without I/O): a thread-pool hop costs
+    more than the rest of a cached check."""
+    remembered = getattr(tokens, "remembered", None)
+    if remembered is not None:
+        record: TokenInfo | None = remembered(plaintext)
+        if record is not None:
+            return record
+    return await run_in_threadpool(tokens.verify, plaintext)
 
 
 def sees_personal_data(token: TokenInfo) -> bool:

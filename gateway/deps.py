@@ -55,8 +55,9 @@ class GatewayDeps:
         return self.max_body_bytes
 
 
-def get_deps(request: Request) -> GatewayDeps:
-    """FastAPI dependency: the deps ``create_app`` stored on the application."""
+async def get_deps(request: Request) -> GatewayDeps:
+    """FastAPI dependency: the deps ``create_app`` stored on the application
+    (async: a plain function would cost a thread-pool hop on every request)."""
     deps = request.app.state.deps
     if not isinstance(deps, GatewayDeps):  # pragma: no cover - wiring error
         raise RuntimeError("create_app() did not store GatewayDeps on app.state")

@@ -9,7 +9,7 @@ from gridhub.settings import Settings
 from routing.district import District
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
-from sinks.tokens import TokenStore
+from sinks.tokens import CachedTokens, TokenStore
 from sinks.writer import CaseProjectionWriter
 from streams.config import StreamConfig, StreamDeps
 
@@ -154,7 +154,8 @@ def gateway_app(settings: Settings) -> FastAPI:
     db = engine(settings)
     deps = GatewayDeps(
         queries=CaseQueries(db),
-        tokens=TokenStore(db, settings.token_secret.get_secret_value()),
+        # Verified tokens are remembered for 5 s: a revocation bites within that.
+        tokens=CachedTokens(TokenStore(db, settings.token_secret.get_secret_value())),
         district=load_district(settings),
         publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
         topics=settings.topics,

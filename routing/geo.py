@@ -23,6 +23,9 @@ LatLon = tuple[float, float]
 _A = 6378245.0  # Krasovsky 1940 semi-major axis (m)
 _EE = 0.00669342162296594323  # its first eccentricity squared
 _EARTH_RADIUS_M = 6371008.8  # IUGG mean Earth radius
+# On the sphere of distance_m, points more than d / METRES_PER_DEGREE_LAT degrees
+# of latitude apart are more than d metres apart (a cheap prefilter).
+METRES_PER_DEGREE_LAT = _EARTH_RADIUS_M * math.pi / 180.0
 _TOLERANCE_DEG = 1e-9
 _MAX_ITERATIONS = 30
 

@@ -44,11 +44,18 @@ class KeywordRule:
     priority: Priority
     reason: str
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    _any: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_patterns", tuple(map(_keyword_pattern, self.keywords)))
+        patterns = tuple(map(_keyword_pattern, self.keywords))
+        object.__setattr__(self, "_patterns", patterns)
+        # One pass over the text answers "no keyword" — nearly every description;
+        # only a hit pays for finding which keyword comes first in the rule's order.
+        object.__setattr__(self, "_any", re.compile("|".join(p.pattern for p in patterns)))
 
     def first_match(self, folded_text: str) -> str | None:
+        if self._any.search(folded_text) is None:
+            return None
         for keyword, pattern in zip(self.keywords, self._patterns, strict=True):
             if pattern.search(folded_text):
                 return keyword

@@ -25,6 +25,7 @@ from schemas.cases import Priority
 log = logging.getLogger(__name__)
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+WORKDAY_CACHE_SIZE = 4096  # days; cleared when full, so memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,19 @@ class WorkCalendar:
     overrides: CalendarOverrides = field(default_factory=CalendarOverrides)
     tz: ZoneInfo = LOCAL_TZ
     _warned_years: set[int] = field(default_factory=set, repr=False, compare=False)
+    # Answers per date: ``chinese_calendar`` re-checks its supported range on every
+    # call, which was a fifth of deciding a new case. Dates of a few years at most.
+    _workdays: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def is_workday(self, day: date) -> bool:
+        known = self._workdays.get(day)
+        if known is None:
+            if len(self._workdays) >= WORKDAY_CACHE_SIZE:
+                self._workdays.clear()
+            known = self._workdays[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: date) -> bool:
         if day in self.overrides.holidays:
             return False
         if day in self.overrides.workdays:

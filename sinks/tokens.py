@@ -13,6 +13,10 @@ import builtins
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +28,10 @@ from sinks.models import api_tokens
 ROLES = frozenset({"grid_worker", "operator", "department", "system", "leader", "admin"})
 TOKEN_PREFIX = "gh_"  # noqa: S105 - a public marker, not a secret
 _MAX_TOKEN_LENGTH = 256
+# How long a process may keep answering "valid" for a token revoked elsewhere
+# (``gridhub token revoke`` writes the database, not the gateway's memory).
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_ENTRIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -128,3 +136,71 @@ class TokenStore:
         query = select(*_COLUMNS).order_by(api_tokens.c.created_at, api_tokens.c.id)
         with self.engine.connect() as conn:
             return [_record(row) for row in conn.execute(query)]
+
+
+class CachedTokens:
+    """:meth:`TokenStore.verify` remembered for ``ttl_seconds``: a gateway checks the
+    same few tokens thousands of times a second, and the database lookup was most
+    of a request's cost.
+
+    The bound: a token revoked in the database stops working in this process at
+    most ``ttl_seconds`` later (each hit is re-read from the database once its
+    entry is that old). Only valid tokens are remembered, so a new token works at
+    once and unknown tokens cannot fill the cache; at most ``max_entries``
+    tokens are kept, the least recently used leave first. Entries are keyed by the
+    token's hash, never the plaintext. Thread-safe: FastAPI verifies in its pool.
+    """
+
+    def __init__(
+        self,
+        store: TokenStore,
+        ttl_seconds: float = TOKEN_CACHE_SECONDS,
+        max_entries: int = TOKEN_CACHE_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_seconds < 0 or max_entries < 1:
+            raise ValueError("ttl_seconds must be >= 0 and max_entries >= 1")
+        self.store = store
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, TokenRecord]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remembered(self, plaintext: str) -> TokenRecord | None:
+        """The record of a token verified less than ``ttl_seconds`` ago, without I/O."""
+        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > _MAX_TOKEN_LENGTH:
+            return None
+        return self._fresh(self.store.hash_token(plaintext), self._clock())
+
+    def _fresh(self, key: str, now: float) -> TokenRecord | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or now - hit[0] >= self.ttl_seconds:
+                return None
+            self._entries.move_to_end(key)
+            return hit[1]
+
+    def verify(self, plaintext: str) -> TokenRecord | None:
+        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > _MAX_TOKEN_LENGTH:
+            return None
+        key = self.store.hash_token(plaintext)
+        now = self._clock()
+        hit = self._fresh(key, now)
+        if hit is not None:
+            return hit
+        record = self.store.verify(plaintext)
+        with self._lock:
+            if record is None:
+                self._entries.pop(key, None)
+            else:
+                self._entries[key] = (now, record)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return record
+
+    def forget(self) -> None:
+        """Drop every entry (e.g. after revoking in this process)."""
+        with self._lock:
+            self._entries.clear()

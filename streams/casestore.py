@@ -5,6 +5,7 @@ key, nearby cell). The agent backs it with Faust tables; unit tests with dicts.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -39,9 +40,11 @@ class NearEntry:
     lon: float
 
 
+@functools.cache
 def cell_resolution(radius_m: float) -> int:
     """The finest H3 resolution whose hexagon edge is at least the merge radius,
-    so every point within the radius lies in the 2-ring around a report's cell."""
+    so every point within the radius lies in the 2-ring around a report's cell.
+    (Cached: a district has a handful of radii and every report asks.)"""
     for res in range(15, -1, -1):
         if h3.average_hexagon_edge_length(res, "m") >= radius_m:
             return res
@@ -52,9 +55,16 @@ def cell_key(category: str, lat: float, lon: float, radius_m: float) -> str:
     return f"{category}|{h3.latlng_to_cell(lat, lon, cell_resolution(radius_m))}"
 
 
+@functools.lru_cache(maxsize=16384)
+def _disk_keys(category: str, cell: str) -> tuple[str, ...]:
+    # Reports cluster in a district's few thousand cells: the keys of a cell's
+    # 2-ring are asked for again and again, and computing them is most of a lookup.
+    return tuple(f"{category}|{c}" for c in sorted(h3.grid_disk(cell, 2)))
+
+
 def neighbour_keys(category: str, lat: float, lon: float, radius_m: float) -> list[str]:
     cell = h3.latlng_to_cell(lat, lon, cell_resolution(radius_m))
-    return [f"{category}|{c}" for c in sorted(h3.grid_disk(cell, 2))]
+    return list(_disk_keys(category, cell))
 
 
 class CaseStore(Protocol):

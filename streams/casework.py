@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from routing.district import District
-from routing.geo import distance_m
+from routing.geo import METRES_PER_DEGREE_LAT, distance_m
 from schemas.cases import (
     LIVE_STATES,
     CaseEvent,
@@ -140,21 +140,32 @@ class CaseWork:
         return self._live(self.store.case_of_fold(str(key))) if key else None
 
     def _nearby_target(self, report: Report) -> CaseRecord | None:
+        """The nearest live case of the category within its radius whose last report
+        is inside the merge window. Distance is checked on the index entries first,
+        nearest first, so only the cases that could win are loaded (loading is the
+        costly part, and a busy cell holds many cases out of reach)."""
         category = self.district.taxonomy.get(report.category)
         if report.location is None or category is None:
             return None
-        radius = category.dedup_radius_m
+        radius, window = category.dedup_radius_m, self.merge_window
         here = (report.location.lat, report.location.lon)
-        best: tuple[float, CaseRecord] | None = None
+        within: list[tuple[float, int, str]] = []
+        # A great circle is at least as long as its change of latitude: entries
+        # further north or south than the radius are out without trigonometry.
+        band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
         for key in neighbour_keys(report.category, *here, radius):
             for entry in self.store.near(key):
-                record = self._live(entry.case_id)
-                if record is None or report.received_at - record.last_report_at > self.merge_window:
+                if abs(entry.lat - here[0]) > band:
                     continue
                 gap = distance_m(here, (entry.lat, entry.lon))
-                if gap <= radius and (best is None or gap < best[0]):
-                    best = (gap, record)
-        return best[1] if best else None
+                if gap <= radius:
+                    # The scan order breaks ties, as the first-found nearest won before.
+                    within.append((gap, len(within), entry.case_id))
+        for _, _, case_id in sorted(within):
+            record = self._live(case_id)
+            if record is not None and report.received_at - record.last_report_at <= window:
+                return record
+        return None
 
     def _follow_references(self, report: Report, refers_to: list[str]) -> ReportOutcome:
         case_ids = dict.fromkeys(c for c in map(self.store.case_of_fold, refers_to) if c)

@@ -6,12 +6,14 @@ Pure functions; the agent in ``streams.agents.intake`` does the Kafka part.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
 
 from routing.district import District
+from routing.grids import Grid
 from schemas.envelope import (
     CAP_ALERT,
     CITYMGMT_CASE,
@@ -20,7 +22,7 @@ from schemas.envelope import (
     Envelope,
     describe_validation_error,
 )
-from schemas.reports import Report, ReportSubmission, community_of, street_of
+from schemas.reports import GeoPoint, Report, ReportSubmission, community_of, street_of
 
 # The shared intake vocabulary lives in streams.sources (imported one way only).
 from streams.sources import (
@@ -41,6 +43,7 @@ __all__ = [
     "derived_report_id",
     "locate_grid",
     "normalise",
+    "normalise_batch",
 ]
 
 Normaliser = Callable[[Envelope, District, datetime], Report]
@@ -57,14 +60,65 @@ def normalise(envelope: Envelope, district: District, received_at: datetime) -> 
     """The one Report for an inbound event. ``received_at`` is the Kafka record
     time, used when the event carries no ``time`` (so a replay normalises alike)."""
     if envelope.type == REPORT_SUBMITTED:
-        return _grid_report(envelope, district, received_at)
+        return _grid_report(envelope, _submission(envelope, district), district, received_at)
     normaliser = SOURCE_NORMALISERS.get(envelope.type)
     if normaliser is None:
         raise IntakeError(f"type: unsupported event type {envelope.type!r}")
     return normaliser(envelope, district, received_at)
 
 
-def _grid_report(envelope: Envelope, district: District, received_at: datetime) -> Report:
+def normalise_batch(
+    items: Sequence[tuple[Envelope, datetime]], district: District
+) -> list[Report | Exception]:
+    """:func:`normalise` for each ``(envelope, received_at)``, in order: the Report,
+    or the exception that ``normalise`` would have raised for it. The grid reports'
+    points are placed on grids in one vectorised query — one query per point was
+    two thirds of normalising a report."""
+    submissions: list[_Submission | Exception | None] = []
+    for envelope, _ in items:
+        if envelope.type != REPORT_SUBMITTED:
+            submissions.append(None)
+            continue
+        try:
+            submissions.append(_submission(envelope, district))
+        except Exception as exc:  # reported for its record, as normalise would raise it
+            submissions.append(exc)
+    points = list(
+        dict.fromkeys(
+            (sub.location.lat, sub.location.lon)
+            for sub in submissions
+            if isinstance(sub, _Submission) and sub.grid_code is None and sub.location is not None
+        )
+    )
+    located = dict(zip(points, district.grids.locate_many(points), strict=True))
+    out: list[Report | Exception] = []
+    for (envelope, received_at), sub in zip(items, submissions, strict=True):
+        if isinstance(sub, Exception):
+            out.append(sub)
+            continue
+        try:
+            if sub is None:
+                out.append(normalise(envelope, district, received_at))
+            else:
+                out.append(_grid_report(envelope, sub, district, received_at, located))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """A grid report's data, validated, its location in WGS84; not yet on a grid."""
+
+    data: ReportSubmission
+    location: GeoPoint | None
+
+    @property
+    def grid_code(self) -> str | None:
+        return self.data.grid_code
+
+
+def _submission(envelope: Envelope, district: District) -> _Submission:
     if not isinstance(envelope.data, dict):
         raise IntakeError("data: a JSON object is required")
     try:
@@ -73,8 +127,18 @@ def _grid_report(envelope: Envelope, district: District, received_at: datetime) 
         raise IntakeError("data." + describe_validation_error(exc)) from exc
     if sub.category not in district.taxonomy:
         raise IntakeError(f"data.category: unknown category {sub.category!r}")
-    location = wgs84(sub.location)
-    grid_code = locate_grid(district, location, sub.grid_code)
+    return _Submission(sub, wgs84(sub.location))
+
+
+def _grid_report(
+    envelope: Envelope,
+    submission: _Submission,
+    district: District,
+    received_at: datetime,
+    located: Mapping[tuple[float, float], Grid | None] | None = None,
+) -> Report:
+    sub, location = submission.data, submission.location
+    grid_code = locate_grid(district, location, sub.grid_code, located)
     when = aware(envelope.time) if envelope.time else received_at
     submitted_by = envelope.extensions.get("submittedby")
     return Report(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from routing.district import District
 from routing.geo import gcj02_to_wgs84
+from routing.grids import Grid
 from schemas.cap import CapError, parse_cap
 from schemas.envelope import Envelope, describe_validation_error
 from schemas.reports import (
@@ -78,15 +79,25 @@ def citymgmt_report_id(case_number: str) -> str:
     return str(uuid.uuid5(REPORT_ID_NAMESPACE, "citymgmt:" + case_number))
 
 
-def locate_grid(district: District, location: GeoPoint | None, grid_code: str | None) -> str:
-    """The grid of a report: the given code if the district has it, else point-in-polygon."""
+def locate_grid(
+    district: District,
+    location: GeoPoint | None,
+    grid_code: str | None,
+    located: Mapping[tuple[float, float], Grid | None] | None = None,
+) -> str:
+    """The grid of a report: the given code if the district has it, else point-in-polygon
+    (answered from ``located``, a batch's points placed at once, when it has the point)."""
     if grid_code is not None:
         if district.grids.get(grid_code) is None:
             raise IntakeError(f"data.grid_code: {grid_code} is not a grid of this district")
         return grid_code
     if location is None:
         raise IntakeError("data: location or grid_code is required")
-    grid = district.grids.locate(location.lat, location.lon)
+    point = (location.lat, location.lon)
+    if located is not None and point in located:
+        grid = located[point]
+    else:
+        grid = district.grids.locate(*point)
     if grid is None:
         raise IntakeError("data.location: outside every grid of this district")
     return grid.code

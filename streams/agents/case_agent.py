@@ -40,11 +40,11 @@ from streams.agents.intake_agent import dlq_headers
 from streams.batching import ack_all, event_batches
 from streams.casestore import CaseRecord, NearEntry
 from streams.casework import CaseWork
-from streams.codecs import decode_report, encode_case_event
+from streams.codecs import encode_case_event, shared_reports
 from streams.commands import handle_command
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter
-from streams.supervision import due_marks
+from streams.supervision import DueIndex
 from streams.tables import pinned_table
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
 
     def on_report(work: CaseWork, message: Any) -> list[Output]:
         try:
-            report = decode_report(message.value or b"")
+            report = shared_reports.decode(message.value or b"")
         except ValueError as exc:
             return [dead_letter(message, f"report: {exc}", "case")]
         trace.bind_report(report)
@@ -270,16 +270,13 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
 
     app.agent(inputs, name="gridhub.cases")(case_stage)
 
+    due_index = DueIndex()  # parses only the records that changed or have a mark due
+
     async def supervision_timer() -> None:
         """Ask the owner of each case with a due SLA mark to raise it."""
         now = deps.clock()
-        for case_id, raw in list(tables.cases.items()):
-            if raw is None:
-                continue
-            record = CaseRecord.model_validate(raw)
-            marks = due_marks(record, now)
-            if not marks:
-                continue
+        due = due_index.due(list(tables.cases.items()), now, CaseRecord.model_validate)
+        for case_id, record, marks in due:
             tick = CaseCommand(
                 command_id=f"supervise:{case_id}:{record.case.version}:{marks[-1]}",
                 case_id=case_id,

@@ -24,17 +24,26 @@ structured CloudEvent keyed by grid, and is acknowledged by the broker before th
 state that says "alerted" is written: a crash in between re-raises the same
 alert (same id) on replay instead of losing it. A record replayed after a crash
 is recognised by its offset, kept with the state, and not counted again.
-Events are handled one by one: a table write goes to the changelog partition of
-the current event.
+
+Events are taken in batches (un-acked): the batch is decided over a staged view
+of the tables (reads see the batch's own counts), its alerts are sent and
+acknowledged together, and only then is the state written — one write per grid
+× category and per grid × category × source × window instead of one each per
+report, since every write is a changelog record. A Faust table write goes to the
+changelog partition of the current event, so each write is made with the event
+that caused it (the last one, for a sum) made current; all events of one grid ×
+category share a partition, being keyed by its community. The batch is acked
+last.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 from faust.types import EventT
@@ -45,9 +54,11 @@ from routing.hotspots import HotspotRule
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.envelope import Envelope, encode_structured
 from schemas.reports import Report
-from streams.codecs import decode_report
+from streams.batching import ack_all, event_batches
+from streams.codecs import shared_reports
 from streams.config import StreamConfig, StreamDeps
 from streams.hotspots import (
+    KEY_SEPARATOR,
     HotspotState,
     SourceCount,
     breakdown,
@@ -127,7 +138,7 @@ class EventTime:
             raise RuntimeError("hotspot tables are read by event time: give a window range")
         if event is self._event:
             return self._timestamp
-        return decode_report(event.message.value or b"").received_at.timestamp()
+        return shared_reports.decode(event.message.value or b"").received_at.timestamp()
 
 
 @dataclass(frozen=True)
@@ -144,11 +155,18 @@ class HotspotTables:
         return WindowRange_from_start(float(start), float(self.rule.window_seconds))
 
     def source_counts(
-        self, at: datetime, grid_code: str | None = None, category: str | None = None
+        self,
+        at: datetime,
+        grid_code: str | None = None,
+        category: str | None = None,
+        pending: Mapping[str, int] | None = None,
     ) -> list[SourceCount]:
-        """Reports per grid × category × source in the window holding ``at``."""
+        """Reports per grid × category × source in the window holding ``at``, plus
+        ``pending`` counts (source key -> reports) not written to the table yet."""
         start = window_start(at, self.rule.window_seconds)
-        return breakdown(self._window_items(start, grid_code, category), start, grid_code, category)
+        counts = Counter(dict(self._window_items(start, grid_code, category)))
+        counts.update(pending or {})
+        return breakdown(counts.items(), start, grid_code, category)
 
     def state(self, grid_code: str, category: str) -> HotspotState:
         return HotspotState.from_json(self.baseline.get(state_key(grid_code, category)))
@@ -169,6 +187,106 @@ class HotspotTables:
             if counted_at is not None and counted_at != position:
                 return True
         return False
+
+
+@dataclass
+class _Count:
+    """Reports of one grid × category × source in one window, not yet written."""
+
+    n: int
+    event: EventT[Any]  # the last one, made current for the write
+    report: Report
+
+
+class StagedHotspots:
+    """One batch of the hotspot analysis over :class:`HotspotTables`: decisions see
+    the batch's own effects; the writes wait for :meth:`apply`."""
+
+    def __init__(self, tables: HotspotTables) -> None:
+        self.tables = tables
+        self.alerts: list[Alert] = []
+        self._states: dict[str, tuple[HotspotState, EventT[Any], Report]] = {}
+        self._seen: dict[tuple[str, int], tuple[int, EventT[Any], Report]] = {}
+        self._counts: dict[tuple[str, int], _Count] = {}
+
+    def _state(self, key: str) -> HotspotState:
+        staged = self._states.get(key)
+        if staged is not None:
+            return staged[0]
+        return HotspotState.from_json(self.tables.baseline.get(key))
+
+    def _is_duplicate(self, report_id: str, start: int, position: int) -> bool:
+        for w in duplicate_windows(start, self.tables.rule.window_seconds):
+            staged = self._seen.get((report_id, w))
+            if staged is not None and staged[0] != position:
+                return True
+        return self.tables.is_duplicate(report_id, start, position)
+
+    def _pending(self, grid_code: str, category: str, start: int) -> dict[str, int]:
+        prefix = state_key(grid_code, category) + KEY_SEPARATOR
+        return {
+            key: count.n
+            for (key, w), count in self._counts.items()
+            if w == start and key.startswith(prefix)
+        }
+
+    def observe(self, event: EventT[Any]) -> None:
+        message = event.message
+        try:
+            report = shared_reports.decode(message.value or b"")
+        except ValueError:
+            # The case agent dead-letters undecodable reports; here they only don't count.
+            log.warning("undecodable report at %s/%s", message.partition, message.offset)
+            return
+        rule = self.tables.rule
+        position = int(message.offset)
+        key = state_key(report.grid_code, report.category)
+        state = self._state(key)
+        if position <= state.position:
+            return  # replayed after a crash: already counted
+        start = window_start(report.received_at, rule.window_seconds)
+        if self._is_duplicate(report.id, start, position):
+            return  # a retry of a report already counted
+        observation = observe(state, report, rule)
+        counted = (source_key(report.grid_code, report.category, report.source), start)
+        count = self._counts.get(counted)
+        self._counts[counted] = _Count((count.n if count else 0) + 1, event, report)
+        if observation.verdict is not None:
+            pending = self._pending(report.grid_code, report.category, start)
+            rows = self.tables.source_counts(
+                report.received_at, report.grid_code, report.category, pending
+            )
+            sources = {row.source: row.count for row in rows}
+            self.alerts.append(hotspot_alert(report, observation, observation.verdict, sources))
+        self._seen[(report.id, start)] = (position, event, report)
+        self._states[key] = (replace(observation.state, position=position), event, report)
+
+    def apply(self, stream: faust.Stream[Any], event_time: EventTime) -> None:
+        """Write the batch's state, each write with the event that caused it current
+        (its changelog partition, and its window through ``event_time``)."""
+        tables = self.tables
+        previous = stream.current_event  # Faust's take buffer reads it: put it back
+        try:
+            for (key, _), count in self._counts.items():
+                _make_current(stream, event_time, count.event, count.report)
+                tables.counts[key] += count.n
+            for (report_id, _), (position, event, report) in self._seen.items():
+                _make_current(stream, event_time, event, report)
+                tables.seen[report_id] = position
+            for key, (state, event, report) in self._states.items():
+                _make_current(stream, event_time, event, report)
+                tables.baseline[key] = state.to_json()
+        finally:
+            stream._set_current_event(previous)
+
+
+def _make_current(
+    stream: faust.Stream[Any], event_time: EventTime, event: EventT[Any], report: Report
+) -> None:
+    # Faust has no public way to write a table on behalf of an earlier event of
+    # the batch; the stream's own setter is what its iteration uses per event.
+    stream._set_current_event(event)
+    event_time.mark(event, report)
 
 
 def register(
@@ -197,44 +315,31 @@ def register(
     baseline = app.Table(BASELINE_TABLE, default=None, partitions=config.partitions, key_type=str)
     tables = HotspotTables(rule=rule, counts=counts, seen=seen, baseline=baseline)
 
-    async def raise_alert(alert: Alert) -> None:
-        value, headers = encode_structured(alert_cloudevent(alert))
-        pending = await topics.alerts.send(
-            key=alert.grid_code.encode(), value=value, headers=headers
-        )
-        if pending is not None:
-            # Acknowledged before the state says "alerted". (With Faust's
-            # stream_publish_on_commit on, this would wait for a commit that
-            # waits for this event: keep that setting off.)
-            await pending
-        log.warning("%s (%s)", alert.title, alert.id)
+    async def raise_alerts(alerts: list[Alert]) -> None:
+        """Send every alert of a batch, then wait until the broker has them all.
+        (With Faust's stream_publish_on_commit on, this would wait for a commit
+        that waits for this batch: keep that setting off.)"""
+        pending = []
+        for alert in alerts:
+            value, headers = encode_structured(alert_cloudevent(alert))
+            sent = await topics.alerts.send(
+                key=alert.grid_code.encode(), value=value, headers=headers
+            )
+            if sent is not None:
+                pending.append(sent)
+        for sent in pending:
+            await sent
+        for alert in alerts:
+            log.warning("%s (%s)", alert.title, alert.id)
 
     async def hotspots(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                report = decode_report(message.value or b"")
-            except ValueError:
-                # The case agent dead-letters undecodable reports; here they only don't count.
-                log.warning("undecodable report at %s/%s", message.partition, message.offset)
-                continue
-            position = int(message.offset)
-            key = state_key(report.grid_code, report.category)
-            state = HotspotState.from_json(baseline.get(key))
-            if position <= state.position:
-                continue  # replayed after a crash: already counted
-            start = window_start(report.received_at, size)
-            if tables.is_duplicate(report.id, start, position):
-                continue  # a retry of a report already counted
-            event_time.mark(event, report)
-            observation = observe(state, report, rule)
-            counts[source_key(report.grid_code, report.category, report.source)] += 1
-            if observation.verdict is not None:
-                rows = tables.source_counts(report.received_at, report.grid_code, report.category)
-                sources = {row.source: row.count for row in rows}
-                await raise_alert(hotspot_alert(report, observation, observation.verdict, sources))
-            seen[report.id] = position
-            baseline[key] = replace(observation.state, position=position).to_json()
+        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+            staged = StagedHotspots(tables)
+            for event in batch:
+                staged.observe(event)
+            await raise_alerts(staged.alerts)
+            staged.apply(cast("faust.Stream[Any]", stream), event_time)
+            await ack_all(stream, batch)
 
     app.agent(topics.reports, name=AGENT_NAME)(hotspots)
     return tables

@@ -1,8 +1,9 @@
 """Collect: parse the CloudEvent, validate, normalise; good records go to
 ``gridhub.reports`` keyed by community, bad ones to the DLQ with the reason.
 
-Batches with ``noack_take`` and acks a batch only after every record in it has
-been handed to the producer; Faust flushes the producer before it commits.
+Batches with ``noack_take``, normalises a batch at once (one grid query for
+its points) and acks a batch only after every record in it has been handed to
+the producer; Faust flushes the producer before it commits.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from schemas.reports import Report
 from streams.batching import ack_all, event_batches
 from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.intake import IntakeError, normalise
+from streams.intake import IntakeError, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
 
 if TYPE_CHECKING:
@@ -62,24 +63,51 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     meter = StageMeter(deps.metrics, "intake")
     reports_topic = topics.reports.get_topic_name()
 
-    async def handle(message: Any) -> None:
+    def envelope_of(message: Any) -> Envelope | Exception:
         headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
-        source = UNKNOWN
         try:
-            envelope = decode_kafka(message.value, headers, message.key)
-            source = source_kind(envelope.type)
-            report = traced(normalise(envelope, deps.district, record_time(message)), envelope)
-        except (EnvelopeError, IntakeError) as exc:
-            await _dead_letter(message, exc.reason, source)
+            return decode_kafka(message.value, headers, message.key)
+        except Exception as exc:  # answered for its record below
+            return exc
+
+    async def deliver(
+        message: Any, envelope: Envelope | Exception, outcome: Report | Exception
+    ) -> None:
+        source = source_kind(envelope.type) if isinstance(envelope, Envelope) else UNKNOWN
+        if isinstance(outcome, Report) and isinstance(envelope, Envelope):
+            try:
+                outcome = traced(outcome, envelope)
+            except Exception as exc:
+                outcome = exc
+        if isinstance(outcome, EnvelopeError | IntakeError):
+            await _dead_letter(message, outcome.reason, source)
             return
-        except Exception as exc:  # a bug must not stall the loop: park the record
-            log.exception("intake failed on %s/%s", message.partition, message.offset)
-            await _dead_letter(message, f"internal: {type(exc).__name__}: {exc}", source)
+        if isinstance(outcome, Exception):  # a bug must not stall the loop: park the record
+            log.error("intake failed on %s/%s", message.partition, message.offset, exc_info=outcome)
+            reason = f"internal: {type(outcome).__name__}: {outcome}"
+            await _dead_letter(message, reason, source)
             return
-        trace.bind_report(report)
+        trace.bind_report(outcome)
         meter.received(message.topic, source)
-        await topics.reports.send(key=report.community_code.encode(), value=encode_report(report))
+        await topics.reports.send(key=outcome.community_code.encode(), value=encode_report(outcome))
         meter.sent(reports_topic, source)
+
+    async def handle(messages: list[Any]) -> None:
+        """Decode every record, normalise the batch at once, then answer each in order."""
+        envelopes = [envelope_of(message) for message in messages]
+        reports = iter(
+            normalise_batch(
+                [
+                    (envelope, record_time(message))
+                    for message, envelope in zip(messages, envelopes, strict=True)
+                    if isinstance(envelope, Envelope)
+                ],
+                deps.district,
+            )
+        )
+        for message, envelope in zip(messages, envelopes, strict=True):
+            outcome = next(reports) if isinstance(envelope, Envelope) else envelope
+            await deliver(message, envelope, outcome)
 
     async def _dead_letter(message: Any, reason: str, source: str) -> None:
         log.info("dead-letter %s/%s: %s", message.partition, message.offset, reason)
@@ -92,8 +120,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     async def intake(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
             meter.start(batch, count_inputs=False)
-            for event in batch:
-                await handle(event.message)
+            await handle([event.message for event in batch])
             await ack_all(stream, batch)
             trace.clear()
             meter.finish()

@@ -26,7 +26,7 @@ import faust
 from schemas import trace
 from schemas.alerts import Alert, AlertKind, Notification
 from streams.batching import ack_all, event_batches
-from streams.codecs import decode_case_event
+from streams.codecs import shared_case_events
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter
 from streams.reportup import (
@@ -77,7 +77,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             meter.start(batch)
             for event in batch:
                 try:
-                    case_event = decode_case_event(event.message.value or b"")
+                    case_event = shared_case_events.decode(event.message.value or b"")
                 except ValueError as exc:
                     log.error(
                         "skipping a record that is not a case event at %s/%s: %s",

@@ -20,7 +20,7 @@ import faust
 from schemas.cases import CaseEvent
 from sinks.ports import CaseSink
 from streams.batching import ack_all, event_batches
-from streams.codecs import decode_case_event
+from streams.codecs import shared_case_events
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter, StreamMetrics
 
@@ -63,7 +63,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             decoded: list[CaseEvent] = []
             for event in batch:
                 try:
-                    decoded.append(decode_case_event(event.message.value or b""))
+                    decoded.append(shared_case_events.decode(event.message.value or b""))
                 except ValueError:
                     log.error(
                         "skipping a record that is not a case event at %s/%s",

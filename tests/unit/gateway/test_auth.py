@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi.testclient import TestClient
 
-from sinks.tokens import TokenStore
+from gateway.app import create_app
+from gateway.deps import GatewayDeps
+from sinks.tokens import CachedTokens, TokenStore
 from tests.unit.gateway.conftest import TokenFactory, report_body
 
 REPORTS = "/api/v1/reports"
@@ -63,3 +67,19 @@ def test_reference_data_needs_any_signed_in_role(client: TestClient, auth: Token
     for role in ("grid_worker", "operator", "department", "leader", "system"):
         response = client.get("/api/v1/grids", headers=auth(role, scope=None))
         assert response.status_code == 200, role
+
+
+def test_through_the_token_cache_a_revoked_token_is_refused_after_its_ttl(
+    deps: GatewayDeps, tokens: TokenStore
+) -> None:
+    now = [0.0]
+    cached = CachedTokens(tokens, ttl_seconds=5.0, clock=lambda: now[0])
+    plaintext, record = tokens.create("operator", "leaver")
+    headers = {"Authorization": f"Bearer {plaintext}"}
+    with TestClient(create_app(replace(deps, tokens=cached))) as client:
+        assert client.get(CASES, headers=headers).status_code == 200
+        tokens.revoke(record.id)
+        assert client.get(CASES, headers=headers).status_code == 200  # within the bound
+        now[0] = 5.0
+        assert client.get(CASES, headers=headers).status_code == 401
+        assert client.get(CASES, headers={"Authorization": "Bearer gh_nope"}).status_code == 401

@@ -4,8 +4,10 @@ import logging
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import chinese_calendar
 import pytest
 
+from routing import sla
 from routing.district import District
 from routing.sla import CalendarOverrides, SlaClock, SlaPolicy, WorkCalendar
 from schemas.cases import Priority
@@ -122,3 +124,25 @@ def test_policy_needs_exactly_one_resolve_measure() -> None:
         {Priority.P4: SlaPolicy(Priority.P4, 1, resolve_working_days=1)}, WorkCalendar()
     )
     assert clock.deadlines(Priority.P4, local(2026, 3, 13, 10, 0))[1] == local(2026, 3, 16, 10, 0)
+
+
+def test_the_library_is_asked_once_per_date_and_the_memory_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[date] = []
+    real = chinese_calendar.is_workday
+
+    def counting(day: date) -> bool:
+        asked.append(day)
+        return bool(real(day))
+
+    monkeypatch.setattr(chinese_calendar, "is_workday", counting)
+    start = local(2026, 9, 28, 10, 0)
+    calendar = WorkCalendar()
+    due = calendar.add_working_days(start, 5)
+    assert calendar.add_working_days(start, 5) == due == local(2026, 10, 10, 10, 0)
+    assert len(asked) == len(set(asked)) == 12  # Golden Week: each day asked once
+    monkeypatch.setattr(sla, "WORKDAY_CACHE_SIZE", 5)
+    small = WorkCalendar()
+    assert small.add_working_days(start, 5) == due
+    assert len(small._workdays) <= 5

@@ -8,8 +8,9 @@ import pytest
 
 from routing.geo import wgs84_to_gcj02
 from schemas.envelope import Envelope
-from streams.intake import IntakeError, derived_report_id, normalise
+from streams.intake import IntakeError, derived_report_id, normalise, normalise_batch
 from tests.unit.streams.conftest import GRID, WHEN, report_envelope
+from tests.unit.streams.test_sources import citymgmt, sensor
 
 LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -89,3 +90,40 @@ def test_non_object_data_is_refused(district):
     envelope = report_envelope().model_copy(update={"data": "text"})
     with pytest.raises(IntakeError, match="JSON object"):
         normalise(envelope, district, LATER)
+
+
+def test_a_batch_normalises_exactly_as_one_by_one(district):
+    """The intake agent places a batch's points in one query: same reports, same
+    refusals, in order, whatever the mix (sources, repeats, shared points, errors)."""
+    grid = district.grids.get(GRID)
+    centre = grid.polygon.representative_point()
+    inside = {"lat": centre.y, "lon": centre.x}
+    corner = grid.polygon.exterior.coords[0]  # a corner shared with neighbours
+    shifted = wgs84_to_gcj02(centre.y, centre.x)
+    envelopes = [
+        report_envelope(grid_code=None, location=inside),
+        report_envelope(grid_code=None, location=inside),  # the same point again
+        report_envelope(grid_code=None, location={"lat": corner[1], "lon": corner[0]}),
+        report_envelope(),  # grid code, no location
+        report_envelope(grid_code=None, location={"lat": 10.0, "lon": 10.0}),
+        report_envelope(category="no_such"),
+        report_envelope().model_copy(update={"data": "text"}),
+        report_envelope(
+            grid_code=None, location={"lat": shifted[0], "lon": shifted[1], "crs": "gcj02"}
+        ),
+        citymgmt(),
+        sensor(),
+        Envelope(id="1", source="s", type="com.example.other", data={}),
+    ]
+    items = [(envelope, LATER) for envelope in envelopes]
+    one_by_one: list[object] = []
+    for envelope in envelopes:
+        try:
+            one_by_one.append(normalise(envelope, district, LATER))
+        except IntakeError as exc:
+            one_by_one.append(exc.reason)
+    outcomes = normalise_batch(items, district)
+    batch = [r.reason if isinstance(r, IntakeError) else r for r in outcomes]
+    assert batch == one_by_one
+    assert sum(isinstance(r, str) for r in batch) == 4
+    assert normalise_batch([], district) == []

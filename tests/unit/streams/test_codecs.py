@@ -1,0 +1,71 @@
+"""Case events on the wire: the fast encoder writes exactly the CloudEvent of
+``case_event_cloudevent``; the one-pass decoder reads it back, refuses anything
+else as before; the shared decoder decodes one record once for every agent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from schemas.cases import CaseEvent
+from streams.casestore import DictCaseStore
+from streams.casework import CaseWork
+from streams.codecs import (
+    SharedDecodes,
+    case_event_cloudevent,
+    decode_case_event,
+    encode_case_event,
+)
+from streams.intake import normalise
+from tests.unit.streams.conftest import report_envelope
+
+WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def events(district) -> list[CaseEvent]:
+    work = CaseWork(district, DictCaseStore(), merge_window=timedelta(hours=48))
+    out: list[CaseEvent] = []
+    for n, description in enumerate(["井盖缺失", "燃气味 gas smell", "again"]):
+        envelope = report_envelope(
+            description=description, grid_code=None, location={"lat": 39.9022, "lon": 116.383}
+        ).model_copy(update={"time": WHEN + timedelta(minutes=n)})
+        out += work.on_report(normalise(envelope, district, WHEN)).events
+    assert len(out) == 4  # opened, dispatched, two attached
+    return out
+
+
+def test_encoded_case_events_are_their_cloudevents_and_decode_back(events) -> None:
+    for event in events:
+        value, headers = encode_case_event(event)
+        assert orjson.loads(value) == orjson.loads(orjson.dumps(case_event_cloudevent(event)))
+        assert headers == [("content-type", b"application/cloudevents+json")]
+        assert decode_case_event(value) == event
+
+
+def test_records_that_are_not_case_events_are_refused(events) -> None:
+    value, _ = encode_case_event(events[0])
+    doc = orjson.loads(value)
+    other = orjson.dumps({**doc, "type": "org.example.other"})
+    with pytest.raises(ValueError, match="not a GridHub case event"):
+        decode_case_event(other)
+    for bad in (b"not json", b"[]", orjson.dumps({**doc, "data": {"case_id": "x"}})):
+        with pytest.raises(ValueError):
+            decode_case_event(bad)
+
+
+def test_the_shared_decoder_decodes_each_record_once(events) -> None:
+    shared = SharedDecodes(decode_case_event, size=2)
+    first, second, third = (encode_case_event(e)[0] for e in events[:3])
+    decoded = shared.decode(first)
+    assert decoded == events[0]
+    assert shared.decode(first) is decoded  # the same record, read by another agent
+    copy = bytes(bytearray(first))  # an equal record, another object: decoded anew
+    assert shared.decode(copy) == decoded and shared.decode(copy) is not decoded
+    shared.decode(second)
+    shared.decode(third)  # the bound: the oldest entries have left
+    assert shared.decode(first) is not decoded and shared.decode(first) == decoded
+    with pytest.raises(ValueError):
+        shared.decode(b"not json")

@@ -71,6 +71,21 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         # records a stage let through acked but unhandled (see InOrder)
         self._uncounted: weakref.WeakSet[Any] = weakref.WeakSet()
 
+    async def rewind(self, tp: TP, offset: int) -> None:
+        """Seek ``tp`` back to ``offset`` while the partition is being fetched.
+
+        The Kafka client runs in the consumer's own thread; Faust's ``seek``
+        calls it from this one, which is fine while fetching is paused (during
+        recovery) but can leave a running fetcher waiting for good. So the seek
+        runs in the consumer's thread."""
+        thread: Any = self._thread
+
+        async def seek_there() -> None:
+            thread._ensure_consumer().seek(tp, offset)
+
+        await thread.call_thread(seek_there)
+        self._read_offset[tp] = offset if offset else None
+
     def uncount(self, message: Any) -> None:
         """Its coming ack will not count: the record is to be fetched again."""
         self._uncounted.add(message)
@@ -218,7 +233,7 @@ async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> d
             tp.partition,
             committed,
         )
-        await consumer.seek(tp, committed)
+        await consumer.rewind(tp, committed)
         consumer.stalled.pop(tp, None)
     return stalled
 
@@ -293,5 +308,8 @@ class InOrder:
                         expected,
                         expected,
                     )
-                    await consumer.seek(tp, expected)
+                    if guarded:
+                        await consumer.rewind(tp, expected)
+                    else:
+                        await consumer.seek(tp, expected)
         return admitted

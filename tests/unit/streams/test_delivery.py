@@ -171,7 +171,7 @@ async def test_a_stalled_partition_is_reread_from_its_committed_offset(
     async def seek(tp: TP, offset: int) -> None:
         seeks.append((tp, offset))
 
-    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(consumer, "rewind", seek)
     consumer._committed_offset[TP0] = 100
     acked(consumer, TP0, 101)
     consumer._new_offset(TP0)
@@ -282,7 +282,7 @@ def gated(app: GuardedApp, monkeypatch: pytest.MonkeyPatch) -> Gated:
     async def seek(tp: TP, offset: int) -> None:
         seeks.append((tp, offset))
 
-    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(consumer, "rewind", seek)
     return InOrder(app), seeks
 
 

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from schemas import trace
 from schemas.cases import CaseCommand, FollowReport, SuperviseTick
-from streams.agents.intake_agent import dlq_headers
+from streams.agents.intake_agent import dead_letter_record
 from streams.batching import ack_all, event_batches
 from streams.casestore import CaseRecord, NearEntry
 from streams.casework import CaseWork
@@ -200,8 +200,8 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     def dead_letter(message: Any, reason: str, stage: str) -> Output:
         log.warning("dead-letter %s/%s: %s", message.partition, message.offset, reason)
         meter.dead_lettered(message.topic)
-        headers = dlq_headers(message, reason, stage)
-        return Output(topics.intake_dlq, message.key, message.value, headers)
+        value, headers = dead_letter_record(message, reason, stage)
+        return Output(topics.intake_dlq, message.key, value, headers)
 
     def command_output(command: CaseCommand) -> Output:
         value = command.model_dump_json().encode()

@@ -45,6 +45,28 @@ def dlq_headers(message: Any, reason: str, stage: str) -> list[tuple[str, bytes]
     return headers
 
 
+#: A dead letter carries at most this much of the original value: the worker's
+#: producer refuses records near the broker's 1 MB limit, and the original is
+#: kept anyway at the topic, partition and offset its headers name.
+DLQ_MAX_VALUE = 256 * 1024
+
+
+def dead_letter_record(
+    message: Any, reason: str, stage: str
+) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """Value and headers of the dead letter for ``message``; an oversized value
+    is cut to :data:`DLQ_MAX_VALUE` bytes and says so in its headers."""
+    value = message.value
+    headers = dlq_headers(message, reason, stage)
+    if value is not None and len(value) > DLQ_MAX_VALUE:
+        headers += [
+            ("gridhub-original-size", str(len(value)).encode()),
+            ("gridhub-value-truncated", b"true"),
+        ]
+        value = bytes(value[:DLQ_MAX_VALUE])
+    return value, headers
+
+
 def record_time(message: Any) -> datetime:
     return datetime.fromtimestamp(float(message.timestamp or 0), UTC)
 
@@ -113,9 +135,8 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         log.info("dead-letter %s/%s: %s", message.partition, message.offset, reason)
         meter.received(message.topic, source)
         meter.dead_lettered(message.topic, source)
-        await topics.intake_dlq.send(
-            key=message.key, value=message.value, headers=dlq_headers(message, reason, "intake")
-        )
+        value, headers = dead_letter_record(message, reason, "intake")
+        await topics.intake_dlq.send(key=message.key, value=value, headers=headers)
 
     async def intake(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):

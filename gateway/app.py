@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import metrics
 from gateway.deps import GatewayDeps
-from gateway.errors import BodySizeLimit, validation_error_handler
+from gateway.errors import BodySizeLimit, install_database_errors, validation_error_handler
 from gateway.operations import OPERATIONS_ROUTERS, start_operations, stop_operations
 from gateway.routes import cases, meta, reference, reports
 
@@ -51,6 +51,7 @@ def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) 
     app.state.deps = deps
     app.state.started = False
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    install_database_errors(app)  # an unreachable database answers 503, not 500
     app.add_middleware(BodySizeLimit, max_bytes=deps.max_body_bytes)
     for module in (reports, cases, reference, meta):
         app.include_router(module.router)

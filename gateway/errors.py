@@ -1,16 +1,28 @@
-"""Error bodies: 422 that names each field plainly, and a 413 body-size guard."""
+"""Error bodies: 422 that names each field plainly, a 413 body-size guard, and 503
+when the database cannot be reached (instead of a 500 or a hanging request)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = (
+    "the database is unavailable right now, so this cannot be read or checked; "
+    "reports already accepted are kept and processed when it is back. Retry later."
+)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ErrorOut(BaseModel):
@@ -115,3 +127,36 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached" rather than a bug:
+    connection refused or lost, server shutting down, pool exhausted."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 with a plain message and ``Retry-After``; the driver's text (host, port)
+    goes to the log only."""
+    if not is_database_outage(exc):  # a DBAPIError that is a bug, not an outage
+        raise exc
+    log.warning(
+        "database unavailable for %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+    return JSONResponse(
+        status_code=503,
+        content={"detail": DATABASE_UNAVAILABLE},
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def install_database_errors(app: FastAPI) -> None:
+    """Answer 503 (not 500) on every route whose database is unreachable."""
+    for kind in (DBAPIError, PoolTimeoutError):
+        app.add_exception_handler(kind, database_error_handler)

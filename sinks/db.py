@@ -8,7 +8,10 @@ Nothing here runs at import time; entrypoints call :func:`make_engine` and
   driver's legacy transaction control is switched off) so SELECTs, DDL and
   SAVEPOINTs run inside real transactions.
 - PostgreSQL (production): ``postgresql://`` URLs are rewritten to the psycopg 3
-  driver; connections are pre-pinged so a restarted server is survived.
+  driver; connections are pre-pinged so a restarted server is survived, a
+  connection attempt gives up after ``PG_CONNECT_TIMEOUT_S`` and a request for a
+  pooled connection after ``POOL_TIMEOUT_S``, so an unreachable server fails
+  calls quickly (the gateway answers 503) instead of hanging them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sqlalchemy.engine import URL, make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 5  # libpq connect_timeout (whole seconds, at least 2)
+POOL_TIMEOUT_S = 10.0  # wait for a free pooled connection
 # Any constant works: it only has to be the same for every GridHub process.
 _PG_MIGRATION_LOCK = 0x6772_6964_6875_62  # "gridhub"
 
@@ -60,6 +65,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         options["connect_args"] = {"check_same_thread": False}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        options["pool_timeout"] = POOL_TIMEOUT_S
     options.update(kwargs)
     engine = create_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from sinks.models import api_tokens
 
@@ -32,6 +34,8 @@ _MAX_TOKEN_LENGTH = 256
 # (``gridhub token revoke`` writes the database, not the gateway's memory).
 TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_ENTRIES = 10_000
+# How long a verified token outlives its cache entry while the database is away.
+TOKEN_STALE_SECONDS = 15 * 60.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,9 @@ class CachedTokens:
     The bound: a token revoked in the database stops working in this process at
     most ``ttl_seconds`` later (each hit is re-read from the database once its
     entry is that old). Only valid tokens are remembered, so a new token works at
-    once and unknown tokens cannot fill the cache; at most ``max_entries``
+    once and unknown tokens cannot fill the cache. While the database cannot be
+    reached, a token verified in the last ``stale_seconds`` still works. At most
+    ``max_entries``
     tokens are kept, the least recently used leave first. Entries are keyed by the
     token's hash, never the plaintext. Thread-safe: FastAPI verifies in its pool.
     """
@@ -157,12 +163,14 @@ class CachedTokens:
         ttl_seconds: float = TOKEN_CACHE_SECONDS,
         max_entries: int = TOKEN_CACHE_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
+        stale_seconds: float = TOKEN_STALE_SECONDS,
     ) -> None:
         if ttl_seconds < 0 or max_entries < 1:
             raise ValueError("ttl_seconds must be >= 0 and max_entries >= 1")
         self.store = store
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
+        self.stale_seconds = stale_seconds
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, TokenRecord]] = OrderedDict()
         self._lock = threading.Lock()
@@ -189,7 +197,17 @@ class CachedTokens:
         hit = self._fresh(key, now)
         if hit is not None:
             return hit
-        record = self.store.verify(plaintext)
+        try:
+            record = self.store.verify(plaintext)
+        except (OperationalError, InterfaceError, PoolTimeoutError):
+            # The database is away: a token this process verified in the last
+            # ``stale_seconds`` keeps working (nothing can be revoked meanwhile),
+            # so phones can still file reports, which only need Kafka.
+            with self._lock:
+                stale = self._entries.get(key)
+            if stale is not None and now - stale[0] < self.stale_seconds:
+                return stale[1]
+            raise
         with self._lock:
             if record is None:
                 self._entries.pop(key, None)

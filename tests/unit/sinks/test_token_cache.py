@@ -114,3 +114,37 @@ def test_a_zero_ttl_always_asks_the_database(store: CountingStore, clock: Clock)
     assert store.lookups == 2
     with pytest.raises(ValueError):
         CachedTokens(store, max_entries=0)
+
+
+class AwayStore(CountingStore):
+    """The database stops answering once ``away`` is set."""
+
+    away = False
+
+    def verify(self, plaintext: str):  # type: ignore[no-untyped-def]
+        if self.away:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+        return super().verify(plaintext)
+
+
+def test_while_the_database_is_away_a_recently_verified_token_still_works(
+    engine: Engine, clock: Clock
+) -> None:
+    """So a phone can file reports (which only need Kafka) during an outage."""
+    from sqlalchemy.exc import OperationalError
+
+    store = AwayStore(engine, "s3cret")
+    cache = CachedTokens(store, ttl_seconds=5.0, clock=clock, stale_seconds=600.0)
+    known, record = store.create("grid_worker", "zhang")
+    unknown, _ = store.create("grid_worker", "never-seen")
+    assert cache.verify(known) == record
+    store.away = True
+    clock.now += 60
+    assert cache.verify(known) == record
+    with pytest.raises(OperationalError):
+        cache.verify(unknown)  # never verified here: the outage shows (503)
+    clock.now += 600
+    with pytest.raises(OperationalError):
+        cache.verify(known)  # verified too long ago

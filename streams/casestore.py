@@ -51,6 +51,17 @@ def cell_resolution(radius_m: float) -> int:
     return 0
 
 
+def near_scope(community_code: str, category: str) -> str:
+    """What near-index keys are scoped by: a case's community and category.
+
+    The index is a Faust table whose changelog partition is the input's, i.e.
+    the community's. A cell shared by two communities, written from both
+    partitions under one key, would hold only one partition's entries after a
+    recovery (the changelog read last wins) — and a report may only join a case
+    of its own partition anyway (one writer per case)."""
+    return f"{community_code}|{category}"
+
+
 def cell_key(category: str, lat: float, lon: float, radius_m: float) -> str:
     return f"{category}|{h3.latlng_to_cell(lat, lon, cell_resolution(radius_m))}"
 

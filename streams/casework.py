@@ -29,7 +29,14 @@ from schemas.cases import (
 )
 from schemas.lifecycle import decide
 from schemas.reports import Report
-from streams.casestore import CaseRecord, CaseStore, NearEntry, cell_key, neighbour_keys
+from streams.casestore import (
+    CaseRecord,
+    CaseStore,
+    NearEntry,
+    cell_key,
+    near_scope,
+    neighbour_keys,
+)
 
 CASE_ID_NAMESPACE = uuid.UUID("2b7e4c1e-0d6b-4b8a-8f55-93c1a8f0e6d4")
 SYSTEM_ACTOR = "system:gridhub"
@@ -153,7 +160,8 @@ class CaseWork:
         # A great circle is at least as long as its change of latitude: entries
         # further north or south than the radius are out without trigonometry.
         band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
-        for key in neighbour_keys(report.category, *here, radius):
+        scope = near_scope(report.community_code, report.category)
+        for key in neighbour_keys(scope, *here, radius):
             for entry in self.store.near(key):
                 if abs(entry.lat - here[0]) > band:
                     continue
@@ -262,7 +270,8 @@ class CaseWork:
         category = self.district.taxonomy.get(case.category)
         if case.location is not None and category is not None:
             lat, lon = case.location.lat, case.location.lon
-            cell = cell_key(case.category, lat, lon, category.dedup_radius_m)
+            scope = near_scope(case.community_code, case.category)
+            cell = cell_key(scope, lat, lon, category.dedup_radius_m)
             entries = [e for e in self.store.near(cell) if e.case_id != case.id]
             entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
             self.store.set_near(cell, entries)

@@ -45,3 +45,21 @@ def test_reopening_after_a_lost_record_does_not_list_the_case_twice_nearby(distr
     assert work.on_report(first).events[0].type is CaseEventType.OPENED
     listed = [e.case_id for entries in store.cells.values() for e in entries]
     assert listed == [case_id]
+
+
+def test_a_report_joins_only_a_case_of_its_own_community(district):
+    """Cases belong to their community's partition (one writer per case), and so
+    does the near index: its keys carry the community, so a cell shared by two
+    communities is never one table entry written from two changelog partitions
+    (after a recovery only the partition read last would be left in it)."""
+    store = DictCaseStore()
+    work = CaseWork(district, store, merge_window=timedelta(hours=48))
+    south = report(district, category="garbage", north_m=746)  # 22 m apart, across
+    north = report(district, minutes=1, category="garbage", north_m=768)  # the boundary
+    assert south.community_code != north.community_code
+    first = work.on_report(south).events[0]
+    second = work.on_report(north).events[0]
+    assert second.type is CaseEventType.OPENED and second.case_id != first.case_id
+    assert all(
+        key.startswith(f"{south.community_code}|") for key in store.records[first.case_id].cells
+    )

@@ -12,9 +12,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sinks.db import is_database_outage
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +129,6 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-def is_database_outage(exc: BaseException) -> bool:
-    """True for errors that mean "the database cannot be reached" rather than a bug:
-    connection refused or lost, server shutting down, pool exhausted."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -25,6 +25,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -121,3 +123,11 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
                 command.upgrade(alembic_config(conn), revision)
     finally:
         engine.dispose()
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached" rather than a bug:
+    connection refused or lost, server shutting down, pool exhausted."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

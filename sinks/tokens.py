@@ -22,9 +22,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from sinks.db import is_database_outage
 from sinks.models import api_tokens
 
 ROLES = frozenset({"grid_worker", "operator", "department", "system", "leader", "admin"})
@@ -199,7 +198,9 @@ class CachedTokens:
             return hit
         try:
             record = self.store.verify(plaintext)
-        except (OperationalError, InterfaceError, PoolTimeoutError):
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
             # The database is away: a token this process verified in the last
             # ``stale_seconds`` keeps working (nothing can be revoked meanwhile),
             # so phones can still file reports, which only need Kafka.

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
-from gateway.errors import DATABASE_UNAVAILABLE, is_database_outage
-from sinks.db import make_engine
+from gateway.errors import DATABASE_UNAVAILABLE
+from sinks.db import is_database_outage, make_engine
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
 from tests.unit.gateway.conftest import TokenFactory

@@ -15,7 +15,6 @@ exactly the group's reports, ``report_count`` = the group's size, and one
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import time
@@ -37,7 +36,7 @@ from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_structured
 from schemas.topics import TopicNames
 from sinks.db import make_engine
 from sinks.models import case_events, cases, reports
-from tests.fixtures.worker import HubEnv, HubProcess, free_port, wait_until
+from tests.fixtures.worker import HubEnv, HubProcess, free_port, process_env, wait_until
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -475,18 +474,9 @@ def hub_env(
     create_topics(bootstrap, topics.all(), partitions, 1)
     home = base / f"home-{prefix.strip('.')}"
     home.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "GRIDHUB_KAFKA_BOOTSTRAP": bootstrap,
-        "GRIDHUB_TOPIC_PREFIX": prefix,
-        "GRIDHUB_TOPIC_PARTITIONS": str(partitions),
-        "GRIDHUB_APP_ID": f"gridhub-{prefix.strip('.')}",
-        "GRIDHUB_DATABASE_URL": db_url,
-        "GRIDHUB_HOME": str(home),
-        "GRIDHUB_WORKER_WEB_PORT": str(free_port()),
-        "GRIDHUB_GATEWAY_PORT": str(free_port()),
-        **(extra or {}),
-    }
+    env = process_env(
+        bootstrap, prefix, db_url, home, GRIDHUB_TOPIC_PARTITIONS=str(partitions), **(extra or {})
+    )
     return HubEnv(env=env, topics=topics, db_url=db_url, home=home)
 
 

@@ -117,6 +117,19 @@ export function clear(node) {
   return node;
 }
 
+/** The name of ``code`` in a list of {code, name_zh, name_en} (categories,
+ * departments), in the page's language; the code itself when it is not listed. */
+export function nameIn(list, code) {
+  const item = (list || []).find((x) => x.code === code);
+  return item ? (lang() === "en" ? item.name_en : item.name_zh) : code || "";
+}
+
+/** The name of grid ``code`` in our grid GeoJSON collection. */
+export function gridNameIn(collection, code) {
+  const f = ((collection && collection.features) || []).find((x) => (x.properties || {}).code === code);
+  return f ? f.properties.name : code || "";
+}
+
 export function fmtTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);

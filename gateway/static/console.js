@@ -5,6 +5,7 @@
 import {
   addStrings, api, ApiError, applyI18n, clear, el, fmtTime, getToken, gridCentre, gridMap, lang,
   mediaImg, metres, profile, setToken, streamEvents, t, wireHeader,
+  gridNameIn, nameIn,
 } from "./common.js";
 
 addStrings({
@@ -80,18 +81,9 @@ let selected = null;
 let stopStream = null;
 let detailToken = 0;
 
-const catName = (code) => {
-  const c = categories.find((x) => x.code === code);
-  return c ? (lang() === "en" ? c.name_en : c.name_zh) : code || "";
-};
-const deptName = (code) => {
-  const d = departments.find((x) => x.code === code);
-  return d ? (lang() === "en" ? d.name_en : d.name_zh) : code || "";
-};
-const gridName = (code) => {
-  const f = ((grids && grids.features) || []).find((x) => (x.properties || {}).code === code);
-  return f ? f.properties.name : code || "";
-};
+const catName = (code) => nameIn(categories, code);
+const deptName = (code) => nameIn(departments, code);
+const gridName = (code) => gridNameIn(grids, code);
 const slaBadge = (s) => (s ? el("span", { class: `badge sla-${s}` }, t(s)) : "");
 const prioBadge = (p) => el("span", { class: `badge prio-${p}`, title: `${t("priority")} ${p}` }, p || "");
 const stateBadge = (s) => el("span", { class: `badge state-${s}` }, t(s));

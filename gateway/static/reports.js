@@ -5,6 +5,7 @@
 import {
   addStrings, api, ApiError, applyI18n, clear, download, el, getToken, gridMap, lang, setToken, svg, t,
   wireHeader,
+  gridNameIn, nameIn,
 } from "./common.js";
 
 addStrings({
@@ -64,18 +65,9 @@ let categories = [];
 let departments = [];
 let grids = null;
 
-const catName = (code) => {
-  const c = categories.find((x) => x.code === code);
-  return c ? (lang() === "en" ? c.name_en : c.name_zh) : code || "";
-};
-const deptName = (code) => {
-  const d = departments.find((x) => x.code === code);
-  return d ? (lang() === "en" ? d.name_en : d.name_zh) : code || "";
-};
-const gridName = (code) => {
-  const f = ((grids && grids.features) || []).find((x) => (x.properties || {}).code === code);
-  return f ? f.properties.name : code || "";
-};
+const catName = (code) => nameIn(categories, code);
+const deptName = (code) => nameIn(departments, code);
+const gridName = (code) => gridNameIn(grids, code);
 
 async function count(params) {
   const { data } = await api(`/api/v1/cases?${new URLSearchParams({ ...params, limit: "1" })}`);

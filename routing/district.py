@@ -6,7 +6,7 @@ points it at a directory with its own files of the same names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,12 +14,14 @@ from typing import Any
 
 from routing import _loading as L
 from routing.grids import Grid, GridRegistry
+from routing.placement import Placement, PlacementRefused, place, place_many
 from routing.priority import PriorityRules, assess_priority
 from routing.rules import RoutingDecision, RoutingRules
 from routing.sla import CalendarOverrides, SlaClock, SlaPolicy, WorkCalendar, load_policies
 from routing.sources import SourceMappings
 from routing.taxonomy import Category, Taxonomy
 from schemas.cases import Priority
+from schemas.reports import GeoPoint
 
 GRIDS_FILE = "grids.geojson"
 TAXONOMY_FILE = "taxonomy.yaml"
@@ -111,6 +113,16 @@ class District:
 
     def locate(self, lat: float, lon: float) -> Grid | None:
         return self.grids.locate(lat, lon)
+
+    def place(self, location: GeoPoint | None, grid_code: str | None) -> Placement:
+        """See :func:`routing.placement.place`."""
+        return place(self.grids, location, grid_code)
+
+    def place_many(
+        self, places: Sequence[tuple[GeoPoint | None, str | None]]
+    ) -> list[Placement | PlacementRefused]:
+        """See :func:`routing.placement.place_many`."""
+        return place_many(self.grids, places)
 
     def route(
         self,

@@ -1,5 +1,10 @@
-"""Reading OASIS CAP 1.2 XML into :class:`schemas.sources.CapAlert` (DESIGN.md §8:
-XML is parsed with defusedxml, DTDs, entities and external references refused).
+"""OASIS CAP 1.2 in GridHub: reading the XML into :class:`schemas.sources.CapAlert`
+(DESIGN.md §8: defusedxml, DTDs, entities and external references refused) and
+the one rule of which CAP messages the hub accepts (:func:`accept_cap`).
+
+The gateway and the intake stage both call :func:`accept_cap`; they differ only
+in how they answer a refusal (an HTTP 422 naming the field, or a dead letter
+with the reason in its headers).
 
 Only the subset GridHub uses is read; other CAP elements (``resource``,
 ``parameter``, ``eventCode``...) are skipped. No I/O.
@@ -18,6 +23,8 @@ from schemas.envelope import describe_validation_error
 from schemas.sources import CAP_NAMESPACE, MAX_CAP_POLYGON_POINTS, CapAlert
 
 MAX_CAP_BYTES = 256 * 1024
+# Media types under which CAP XML is accepted as CloudEvents data.
+CAP_CONTENT_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 
 _NS = "{" + CAP_NAMESPACE + "}"
 _ALERT_TEXT = ("identifier", "sender", "sent", "status", "msgType", "scope", "note")
@@ -43,6 +50,63 @@ class CapError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class CapRefused(ValueError):
+    """A CAP message the hub does not accept: ``field`` names the CloudEvents
+    attribute or data element (``datacontenttype``, ``data``, ``data.msgType``...)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def accept_cap(content_type: str | None, data: object) -> CapAlert:
+    """The alert carried as CloudEvents data, if the hub accepts it.
+
+    Accepted: CAP 1.2 XML text under a CAP media type (or none), of status
+    ``Actual``. An ``Alert`` needs an ``<info><area>`` to be placed in the
+    district. ``Update`` and ``Cancel`` need ``<references>``; they follow the
+    messages they reference, so an area is optional for them — emergency systems
+    send a bare Cancel that way (valid CAP 1.2: ``<info>`` is optional).
+    Refused with :class:`CapRefused`: anything else, naming the field."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media and media not in CAP_CONTENT_TYPES:
+        raise CapRefused(
+            "datacontenttype", f"{media[:64]!r} is not CAP XML (use application/cap+xml)"
+        )
+    if not isinstance(data, str):
+        raise CapRefused("data", "CAP 1.2 XML text is required")
+    try:
+        alert = parse_cap(data)
+    except CapError as exc:
+        raise CapRefused("data", exc.reason) from exc
+    refusal = cap_refusal(alert)
+    if refusal is not None:
+        raise CapRefused(*refusal)
+    return alert
+
+
+def cap_refusal(alert: CapAlert) -> tuple[str, str] | None:
+    """Why a well-formed CAP message opens or changes no case, as ``(field, reason)``."""
+    if alert.msg_type in ("Ack", "Error"):
+        return "data.msgType", f"an {alert.msg_type} message reports no incident"
+    if alert.status != "Actual":
+        return "data.status", f"only Actual alerts open cases, not {alert.status}"
+    if alert.msg_type in ("Update", "Cancel"):
+        if not alert.references:
+            return "data.references", f"required for msgType {alert.msg_type}"
+        return None
+    if not any(info.areas for info in alert.info):
+        return "data.area", "the alert has no <info><area> to place it in the district"
+    return None
+
+
+def follows_references_only(alert: CapAlert) -> bool:
+    """An Update or Cancel with no area: it is placed where the alerts it
+    references are, not by an area of its own."""
+    return alert.msg_type in ("Update", "Cancel") and not any(info.areas for info in alert.info)
 
 
 def parse_cap(xml: str | bytes) -> CapAlert:

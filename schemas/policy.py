@@ -1,0 +1,230 @@
+"""Who may do what to a case: role × action × state, plus the scope checks for
+departments, grid workers and sources (DESIGN.md §3, §8). No I/O.
+
+The state half is the state machine of :mod:`schemas.lifecycle`; this module adds
+the caller. The gateway asks it before it sends a command (403 for a role that
+may never take the action, 404 for a case outside the caller's scope), the case
+agent asks it again when it applies the command (the bus is not trusted to have
+checked), and the case detail lists :func:`allowed_actions` so the pages draw
+their buttons from the server instead of a copy of these rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.cases import Action, CaseSnapshot, CaseState, Priority
+from schemas.lifecycle import decide
+
+ADMIN = "admin"
+GRID_WORKER = "grid_worker"
+OPERATOR = "operator"
+DEPARTMENT = "department"
+LEADER = "leader"
+SYSTEM = "system"
+ROLES = (ADMIN, GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM)
+
+# The duty office (operators, and admins acting as one).
+_CENTRE = frozenset(
+    {
+        Action.DISPATCH,
+        Action.REJECT,
+        Action.MERGE,
+        Action.ESCALATE,
+        Action.COMMENT,
+        Action.REPRIORITISE,
+        Action.REOPEN,
+        Action.VERIFY,
+        Action.RATE,
+    }
+)
+# Role × action: what each role may ever do; the state machine says when.
+ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
+    OPERATOR: _CENTRE,
+    ADMIN: _CENTRE,
+    DEPARTMENT: frozenset({Action.ACCEPT, Action.RETURN, Action.RESOLVE, Action.COMMENT}),
+    GRID_WORKER: frozenset({Action.VERIFY, Action.COMMENT, Action.RATE}),
+    LEADER: frozenset({Action.COMMENT}),
+    SYSTEM: frozenset(),
+}
+# Actions a department takes on work assigned to it, not on any case it can see.
+DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.RETURN, Action.RESOLVE})
+# The order in which the pages list the actions of a case.
+ACTION_ORDER = (
+    Action.DISPATCH,
+    Action.ACCEPT,
+    Action.RESOLVE,
+    Action.VERIFY,
+    Action.RETURN,
+    Action.REJECT,
+    Action.MERGE,
+    Action.REOPEN,
+    Action.ESCALATE,
+    Action.REPRIORITISE,
+    Action.COMMENT,
+    Action.RATE,
+)
+
+
+# -- scopes -------------------------------------------------------------------------
+
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def scope_parts(scope: str | None) -> list[str]:
+    """A scope is one code or several separated by commas/spaces (grid codes,
+    12-digit community codes or any code prefix)."""
+    return [part for part in _SEPARATORS.split(scope or "") if part]
+
+
+def grid_in_scope(scope: str | None, grid_code: str) -> bool:
+    """No scope means the whole district."""
+    parts = scope_parts(scope)
+    return not parts or any(grid_code.startswith(part) for part in parts)
+
+
+def source_allowed(source: str, scope: str | None) -> bool:
+    """A system token publishes only as its own source: the scope itself or a
+    source below it (the scope followed by ``/``, ``:``, ``.``, ``#`` or ``?``,
+    unless the scope ends with one of them)."""
+    if not scope:
+        return False
+    if source == scope:
+        return True
+    if not source.startswith(scope):
+        return False
+    return scope[-1] in "/:.#?" or source[len(scope)] in "/:.#?"
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the policy reads of a case, from the API's dict or the agent's snapshot."""
+
+    state: CaseState
+    lead_department: str | None = None
+    departments: tuple[str, ...] = ()
+    grid_codes: tuple[str, ...] = ()
+    priority: Priority | None = None
+
+    @classmethod
+    def of(cls, case: CaseSnapshot | Mapping[str, Any]) -> CaseFacts:
+        if isinstance(case, CaseSnapshot):
+            return cls(
+                case.state,
+                case.lead_department,
+                tuple(case.departments),
+                (case.grid_code, *case.grid_codes),
+                case.priority,
+            )
+        priority = case.get("priority")
+        return cls(
+            CaseState(case["state"]),
+            case.get("lead_department"),
+            tuple(case.get("departments") or ()),
+            tuple(
+                str(code)
+                for code in (case.get("grid_code"), *(case.get("grid_codes") or ()))
+                if code
+            ),
+            Priority(priority) if priority else None,
+        )
+
+    def has_department(self, department: str) -> bool:
+        return self.lead_department == department or department in self.departments
+
+
+def sees_case(role: str, scope: str | None, case: CaseFacts) -> bool:
+    """Whether a caller of ``role``/``scope`` may see ``case`` at all: departments
+    their own cases, grid workers the cases in their grids (a case is in a grid
+    scope when its grid, or any grid it covers, is), the centre everything."""
+    if role == DEPARTMENT:
+        return bool(scope) and case.has_department(str(scope))
+    if role == GRID_WORKER:
+        return any(grid_in_scope(scope, grid) for grid in case.grid_codes)
+    return role in (OPERATOR, LEADER, ADMIN)
+
+
+# -- may this caller take this action now? ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action is refused: ``rule`` names the rule (``role``, ``scope``, a
+    state-machine row, ``merge``, ``reprioritise``), ``reason`` says it in words."""
+
+    rule: str
+    reason: str
+
+
+def role_refusal(role: str, action: Action) -> Refusal | None:
+    allowed = ROLE_ACTIONS.get(role, frozenset())
+    if action in allowed:
+        return None
+    names = ", ".join(sorted(a.value for a in allowed)) or "none"
+    return Refusal("role", f"role {role!r} may not {action.value}; it may: {names}")
+
+
+def scope_refusal(role: str, scope: str | None, action: Action, case: CaseFacts) -> Refusal | None:
+    if not sees_case(role, scope, case):
+        return Refusal("scope", f"{action.value}: the case is outside this caller's scope")
+    if role == DEPARTMENT and action in DEPARTMENT_ACTIONS and not case.has_department(str(scope)):
+        return Refusal("scope", f"{action.value}: case is not assigned to {scope or '-'}")
+    return None
+
+
+def body_refusal(
+    case_id: str,
+    action: Action,
+    case: CaseFacts,
+    *,
+    into: str | None = None,
+    priority: Priority | None = None,
+) -> Refusal | None:
+    """The rules an action's own fields can break, whatever the state."""
+    if action is Action.MERGE and (not into or into == case_id):
+        return Refusal("merge", "merge: a case cannot be merged into itself")
+    if action is Action.REPRIORITISE and priority is not None and priority == case.priority:
+        return Refusal("reprioritise", f"reprioritise: already {priority.value}")
+    return None
+
+
+def refusal(
+    role: str,
+    scope: str | None,
+    action: Action,
+    case_id: str,
+    case: CaseFacts,
+    *,
+    passed: bool | None = None,
+    into: str | None = None,
+    priority: Priority | None = None,
+) -> Refusal | None:
+    """The first rule that refuses ``action`` by this caller on this case now, or
+    None: the state machine, then the role, the scope and the action's fields."""
+    decision = decide(case.state, action, passed)
+    if not decision.allowed:
+        return Refusal(decision.rule, decision.reason)
+    return (
+        role_refusal(role, action)
+        or scope_refusal(role, scope, action, case)
+        or body_refusal(case_id, action, case, into=into, priority=priority)
+    )
+
+
+def allowed_actions(role: str, scope: str | None, case: CaseFacts) -> list[Action]:
+    """The actions this caller may take on the case now, in :data:`ACTION_ORDER`
+    (``verify`` when a verification, passed or failed, may be recorded)."""
+    return [
+        action
+        for action in ACTION_ORDER
+        if decide(case.state, action, True if action is Action.VERIFY else None).allowed
+        and role_refusal(role, action) is None
+        and scope_refusal(role, scope, action, case) is None
+    ]
+
+
+def action_names(actions: Iterable[Action]) -> list[str]:
+    return [action.value for action in actions]

@@ -1,0 +1,146 @@
+"""Who may do what to a case (``schemas.policy``): role × action × state and the
+scope checks, in the one table the gateway, the case agent and the pages share."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.cases import Action, CaseSnapshot, CaseState, Priority
+from schemas.policy import (
+    DEPARTMENT,
+    GRID_WORKER,
+    LEADER,
+    OPERATOR,
+    SYSTEM,
+    CaseFacts,
+    action_names,
+    allowed_actions,
+    grid_in_scope,
+    refusal,
+    sees_case,
+    source_allowed,
+)
+
+GRID = "990101001001001"
+CASE_ID = "990101001001-abcdef012345"
+
+
+def facts(state: CaseState, **more: object) -> CaseFacts:
+    base: dict[str, object] = {
+        "lead_department": "chengguan",
+        "departments": ("chengguan", "zhujian"),
+        "grid_codes": (GRID,),
+        "priority": Priority.P3,
+    }
+    base.update(more)
+    return CaseFacts(state, **base)  # type: ignore[arg-type]
+
+
+def test_an_operator_on_an_open_case() -> None:
+    assert action_names(allowed_actions(OPERATOR, None, facts(CaseState.OPEN))) == [
+        "dispatch",
+        "reject",
+        "merge",
+        "escalate",
+        "reprioritise",
+        "comment",
+        "rate",
+    ]
+
+
+def test_a_department_on_its_dispatched_case() -> None:
+    assert action_names(allowed_actions(DEPARTMENT, "chengguan", facts(CaseState.DISPATCHED))) == [
+        "accept",
+        "resolve",
+        "return",
+        "comment",
+    ]
+
+
+def test_a_department_sees_nothing_of_another_departments_case() -> None:
+    assert allowed_actions(DEPARTMENT, "huanbao", facts(CaseState.DISPATCHED)) == []
+    assert not sees_case(DEPARTMENT, None, facts(CaseState.DISPATCHED))
+
+
+def test_a_grid_worker_verifies_resolved_cases_in_its_grids_only() -> None:
+    resolved = facts(CaseState.RESOLVED)
+    assert Action.VERIFY in allowed_actions(GRID_WORKER, GRID, resolved)
+    assert allowed_actions(GRID_WORKER, "990101002", resolved) == []
+
+
+def test_leaders_comment_and_systems_do_nothing() -> None:
+    assert allowed_actions(LEADER, None, facts(CaseState.IN_PROGRESS)) == [Action.COMMENT]
+    assert allowed_actions(SYSTEM, "urn:x", facts(CaseState.IN_PROGRESS)) == []
+
+
+def test_closed_cases_can_only_be_reopened_or_rated() -> None:
+    assert action_names(allowed_actions(OPERATOR, None, facts(CaseState.CLOSED))) == [
+        "reopen",
+        "rate",
+    ]
+    assert allowed_actions(OPERATOR, None, facts(CaseState.MERGED)) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "action", "state", "rule"),
+    [
+        (OPERATOR, None, Action.ACCEPT, CaseState.DISPATCHED, "role"),
+        (DEPARTMENT, "chengguan", Action.ACCEPT, CaseState.OPEN, "accept"),
+        (DEPARTMENT, "huanbao", Action.RESOLVE, CaseState.IN_PROGRESS, "scope"),
+        (GRID_WORKER, "990101002", Action.COMMENT, CaseState.OPEN, "scope"),
+        (OPERATOR, None, Action.MERGE, CaseState.OPEN, "merge"),
+    ],
+)
+def test_refusals_name_their_rule(
+    role: str, scope: str | None, action: Action, state: CaseState, rule: str
+) -> None:
+    refused = refusal(role, scope, action, CASE_ID, facts(state), into=CASE_ID)
+    assert refused is not None and refused.rule == rule and refused.reason
+
+
+def test_reprioritising_to_the_same_priority_is_refused() -> None:
+    refused = refusal(
+        OPERATOR, None, Action.REPRIORITISE, CASE_ID, facts(CaseState.OPEN), priority=Priority.P3
+    )
+    assert refused is not None and refused.rule == "reprioritise"
+    assert (
+        refusal(
+            OPERATOR,
+            None,
+            Action.REPRIORITISE,
+            CASE_ID,
+            facts(CaseState.OPEN),
+            priority=Priority.P1,
+        )
+        is None
+    )
+
+
+def test_facts_from_a_snapshot_and_from_the_api_shape_agree() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    snapshot = CaseSnapshot(
+        id=CASE_ID,
+        state=CaseState.DISPATCHED,
+        category="garbage",
+        priority=Priority.P3,
+        grid_code=GRID,
+        street_code=GRID[:9],
+        community_code=GRID[:12],
+        lead_department="chengguan",
+        departments=["chengguan"],
+        version=2,
+        opened_at=now,
+        updated_at=now,
+    )
+    api = snapshot.model_dump(mode="json")
+    assert CaseFacts.of(snapshot) == CaseFacts.of(api)
+
+
+def test_scope_helpers() -> None:
+    assert grid_in_scope(None, GRID) and grid_in_scope("990101001, 990101002", GRID)
+    assert not grid_in_scope("990101002", GRID)
+    assert source_allowed("urn:district:citymgmt/zone-1", "urn:district:citymgmt")
+    assert not source_allowed("urn:district:citymgmtx", "urn:district:citymgmt")
+    assert not source_allowed("urn:a", None)

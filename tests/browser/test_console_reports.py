@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from schemas.cases import CaseEventType, Priority, SlaState
 from schemas.reports import Report
 from sinks.outbox_models import inbox
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
 
 pytestmark = pytest.mark.browser
 

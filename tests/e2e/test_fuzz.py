@@ -31,8 +31,8 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
-from tests.unit.gateway.operations import AgentPublisher, operations_deps, seed
-from tests.unit.gateway.systems_support import seed_case, systems_deps
+from tests.support.seeded_gateway import AgentPublisher, operations_deps, seed
+from tests.support.systems_gateway import seed_case, systems_deps
 
 MAX_EXAMPLES = 10
 TOPICS = TopicNames.with_prefix("fuzz.")

@@ -40,7 +40,7 @@ from schemas.envelope import (
 from sinks.db import upgrade
 from streams.sources import citymgmt_report_id, derived_report_id
 from tests.fixtures.worker import HubEnv, wait_http, wait_until
-from tests.unit.schemas.test_cap import ALERT_XML, CANCEL_XML, UPDATE_XML
+from tests.support.cap_samples import ALERT_XML, CANCEL_XML, UPDATE_XML
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 

@@ -29,7 +29,7 @@ from schemas.envelope import (
     decode_kafka,
 )
 from schemas.topics import TopicNames
-from tests.unit.schemas.test_cap import ALERT_XML
+from tests.support.cap_samples import ALERT_XML
 
 pytestmark = pytest.mark.kafka
 

@@ -14,7 +14,7 @@ from gateway.tail import TopicTail, TopicTailError
 from schemas.cases import CaseState, CommandResult
 from schemas.topics import TopicNames
 from streams.codecs import encode_case_event
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
 
 pytestmark = pytest.mark.kafka
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from schemas.cases import CaseEvent, CaseEventType, CaseState
 from sinks.writer import CaseProjectionWriter
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 END = START + timedelta(days=7)

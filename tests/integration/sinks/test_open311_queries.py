@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from schemas.cases import CaseState
 from sinks.open311 import ServiceRequestQueries
 from sinks.writer import CaseProjectionWriter
-from tests.unit.gateway.systems_support import seed_case
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
+from tests.support.systems_gateway import seed_case
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

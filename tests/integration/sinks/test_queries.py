@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from schemas.cases import CaseState, Priority
 from sinks.queries import MAX_LIMIT, CaseQueries
 from sinks.writer import CaseProjectionWriter
-from tests.unit.sinks.builders import T0, CaseStory, district_load, make_report
+from tests.support.cases import T0, CaseStory, district_load, make_report
 
 CASE_OUT = {
     "id",

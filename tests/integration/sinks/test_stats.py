@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from schemas.cases import CaseEventType, Priority, SlaState
 from sinks.stats import CaseStats
 from sinks.writer import CaseProjectionWriter
-from tests.unit.sinks.builders import T0, CaseStory, district_load, make_report
+from tests.support.cases import T0, CaseStory, district_load, make_report
 
 
 def test_queue_counts_live_cases(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from sinks.models import case_events, cases, reports
 from sinks.ports import InMemoryCaseSink, WriteStats
 from sinks.writer import CaseProjectionWriter
 from tests.integration.sinks.helpers import case_versions, dump
-from tests.unit.sinks.builders import CaseStory, district_load, make_report
+from tests.support.cases import CaseStory, district_load, make_report
 
 
 def _story() -> CaseStory:

@@ -30,7 +30,7 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from tests.fixtures.worker import HubEnv, free_port, wait_until
-from tests.unit.schemas.test_cap import ALERT_XML, CANCEL_XML, UPDATE_XML
+from tests.support.cap_samples import ALERT_XML, CANCEL_XML, UPDATE_XML
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -25,7 +25,7 @@ from streams.agents.brief_agent import read_alerts
 from streams.codecs import encode_case_event
 from tests.fixtures.receiver import Behaviour, Receiver, receiver_fixture  # noqa: F401
 from tests.fixtures.worker import HubProcess, wait_until
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
 
 pytestmark = [pytest.mark.kafka]
 

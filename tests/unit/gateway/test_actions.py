@@ -13,8 +13,7 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.cases import CaseCommand, CaseState, CommandResult
-from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.operations import (
+from tests.support.seeded_gateway import (
     CASE_A,
     CASE_B,
     CASE_C,
@@ -24,6 +23,7 @@ from tests.unit.gateway.operations import (
     operations_deps,
     seed,
 )
+from tests.unit.gateway.conftest import TokenFactory
 
 
 def url(case_id: str) -> str:

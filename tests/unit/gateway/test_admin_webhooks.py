@@ -12,8 +12,8 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from routing.district import District
 from sinks.subscriptions import SubscriptionStore
+from tests.support.systems_gateway import systems_deps
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.systems_support import systems_deps
 
 URL = "/api/v1/admin/webhooks"
 HOOK = {"recipient": "department:shizheng", "url": "https://receiver.example/hooks/shizheng"}

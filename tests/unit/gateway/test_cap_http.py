@@ -15,9 +15,7 @@ from gateway.publisher import InMemoryPublisher
 from routing.district import District
 from schemas.cap import parse_cap
 from schemas.envelope import CAP_ALERT, decode_kafka
-from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.systems_support import systems_deps
-from tests.unit.schemas.test_cap import (
+from tests.support.cap_samples import (
     ALERT_XML,
     BILLION_LAUGHS_XML,
     CANCEL_XML,
@@ -25,6 +23,8 @@ from tests.unit.schemas.test_cap import (
     UPDATE_XML,
     XXE_XML,
 )
+from tests.support.systems_gateway import systems_deps
+from tests.unit.gateway.conftest import TokenFactory
 
 URL = "/api/v1/cap"
 SOURCE = "urn:system:yingji"

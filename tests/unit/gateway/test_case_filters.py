@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from schemas.cases import CaseEventType, SlaState
 from sinks.writer import CaseProjectionWriter
+from tests.support.cases import T0, CaseStory, make_report
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.sinks.builders import T0, CaseStory, make_report
 
 CASES = "/api/v1/cases"
 GRID_A = "110105001001001"

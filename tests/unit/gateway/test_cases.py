@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from sinks.writer import CaseProjectionWriter
+from tests.support.cases import CaseStory, make_report
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.sinks.builders import CaseStory, make_report
 
 CASES = "/api/v1/cases"
 REPORTS = "/api/v1/reports"

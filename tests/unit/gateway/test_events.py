@@ -28,9 +28,9 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     decode_kafka,
 )
+from tests.support.cap_samples import ALERT_XML
+from tests.support.systems_gateway import systems_deps
 from tests.unit.gateway.conftest import INSIDE, TokenFactory
-from tests.unit.gateway.systems_support import systems_deps
-from tests.unit.schemas.test_cap import ALERT_XML
 
 URL = "/api/v1/events"
 SOURCE = "urn:system:citymgmt"

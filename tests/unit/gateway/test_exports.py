@@ -15,8 +15,8 @@ from sqlalchemy import Engine, insert
 from schemas.cases import CaseEventType, SlaState
 from sinks.outbox_models import inbox
 from sinks.writer import CaseProjectionWriter
+from tests.support.cases import T0, CaseStory, make_report
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.sinks.builders import T0, CaseStory, make_report
 
 EXPORT = "/api/v1/exports/cases.csv"
 GRID_A = "110105001001001"

@@ -21,9 +21,9 @@ from gateway.routes.stream import event_stream
 from schemas.cases import CaseEvent, CaseEventType
 from streams.codecs import encode_case_event
 from tests.fixtures.worker import free_port, wait_until
+from tests.support.cases import CaseStory, make_report
+from tests.support.seeded_gateway import operations_deps
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.operations import operations_deps
-from tests.unit.sinks.builders import CaseStory, make_report
 
 GRID_A = "110105001001001"
 GRID_B = "110105002001001"

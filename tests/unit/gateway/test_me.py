@@ -15,8 +15,8 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.alerts import Notification
 from sinks.outbox import Outbox
+from tests.support.seeded_gateway import CASE_A, CASE_B, GRID_A, GRID_B, operations_deps, seed
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.operations import CASE_A, CASE_B, GRID_A, GRID_B, operations_deps, seed
 
 TASKS = "/api/v1/me/tasks"
 INBOX = "/api/v1/me/inbox"

@@ -25,8 +25,8 @@ from routing.district import District
 from schemas.cases import CaseState
 from schemas.envelope import REPORT_SUBMITTED, decode_kafka
 from schemas.reports import ReportSubmission
+from tests.support.systems_gateway import GRID, GRID_2, seed_case, systems_deps
 from tests.unit.gateway.conftest import INSIDE, TokenFactory
-from tests.unit.gateway.systems_support import GRID, GRID_2, seed_case, systems_deps
 
 V2 = "/open311/v2"
 FORM = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from gateway.ratelimit import RateLimiter, retry_after
+from tests.support.seeded_gateway import operations_deps
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.operations import operations_deps
 
 
 class Clock:

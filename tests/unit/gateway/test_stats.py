@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
+from tests.support.seeded_gateway import GRID_A, GRID_B, operations_deps, seed
 from tests.unit.gateway.conftest import TokenFactory
-from tests.unit.gateway.operations import GRID_A, GRID_B, operations_deps, seed
 
 STATS = "/api/v1/stats"
 PERIOD = {"start": "2025-03-01T00:00:00Z", "end": "2025-03-10T00:00:00Z"}

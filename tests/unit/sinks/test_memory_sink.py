@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from schemas.cases import CaseState
 from sinks.ports import CaseSink, InMemoryCaseSink, WriteStats
-from tests.unit.sinks.builders import T0, CaseStory, district_load, make_report
+from tests.support.cases import T0, CaseStory, district_load, make_report
 
 
 def _story() -> CaseStory:

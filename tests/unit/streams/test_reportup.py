@@ -21,7 +21,7 @@ from streams.reportup import (
     encode_notification,
     report_up,
 )
-from tests.unit.sinks.builders import CaseStory
+from tests.support.cases import CaseStory
 
 CASE = "110105001001-abc"
 

@@ -26,7 +26,7 @@ from streams.codecs import encode_case_event
 from streams.config import StreamConfig, StreamDeps
 from streams.reportup import alert_notifications, encode_alert, encode_notification, report_up
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
-from tests.unit.sinks.builders import CaseStory
+from tests.support.cases import CaseStory
 from tests.unit.streams.test_agents import Captured, settle
 
 SECRET = "unit-secret"

@@ -24,7 +24,7 @@ from schemas.envelope import (
 from streams import intake
 from streams.intake import REPORT_ID_NAMESPACE, IntakeError, derived_report_id, normalise
 from streams.sources import IntakeError as SourcesIntakeError
-from tests.unit.schemas.test_cap import (
+from tests.support.cap_samples import (
     ALERT_XML,
     BILLION_LAUGHS_XML,
     CANCEL_XML,

@@ -18,7 +18,7 @@ from schemas.reports import GeoPoint
 from sinks.open311 import ServiceRequestQueries
 from sinks.subscriptions import SubscriptionStore
 from sinks.writer import CaseProjectionWriter
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
 
 GRID = "990101001001001"  # 东园社区第1网格
 GRID_2 = "990101001001002"

@@ -20,7 +20,7 @@ from gateway.results import CommandResults
 from schemas.cases import CaseCommand, CaseState, CommandResult
 from sinks.stats import CaseStats
 from sinks.writer import CaseProjectionWriter
-from tests.unit.sinks.builders import CaseStory, make_report
+from tests.support.cases import CaseStory, make_report
 
 GRID_A = "110105001001001"  # street 110105001, community 110105001001
 GRID_B = "110105002001001"  # street 110105002

@@ -841,7 +841,7 @@ class Bench:
             self.kafka_version = broker_version(given)
             self.stack.callback(self._drop_topics_and_groups)
             return
-        from gridhub.kafka_local import LocalKafka, PortInUseError, free_ports
+        from gridhub.local.kafka import LocalKafka, PortInUseError, free_ports
 
         self.say("starting a throwaway Kafka broker ...")
         for attempt in range(3):
@@ -868,7 +868,7 @@ class Bench:
 
     def _start_postgres(self) -> str:
         """A server URL on which databases can be created."""
-        from gridhub.localpg import LocalPostgres
+        from gridhub.local.postgres import LocalPostgres
 
         if self.config.postgres_url:
             return self.config.postgres_url
@@ -883,7 +883,7 @@ class Bench:
         return server.url()
 
     def _fresh_postgres(self, server_url: str) -> str:
-        from gridhub.localpg import create_database_at, drop_database_at
+        from gridhub.local.postgres import create_database_at, drop_database_at
 
         name = f"gridhub_{self.run_id}"
         url = create_database_at(server_url, name)

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from gridhub import bootstrap
+from gridhub.local.stack import wait_for_signal
 from gridhub.settings import Settings
-from gridhub.stack import wait_for_signal
 
 
 def _settings() -> Settings:
@@ -25,7 +25,7 @@ def main() -> None:
 @main.command()
 def up() -> None:
     """Bring up the whole local stack: broker, database, topics, worker, gateway."""
-    from gridhub.stack import run_stack
+    from gridhub.local.stack import run_stack
 
     sys.exit(run_stack(_settings()))
 
@@ -69,7 +69,7 @@ def gateway() -> None:
 @main.command()
 def kafka() -> None:
     """Run the local single-node KRaft broker in the foreground until Ctrl-C."""
-    from gridhub.kafka_local import LocalKafka
+    from gridhub.local.kafka import LocalKafka
 
     broker = LocalKafka.from_settings(_settings())
     broker.ensure_jars()

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from gridhub.kafka_local import LocalKafka, free_ports
+from gridhub.local.kafka import LocalKafka, free_ports
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
 from tests.faults import harness

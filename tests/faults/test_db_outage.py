@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from gateway.errors import DATABASE_UNAVAILABLE
-from gridhub.localpg import LocalPostgres, free_port
+from gridhub.local.postgres import LocalPostgres, free_port
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
 from tests.faults import harness

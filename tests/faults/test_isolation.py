@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from gridhub.localpg import create_database_at, drop_database_at
+from gridhub.local.postgres import create_database_at, drop_database_at
 from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_binary, encode_structured
 from schemas.topics import TopicNames
 from sinks.db import upgrade

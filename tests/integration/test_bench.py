@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from kafka.admin import KafkaAdminClient
 
 from gridhub.commands_bench import bench
-from gridhub.localpg import libpq_url
+from gridhub.local.postgres import libpq_url
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gridhub.kafka_local import (
+from gridhub.local.kafka import (
     KafkaSetupError,
     LocalKafka,
     free_ports,

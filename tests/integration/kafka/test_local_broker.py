@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from gridhub.kafka_local import LocalKafka, free_ports, port_is_free, stop_from_pidfile
+from gridhub.local.kafka import LocalKafka, free_ports, port_is_free, stop_from_pidfile
 from gridhub.topics import create_topics, delete_topics
 from schemas.topics import TopicNames
 

@@ -20,7 +20,7 @@ from types import FrameType
 from typing import IO
 
 from gridhub import bootstrap
-from gridhub.kafka_local import LocalKafka
+from gridhub.local.kafka import LocalKafka
 from gridhub.settings import Settings
 
 DEMO_ROLES = {

@@ -10,8 +10,8 @@ chowned to the ``postgres`` user and the binaries run through ``runuser``.
 
 CLI, for scripts::
 
-    python -m gridhub.localpg start --dir D --port P --db NAME   # last line: the URL
-    python -m gridhub.localpg stop --dir D
+    python -m gridhub.local.postgres start --dir D --port P --db NAME   # last line: the URL
+    python -m gridhub.local.postgres stop --dir D
 
 Only stdlib and psycopg are imported here.
 """
@@ -290,7 +290,7 @@ class LocalPostgres:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gridhub.localpg", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m gridhub.local.postgres", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start (initdb if needed); print the URL last")
     start.add_argument("--dir", type=Path, required=True)

@@ -29,24 +29,21 @@ import os
 import platform
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 from sqlalchemy import Connection, Engine, func, select, text
 
+from gridhub.local.processes import HubProcess, free_port, free_ports, spawn, stop_all
 from gridhub.settings import Settings
 from gridhub.simulate import StatusLine, TrafficGenerator
 from gridhub.topics import create_topics
@@ -66,7 +63,6 @@ TARGET_P99_MS = 250.0
 
 _READY_MARKERS = ("Ready", " OK ^", "😊")
 _SAMPLE_SECONDS = 0.1
-_STOP_SECONDS = 30.0
 
 
 class BenchError(RuntimeError):
@@ -254,84 +250,6 @@ def machine_info(kafka: str, postgresql: str) -> dict[str, Any]:
         "os": platform.platform(terse=True),
         "loadavg_at_start": round(os.getloadavg()[0], 2),
     }
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class HubProcess:
-    """A ``gridhub <verb>`` child in its own session (Ctrl-C reaches only the bench,
-    which then stops it)."""
-
-    verb: str
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    log: IO[bytes]
-    spawned_at: float
-    terminated: bool = False
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def terminate(self) -> None:
-        """SIGTERM its process group, once (a second one could cut its shutdown short)."""
-        if self.proc.poll() is None and not self.terminated:
-            self.terminated = True
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-
-    def stop(self, timeout: float = _STOP_SECONDS) -> None:
-        if self.proc.poll() is None:
-            self.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
-
-
-def stop_all(processes: Sequence[HubProcess], timeout: float = _STOP_SECONDS) -> None:
-    """SIGTERM every live process at once, then wait for each (SIGKILL after ``timeout``)."""
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.stop(timeout)
-
-
-def spawn(verb: str, env: Mapping[str, str], log_dir: Path) -> HubProcess:
-    log_path = log_dir / f"{verb}-{uuid.uuid4().hex[:6]}.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-        [sys.executable, "-m", "gridhub", verb],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(env),
-        start_new_session=True,
-    )
-    return HubProcess(verb, proc, log_path, log, time.monotonic())
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -841,7 +759,7 @@ class Bench:
             self.kafka_version = broker_version(given)
             self.stack.callback(self._drop_topics_and_groups)
             return
-        from gridhub.local.kafka import LocalKafka, PortInUseError, free_ports
+        from gridhub.local.kafka import LocalKafka, PortInUseError
 
         self.say("starting a throwaway Kafka broker ...")
         for attempt in range(3):
@@ -1198,10 +1116,10 @@ def wait_ready(url: str, process: HubProcess, timeout: float, status: StatusLine
         except httpx.HTTPError:
             pass
         if not process.alive():
-            raise BenchError(f"the {process.verb} exited:\n{process.log_tail()}")
+            raise BenchError(f"the {process.name} exited:\n{process.log_tail()}")
         if time.monotonic() > deadline:
             raise BenchError(f"{url} not ready after {timeout:.0f}s:\n{process.log_tail()}")
-        status.show(f"latency: waiting for the {process.verb} ({url})")
+        status.show(f"latency: waiting for the {process.name} ({url})")
         time.sleep(0.25)
 
 
@@ -1333,32 +1251,3 @@ def render(result: BenchResult) -> str:
             f"{lat.rate:g} reports/s offered, so the latency is not at the target rate"
         )
     return "\n".join(lines)
-
-
-def install_sigterm_as_interrupt() -> Callable[[], None]:
-    """SIGTERM (and SIGINT) unwind as KeyboardInterrupt, so the clean-up runs;
-    returns the restorer."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    # Ctrl-C too, even when started with SIGINT ignored (a background job).
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def restore() -> None:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
-
-    return restore
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    restore = install_sigterm_as_interrupt()
-    try:
-        yield
-    finally:
-        restore()

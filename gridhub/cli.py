@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from gridhub import bootstrap
-from gridhub.local.stack import wait_for_signal
+from gridhub.local.processes import wait_for_signal
 from gridhub.settings import Settings
 
 

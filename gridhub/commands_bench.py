@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from gridhub.bench import Bench, BenchConfig, BenchError, render, sigterm_as_interrupt
+from gridhub.bench import Bench, BenchConfig, BenchError, render
+from gridhub.local.processes import sigterm_as_interrupt
 from gridhub.simulate import StatusLine
 
 

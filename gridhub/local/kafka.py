@@ -17,7 +17,6 @@ stop`` from a second shell).
 from __future__ import annotations
 
 import base64
-import contextlib
 import fcntl
 import logging
 import os
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
+
+from gridhub.local.processes import pid_alive, port_is_free, signal_group, tail, wait_gone
 
 if TYPE_CHECKING:
     from gridhub.settings import Settings
@@ -91,33 +92,6 @@ class PortInUseError(KafkaStartError):
 # --------------------------------------------------------------------------- helpers
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now on ``host`` (for tests; racy by nature)."""
-    return free_ports(1, host)[0]
-
-
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct free TCP ports (all sockets are held until every port is chosen)."""
-    with contextlib.ExitStack() as stack:
-        ports: list[int] = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            sock.bind((host, 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True if nothing listens on ``host:port`` and it can be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def new_cluster_id() -> str:
     """A Kafka cluster id: a random UUID in URL-safe base64 without padding (22 chars).
 
@@ -129,41 +103,9 @@ def new_cluster_id() -> str:
             return cid
 
 
-def tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
-    """The last ``lines`` lines of a text file ('' if it does not exist)."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 256 * 1024))
-            data = fh.read()
-    except OSError:
-        return ""
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers signal 0; on Linux read its state. The state of a process is
-    # that of its main thread, which can be Z while other threads (a JVM shutting down) still
-    # run: only a Z process with no other thread left is really gone.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rpartition(")")[2].split()[:1] != ["Z"]:
-            return True
-        return len(os.listdir(f"/proc/{pid}/task")) > 1
-    except OSError:
-        return True
-
-
 def _is_broker_process(pid: int, config_path: Path) -> bool:
     """True if ``pid`` runs ``kafka.Kafka`` on ``config_path`` (guards against pid reuse)."""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -178,26 +120,6 @@ def _read_pid(pid_path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    """Signal the broker's process group (it is its own group leader) or just the pid."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    return not _pid_alive(pid)
 
 
 def stop_from_pidfile(data_dir: Path | str, timeout: float = 30.0) -> bool:
@@ -215,11 +137,11 @@ def stop_from_pidfile(data_dir: Path | str, timeout: float = 30.0) -> bool:
         pid_path.unlink(missing_ok=True)
         return False
     log.info("stopping Kafka broker pid %d (%s)", pid, data_dir)
-    _signal_group(pid, signal.SIGTERM)
-    if not _wait_gone(pid, timeout):
+    signal_group(pid, signal.SIGTERM)
+    if not wait_gone(pid, timeout):
         log.warning("Kafka broker pid %d ignored SIGTERM for %.0fs; killing it", pid, timeout)
-        _signal_group(pid, signal.SIGKILL)
-        _wait_gone(pid, 10.0)
+        signal_group(pid, signal.SIGKILL)
+        wait_gone(pid, 10.0)
     pid_path.unlink(missing_ok=True)
     return True
 
@@ -670,12 +592,12 @@ class LocalKafka:
             return
         if proc.poll() is None:
             log.info("stopping Kafka broker pid %d", proc.pid)
-            _signal_group(proc.pid, signal.SIGTERM)
+            signal_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 log.warning("Kafka broker ignored SIGTERM for %.0fs; killing it", timeout)
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait(10.0)
         if _read_pid(self.pid_path) == proc.pid:
             self.pid_path.unlink(missing_ok=True)
@@ -715,7 +637,8 @@ class LocalKafka:
         ]
 
     def _log_tails(self) -> str:
-        parts = [f"--- last lines of {self.log_path}:\n{tail(self.log_path) or '(empty)'}"]
+        broker_log = tail(self.log_path, _LOG_TAIL_LINES) or "(empty)"
+        parts = [f"--- last lines of {self.log_path}:\n{broker_log}"]
         out = tail(self.out_path, 15)
         if out.strip():
             parts.append(f"--- last lines of {self.out_path}:\n{out}")

@@ -23,7 +23,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,13 +56,6 @@ def find_bin_dir() -> Path:
             f"install them with: {INSTALL_HINT}"
         )
     return max(candidates)[1]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_url(port: int, database: str = "postgres", host: str = "127.0.0.1") -> str:

@@ -1,26 +1,23 @@
 """``gridhub up``: the whole hub on one machine, started in order and stopped on Ctrl-C.
 
 Broker (unless ``GRIDHUB_KAFKA_BOOTSTRAP`` names a cluster) → migrations →
-topics → demo tokens → worker and gateway as child processes.
+topics → demo tokens → worker and gateway as child processes, each in its own
+session with its log in ``<GRIDHUB_HOME>/logs``: Ctrl-C reaches only ``gridhub up``,
+which then stops them with one SIGTERM each, and the broker last.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
-from typing import IO
 
 from gridhub import bootstrap
 from gridhub.local.kafka import LocalKafka
+from gridhub.local.processes import HubProcess, spawn, stop_all, wait_for_signal
 from gridhub.settings import Settings
 
 DEMO_ROLES = {
@@ -29,24 +26,6 @@ DEMO_ROLES = {
     "department": ("demo-department-shizheng", "shizheng"),
     "leader": ("demo-leader", None),
 }
-
-
-def wait_for_signal(alive: Callable[[], bool]) -> bool:
-    """Block until SIGINT/SIGTERM (True) or until ``alive()`` turns false (False)."""
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            if not alive():
-                return False
-        return True
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def demo_tokens(settings: Settings) -> dict[str, str]:
@@ -66,14 +45,6 @@ def demo_tokens(settings: Settings) -> dict[str, str]:
     return tokens
 
 
-def _spawn(verb: str, log_dir: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = (log_dir / f"{verb}.log").open("ab")
-    cmd = [sys.executable, "-m", "gridhub", verb]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())  # noqa: S603
-    return proc, log
-
-
 def wait_http_ready(url: str, timeout: float, alive: Callable[[], bool]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,23 +60,10 @@ def wait_http_ready(url: str, timeout: float, alive: Callable[[], bool]) -> None
     raise RuntimeError(f"{url} did not become ready within {timeout:.0f}s")
 
 
-def _stop_children(children: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> None:
-    for proc, _ in children:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc, log in children:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 def run_stack(settings: Settings) -> int:
     settings.home.mkdir(parents=True, exist_ok=True)
     broker: LocalKafka | None = None
-    children: list[tuple[subprocess.Popen[bytes], IO[bytes]]] = []
+    children: list[HubProcess] = []
     try:
         if not settings.kafka_bootstrap:
             broker = LocalKafka.from_settings(settings)
@@ -118,10 +76,12 @@ def run_stack(settings: Settings) -> int:
         bootstrap.create_hub_topics(settings)
         tokens = demo_tokens(settings)
         logs = settings.home / "logs"
-        children = [_spawn("worker", logs), _spawn("gateway", logs)]
+        children = [
+            spawn(verb, os.environ, logs, log_name=f"{verb}.log") for verb in ("worker", "gateway")
+        ]
 
         def alive() -> bool:
-            return all(proc.poll() is None for proc, _ in children)
+            return all(child.alive() for child in children)
 
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
         wait_http_ready(f"{base}/readyz", 90, alive)
@@ -135,7 +95,7 @@ def run_stack(settings: Settings) -> int:
         print("\nStopping...")
         return 0
     finally:
-        _stop_children(children)
+        stop_all(children)
         if broker is not None:
             broker.stop()
         print("GridHub stopped.")

@@ -11,7 +11,8 @@ import time
 
 import httpx
 
-from gridhub.local.kafka import LocalKafka, free_ports
+from gridhub.local.kafka import LocalKafka
+from gridhub.local.processes import free_ports
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
 from tests.faults import harness

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from gateway.errors import DATABASE_UNAVAILABLE
-from gridhub.local.postgres import LocalPostgres, free_port
+from gridhub.local.postgres import LocalPostgres
+from gridhub.local.processes import free_port
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
 from tests.faults import harness

@@ -14,7 +14,6 @@ import pytest
 from gridhub.local.kafka import (
     KafkaSetupError,
     LocalKafka,
-    free_ports,
     new_cluster_id,
     stop_from_pidfile,
 )
@@ -140,11 +139,6 @@ def test_cluster_id_shape() -> None:
     cid = new_cluster_id()
     assert len(cid) == 22 and not cid.startswith("-")
     assert len(base64.urlsafe_b64decode(cid + "==")) == 16
-
-
-def test_free_ports_are_distinct() -> None:
-    ports = free_ports(5)
-    assert len(set(ports)) == 5
 
 
 # ------------------------------------------------------------------- format

@@ -11,7 +11,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from gridhub.local.kafka import LocalKafka, free_ports, port_is_free, stop_from_pidfile
+from gridhub.local.kafka import LocalKafka, stop_from_pidfile
+from gridhub.local.processes import free_ports, port_is_free
 from gridhub.topics import create_topics, delete_topics
 from schemas.topics import TopicNames
 

@@ -1,9 +1,9 @@
-"""The local Apache Kafka broker (DESIGN.md §6): one KRaft node as a plain JVM process.
+"""The local Apache Kafka broker (DESIGN.md §6): one KRaft node as a plain JVM process,
+started, watched and stopped here.
 
-The broker jars are fetched once per machine by Maven from ``deploy/kafka/pom.xml`` into a
-cache outside the repository (``~/.cache/gridhub/kafka-<version>/libs``). Runtime state
-(``server.properties``, log4j2 config, storage, ``broker.log``, pid file) lives in a data
-directory, ``.gridhub/kafka`` by default.
+Its jars (a per-machine Maven cache) and the text of its config files come from
+:mod:`gridhub.local.kafka_setup`. Runtime state (``server.properties``, log4j2 config,
+storage, ``broker.log``, pid file) lives in a data directory, ``.gridhub/kafka`` by default.
 
 Typical use::
 
@@ -16,28 +16,41 @@ stop`` from a second shell).
 
 from __future__ import annotations
 
-import base64
-import fcntl
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from gridhub.local import kafka_setup
+from gridhub.local.kafka_setup import (
+    KafkaLocalError,
+    KafkaSetupError,
+    KafkaStartError,
+    PortInUseError,
+    which,
+    write_atomic,
+)
 from gridhub.local.processes import pid_alive, port_is_free, signal_group, tail, wait_gone
 
 if TYPE_CHECKING:
     from gridhub.settings import Settings
+
+__all__ = [
+    "KafkaLocalError",
+    "KafkaSetupError",
+    "KafkaStartError",
+    "LocalKafka",
+    "PortInUseError",
+    "stop_from_pidfile",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +72,6 @@ STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
 
 _HEAP_RE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
 _LOG_TAIL_LINES = 40
-_MVN_TIMEOUT_S = 900.0
 _FORMAT_TIMEOUT_S = 120.0
 
 # As in Kafka's kafka-run-class.sh, plus exit on OOM so a wedged broker does not linger.
@@ -73,34 +85,7 @@ _JVM_FLAGS: tuple[str, ...] = (
 )
 
 
-class KafkaLocalError(RuntimeError):
-    """Base error of the local broker runner."""
-
-
-class KafkaSetupError(KafkaLocalError):
-    """A tool (``mvn``, ``java``) is missing or fetching/formatting failed."""
-
-
-class KafkaStartError(KafkaLocalError):
-    """The broker did not come up; the message carries the tail of its log."""
-
-
-class PortInUseError(KafkaStartError):
-    """A port the broker needs is already taken."""
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def new_cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in URL-safe base64 without padding (22 chars).
-
-    Like Kafka's ``Uuid.randomUuid()``, ids starting with ``-`` are avoided (they read as
-    command-line options)."""
-    while True:
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
-        if not cid.startswith("-"):
-            return cid
 
 
 def _is_broker_process(pid: int, config_path: Path) -> bool:
@@ -144,13 +129,6 @@ def stop_from_pidfile(data_dir: Path | str, timeout: float = 30.0) -> bool:
         wait_gone(pid, 10.0)
     pid_path.unlink(missing_ok=True)
     return True
-
-
-def _which(tool: str, what: str, hint: str) -> str:
-    found = shutil.which(tool)
-    if found is None:
-        raise KafkaSetupError(f"`{tool}` ({what}) was not found on PATH. {hint}")
-    return found
 
 
 # --------------------------------------------------------------------------- the broker
@@ -259,159 +237,40 @@ class LocalKafka:
     # ---------------------------------------------------------------- jars
 
     def has_jars(self) -> bool:
-        return (self.libs_dir / f"kafka_2.13-{self.version}.jar").is_file()
+        return kafka_setup.has_jars(self.libs_dir, self.version)
 
     def ensure_jars(self) -> Path:
-        """Fetch the broker jars with Maven unless the cache already has them.
-
-        The fetch writes into a temporary directory next to the cache entry and renames it
-        into place, so an interrupted fetch never leaves half a cache. A file lock keeps two
-        processes from fetching at the same time."""
-        if self.has_jars():
-            return self.libs_dir
-        mvn = _which(
-            self.mvn,
-            "Apache Maven, used once to fetch the Kafka broker jars",
-            "Install it (Debian: `apt-get install maven`) or fill the jar cache "
-            f"{self.libs_dir} by hand.",
-        )
-        if not self.pom_path.is_file():
-            raise KafkaSetupError(f"broker pom not found: {self.pom_path}")
-        parent = self.libs_dir.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        with (parent.parent / f"{parent.name}.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if self.has_jars():  # fetched by another process meanwhile
-                return self.libs_dir
-            tmp = Path(tempfile.mkdtemp(prefix="libs.tmp-", dir=parent))
-            try:
-                self._fetch_into(mvn, tmp)
-                if self.libs_dir.exists():  # a broken earlier cache without the kafka jar
-                    shutil.rmtree(self.libs_dir)
-                tmp.rename(self.libs_dir)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        log.info("Kafka %s jars fetched into %s", self.version, self.libs_dir)
-        return self.libs_dir
-
-    def _fetch_into(self, mvn: str, out_dir: Path) -> None:
-        cmd = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(self.pom_path),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={out_dir}",
-            "-DincludeScope=runtime",
-            f"-Dkafka.version={self.version}",
-        ]
-        log.info("fetching Kafka %s jars with Maven (once per machine)", self.version)
-        started = time.monotonic()
-        try:
-            res = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-                cmd,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=_MVN_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise KafkaSetupError(f"Maven did not finish within {_MVN_TIMEOUT_S:.0f}s") from exc
-        if res.returncode != 0:
-            output = (res.stdout + res.stderr).decode("utf-8", "replace").splitlines()
-            raise KafkaSetupError(
-                f"Maven failed to fetch the Kafka {self.version} jars (exit {res.returncode}):\n"
-                + "\n".join(output[-_LOG_TAIL_LINES:])
-            )
-        if not (out_dir / f"kafka_2.13-{self.version}.jar").is_file():
-            raise KafkaSetupError(
-                f"Maven finished but kafka_2.13-{self.version}.jar is not in {out_dir}"
-            )
-        log.info("Maven fetched the jars in %.1fs", time.monotonic() - started)
+        """Fetch the broker jars with Maven unless the cache already has them
+        (:func:`gridhub.local.kafka_setup.ensure_jars`)."""
+        return kafka_setup.ensure_jars(self.libs_dir, self.version, self.pom_path, self.mvn)
 
     # ---------------------------------------------------------------- config
 
     def server_properties(self) -> dict[str, str]:
         """The broker configuration, in file order."""
-        props: dict[str, str] = {
-            "process.roles": "broker,controller",
-            "node.id": str(self.node_id),
-            "controller.quorum.voters": f"{self.node_id}@{self.host}:{self.controller_port}",
-            "listeners": (
-                f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://{self.host}:{self.port}",
-            "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "log.dirs": self.storage_dir.as_posix(),
-            # Dev convenience; GridHub itself creates its topics explicitly (gridhub/topics.py).
-            "auto.create.topics.enable": "true",
-            "delete.topic.enable": "true",
-            "num.partitions": str(self.num_partitions),
-            "default.replication.factor": "1",
-            "min.insync.replicas": "1",
-            "offsets.topic.replication.factor": "1",
-            "offsets.topic.num.partitions": "4",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "transaction.state.log.num.partitions": "4",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
-            "group.initial.rebalance.delay.ms": "0",
-            # A restarted single-node cluster refuses the broker's new registration until the
-            # previous incarnation's session expires (DUPLICATE_BROKER_REGISTRATION): a short
-            # session keeps restarts on the same data dir quick (default 9 s / 2 s).
-            "broker.session.timeout.ms": "4000",
-            "broker.heartbeat.interval.ms": "1000",
-            "log.retention.hours": str(self.log_retention_hours),
-            "log.segment.bytes": str(256 * 1024 * 1024),
-            "log.retention.check.interval.ms": str(5 * 60 * 1000),
-        }
-        props.update(self.extra_properties)
-        return props
+        return kafka_setup.server_properties(
+            node_id=self.node_id,
+            host=self.host,
+            port=self.port,
+            controller_port=self.controller_port,
+            storage_dir=self.storage_dir,
+            num_partitions=self.num_partitions,
+            log_retention_hours=self.log_retention_hours,
+            extra=self.extra_properties,
+        )
 
     def render_server_properties(self) -> str:
-        lines = ["# Generated by gridhub.local.kafka - edits are overwritten on start."]
-        lines += [f"{key}={value}" for key, value in self.server_properties().items()]
-        return "\n".join(lines) + "\n"
+        return kafka_setup.render_properties(self.server_properties())
 
     def render_log4j2(self) -> str:
         """log4j2 config: the broker's INFO log to ``<data dir>/broker.log``, not the console."""
-        log_file = self.log_path.as_posix()
-        return "\n".join(
-            [
-                "# Generated by gridhub.local.kafka",
-                "status = warn",
-                "name = gridhub-kafka",
-                # Kafka's own shutdown hook logs the controlled shutdown; log4j's hook would
-                # close the file first. Lines are flushed as written (immediateFlush).
-                "shutdownHook = disable",
-                "appender.broker.type = RollingFile",
-                "appender.broker.name = BrokerLog",
-                f"appender.broker.fileName = {log_file}",
-                f"appender.broker.filePattern = {log_file}.%i",
-                "appender.broker.layout.type = PatternLayout",
-                "appender.broker.layout.pattern = [%d] %p %m (%c)%n",
-                "appender.broker.policies.type = Policies",
-                "appender.broker.policies.size.type = SizeBasedTriggeringPolicy",
-                "appender.broker.policies.size.size = 20MB",
-                "appender.broker.strategy.type = DefaultRolloverStrategy",
-                "appender.broker.strategy.max = 3",
-                "rootLogger.level = info",
-                "rootLogger.appenderRef.broker.ref = BrokerLog",
-                "logger.request.name = kafka.request.logger",
-                "logger.request.level = warn",
-                "",
-            ]
-        )
+        return kafka_setup.render_log4j2(self.log_path)
 
     def write_config(self) -> Path:
         """Write ``server.properties`` and the log4j2 config into the data dir."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.config_path, self.render_server_properties())
-        _write_atomic(self.log4j_path, self.render_log4j2())
+        write_atomic(self.config_path, self.render_server_properties())
+        write_atomic(self.log4j_path, self.render_log4j2())
         return self.config_path
 
     # ---------------------------------------------------------------- format
@@ -427,9 +286,9 @@ class LocalKafka:
         except FileNotFoundError:
             cid = ""
         if not cid:
-            cid = new_cluster_id()
+            cid = kafka_setup.new_cluster_id()
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.cluster_id_path, cid + "\n")
+            write_atomic(self.cluster_id_path, cid + "\n")
         return cid
 
     def format(self) -> bool:
@@ -530,7 +389,7 @@ class LocalKafka:
             start_new_session=True,  # own process group: Ctrl-C in the shell reaches us only
             close_fds=True,
         )
-        _write_atomic(self.pid_path, f"{self._proc.pid}\n")
+        write_atomic(self.pid_path, f"{self._proc.pid}\n")
         log.info("Kafka broker starting: pid %d, %s", self._proc.pid, self.bootstrap)
         try:
             self._wait_ready(started + wait_seconds)
@@ -619,7 +478,7 @@ class LocalKafka:
     # ---------------------------------------------------------------- internals
 
     def _java(self) -> str:
-        return _which(
+        return which(
             self.java,
             "a Java 17+ runtime for the Kafka broker",
             "Install one (Debian: `apt-get install openjdk-17-jre-headless`).",
@@ -648,9 +507,3 @@ class LocalKafka:
         if self._out is not None:
             self._out.close()
             self._out = None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -11,12 +11,8 @@ from typing import Any
 
 import pytest
 
-from gridhub.local.kafka import (
-    KafkaSetupError,
-    LocalKafka,
-    new_cluster_id,
-    stop_from_pidfile,
-)
+from gridhub.local.kafka import LocalKafka, stop_from_pidfile
+from gridhub.local.kafka_setup import KafkaSetupError, new_cluster_id
 
 VERSION = "4.0.1"
 

@@ -43,9 +43,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, Engine, func, select, text
 
+from gridhub.console import StatusLine
 from gridhub.local.processes import HubProcess, free_port, free_ports, spawn, stop_all
 from gridhub.settings import Settings
-from gridhub.simulate import StatusLine, TrafficGenerator
+from gridhub.simulate import TrafficGenerator
 from gridhub.topics import create_topics
 from routing.district import District
 from schemas.topics import TopicNames

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from gridhub.bench import Bench, BenchConfig, BenchError, render
+from gridhub.console import StatusLine
 from gridhub.local.processes import sigterm_as_interrupt
-from gridhub.simulate import StatusLine
 
 
 @click.command()

@@ -11,13 +11,13 @@ import sys
 
 import click
 
+from gridhub.console import StatusLine
 from gridhub.settings import Settings
 from gridhub.simulate import (
     ActionPolicy,
     Mix,
     SimulationError,
     SimulationOptions,
-    StatusLine,
     run_simulation,
 )
 from routing.district import District

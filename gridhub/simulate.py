@@ -24,18 +24,18 @@ import contextlib
 import heapq
 import math
 import random
-import sys
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Literal, TextIO
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 from shapely.geometry import Point
 
+from gridhub.console import StatusLine
 from routing.district import District
 from routing.grids import Grid
 from schemas.cases import (
@@ -955,37 +955,6 @@ class SimulationTotals:
         if self.send_errors:
             lines.append(f"  SEND ERRORS: {self.send_errors}")
         return "\n".join(lines)
-
-
-class StatusLine:
-    """One updating status line on a stream (a new line every few seconds when
-    the stream is not a terminal)."""
-
-    def __init__(self, out: TextIO | None = None, every: float = 0.25) -> None:
-        self.out = out if out is not None else sys.stderr
-        self.tty = bool(getattr(self.out, "isatty", lambda: False)())
-        self.every = every if self.tty else max(every, 2.0)
-        self._last = 0.0
-        self._width = 0
-
-    def show(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.every:
-            return
-        self._last = now
-        if self.tty:
-            pad = max(0, self._width - len(text))
-            self.out.write("\r" + text + " " * pad)
-            self._width = len(text)
-        else:
-            self.out.write(text + "\n")
-        self.out.flush()
-
-    def done(self) -> None:
-        if self.tty and self._width:
-            self.out.write("\n")
-            self.out.flush()
-        self._width = 0
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,7 @@ def test_the_app_image_context_holds_the_whole_package(tmp_path: Path) -> None:
     for wanted in (
         "gridhub/cli.py",
         "gridhub/logging.py",
+        "gridhub/simulate/corpus.yaml",
         "streams/metrics.py",
         "gateway/metrics.py",
         "sinks/migrations/env.py",

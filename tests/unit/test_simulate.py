@@ -20,6 +20,7 @@ from gridhub.simulate import (
     TrafficGenerator,
     read_case_event,
 )
+from gridhub.simulate.texts import corpus
 from routing.district import District
 from schemas.cases import (
     Action,
@@ -266,3 +267,20 @@ def test_simulated_traffic_runs_the_loop_in_process(district):
     assert applied["accept"] and applied["return"] and applied["resolve"]
     assert applied["verify_passed"] and applied["verify_failed"], applied
     assert kinds["closed"] >= 10 and kinds["reworked"] >= 1
+
+
+def test_the_corpus_fits_the_demo_district(district: District) -> None:
+    """The words of corpus.yaml name only categories and metrics the district knows,
+    carry their placeholders, and sensor alarms read above their thresholds."""
+    words = corpus()
+    categories = {c.code for c in district.taxonomy.all()}
+    for per_category in (words.report_texts, words.resolve_notes, words.category_weights):
+        assert set(per_category) <= categories
+    assert all("{place}" in text for texts in words.report_texts.values() for text in texts)
+    assert all("{place}" in t and "{name}" in t for t in words.generic_texts)
+    assert all("{area}" in template.headline for template in words.cap_templates)
+    assert set(words.sensor_profiles) == {m.metric for m in district.sources.metrics()}
+    for threshold, _, low, high in words.sensor_profiles.values():
+        assert threshold < low <= high
+    assert words.landmarks and words.surnames and words.given_names
+    assert len(words.citymgmt_statuses) >= 2

@@ -44,7 +44,7 @@ import httpx
 from sqlalchemy import Connection, Engine, func, select, text
 
 from gridhub.console import StatusLine
-from gridhub.local.processes import HubProcess, free_port, free_ports, spawn, stop_all
+from gridhub.local.processes import HubProcess, free_port, spawn, stop_all
 from gridhub.settings import Settings
 from gridhub.simulate import TrafficGenerator
 from gridhub.topics import create_topics
@@ -760,26 +760,17 @@ class Bench:
             self.kafka_version = broker_version(given)
             self.stack.callback(self._drop_topics_and_groups)
             return
-        from gridhub.local.kafka import LocalKafka, PortInUseError
+        from gridhub.local.kafka import start_on_free_ports
 
         self.say("starting a throwaway Kafka broker ...")
-        for attempt in range(3):
-            port, controller = free_ports(2)
-            broker = LocalKafka(
-                data_dir=self.tmp / "kafka",
-                port=port,
-                controller_port=controller,
-                version=self.settings.kafka_version,
-                cache_dir=self.settings.kafka_cache,
-                heap=self.settings.kafka_heap,
-                num_partitions=self.config.partitions,
-            )
-            try:
-                broker.start(wait_seconds=90)
-                break
-            except PortInUseError:
-                if attempt == 2:
-                    raise
+        broker = start_on_free_ports(
+            self.tmp / "kafka",
+            wait_seconds=90,
+            version=self.settings.kafka_version,
+            cache_dir=self.settings.kafka_cache,
+            heap=self.settings.kafka_heap,
+            num_partitions=self.config.partitions,
+        )
         self.stack.callback(broker.stop)
         self.bootstrap = broker.bootstrap
         self.broker_pid = broker.pid

@@ -10,6 +10,7 @@ Typical use::
     with LocalKafka(data_dir=Path(".gridhub/kafka")) as broker:
         print(broker.bootstrap)
 
+``start_on_free_ports(data_dir)`` starts one on ports nobody uses (tests, the bench);
 ``stop_from_pidfile(data_dir)`` stops a broker started by another process (``gridhub kafka
 stop`` from a second shell).
 """
@@ -38,7 +39,14 @@ from gridhub.local.kafka_setup import (
     which,
     write_atomic,
 )
-from gridhub.local.processes import pid_alive, port_is_free, signal_group, tail, wait_gone
+from gridhub.local.processes import (
+    free_ports,
+    pid_alive,
+    port_is_free,
+    signal_group,
+    tail,
+    wait_gone,
+)
 
 if TYPE_CHECKING:
     from gridhub.settings import Settings
@@ -49,6 +57,7 @@ __all__ = [
     "KafkaStartError",
     "LocalKafka",
     "PortInUseError",
+    "start_on_free_ports",
     "stop_from_pidfile",
 ]
 
@@ -507,3 +516,24 @@ class LocalKafka:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+def start_on_free_ports(
+    data_dir: Path, *, attempts: int = 3, wait_seconds: float = 60.0, **options: Any
+) -> LocalKafka:
+    """Start a broker on two free ports, with new ones when a port was taken between
+    choosing and binding it (free ports are racy); ``options`` go to :class:`LocalKafka`."""
+    attempt = 1
+    while True:
+        port, controller_port = free_ports(2)
+        broker = LocalKafka(
+            data_dir=data_dir, port=port, controller_port=controller_port, **options
+        )
+        try:
+            broker.start(wait_seconds=wait_seconds)
+        except PortInUseError:
+            if attempt >= attempts:
+                raise
+            attempt += 1
+        else:
+            return broker

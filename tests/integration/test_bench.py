@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from kafka.admin import KafkaAdminClient
 
-from gridhub.commands_bench import bench
+from gridhub.cli.bench import bench
 from gridhub.local.postgres import libpq_url
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]

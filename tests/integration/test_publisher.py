@@ -14,7 +14,7 @@ from cloudevents.core.bindings import kafka as sdk_kafka
 from cloudevents.core.formats.json import JSONFormat
 from kafka import KafkaConsumer
 
-from gridhub.commands_publish import publish as publish_command
+from gridhub.cli.publish import publish as publish_command
 from gridhub.publisher import (
     Publisher,
     PublishError,

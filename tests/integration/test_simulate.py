@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from gridhub.commands_simulate import simulate
+from gridhub.cli.simulate import simulate
 from sinks.db import make_engine, upgrade
 from sinks.models import case_events, cases, reports
 from tests.fixtures.worker import wait_until

@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from gridhub.commands_report import report
+from gridhub.cli.report import report
 
 
 def test_report_writes_markdown_html_and_json(tmp_path, monkeypatch):

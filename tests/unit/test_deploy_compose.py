@@ -172,7 +172,7 @@ def test_the_app_image_context_holds_the_whole_package(tmp_path: Path) -> None:
     )
     names = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()}
     for wanted in (
-        "gridhub/cli.py",
+        "gridhub/cli/__init__.py",
         "gridhub/logging.py",
         "gridhub/simulate/corpus.yaml",
         "streams/metrics.py",

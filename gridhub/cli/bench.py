@@ -1,6 +1,6 @@
 """``gridhub bench``: measure the DESIGN.md §9 targets in one run.
 
-Registered on the CLI group by the composition root (``main.add_command(bench)``).
+Registered on the ``gridhub`` group by :mod:`gridhub.cli`.
 """
 
 from __future__ import annotations

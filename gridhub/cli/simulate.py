@@ -1,6 +1,6 @@
 """``gridhub simulate``: realistic synthetic district traffic to the configured broker.
 
-Registered on the CLI group by the composition root (``main.add_command(simulate)``).
+Registered on the ``gridhub`` group by :mod:`gridhub.cli`.
 """
 
 from __future__ import annotations

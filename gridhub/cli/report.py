@@ -1,6 +1,6 @@
 """``gridhub report``: write the daily brief of one day (DESIGN.md §2 Report).
 
-Registered on the CLI group by the composition root (``main.add_command(report)``).
+Registered on the ``gridhub`` group by :mod:`gridhub.cli`.
 """
 
 from __future__ import annotations

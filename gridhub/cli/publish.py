@@ -1,5 +1,5 @@
 """``gridhub publish``: send CloudEvents to the intake topic from a shell (the
-:mod:`gridhub.publisher` API), and print where each one landed."""
+:mod:`gridhub.client` API), and print where each one landed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import click
 import orjson
 
-from gridhub.publisher import Publisher, PublishError, PublishFailed, derived_id, make_event
+from gridhub.client import Publisher, PublishError, PublishFailed, derived_id, make_event
 from gridhub.settings import Settings
 from schemas.envelope import CAP_ALERT, INBOUND_TYPES, EnvelopeError
 

@@ -15,7 +15,7 @@ from cloudevents.core.formats.json import JSONFormat
 from kafka import KafkaConsumer
 
 from gridhub.cli.publish import publish as publish_command
-from gridhub.publisher import (
+from gridhub.client import (
     Publisher,
     PublishError,
     derived_id,

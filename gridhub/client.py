@@ -16,7 +16,7 @@ is on every in-sync replica. GridHub drops repeats of an event with the same
 
 Example::
 
-    from gridhub.publisher import Publisher, make_event
+    from gridhub.client import Publisher, make_event
 
     with Publisher("broker:9092", mode="binary", linger_ms=20) as publisher:
         alarm = make_event(

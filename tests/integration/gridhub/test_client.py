@@ -1,5 +1,6 @@
-"""The publisher SDK and ``gridhub publish`` on the real broker: both modes, delivery
-confirmation, keys; records read back by our codec and by the official SDK."""
+"""The publisher SDK (gridhub.client) and ``gridhub publish`` on the real broker: both
+modes, delivery confirmation, keys; records read back by our codec and by the
+official SDK."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from schemas.envelope import (
     decode_kafka,
 )
 from schemas.topics import TopicNames
-from tests.unit.schemas.test_cap import ALERT_XML
+from tests.unit.schemas.cap_samples import ALERT_XML
 
 pytestmark = pytest.mark.kafka
 

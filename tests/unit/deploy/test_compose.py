@@ -27,7 +27,7 @@ import yaml
 
 from gridhub.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COMPOSE_DIR = REPO / "deploy" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
 SCHEMA = COMPOSE_DIR / "compose-spec.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 from gridhub import settings_doc
 from gridhub.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "deploy" / "README.md"
+README = Path(__file__).resolve().parents[3] / "deploy" / "README.md"
 
 
 def test_the_readme_settings_table_is_up_to_date() -> None:

@@ -26,7 +26,7 @@ from gateway.metrics import GatewayMetrics
 from gridhub.settings import Settings
 from streams.metrics import StreamMetrics
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PROMETHEUS = REPO / "deploy" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
@@ -172,7 +172,7 @@ def test_every_alert_says_how_bad_and_what_happened() -> None:
     for name, rule in alerts.items():
         assert rule["labels"]["severity"] in {"critical", "warning"}, name
         assert rule["annotations"]["summary"], name
-    # The duty office's list (issue 6).
+    # The duty office's list.
     for wanted in (
         "GridHubWorkerDown",
         "GridHubConsumerLagGrowing",

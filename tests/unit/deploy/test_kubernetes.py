@@ -17,7 +17,7 @@ import yaml
 from gridhub.settings import Settings
 from schemas.topics import TopicNames
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy" / "kubernetes"
 KUBERNETES_VERSION = "1.33"
 CUSTOM_GROUPS = ("kafka.strimzi.io/", "monitoring.coreos.com/")

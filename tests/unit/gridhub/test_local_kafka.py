@@ -117,7 +117,7 @@ def test_relative_data_dir_is_resolved(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     broker = LocalKafka()
     assert broker.data_dir == tmp_path / ".gridhub" / "kafka"
-    assert broker.pom_path == Path(__file__).resolve().parents[2] / "deploy/kafka/pom.xml"
+    assert broker.pom_path == Path(__file__).resolve().parents[3] / "deploy/kafka/pom.xml"
     assert broker.pom_path.is_file()
     assert broker.libs_dir == Path.home() / ".cache/gridhub/kafka-4.0.1/libs"
 

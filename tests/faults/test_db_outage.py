@@ -1,4 +1,4 @@
-"""Database outage (issue 6): PostgreSQL stopped for 60 s under load. The DB writer
+"""Database outage: PostgreSQL stopped for 60 s under load. The DB writer
 backs off and retries without committing offsets past what it wrote, the gateway's
 reads answer 503 with a clear message at once instead of hanging, and everything
 catches up once PostgreSQL is back (on its own server here: the session's shared

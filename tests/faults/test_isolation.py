@@ -1,4 +1,4 @@
-"""One bad actor must not stall the loop for anyone else (issue 6): poison and
+"""One bad actor must not stall the loop for anyone else: poison and
 oversized records, a flood from one system token (rate limit), a slow webhook
 receiver. The three share one hub — worker and gateway on their own topics and
 database, a real webhook receiver with a slow and a fast path — and use disjoint

@@ -3,7 +3,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: up test lint typecheck pytest system-deps venv clean
+.PHONY: up test unit lint typecheck pytest system-deps venv clean
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ up: venv
 
 ## test: lint, type-check and the full test suite (real Kafka, PostgreSQL and SQLite).
 test: venv system-deps lint typecheck pytest
+
+## unit: the fast loop while editing: tests/unit only (no broker, no PostgreSQL).
+unit: venv
+	$(BIN)/pytest tests/unit
 
 lint:
 	$(BIN)/ruff check .

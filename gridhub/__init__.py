@@ -1,1 +1,5 @@
-"""Composition root: settings, CLI and the local stack runner. Nothing imports this package."""
+"""Composition root: settings (``settings``), the wiring of worker and gateway
+(``bootstrap``), logging, and the ``gridhub`` command line (``cli/``); the hub on one
+machine (``local/``: broker, database, ``gridhub up``, child processes); and the
+tools around it (``bench/``, ``simulate/``, ``replay``, ``topics``, ``client`` for
+other systems). No other package of the hub imports it."""

@@ -1,4 +1,4 @@
-"""The daily brief as files to download (issue 5: leaders fetch them from
+"""The daily brief as files to download (leaders fetch them from
 ``/reports/``): :func:`render_pdf`, and :func:`hotspot_alerts`, the day's hotspot
 alerts read back from the duty office's inbox (the gateway cannot read
 ``gridhub.alerts`` the way the scheduled brief does).

@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from gridhub.localpg import create_database_at, drop_database_at
+from gridhub.local.postgres import create_database_at, drop_database_at
 from gridhub.topics import create_topics, delete_topics
 from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade

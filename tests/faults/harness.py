@@ -1,4 +1,4 @@
-"""The fault suite's harness (issue 6): a report set whose cases are known by
+"""The fault suite's harness: a report set whose cases are known by
 construction, a census of what the database ended with, processes of a hub on
 its own topics / consumer group / database, and the one-line result of a scenario.
 
@@ -30,13 +30,15 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, select
 
+from gridhub.local import processes
+from gridhub.local.processes import HubProcess, free_port
 from gridhub.topics import create_topics, delete_topics
 from routing.district import District
 from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_structured
 from schemas.topics import TopicNames
 from sinks.db import make_engine
 from sinks.models import case_events, cases, reports
-from tests.fixtures.worker import HubEnv, HubProcess, free_port, process_env, wait_until
+from tests.fixtures.worker import HubEnv, process_env, wait_until
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -435,8 +437,7 @@ class Hub:
         return proc
 
     def stop_all(self) -> None:
-        for proc in self.procs:
-            code = proc.stop(timeout=15)
+        for proc, code in zip(self.procs, processes.stop_all(self.procs, timeout=15), strict=True):
             print(f"--- {proc.name} (exit {code}) ---\n{proc.log_tail(25)}")
 
 

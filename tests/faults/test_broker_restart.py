@@ -1,4 +1,4 @@
-"""Broker restart under load (issue 6): the hub's own broker (not the session's) is
+"""Broker restart under load: the hub's own broker (not the session's) is
 stopped and started again on the same ports and log dirs while phones post reports
 to the gateway and another system produces to ``gridhub.intake`` directly. The
 gateway and the worker reconnect by themselves; the phones retry a 503 with the
@@ -11,7 +11,8 @@ import time
 
 import httpx
 
-from gridhub.kafka_local import LocalKafka, free_ports
+from gridhub.local.kafka import LocalKafka
+from gridhub.local.processes import free_ports
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
 from tests.faults import harness

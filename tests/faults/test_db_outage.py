@@ -1,4 +1,4 @@
-"""Database outage (issue 6): PostgreSQL stopped for 60 s under load. The DB writer
+"""Database outage: PostgreSQL stopped for 60 s under load. The DB writer
 backs off and retries without committing offsets past what it wrote, the gateway's
 reads answer 503 with a clear message at once instead of hanging, and everything
 catches up once PostgreSQL is back (on its own server here: the session's shared
@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from gateway.errors import DATABASE_UNAVAILABLE
-from gridhub.localpg import LocalPostgres, free_port
+from gridhub.local.postgres import LocalPostgres
+from gridhub.local.processes import free_port
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
 from tests.faults import harness

@@ -1,4 +1,4 @@
-"""One bad actor must not stall the loop for anyone else (issue 6): poison and
+"""One bad actor must not stall the loop for anyone else: poison and
 oversized records, a flood from one system token (rate limit), a slow webhook
 receiver. The three share one hub — worker and gateway on their own topics and
 database, a real webhook receiver with a slow and a fast path — and use disjoint
@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from gridhub.localpg import create_database_at, drop_database_at
+from gridhub.local.postgres import create_database_at, drop_database_at
 from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_binary, encode_structured
 from schemas.topics import TopicNames
 from sinks.db import upgrade

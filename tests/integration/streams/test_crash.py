@@ -194,7 +194,7 @@ def run(env: HubEnv, bootstrap: str, records, kill_at: int | None) -> dict[str, 
 def test_sigkill_mid_stream_ends_like_an_undisturbed_run(
     hub_env, kafka_bootstrap, postgres_server_url, tmp_path
 ):
-    from gridhub.localpg import create_database_at
+    from gridhub.local.postgres import create_database_at
     from gridhub.topics import create_topics
     from schemas.topics import TopicNames
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from gridhub.localpg import create_database_at
+from gridhub.local.postgres import create_database_at
 from gridhub.topics import create_topics
 from schemas.cases import CaseAction, CaseCommand, SuperviseTick
 from schemas.envelope import (

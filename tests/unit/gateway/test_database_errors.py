@@ -5,7 +5,6 @@ URL where nothing listens, or a pool with no free connection."""
 from __future__ import annotations
 
 import dataclasses
-import socket
 import time
 from collections.abc import Iterator
 
@@ -18,21 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from gateway.errors import DATABASE_UNAVAILABLE
+from gridhub.local.processes import free_port
 from sinks.db import is_database_outage, make_engine
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
 from tests.unit.gateway.conftest import TokenFactory
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again when we return
-
-
 @pytest.fixture
 def dead_engine() -> Iterator[Engine]:
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:{closed_port()}/gridhub")
+    engine = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/gridhub")
     yield engine
     engine.dispose()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridhub.localpg import libpq_url, with_database
+from gridhub.local.postgres import libpq_url, with_database
 from sinks.db import normalise_url
 
 

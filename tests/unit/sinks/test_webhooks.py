@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine
 
+from gridhub.local.processes import free_port
 from schemas.alerts import Notification
 from sinks.db import make_engine, upgrade
 from sinks.outbox import NO_SUBSCRIPTION, Outbox
@@ -73,12 +73,6 @@ class Sleeps:
 
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- signing -----------------------------------------------------------------------------
@@ -213,7 +207,7 @@ async def test_a_refusal_is_not_retried(engine, receiver: Receiver):
 
 
 async def test_connection_errors_and_timeouts_are_retried_then_dead(engine, receiver: Receiver):
-    refused = f"http://127.0.0.1:{closed_port()}/hook"
+    refused = f"http://127.0.0.1:{free_port()}/hook"
     slow = receiver.url("/slow", Behaviour(delay=1.0))
     cfg = config(
         {"department:a": refused, "department:b": slow}, max_attempts=2, timeout=0.2, max_delay=0.01

@@ -1,0 +1,233 @@
+"""The latency phase: reports POSTed to a real gateway at a fixed rate (open loop,
+each at its own start time), and per report the time from its HTTP 202 to its row
+in the ``reports`` table, seen by :class:`SeenTracker` polling every 5 ms with the
+cheapest query the database allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, Engine, select
+
+from gridhub.bench.results import BenchError, LatencyRun
+from gridhub.console import StatusLine
+from sinks.models import reports
+
+
+class SeenTracker:
+    """A thread that polls the ``reports`` table every ``interval`` seconds for the
+    pending report ids and notes when each first shows up (``time.perf_counter``)."""
+
+    def __init__(self, engine: Engine, interval: float = 0.005) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.seen: dict[str, float] = {}
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-seen", daemon=True)
+        self.error: BaseException | None = None
+
+    def expect(self, report_id: str) -> None:
+        with self._lock:
+            if report_id not in self.seen:
+                self._pending.add(report_id)
+
+    def forget(self, report_id: str) -> None:
+        with self._lock:
+            self._pending.discard(report_id)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                lookup = self._lookup(conn)
+                while not self._stop.is_set():
+                    with self._lock:
+                        ids = list(self._pending)
+                    if ids:
+                        found = lookup(ids)
+                        at = time.perf_counter()
+                        with self._lock:
+                            for report_id in found:
+                                self.seen.setdefault(report_id, at)
+                                self._pending.discard(report_id)
+                    self._stop.wait(self.interval)
+        except BaseException as exc:  # reported by the caller
+            self.error = exc
+
+    def _lookup(self, conn: Connection) -> Callable[[list[str]], list[str]]:
+        """The cheapest query per poll: polling every 5 ms must not eat the CPU the
+        system under test needs (one ``= ANY(array)`` statement on PostgreSQL)."""
+        if conn.dialect.name == "postgresql":
+            raw: Any = conn.connection.dbapi_connection
+            raw.autocommit = True  # each poll sees the latest commits
+
+            def on_postgres(ids: list[str]) -> list[str]:
+                with raw.cursor() as cursor:
+                    cursor.execute("SELECT id FROM reports WHERE id = ANY(%s)", (ids,))
+                    return [str(row[0]) for row in cursor.fetchall()]
+
+            return on_postgres
+
+        def generic(ids: list[str]) -> list[str]:
+            found: list[str] = []
+            for start in range(0, len(ids), 500):
+                query = select(reports.c.id).where(reports.c.id.in_(ids[start : start + 500]))
+                found += [str(row[0]) for row in conn.execute(query)]
+            conn.rollback()  # a fresh snapshot for the next poll
+            return found
+
+        return generic
+
+
+async def measure_latency(
+    base_url: str,
+    token: str,
+    bodies: Sequence[tuple[str, dict[str, Any]]],
+    rate: float,
+    tracker: SeenTracker,
+    status: StatusLine,
+    warmup: Sequence[tuple[str, dict[str, Any]]] = (),
+    settle_seconds: float = 30.0,
+) -> LatencyRun:
+    """POST ``bodies`` at ``rate``/s (open loop: each at its own start time) and
+    measure HTTP 202 → report row first seen in the database."""
+    concurrency = max(8, math.ceil(rate / 25))
+    accepted_at: dict[str, float] = {}
+    http_ms: list[float] = []
+    failures: list[str] = []
+    retries: list[str] = []
+
+    async with contextlib.AsyncExitStack() as clients:
+        # One single-connection client per in-flight request, handed out by a queue:
+        # a shared pool re-scans all its connections (and every waiter) on each
+        # request, which on this box costs the client a good part of a core.
+        idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for _ in range(concurrency):
+            idle.put_nowait(
+                await clients.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=base_url,
+                        headers={"Authorization": f"Bearer {token}"},
+                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                        timeout=httpx.Timeout(30.0),
+                    )
+                )
+            )
+
+        async def post(report_id: str, body: dict[str, Any], record: bool) -> None:
+            client = await idle.get()
+            try:
+                await send(client, report_id, body, record)
+            finally:
+                idle.put_nowait(client)
+
+        async def send(
+            client: httpx.AsyncClient, report_id: str, body: dict[str, Any], record: bool
+        ) -> None:
+            tracker.expect(report_id)
+            begun = time.perf_counter()
+            for attempt in range(3):
+                try:
+                    response = await client.post("/api/v1/reports", json=body)
+                    break
+                except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
+                    # A keep-alive connection the server closed as we reused it: a
+                    # phone would retry the same report id, harmlessly.
+                    if attempt == 2:
+                        tracker.forget(report_id)
+                        failures.append(f"{type(exc).__name__}: {exc!r}")
+                        return
+                    retries.append(report_id)
+                    begun = time.perf_counter()
+                except httpx.HTTPError as exc:
+                    tracker.forget(report_id)
+                    failures.append(f"{type(exc).__name__}: {exc!r}")
+                    return
+            done = time.perf_counter()
+            if response.status_code != 202:
+                tracker.forget(report_id)
+                failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                return
+            if record:
+                accepted_at[report_id] = done
+                http_ms.append(1000.0 * (done - begun))
+
+        # Warm-up (not measured): connections, the gateway's producer, the worker's fetch.
+        await asyncio.gather(*(post(rid, body, False) for rid, body in warmup))
+        warm_deadline = time.monotonic() + settle_seconds
+        while warmup and tracker.pending and time.monotonic() < warm_deadline:
+            await asyncio.sleep(0.05)
+        if failures:
+            raise BenchError(f"latency warm-up: {failures[0]}")
+
+        tasks: list[asyncio.Task[None]] = []
+        started = time.perf_counter()
+        for n, (report_id, body) in enumerate(bodies):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(report_id, body, True)))
+            elapsed = time.perf_counter() - started
+            status.show(
+                f"latency: {n + 1}/{len(bodies)} sent {(n + 1) / elapsed if elapsed else 0:,.0f}/s"
+                f", {len(tracker.seen)} seen"
+            )
+        budget = max(60.0, 10 * len(bodies) / rate)
+        _, unfinished = await asyncio.wait(tasks, timeout=budget)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        send_seconds = time.perf_counter() - started
+        deadline = time.monotonic() + settle_seconds
+        while tracker.pending and time.monotonic() < deadline:
+            if tracker.error is not None:
+                raise BenchError(f"latency: polling the database failed: {tracker.error}")
+            await asyncio.sleep(0.02)
+
+    latencies = [
+        max(0.0, 1000.0 * (tracker.seen[rid] - at))
+        for rid, at in accepted_at.items()
+        if rid in tracker.seen
+    ]
+    status.show(
+        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted_at)} seen", force=True
+    )
+    if not latencies:
+        first = failures[0] if failures else "no report row showed up"
+        raise BenchError(f"latency: nothing measured ({len(failures)} failed; {first})")
+    return LatencyRun(
+        rate=rate,
+        seconds=len(bodies) / rate,
+        sent=len(bodies),
+        accepted=len(accepted_at),
+        seen=len(latencies),
+        failed=len(failures),
+        unfinished=len(unfinished),
+        retried=len(retries),
+        first_failure=failures[0] if failures else "",
+        achieved_rate=len(accepted_at) / send_seconds if send_seconds > 0 else 0.0,
+        latencies_ms=latencies,
+        http_ms=http_ms,
+    )

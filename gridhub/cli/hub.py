@@ -1,0 +1,74 @@
+"""``gridhub up``, ``worker``, ``gateway`` and ``kafka``: run the hub's processes in
+the foreground. Each builds its settings, logging and app here, at the entry point,
+and nowhere earlier (DESIGN.md §4: no client or connection at import).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gridhub import bootstrap
+from gridhub.local.processes import wait_for_signal
+from gridhub.settings import Settings
+
+
+@click.command()
+def up() -> None:
+    """Bring up the whole local stack: broker, database, topics, worker, gateway."""
+    from gridhub.local.stack import run_stack
+
+    sys.exit(run_stack(Settings()))
+
+
+@click.command()
+def worker() -> None:
+    """Run one Faust worker (all stages); start more with the same app id to scale out."""
+    import faust
+
+    from gridhub.logging import setup_logging
+
+    settings = Settings()
+    logs = setup_logging(settings, "worker")
+    bootstrap.migrate(settings)  # idempotent and serialised across processes
+    app = bootstrap.worker_app(settings)
+    bootstrap.create_changelog_topics(settings, app)
+    faust.Worker(app, loglevel="info", logging_config=logs).execute_from_commandline()
+
+
+@click.command()
+def gateway() -> None:
+    """Run the HTTP gateway."""
+    import uvicorn
+
+    from gridhub.logging import setup_logging
+
+    settings = Settings()
+    logs = setup_logging(settings, "gateway")
+    bootstrap.migrate(settings)
+    uvicorn.run(
+        bootstrap.gateway_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level="info",
+        log_config=logs,
+        # Open SSE streams never finish by themselves: cut them after this grace.
+        timeout_graceful_shutdown=settings.gateway_shutdown_grace,
+    )
+
+
+@click.command()
+def kafka() -> None:
+    """Run the local single-node KRaft broker in the foreground until Ctrl-C."""
+    from gridhub.local.kafka import LocalKafka
+
+    broker = LocalKafka.from_settings(Settings())
+    broker.ensure_jars()
+    broker.start()
+    click.echo(f"Kafka broker ready at {broker.bootstrap} (Ctrl-C stops it)")
+    try:
+        wait_for_signal(broker.is_running)
+    finally:
+        broker.stop()
+        click.echo("Kafka broker stopped")

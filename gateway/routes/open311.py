@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -33,6 +32,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from gateway import intake
 from gateway.auth import ADMIN, GRID_WORKER, SYSTEM
 from gateway.cloudevents_http import EventProblem, check_place, media_type
 from gateway.deps import GatewayDeps, get_deps
@@ -49,15 +49,9 @@ from gateway.open311 import (
 )
 from gateway.open311 import discovery as discovery_doc
 from gateway.ports import TokenInfo
-from gateway.publisher import PublishError
 from gateway.scopes import grid_in_scope
 from gateway.systems import Open311District, ServiceRequestReader
-from schemas.envelope import (
-    REPORT_SUBMITTED,
-    Envelope,
-    describe_validation_error,
-    encode_structured,
-)
+from schemas.envelope import describe_validation_error
 from schemas.envelope import now_utc as utc_now
 from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, GeoPoint, ReportSubmission
 
@@ -398,12 +392,18 @@ async def post_request(
     grid_code = _grid_of(submission, deps)
     if token.role == GRID_WORKER and not grid_in_scope(token.scope, grid_code):
         raise Open311Error(403, f"grid {grid_code} is outside this api_key's scope")
-    report_id = (
-        uuid.uuid5(deps.idempotency_namespace, f"{token.id}:open311:{idempotency_key}")
-        if idempotency_key
-        else uuid.uuid4()
-    )
-    await _publish_request(deps, token, submission, report_id)
+    report_id = intake.report_id(deps, token, idempotency_key, door="open311")
+    source = token.scope if token.role == SYSTEM and token.scope else deps.systems.open311_source
+    try:
+        await intake.publish_report(deps, token, submission, report_id, source=source)
+    except HTTPException as exc:  # the bus did not take it
+        # GeoReport v2: any failure during create request processing is a 400.
+        raise Open311Error(
+            400,
+            "the service is temporarily unavailable; retry with the same Idempotency-Key",
+            code=exc.status_code,
+            headers=exc.headers,
+        ) from exc
     answer = {
         "token": str(report_id),
         "service_notice": (
@@ -568,36 +568,6 @@ def _grid_of(submission: ReportSubmission, deps: GatewayDeps) -> str:
         return check_place(deps.district, location, submission.grid_code)
     except EventProblem as problem:
         raise Open311Error(400, problem.reason.replace("location:", "lat/long:")) from problem
-
-
-async def _publish_request(
-    deps: GatewayDeps, token: TokenInfo, submission: ReportSubmission, report_id: uuid.UUID
-) -> None:
-    source = token.scope if token.role == SYSTEM and token.scope else deps.systems.open311_source
-    event = Envelope.model_validate(
-        {
-            "id": str(report_id),
-            "source": source,
-            "type": REPORT_SUBMITTED,
-            "subject": str(report_id),
-            "time": utc_now(),
-            "datacontenttype": "application/json",
-            "data": submission.model_copy(update={"report_id": report_id}).model_dump(mode="json"),
-            "submittedby": token.name,
-        }
-    )
-    value, headers = encode_structured(event)
-    try:
-        await deps.publisher.publish(deps.topics.intake, str(report_id).encode(), value, headers)
-    except PublishError as exc:
-        log.warning("Open311 request %s not published: %s", report_id, exc)
-        # GeoReport v2: any failure during create request processing is a 400.
-        raise Open311Error(
-            400,
-            "the service is temporarily unavailable; retry with the same Idempotency-Key",
-            code=503,
-            headers={"Retry-After": "5"},
-        ) from exc
 
 
 # -- GET requests, request, token ------------------------------------------------------------

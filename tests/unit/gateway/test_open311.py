@@ -22,6 +22,7 @@ from gateway.deps import GatewayDeps
 from gateway.publisher import InMemoryPublisher
 from gateway.systems import Open311Config
 from routing.district import District
+from schemas import trace
 from schemas.cases import CaseState
 from schemas.envelope import REPORT_SUBMITTED, decode_kafka
 from schemas.reports import ReportSubmission
@@ -298,6 +299,21 @@ def test_post_request_json_answers_a_token(
     event = decode_kafka(publisher.records[0].value, [])
     assert event.source == "urn:system:12345"
     assert publisher.records[0].key == item["token"].encode()
+
+
+def test_post_request_carries_the_requests_traceparent(
+    client: TestClient, auth: TokenFactory, publisher: InMemoryPublisher
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    incoming = f"00-{trace_id}-00f067aa0ba902b7-01"
+    response = post(client, request_fields(api_key(auth)), traceparent=incoming)
+    assert response.status_code == 200, response.text
+    [record] = publisher.records
+    event = decode_kafka(record.value, record.headers, record.key)
+    assert event.extensions["submittedby"] == "open311-system"
+    traceparent = event.extensions["traceparent"]
+    assert trace.parse_traceparent(traceparent) == trace_id
+    assert traceparent != incoming  # the gateway's own span within the caller's trace
 
 
 def test_post_request_xml(client: TestClient, auth: TokenFactory) -> None:

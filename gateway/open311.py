@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from fastapi.responses import Response
 
-from gateway.systems import CategoryInfo, Open311District
+from gateway.ports import CategoryInfo, DistrictData
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
@@ -239,15 +239,15 @@ def status_notes(case: Mapping[str, Any], agency: str | None) -> str:
 
 
 def service_request(
-    case: Mapping[str, Any], district: Open311District | None, tz: ZoneInfo
+    case: Mapping[str, Any], district: DistrictData, tz: ZoneInfo
 ) -> dict[str, Any]:
     code = str(case.get("category"))
-    category = district.taxonomy.get(code) if district is not None else None
+    category = district.taxonomy.get(code)
     lead = case.get("lead_department")
-    department = district.departments.get(str(lead)) if district is not None and lead else None
+    department = district.departments.get(str(lead)) if lead else None
     agency = department.name_zh if department is not None else (str(lead) if lead else None)
     grid_code = str(case.get("grid_code") or "")
-    grid = district.grids.get(grid_code) if district is not None and grid_code else None
+    grid = district.grids.get(grid_code) if grid_code else None
     address = (
         f"{grid.name}, {grid.community_name}, {grid.street_name}" if grid is not None else None
     )

@@ -4,7 +4,7 @@ webhook subscriptions), built by the composition root and carried in
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -12,64 +12,6 @@ from typing import Any, Literal, Protocol
 DEFAULT_MAX_BATCH_EVENTS = 500
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 OPEN311_SOURCE = "urn:gridhub:open311"
-
-
-class CategoryInfo(Protocol):
-    """``routing.taxonomy.Category``: one category = one Open311 service."""
-
-    @property
-    def code(self) -> str: ...
-    @property
-    def name_zh(self) -> str: ...
-    @property
-    def name_en(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def default_priority(self) -> str: ...
-    @property
-    def keywords(self) -> Sequence[str]: ...
-
-
-class TaxonomyInfo(Protocol):
-    def __iter__(self) -> Iterator[CategoryInfo]: ...
-    def __contains__(self, code: object) -> bool: ...
-    def get(self, code: str) -> CategoryInfo | None: ...
-
-
-class GridPlace(Protocol):
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def street_name(self) -> str: ...
-    @property
-    def community_name(self) -> str: ...
-
-
-class GridPlaces(Protocol):
-    def __iter__(self) -> Iterator[GridPlace]: ...
-    def locate(self, lat: float, lon: float) -> GridPlace | None: ...
-    def get(self, code: str) -> GridPlace | None: ...
-
-
-class DepartmentInfo(Protocol):
-    @property
-    def name_zh(self) -> str: ...
-    @property
-    def name_en(self) -> str: ...
-
-
-class Open311District(Protocol):
-    """``routing.district.District`` as Open311 reads it."""
-
-    @property
-    def taxonomy(self) -> TaxonomyInfo: ...
-    @property
-    def grids(self) -> GridPlaces: ...
-    @property
-    def departments(self) -> Mapping[str, DepartmentInfo]: ...
 
 
 class ServiceRequestReader(Protocol):
@@ -151,7 +93,6 @@ class Open311Config:
 class SystemsDeps:
     """Optional parts: a route whose part is missing answers 503."""
 
-    district: Open311District | None = None
     service_requests: ServiceRequestReader | None = None
     subscriptions: SubscriptionAdmin | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with

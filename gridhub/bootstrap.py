@@ -218,11 +218,9 @@ def with_systems(deps: GatewayDeps, settings: Settings, db: Engine) -> GatewayDe
         public_url=settings.open311_public_url,
         tz=settings.brief_tz,
     )
-    district = deps.district if isinstance(deps.district, District) else load_district(settings)
     return replace(
         deps,
         systems=SystemsDeps(
-            district=district,
             service_requests=ServiceRequestQueries(db),
             subscriptions=SubscriptionStore(db),
             webhook_signing=bool(settings.webhook_secret.get_secret_value()),

@@ -26,39 +26,35 @@ from pydantic import BaseModel, Field
 
 from gateway.auth import ADMIN, SYSTEM, require_roles
 from gateway.cloudevents_http import (
-    CAP_CONTENT_TYPES,
     EventProblem,
-    PendingPlace,
-    check_cap,
+    Place,
     check_event,
-    check_located,
+    check_placed,
     check_whole_event,
     event_size,
     has_binary_headers,
-    locate_all,
     media_type,
     parse_batch,
     parse_binary,
     parse_structured,
     parse_structured_doc,
     partition_key,
-    source_allowed,
-    with_submitter,
 )
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut, invalid_fields
+from gateway.intake import bus_unavailable, publish_event
 from gateway.ports import TokenInfo
 from gateway.publisher import PublishError
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from schemas.cap import MAX_CAP_BYTES, CapError, parse_cap
+from schemas.cap import CAP_CONTENT_TYPES, MAX_CAP_BYTES, CapRefused, accept_cap
 from schemas.envelope import (
     BATCH_CONTENT_TYPE,
     CAP_ALERT,
     INBOUND_TYPES,
     STRUCTURED_CONTENT_TYPE,
     Envelope,
-    encode_structured,
 )
+from schemas.policy import source_allowed
 from schemas.sources import CapAlert
 
 router = APIRouter(prefix="/api/v1", tags=["systems"])
@@ -161,13 +157,7 @@ def _check_source(envelope: Envelope, scope: str | None) -> None:
 
 
 async def _publish(deps: GatewayDeps, envelope: Envelope, token: TokenInfo) -> None:
-    value, headers = encode_structured(with_submitter(envelope, token.name))
-    await deps.publisher.publish(deps.topics.intake, partition_key(envelope), value, headers)
-
-
-def _unavailable(exc: PublishError) -> HTTPException:
-    log.warning("event not published: %s", exc)
-    return HTTPException(status_code=503, detail=UNAVAILABLE, headers={"Retry-After": "5"})
+    await publish_event(deps, envelope, token.name, partition_key(envelope))
 
 
 @router.post(
@@ -227,7 +217,7 @@ async def publish_events(
     try:
         await _publish(deps, envelope, token)
     except PublishError as exc:
-        raise _unavailable(exc) from exc
+        raise bus_unavailable(exc, UNAVAILABLE) from exc
     return EventAccepted(id=envelope.id, source=envelope.source, type=envelope.type)
 
 
@@ -246,7 +236,7 @@ async def _batch(
         )
     results: list[dict[str, Any]] = []
     checked: list[tuple[int, Envelope]] = []
-    pending: list[tuple[int, Envelope, PendingPlace]] = []
+    pending: list[tuple[int, Envelope, Place]] = []
     for index, doc in enumerate(docs):
         event_id = doc.get("id") if isinstance(doc, dict) else None
         results.append({"id": str(event_id)[:256] if event_id is not None else None, "status": 202})
@@ -263,11 +253,11 @@ async def _batch(
             checked.append((index, envelope))
         else:
             pending.append((index, envelope, place))
-    # Every point of the batch in one point-in-polygon query.
-    codes = locate_all(deps.district, [place for _, _, place in pending])
-    for (index, envelope, place), code in zip(pending, codes, strict=True):
+    # Every place of the batch in one point-in-polygon query.
+    placements = deps.district.place_many([place.key for _, _, place in pending])
+    for (index, envelope, _), placed in zip(pending, placements, strict=True):
         try:
-            check_located(place, code)
+            check_placed(placed)
         except EventProblem as problem:
             _refused(results[index], problem)
         else:
@@ -333,18 +323,18 @@ async def publish_cap(
     except UnicodeDecodeError as exc:
         raise HTTPException(status_code=400, detail=f"xml: not UTF-8 ({exc.reason})") from exc
     try:
-        alert = parse_cap(xml)
-    except CapError as exc:
-        raise HTTPException(status_code=400, detail=exc.reason) from exc
-    try:
-        check_cap(alert)
-    except EventProblem as problem:
-        raise _refuse(problem) from problem
+        alert = accept_cap(kind, xml)
+    except CapRefused as exc:
+        if exc.field == "data":  # not CAP 1.2 XML, or unsafe XML
+            raise HTTPException(status_code=400, detail=exc.reason) from exc
+        # The body is the CAP document itself: its fields are named without "data.".
+        field = exc.field.removeprefix("data.")
+        raise invalid_fields([((field,), exc.reason, None)]) from exc
     envelope = _cap_event(alert, xml, scope)
     try:
         await _publish(deps, envelope, token)
     except PublishError as exc:
-        raise _unavailable(exc) from exc
+        raise bus_unavailable(exc, UNAVAILABLE) from exc
     return CapAccepted(
         id=envelope.id,
         source=envelope.source,

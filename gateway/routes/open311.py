@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import intake
 from gateway.auth import ADMIN, GRID_WORKER, SYSTEM
-from gateway.cloudevents_http import EventProblem, check_place, media_type
+from gateway.cloudevents_http import media_type
 from gateway.deps import GatewayDeps, get_deps
 from gateway.open311 import (
     ATTRIBUTE_CODES,
@@ -48,12 +48,13 @@ from gateway.open311 import (
     service_request,
 )
 from gateway.open311 import discovery as discovery_doc
-from gateway.ports import TokenInfo
+from gateway.ports import DistrictData, TokenInfo
 from gateway.scopes import grid_in_scope
-from gateway.systems import Open311District, ServiceRequestReader
+from gateway.systems import ServiceRequestReader
+from routing.placement import PlacementRefused
 from schemas.envelope import describe_validation_error
 from schemas.envelope import now_utc as utc_now
-from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, GeoPoint, ReportSubmission
+from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
 
 PREFIX = "/open311/v2"
 log = logging.getLogger(__name__)
@@ -245,13 +246,6 @@ def _check_jurisdiction(deps: GatewayDeps, jurisdiction_id: str | None) -> None:
         raise Open311Error(404, f"jurisdiction_id {jurisdiction_id!r} not found (this is {ours})")
 
 
-def _district(deps: GatewayDeps) -> Open311District:
-    district = deps.systems.district
-    if district is None:
-        raise Open311Error(400, "Open311 is not configured on this gateway", code=503)
-    return district
-
-
 def _reader(deps: GatewayDeps) -> ServiceRequestReader:
     reader = deps.systems.service_requests
     if reader is None:
@@ -297,7 +291,7 @@ def get_services(
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
-    return render(format, "services", [service(c) for c in _district(deps).taxonomy])
+    return render(format, "services", [service(c) for c in deps.district.taxonomy])
 
 
 @router.get(
@@ -313,7 +307,7 @@ def get_service_definition(
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
-    category = _district(deps).taxonomy.get(service_code)
+    category = deps.district.taxonomy.get(service_code)
     if category is None:
         raise Open311Error(404, f"service_code {service_code!r} not found")
     return render(format, "service_definition", service_definition(category))
@@ -381,7 +375,7 @@ async def post_request(
     form = await _form(request)
     token = await _api_token(deps, form.get("api_key") or request.query_params.get("api_key"))
     _check_jurisdiction(deps, form.get("jurisdiction_id"))
-    district = _district(deps)
+    district = deps.district
     code = form.get("service_code")
     if not code:
         raise Open311Error(400, "service_code was not provided")
@@ -500,7 +494,7 @@ def _submission(
     form: Mapping[str, str],
     attributes: Mapping[str, str],
     code: str,
-    district: Open311District,
+    district: DistrictData,
 ) -> ReportSubmission:
     crs = attributes.get("crs", "wgs84")
     if crs not in ("wgs84", "gcj02"):
@@ -547,7 +541,7 @@ def _submission(
         raise Open311Error(400, describe_validation_error(exc)) from exc
 
 
-def _grid_named(address: str, district: Open311District) -> str:
+def _grid_named(address: str, district: DistrictData) -> str:
     """The grid an address names: a 15-digit code in it, else the longest grid name in it."""
     for code in _EMBEDDED_GRID.findall(address):
         if district.grids.get(code) is not None:
@@ -563,11 +557,11 @@ def _grid_named(address: str, district: Open311District) -> str:
 
 
 def _grid_of(submission: ReportSubmission, deps: GatewayDeps) -> str:
-    location: GeoPoint | None = submission.location
     try:
-        return check_place(deps.district, location, submission.grid_code)
-    except EventProblem as problem:
-        raise Open311Error(400, problem.reason.replace("location:", "lat/long:")) from problem
+        return deps.district.place(submission.location, submission.grid_code).grid_code
+    except PlacementRefused as refused:
+        field = {"location": "lat/long", "": "location"}.get(refused.field, refused.field)
+        raise Open311Error(400, f"{field}: {refused.reason}") from refused
 
 
 # -- GET requests, request, token ------------------------------------------------------------
@@ -628,7 +622,7 @@ def get_requests(
     limit: Annotated[str | None, Query(max_length=8, description="1-1000")] = None,
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
-    district = _district(deps)
+    district = deps.district
     reader = _reader(deps)
     count = MAX_REQUESTS
     if limit:
@@ -676,7 +670,7 @@ def get_request(
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
-    district = _district(deps)
+    district = deps.district
     case = _reader(deps).get(service_request_id)
     if case is None:
         raise Open311Error(404, f"service_request_id {service_request_id!r} not found")

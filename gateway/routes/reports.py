@@ -15,8 +15,8 @@ from gateway.errors import ErrorOut, Problem, invalid_fields
 from gateway.ports import DistrictData, TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from gateway.scopes import grid_in_scope
-from routing.geo import gcj02_to_wgs84
-from schemas.reports import ReportSubmission
+from routing.placement import PlacementRefused
+from schemas.reports import GeoPoint, ReportSubmission
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -70,7 +70,6 @@ async def submit_report(
 def _place_in_district(submission: ReportSubmission, district: DistrictData) -> str:
     """The grid code of the report, or a 422 naming every field the district refuses."""
     problems: list[Problem] = []
-    grid_code: str | None = None
     if submission.category not in district.taxonomy:
         problems.append(
             (
@@ -79,37 +78,18 @@ def _place_in_district(submission: ReportSubmission, district: DistrictData) -> 
                 submission.category,
             )
         )
-    if submission.grid_code is not None:
-        if district.grids.get(submission.grid_code) is None:
-            problems.append(
-                (
-                    ("body", "grid_code"),
-                    f"grid {submission.grid_code} is not a grid of this district",
-                    submission.grid_code,
-                )
-            )
-        else:
-            grid_code = submission.grid_code
-    elif submission.location is not None:
-        lat, lon = submission.location.lat, submission.location.lon
-        if submission.location.crs == "gcj02":
-            lat, lon = gcj02_to_wgs84(lat, lon)
-        grid = district.grids.locate(lat, lon)
-        if grid is None:
-            problems.append(
-                (
-                    ("body", "location"),
-                    "location is outside every grid of this district",
-                    submission.location.model_dump(),
-                )
-            )
-        else:
-            grid_code = grid.code
-    if grid_code is None and not problems:  # the model already requires one of them
-        problems.append((("body",), "location or grid_code is required", None))
-    if problems or grid_code is None:
+    try:
+        placement = district.place(submission.location, submission.grid_code)
+    except PlacementRefused as refused:
+        value = {"location": submission.location, "grid_code": submission.grid_code}
+        given = value.get(refused.field)
+        field = ("body", refused.field) if refused.field else ("body",)
+        problems.append(
+            (field, refused.reason, given.model_dump() if isinstance(given, GeoPoint) else given)
+        )
+    if problems:
         raise invalid_fields(problems)
-    return grid_code
+    return placement.grid_code
 
 
 @router.get(

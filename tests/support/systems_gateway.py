@@ -28,7 +28,6 @@ def systems_deps(
     deps: GatewayDeps, engine: Engine, district: District, **changes: Any
 ) -> GatewayDeps:
     systems = SystemsDeps(
-        district=district,
         service_requests=ServiceRequestQueries(engine),
         subscriptions=SubscriptionStore(engine),
         webhook_signing=True,

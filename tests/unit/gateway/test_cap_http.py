@@ -80,6 +80,20 @@ def test_update_and_cancel_name_their_references(
     assert response.json()["references"][0].startswith(f"{SENDER},YJ-2026-0815-001,")
 
 
+@pytest.mark.parametrize("xml", [UPDATE_XML, CANCEL_XML])
+def test_update_or_cancel_with_references_only_is_accepted(
+    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher, xml: str
+) -> None:
+    """Valid CAP 1.2 (``<info>`` is optional): a bare Update or Cancel follows the
+    alerts it references, so it needs no area of its own."""
+    bare = xml[: xml.index("<info>")] + xml[xml.rindex("</info>") + len("</info>") :]
+    response = client.post(URL, content=bare.encode(), headers=system)
+    assert response.status_code == 202, response.text
+    assert response.json()["references"]
+    [record] = publisher.records
+    assert decode_kafka(record.value, record.headers).data == bare
+
+
 @pytest.mark.parametrize("content_type", ["application/xml", "text/xml; charset=utf-8"])
 def test_plain_xml_content_types(client: TestClient, auth: TokenFactory, content_type: str) -> None:
     headers = {**auth("system", scope=SOURCE), "content-type": content_type}

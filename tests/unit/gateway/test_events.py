@@ -28,7 +28,7 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     decode_kafka,
 )
-from tests.support.cap_samples import ALERT_XML
+from tests.support.cap_samples import ALERT_XML, CANCEL_XML, edited
 from tests.support.systems_gateway import systems_deps
 from tests.unit.gateway.conftest import INSIDE, TokenFactory
 
@@ -165,6 +165,31 @@ def test_binary_cap_event_keeps_the_xml(
     event = decode_kafka(publisher.records[0].value, publisher.records[0].headers)
     assert event.datacontenttype == "application/cap+xml"
     assert event.data == ALERT_XML
+
+
+def test_references_only_cap_cancel_is_accepted(
+    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher
+) -> None:
+    """A Cancel with ``<references>`` and no ``<info>`` (valid CAP 1.2) follows the
+    alerts it names; without ``<references>`` it follows nothing and is refused."""
+    info = CANCEL_XML[CANCEL_XML.index("<info>") : CANCEL_XML.rindex("</info>") + len("</info>")]
+    bare = edited(CANCEL_XML, info, "")
+    doc = {
+        "specversion": "1.0",
+        "id": "YJ-2026-0815-003",
+        "source": SOURCE,
+        "type": CAP_ALERT,
+        "datacontenttype": "application/cap+xml",
+        "data": bare,
+    }
+    assert _structured(client, doc, system).status_code == 202
+    assert post_batch(client, [doc], system).status_code == 200
+    assert [decode_kafka(r.value, r.headers).data for r in publisher.records] == [bare, bare]
+    references = bare[bare.index("<references>") : bare.index("</references>")]
+    unreferenced = edited(bare, references + "</references>", "")
+    refused = _structured(client, {**doc, "data": unreferenced}, system)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "data.references"
 
 
 @pytest.mark.parametrize(

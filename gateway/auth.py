@@ -12,13 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from gateway.deps import GatewayDeps, get_deps
 from gateway.ports import TokenInfo, TokenVerifier
 from gateway.ratelimit import retry_after
-
-ADMIN = "admin"
-GRID_WORKER = "grid_worker"
-OPERATOR = "operator"
-DEPARTMENT = "department"
-LEADER = "leader"
-SYSTEM = "system"
+from schemas.policy import ADMIN, OPERATOR
 
 # Roles that may see reporters' names and phone numbers (DESIGN.md §8).
 PERSONAL_DATA_ROLES = frozenset({OPERATOR, ADMIN})

@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gateway.auth import ADMIN, SYSTEM, require_roles
+from gateway.auth import require_roles
 from gateway.cloudevents_http import (
     EventProblem,
     Place,
@@ -54,7 +54,7 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     Envelope,
 )
-from schemas.policy import source_allowed
+from schemas.policy import ADMIN, SYSTEM, source_allowed
 from schemas.sources import CapAlert
 
 router = APIRouter(prefix="/api/v1", tags=["systems"])

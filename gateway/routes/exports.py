@@ -27,13 +27,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Engine
 
-from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles
+from gateway.auth import require_roles
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import TokenInfo
 from gateway.routes.cases import CODE_PATTERN
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from schemas.cases import CaseState, Priority, SlaState
+from schemas.policy import DEPARTMENT, LEADER, OPERATOR
 from sinks.brief_files import hotspot_alerts, render_pdf
 from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, render_html
 from sinks.briefs import render_markdown as brief_markdown

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
-from gateway.auth import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM, require_roles
+from gateway.auth import require_roles
 from gateway.deps import GatewayDeps, get_deps
 from gateway.ports import TokenInfo
-from gateway.routes.cases import CaseList
+from gateway.routes.cases import CaseList, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
-from gateway.scopes import scope_parts
 from schemas.cases import CaseState
+from schemas.policy import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM, scope_parts
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"])
 
@@ -44,6 +44,7 @@ class Inbox(BaseModel):
     "/tasks",
     response_model=CaseList,
     summary="Resolved cases in this grid worker's grids, waiting for on-site verification",
+    description="Each case carries `actions`, as in the case detail: what this worker may do now.",
     responses={**AUTH_ERRORS, **INVALID},
 )
 def my_tasks(
@@ -59,7 +60,8 @@ def my_tasks(
         limit=limit,
         offset=offset,
     )
-    return CaseList(items=items, total=total, limit=limit, offset=offset)
+    tasks = [with_actions(token, case) for case in items]
+    return CaseList(items=tasks, total=total, limit=limit, offset=offset)
 
 
 def recipients_of(token: TokenInfo) -> list[str]:

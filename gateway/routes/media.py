@@ -9,12 +9,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from gateway.auth import DEPARTMENT, GRID_WORKER, OPERATOR, require_roles
+from gateway.auth import require_roles
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut
 from gateway.media import MEDIA_TYPES, MediaStore, sniff
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
+from schemas.policy import DEPARTMENT, GRID_WORKER, OPERATOR
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
 

@@ -33,7 +33,6 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import intake
-from gateway.auth import ADMIN, GRID_WORKER, SYSTEM
 from gateway.cloudevents_http import media_type
 from gateway.deps import GatewayDeps, get_deps
 from gateway.open311 import (
@@ -49,11 +48,11 @@ from gateway.open311 import (
 )
 from gateway.open311 import discovery as discovery_doc
 from gateway.ports import DistrictData, TokenInfo
-from gateway.scopes import grid_in_scope
 from gateway.systems import ServiceRequestReader
 from routing.placement import PlacementRefused
 from schemas.envelope import describe_validation_error
 from schemas.envelope import now_utc as utc_now
+from schemas.policy import ADMIN, GRID_WORKER, SYSTEM, grid_in_scope
 from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
 
 PREFIX = "/open311/v2"

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path
 from pydantic import BaseModel
 
 from gateway import intake
-from gateway.auth import GRID_WORKER, LEADER, OPERATOR, require_roles, sees_personal_data
+from gateway.auth import require_roles, sees_personal_data
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut, Problem, invalid_fields
 from gateway.ports import DistrictData, TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.scopes import grid_in_scope
 from routing.placement import PlacementRefused
+from schemas.policy import GRID_WORKER, LEADER, OPERATOR, grid_in_scope
 from schemas.reports import GeoPoint, ReportSubmission
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
-from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles
+from gateway.auth import require_roles
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import StatsReader, TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
+from schemas.policy import DEPARTMENT, LEADER, OPERATOR
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 

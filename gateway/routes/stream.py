@@ -18,13 +18,13 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gateway.auth import DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, require_roles
+from gateway.auth import require_roles
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut
 from gateway.feed import CaseFeed, FeedItem, Subscription
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.scopes import grid_in_scope
+from schemas.policy import DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, grid_in_scope
 
 router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
 

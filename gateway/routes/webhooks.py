@@ -17,12 +17,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth import ADMIN, require_roles
+from gateway.auth import require_roles
 from gateway.deps import GatewayDeps, get_deps
 from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from gateway.systems import SubscriptionAdmin, SubscriptionInfo
+from schemas.policy import ADMIN
 from sinks.subscriptions import (
     MAX_DESCRIPTION,
     MAX_URL,

@@ -61,6 +61,7 @@ def test_accepted_action_is_200_with_result_and_case(
     assert body["result"]["accepted"] is True and body["result"]["rule"] == "applied"
     assert body["case"]["id"] == CASE_C
     assert body["case"]["reports"][0]["reporter"]["name"] == "张三"  # an operator sees it
+    assert "actions" in body["case"]  # what the caller may do next, as in the case detail
 
     [record] = agent.on(deps.topics.case_commands)
     command = CaseCommand.model_validate_json(record.value)

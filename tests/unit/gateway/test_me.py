@@ -35,6 +35,7 @@ def test_tasks_are_resolved_cases_in_the_workers_grids(ops: TestClient, auth: To
     assert [c["id"] for c in mine["items"]] == [CASE_B] and mine["total"] == 1
     assert mine["items"][0]["state"] == "resolved"
     assert "resolution" in mine["items"][0]  # the evidence to check on site
+    assert mine["items"][0]["actions"] == ["verify", "comment", "rate"]  # the phone's buttons
     community = ops.get(TASKS, headers=auth("grid_worker", scope=GRID_B[:12])).json()
     assert community["total"] == 1
     other = ops.get(TASKS, headers=auth("grid_worker", scope=GRID_A)).json()

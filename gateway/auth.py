@@ -9,10 +9,10 @@ from fastapi import Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.deps import GatewayDeps, get_deps
+from gateway.deps import Deps
 from gateway.ports import TokenInfo, TokenVerifier
 from gateway.ratelimit import retry_after
-from schemas.policy import ADMIN, OPERATOR
+from schemas.policy import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM
 
 # Roles that may see reporters' names and phone numbers (DESIGN.md §8).
 PERSONAL_DATA_ROLES = frozenset({OPERATOR, ADMIN})
@@ -40,7 +40,7 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[TokenInfo]]:
     listed = ", ".join(sorted(allowed | {ADMIN}))
 
     async def dependency(
-        deps: Annotated[GatewayDeps, Depends(get_deps)],
+        deps: Deps,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> TokenInfo:
         if credentials is None:
@@ -83,3 +83,19 @@ async def verify_token(tokens: TokenVerifier, plaintext: str) -> TokenInfo | Non
 
 def sees_personal_data(token: TokenInfo) -> bool:
     return token.role in PERSONAL_DATA_ROLES
+
+
+# Who may call a route: the caller's token, once its role is checked (admin passes all).
+SignedIn = Annotated[TokenInfo, Depends(require_roles())]
+GridWorker = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))]
+# Operators, leaders, departments and grid workers see cases (within their scope)
+# and act on them as the case policy (schemas.policy) allows.
+CaseWorker = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT, GRID_WORKER))]
+CentreOrDepartment = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
+Centre = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER))]
+ReportReader = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, LEADER))]
+# Departments upload evidence of a fix, grid workers photos of the problem and of
+# the verification, operators whatever they attach to a case.
+Uploader = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, DEPARTMENT))]
+System = Annotated[TokenInfo, Depends(require_roles(SYSTEM))]
+Admin = Annotated[TokenInfo, Depends(require_roles(ADMIN))]

@@ -7,12 +7,13 @@ tested (and type-checked) against exactly that slice.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from routing.placement import Placement, PlacementRefused
 from schemas.reports import GeoPoint
+from sinks.briefs import Brief, BriefNames
 
 
 class TokenInfo(Protocol):
@@ -82,6 +83,71 @@ class StatsReader(Protocol):
     ) -> list[dict[str, Any]]: ...
     def departments(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
     def grid_workers(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+
+
+class BriefReader(Protocol):
+    """``sinks.queries.BriefQueries``: the daily brief of one local day, read now."""
+
+    def daily_brief(self, day: date, tz: str, names: BriefNames) -> Brief: ...
+
+
+class ServiceRequestReader(Protocol):
+    """``sinks.open311.ServiceRequestQueries``."""
+
+    def find(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        categories: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]: ...
+
+    def get(self, case_id: str) -> dict[str, Any] | None: ...
+
+    def case_of_report(self, report_id: str) -> str | None: ...
+
+
+class SubscriptionInfo(Protocol):
+    """``sinks.subscriptions.SubscriptionRecord``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class SubscriptionAdmin(Protocol):
+    """``sinks.subscriptions.SubscriptionStore``; ``create`` raises
+    ``sinks.subscriptions.DuplicateSubscription`` or ``ValueError``."""
+
+    def create(
+        self,
+        recipient: str,
+        url: str,
+        *,
+        created_by: str,
+        active: bool = True,
+        description: str | None = None,
+    ) -> SubscriptionInfo: ...
+
+    def list(self, *, active_only: bool = False) -> Sequence[SubscriptionInfo]: ...
+
+    def get(self, subscription_id: str) -> SubscriptionInfo | None: ...
+
+    def delete(self, subscription_id: str) -> bool: ...
 
 
 # -- the district: taxonomy, grids, departments, placement (routing.district.District) --

@@ -14,13 +14,13 @@ import logging
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi import APIRouter, Header, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.auth import require_roles, sees_personal_data
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import CaseWorker, sees_personal_data
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import TokenInfo
 from gateway.publisher import PublishError
@@ -31,9 +31,6 @@ from schemas.cases import Action, CaseAction, CaseCommand, CommandResult
 from schemas.envelope import now_utc
 from schemas.policy import (
     DEPARTMENT,
-    GRID_WORKER,
-    LEADER,
-    OPERATOR,
     CaseFacts,
     body_refusal,
     role_refusal,
@@ -45,7 +42,6 @@ log = logging.getLogger(__name__)
 CASE_NOT_FOUND = "case not found"
 MAX_IDEMPOTENCY_KEY = 128
 
-Actor = Annotated[TokenInfo, Depends(require_roles(OPERATOR, DEPARTMENT, GRID_WORKER, LEADER))]
 CaseId = Annotated[str, Path(min_length=1, max_length=64)]
 MIN_CASE_ID = 13  # CaseCommand: a case id starts with its 12-digit community code
 
@@ -159,8 +155,8 @@ def _pending(case_id: str, command_id: str, detail: str) -> JSONResponse:
 async def act_on_case(
     case_id: CaseId,
     action: CaseAction,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Actor,
+    deps: Deps,
+    token: CaseWorker,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -229,8 +225,8 @@ async def act_on_case(
 async def command_status(
     case_id: CaseId,
     command_id: Annotated[str, Path(min_length=1, max_length=128)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Actor,
+    deps: Deps,
+    token: CaseWorker,
 ) -> JSONResponse:
     results = _results(deps)
     await _visible_case(deps, token, case_id)

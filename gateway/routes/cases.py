@@ -6,20 +6,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth import require_roles, sees_personal_data
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import CaseWorker, CentreOrDepartment, sees_personal_data
+from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
 from schemas.cases import Action, CaseState, Priority, SlaState
 from schemas.policy import (
     DEPARTMENT,
-    GRID_WORKER,
-    LEADER,
-    OPERATOR,
     CaseFacts,
     action_names,
     allowed_actions,
@@ -29,8 +26,6 @@ from schemas.policy import (
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 CASE_NOT_FOUND = "case not found"
-CaseReader = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
-CaseViewer = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT, GRID_WORKER))]
 CODE_PATTERN = r"^[0-9]{1,15}$"
 
 
@@ -57,8 +52,8 @@ def _department_scope(token: TokenInfo) -> str | None:
     responses={**AUTH_ERRORS, **INVALID},
 )
 def list_cases(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: CaseReader,
+    deps: Deps,
+    token: CentreOrDepartment,
     state: CaseState | None = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     grid_code: Annotated[str | None, Query(max_length=15, description="exactly this grid")] = None,
@@ -157,8 +152,8 @@ def with_actions(token: TokenInfo, case: Mapping[str, Any]) -> dict[str, Any]:
 )
 def get_case(
     case_id: Annotated[str, Path(min_length=1, max_length=128)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: CaseViewer,
+    deps: Deps,
+    token: CaseWorker,
 ) -> dict[str, Any]:
     """Grid workers see the cases in their grids (to verify them on site),
     departments their own cases; reporters' names and phones only operators."""

@@ -19,12 +19,12 @@ import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gateway.auth import require_roles
+from gateway.auth import System
 from gateway.cloudevents_http import (
     EventProblem,
     Place,
@@ -40,7 +40,7 @@ from gateway.cloudevents_http import (
     parse_structured_doc,
     partition_key,
 )
-from gateway.deps import GatewayDeps, get_deps
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.intake import bus_unavailable, publish_event
 from gateway.ports import TokenInfo
@@ -54,13 +54,12 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     Envelope,
 )
-from schemas.policy import ADMIN, SYSTEM, source_allowed
+from schemas.policy import ADMIN, source_allowed
 from schemas.sources import CapAlert
 
 router = APIRouter(prefix="/api/v1", tags=["systems"])
 log = logging.getLogger(__name__)
 
-System = Annotated[TokenInfo, Depends(require_roles(SYSTEM))]
 CAP_CONTENT_TYPE = "application/cap+xml"
 UNAVAILABLE = "the event bus is unavailable, so the event was not accepted; retry later"
 
@@ -180,7 +179,7 @@ async def _publish(deps: GatewayDeps, envelope: Envelope, token: TokenInfo) -> N
 )
 async def publish_events(
     request: Request,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: System,
     ce_specversion: Annotated[
         str | None, Header(alias="ce-specversion", description="binary mode: 1.0")
@@ -224,15 +223,14 @@ async def publish_events(
 async def _batch(
     deps: GatewayDeps, token: TokenInfo, scope: str | None, body: bytes
 ) -> JSONResponse:
-    limits = deps.systems
     try:
         docs = parse_batch(body)
     except EventProblem as problem:
         raise _refuse(problem) from problem
-    if len(docs) > limits.max_batch_events:
+    if len(docs) > deps.max_batch_events:
         raise HTTPException(
             status_code=413,
-            detail=f"a batch of {len(docs)} events; at most {limits.max_batch_events} per batch",
+            detail=f"a batch of {len(docs)} events; at most {deps.max_batch_events} per batch",
         )
     results: list[dict[str, Any]] = []
     checked: list[tuple[int, Envelope]] = []
@@ -241,8 +239,8 @@ async def _batch(
         event_id = doc.get("id") if isinstance(doc, dict) else None
         results.append({"id": str(event_id)[:256] if event_id is not None else None, "status": 202})
         try:
-            if event_size(doc) > limits.max_event_bytes:
-                raise EventProblem(413, [("event", f"larger than {limits.max_event_bytes} bytes")])
+            if event_size(doc) > deps.max_event_bytes:
+                raise EventProblem(413, [("event", f"larger than {deps.max_event_bytes} bytes")])
             envelope = parse_structured_doc(doc)
             _check_source(envelope, scope)
             place = check_event(envelope, deps.district)
@@ -305,7 +303,7 @@ def _refused(result: dict[str, Any], problem: EventProblem) -> None:
 )
 async def publish_cap(
     request: Request,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: System,
 ) -> CapAccepted:
     scope = _source_scope(token)

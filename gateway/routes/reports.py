@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi import APIRouter, Header, HTTPException, Path
 from pydantic import BaseModel
 
 from gateway import intake
-from gateway.auth import require_roles, sees_personal_data
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import GridWorker, ReportReader, sees_personal_data
+from gateway.deps import Deps
 from gateway.errors import ErrorOut, Problem, invalid_fields
-from gateway.ports import DistrictData, TokenInfo
+from gateway.ports import DistrictData
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from routing.placement import PlacementRefused
-from schemas.policy import GRID_WORKER, LEADER, OPERATOR, grid_in_scope
+from schemas.policy import GRID_WORKER, grid_in_scope
 from schemas.reports import GeoPoint, ReportSubmission
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -44,8 +44,8 @@ class ReportAccepted(BaseModel):
 )
 async def submit_report(
     submission: ReportSubmission,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))],
+    deps: Deps,
+    token: GridWorker,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -103,8 +103,8 @@ def _place_in_district(submission: ReportSubmission, district: DistrictData) -> 
 )
 def get_report(
     report_id: Annotated[str, Path(min_length=1, max_length=128)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, LEADER))],
+    deps: Deps,
+    token: ReportReader,
 ) -> dict[str, Any]:
     report = deps.queries.get_report(report_id, include_personal=sees_personal_data(token))
     if report is None:

@@ -9,23 +9,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from gateway.auth import require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import Centre, CentreOrDepartment
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import StatsReader, TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from schemas.policy import DEPARTMENT, LEADER, OPERATOR
+from schemas.policy import DEPARTMENT
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "statistics are not available here"}
 }
-Centre = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER))]
-CentreOrDepartment = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
 MAX_PERIOD = timedelta(days=400)
 
 
@@ -78,9 +76,7 @@ End = Annotated[datetime | None, Query(description="period end (exclusive); defa
     summary="Live cases by state × priority and by SLA state",
     responses={**AUTH_ERRORS, **UNAVAILABLE},
 )
-def queue(
-    deps: Annotated[GatewayDeps, Depends(get_deps)], token: CentreOrDepartment
-) -> dict[str, Any]:
+def queue(deps: Deps, token: CentreOrDepartment) -> dict[str, Any]:
     return _stats(deps).queue(department=_own_department(token))
 
 
@@ -90,7 +86,7 @@ def queue(
     summary="Dispatched and in-progress cases per lead department: on_track / warning / overdue",
     responses={**AUTH_ERRORS, **UNAVAILABLE},
 )
-def sla(deps: Annotated[GatewayDeps, Depends(get_deps)], token: CentreOrDepartment) -> Rows:
+def sla(deps: Deps, token: CentreOrDepartment) -> Rows:
     return Rows(items=_stats(deps).sla(department=_own_department(token)))
 
 
@@ -101,7 +97,7 @@ def sla(deps: Annotated[GatewayDeps, Depends(get_deps)], token: CentreOrDepartme
     responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
 )
 def hotspots(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Centre,
     start: Start = None,
     end: End = None,
@@ -118,7 +114,7 @@ def hotspots(
     responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
 )
 def departments(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: CentreOrDepartment,
     start: Start = None,
     end: End = None,
@@ -138,7 +134,7 @@ def departments(
     responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
 )
 def grid_workers(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Centre,
     start: Start = None,
     end: End = None,

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.cases import CaseCommand, CaseState, CommandResult
+from tests.support.gateway import TokenFactory
 from tests.support.seeded_gateway import (
     CASE_A,
     CASE_B,
@@ -20,10 +21,9 @@ from tests.support.seeded_gateway import (
     GRID_A,
     GRID_B,
     AgentPublisher,
-    operations_deps,
+    case_work_deps,
     seed,
 )
-from tests.unit.gateway.conftest import TokenFactory
 
 
 def url(case_id: str) -> str:
@@ -43,7 +43,7 @@ def ops(
     deps: GatewayDeps, engine: Engine, tmp_path: Path, agent: AgentPublisher
 ) -> Iterator[TestClient]:
     seed(engine)
-    app = create_app(operations_deps(deps, engine, tmp_path, publisher=agent, action_timeout=0.3))
+    app = create_app(case_work_deps(deps, engine, tmp_path, publisher=agent, action_timeout=0.3))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -23,8 +23,7 @@ from tests.support.cap_samples import (
     UPDATE_XML,
     XXE_XML,
 )
-from tests.support.systems_gateway import systems_deps
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory, with_stores
 
 URL = "/api/v1/cap"
 SOURCE = "urn:system:yingji"
@@ -33,7 +32,7 @@ CAP = {"content-type": "application/cap+xml"}
 
 @pytest.fixture
 def client(deps: GatewayDeps, engine: Engine, district: District) -> Iterator[TestClient]:
-    with TestClient(create_app(systems_deps(deps, engine, district))) as test_client:
+    with TestClient(create_app(with_stores(deps, engine))) as test_client:
         yield test_client
 
 

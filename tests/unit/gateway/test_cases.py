@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import CaseStory, make_report
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
 
 CASES = "/api/v1/cases"
 REPORTS = "/api/v1/reports"

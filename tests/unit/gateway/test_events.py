@@ -29,8 +29,8 @@ from schemas.envelope import (
     decode_kafka,
 )
 from tests.support.cap_samples import ALERT_XML, CANCEL_XML, edited
-from tests.support.systems_gateway import systems_deps
-from tests.unit.gateway.conftest import INSIDE, TokenFactory
+from tests.support.demo_district import INSIDE
+from tests.support.gateway import TokenFactory, with_stores
 
 URL = "/api/v1/events"
 SOURCE = "urn:system:citymgmt"
@@ -39,7 +39,7 @@ WHEN = datetime(2026, 8, 15, 6, 30, tzinfo=UTC)
 
 @pytest.fixture
 def client(deps: GatewayDeps, engine: Engine, district: District) -> Iterator[TestClient]:
-    wired = systems_deps(deps, engine, district, max_batch_events=10)
+    wired = with_stores(deps, engine, max_batch_events=10)
     with TestClient(create_app(wired)) as test_client:
         yield test_client
 
@@ -415,7 +415,7 @@ def test_body_over_the_gateway_limit_is_413(
 ) -> None:
     from dataclasses import replace
 
-    small = replace(systems_deps(deps, engine, district), max_body_bytes=2048)
+    small = replace(with_stores(deps, engine), max_body_bytes=2048)
     with TestClient(create_app(small)) as test_client:
         big = valid_doc(data={**report_data(), "description": "x" * 1900})
         response = _structured(test_client, big, system)

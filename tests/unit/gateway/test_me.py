@@ -15,8 +15,8 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.alerts import Notification
 from sinks.outbox import Outbox
-from tests.support.seeded_gateway import CASE_A, CASE_B, GRID_A, GRID_B, operations_deps, seed
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
+from tests.support.seeded_gateway import CASE_A, CASE_B, GRID_A, GRID_B, case_work_deps, seed
 
 TASKS = "/api/v1/me/tasks"
 INBOX = "/api/v1/me/inbox"
@@ -26,7 +26,7 @@ T = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def ops(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     seed(engine)
-    with TestClient(create_app(operations_deps(deps, engine, tmp_path))) as test_client:
+    with TestClient(create_app(case_work_deps(deps, engine, tmp_path))) as test_client:
         yield test_client
 
 

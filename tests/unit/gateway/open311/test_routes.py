@@ -19,15 +19,15 @@ from sqlalchemy import Engine
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
+from gateway.open311.config import Open311Config
 from gateway.publisher import InMemoryPublisher
-from gateway.systems import Open311Config
 from routing.district import District
 from schemas import trace
 from schemas.cases import CaseState
 from schemas.envelope import REPORT_SUBMITTED, decode_kafka
 from schemas.reports import ReportSubmission
-from tests.support.systems_gateway import GRID, GRID_2, seed_case, systems_deps
-from tests.unit.gateway.conftest import INSIDE, TokenFactory
+from tests.support.demo_district import GRID, INSIDE, OTHER_GRID, seed_case
+from tests.support.gateway import TokenFactory, with_stores
 
 V2 = "/open311/v2"
 FORM = {"content-type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -76,7 +76,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 def client(deps: GatewayDeps, engine: Engine, district: District) -> Iterator[TestClient]:
-    with TestClient(create_app(systems_deps(deps, engine, district))) as test_client:
+    with TestClient(create_app(with_stores(deps, engine))) as test_client:
         yield test_client
 
 
@@ -149,7 +149,7 @@ def test_discovery_announces_the_public_url(
     deps: GatewayDeps, engine: Engine, district: District
 ) -> None:
     config = Open311Config(public_url="https://hub.district.example/open311/v2")
-    with TestClient(create_app(systems_deps(deps, engine, district, open311=config))) as c:
+    with TestClient(create_app(with_stores(deps, engine, open311=config))) as c:
         endpoint = c.get(f"{V2}/discovery.json").json()["endpoints"][0]
     assert endpoint["url"] == "https://hub.district.example/open311/v2"
 
@@ -232,7 +232,7 @@ def test_unknown_format_is_400(client: TestClient) -> None:
 
 def test_jurisdiction_id(deps: GatewayDeps, engine: Engine, district: District) -> None:
     config = Open311Config(jurisdiction_id="district-990101.example")
-    with TestClient(create_app(systems_deps(deps, engine, district, open311=config))) as c:
+    with TestClient(create_app(with_stores(deps, engine, open311=config))) as c:
         assert c.get(f"{V2}/services.json?jurisdiction_id=district-990101.example").is_success
         # "Optional" means: passed and empty is the same as not passed at all.
         assert c.get(f"{V2}/services.json?jurisdiction_id=").is_success
@@ -351,15 +351,15 @@ def test_attributes_and_other_ways_to_place_a_request(
     assert submission.location is not None and submission.location.crs == "gcj02"
 
     for place in (
-        {"address_id": GRID_2},
-        {"attribute[grid_code]": GRID_2},
-        {"address_string": f"东园社区第2网格, 示范街道 ({GRID_2})"},
+        {"address_id": OTHER_GRID},
+        {"attribute[grid_code]": OTHER_GRID},
+        {"address_string": f"东园社区第2网格, 示范街道 ({OTHER_GRID})"},
         {"address_string": "东园社区第2网格门口"},
     ):
         publisher.records.clear()
         response = post(client, request_fields(key, lat=None, long=None, **place))
         assert response.status_code == 200, (place, response.text)
-        assert published(publisher).grid_code == GRID_2
+        assert published(publisher).grid_code == OTHER_GRID
 
 
 def test_same_idempotency_key_same_token(client: TestClient, auth: TokenFactory) -> None:
@@ -386,7 +386,7 @@ def test_missing_or_invalid_api_key_is_403(
 def test_api_key_roles_and_scope(client: TestClient, auth: TokenFactory) -> None:
     assert_errors(post(client, request_fields(api_key(auth, "operator", None))), 403)
     assert_errors(post(client, request_fields(api_key(auth, "system", None))), 403)
-    out_of_scope = api_key(auth, "grid_worker", GRID_2)
+    out_of_scope = api_key(auth, "grid_worker", OTHER_GRID)
     errors = assert_errors(post(client, request_fields(out_of_scope)), 403)
     assert "scope" in errors[0]["description"]
     assert post(client, request_fields(api_key(auth, "admin", None))).status_code == 200

@@ -85,6 +85,16 @@ def sees_personal_data(token: TokenInfo) -> bool:
     return token.role in PERSONAL_DATA_ROLES
 
 
+def own_department(token: TokenInfo) -> str | None:
+    """The department a department token is limited to (None for other roles); a
+    department token without one may see nothing (403)."""
+    if token.role != DEPARTMENT:
+        return None
+    if not token.scope:
+        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    return token.scope
+
+
 # Who may call a route: the caller's token, once its role is checked (admin passes all).
 SignedIn = Annotated[TokenInfo, Depends(require_roles())]
 GridWorker = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))]

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.auth import CaseWorker, sees_personal_data
+from gateway.auth import CaseWorker, own_department, sees_personal_data
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import TokenInfo
@@ -30,7 +30,6 @@ from gateway.routes.common import AUTH_ERRORS, INVALID
 from schemas.cases import Action, CaseAction, CaseCommand, CommandResult
 from schemas.envelope import now_utc
 from schemas.policy import (
-    DEPARTMENT,
     CaseFacts,
     body_refusal,
     role_refusal,
@@ -79,8 +78,7 @@ def _results(deps: GatewayDeps) -> CommandResults:
 
 
 async def _visible_case(deps: GatewayDeps, token: TokenInfo, case_id: str) -> dict[str, Any]:
-    if token.role == DEPARTMENT and not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    own_department(token)
     if len(case_id) < MIN_CASE_ID:
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
     case = await run_in_threadpool(deps.queries.get_case_brief, case_id)

@@ -9,14 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth import CaseWorker, CentreOrDepartment, sees_personal_data
+from gateway.auth import CaseWorker, CentreOrDepartment, own_department, sees_personal_data
 from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
 from schemas.cases import Action, CaseState, Priority, SlaState
 from schemas.policy import (
-    DEPARTMENT,
     CaseFacts,
     action_names,
     allowed_actions,
@@ -34,15 +33,6 @@ class CaseList(BaseModel):
     total: int
     limit: int
     offset: int
-
-
-def _department_scope(token: TokenInfo) -> str | None:
-    """The department a department token is limited to (None for other roles)."""
-    if token.role != DEPARTMENT:
-        return None
-    if not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
-    return token.scope
 
 
 @router.get(
@@ -78,7 +68,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CaseList:
-    own = _department_scope(token)
+    own = own_department(token)
     if own is not None:
         if department is not None and department != own:
             return CaseList(items=[], total=0, limit=limit, offset=offset)
@@ -157,7 +147,7 @@ def get_case(
 ) -> dict[str, Any]:
     """Grid workers see the cases in their grids (to verify them on site),
     departments their own cases; reporters' names and phones only operators."""
-    _department_scope(token)
+    own_department(token)
     case = deps.queries.get_case(case_id, include_personal=sees_personal_data(token))
     if case is None or not visible(token, case):
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)

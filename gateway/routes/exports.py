@@ -26,14 +26,13 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
-from gateway.auth import Centre, CentreOrDepartment
+from gateway.auth import Centre, CentreOrDepartment, own_department
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import BriefReader
 from gateway.routes.cases import CODE_PATTERN
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from schemas.cases import CaseState, Priority, SlaState
-from schemas.policy import DEPARTMENT
 from sinks.brief_files import render_pdf
 from sinks.briefs import DEFAULT_TZ, BriefNames, render_html
 from sinks.briefs import render_markdown as brief_markdown
@@ -154,13 +153,10 @@ def export_cases(
     until: Annotated[datetime | None, Query(description="opened before")] = None,
 ) -> StreamingResponse:
     foreign = False  # a department asking for another department's cases: none
-    if token.role == DEPARTMENT:
-        if not token.scope:
-            raise HTTPException(
-                status_code=403, detail="this department token has no department scope"
-            )
-        foreign = department is not None and department != token.scope
-        department = token.scope
+    own = own_department(token)
+    if own is not None:
+        foreign = department is not None and department != own
+        department = own
     filters: dict[str, Any] = {
         "state": state.value if state else None,
         "category": category,

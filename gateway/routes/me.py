@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.auth import GridWorker, SignedIn
+from gateway.auth import GridWorker, SignedIn, own_department
 from gateway.deps import Deps
 from gateway.ports import TokenInfo
 from gateway.routes.cases import CaseList, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
 from schemas.cases import CaseState
-from schemas.policy import DEPARTMENT, GRID_WORKER, scope_parts
+from schemas.policy import GRID_WORKER, scope_parts
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"])
 
@@ -109,9 +109,8 @@ def my_inbox(
     unread: Annotated[bool, Query(description="only messages not yet read")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Inbox:
+    own_department(token)
     recipients = recipients_of(token)
-    if token.role == DEPARTMENT and not recipients:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
     reports_by = token.name if token.role == GRID_WORKER else None
     rows = deps.queries.inbox(recipients, reports_by=reports_by, unread_only=unread, limit=limit)
     return Inbox(recipients=recipients, items=[InboxMessage.model_validate(r) for r in rows])

@@ -12,12 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from gateway.auth import Centre, CentreOrDepartment
+from gateway.auth import Centre, CentreOrDepartment, own_department
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
-from gateway.ports import StatsReader, TokenInfo
+from gateway.ports import StatsReader
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from schemas.policy import DEPARTMENT
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 
@@ -37,14 +36,6 @@ def _stats(deps: GatewayDeps) -> StatsReader:
     if deps.stats is None:
         raise HTTPException(status_code=503, detail="statistics are not available here")
     return deps.stats
-
-
-def _own_department(token: TokenInfo) -> str | None:
-    if token.role != DEPARTMENT:
-        return None
-    if not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
-    return token.scope
 
 
 def _period(
@@ -77,7 +68,7 @@ End = Annotated[datetime | None, Query(description="period end (exclusive); defa
     responses={**AUTH_ERRORS, **UNAVAILABLE},
 )
 def queue(deps: Deps, token: CentreOrDepartment) -> dict[str, Any]:
-    return _stats(deps).queue(department=_own_department(token))
+    return _stats(deps).queue(department=own_department(token))
 
 
 @router.get(
@@ -87,7 +78,7 @@ def queue(deps: Deps, token: CentreOrDepartment) -> dict[str, Any]:
     responses={**AUTH_ERRORS, **UNAVAILABLE},
 )
 def sla(deps: Deps, token: CentreOrDepartment) -> Rows:
-    return Rows(items=_stats(deps).sla(department=_own_department(token)))
+    return Rows(items=_stats(deps).sla(department=own_department(token)))
 
 
 @router.get(
@@ -121,7 +112,7 @@ def departments(
 ) -> Rows:
     since, until = _period(start, end, timedelta(days=30))
     rows = _stats(deps).departments(since, until)
-    own = _own_department(token)
+    own = own_department(token)
     if own is not None:
         rows = [row for row in rows if row.get("department") == own]
     return Rows(start=since, end=until, items=rows)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gateway.auth import CaseWorker
+from gateway.auth import CaseWorker, own_department
 from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from gateway.feed import CaseFeed, FeedItem, Subscription
@@ -125,8 +125,7 @@ async def stream_cases(
     feed = deps.case_feed
     if feed is None:
         raise HTTPException(status_code=503, detail="the live case feed is not available here")
-    if token.role == DEPARTMENT and not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    own_department(token)
     # Subscribed before the response starts: once a client has the headers, no
     # change can slip past it.
     sub = feed.subscribe(scope_filter(token), last_event_id or last_event_id_query)

@@ -4,7 +4,7 @@ binary, structured and batched mode) and ``POST /api/v1/cap`` (CAP 1.2 XML).
 Both answer once the broker holds the event (``send_and_wait`` on
 ``gridhub.intake``, structured mode, key = ``partitionkey`` or the source); the
 case follows asynchronously. A system token publishes only as its own source
-(its scope, see :func:`gateway.cloudevents_http.source_allowed`).
+(its scope, see :func:`schemas.policy.source_allowed`).
 
 A batch is answered per event, in batch order: ``[{id, status, error?}]`` with
 ``status`` 202 (accepted), 400/413/422 (refused, ``error`` names the attribute),

@@ -71,6 +71,10 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The field of the body each of the case policy's body rules reads.
+_BODY_FIELDS = {"merge": "into", "reprioritise": "priority"}
+
+
 def _results(deps: GatewayDeps) -> CommandResults:
     if deps.command_results is None:
         raise HTTPException(status_code=503, detail="case actions are not available here")
@@ -98,7 +102,8 @@ async def _check_body(deps: GatewayDeps, case: dict[str, Any], action: CaseActio
     itself (the case policy's rule), an unknown department or merge target."""
     refused = body_refusal(str(case["id"]), action.action, CaseFacts.of(case), into=action.into)
     if refused is not None:
-        raise invalid_fields([(("body", "into"), refused.reason, action.into)])
+        field = _BODY_FIELDS.get(refused.rule, "action")
+        raise invalid_fields([(("body", field), refused.reason, getattr(action, field, None))])
     department = action.department
     if (
         action.action is Action.DISPATCH

@@ -1,4 +1,6 @@
-"""``GET /api/v1/cases`` and ``GET /api/v1/cases/{id}`` for operators, leaders and departments."""
+"""``GET /api/v1/cases`` (operators, leaders, departments: their own) and
+``GET /api/v1/cases/{id}`` (also grid workers, in their grids), the detail with the
+actions the caller may take now, from the case policy (:mod:`schemas.policy`)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
@@ -11,10 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
 
 from gateway import metrics
-from gateway.deps import GatewayDeps
+from gateway.deps import Follower, GatewayDeps
 from gateway.errors import BodySizeLimit, install_database_errors, validation_error_handler
-from gateway.operations import OPERATIONS_ROUTERS, start_operations, stop_operations
-from gateway.routes import cases, meta, reference, reports
+from gateway.routes import ROUTERS
+from gateway.routes.pages import STATIC_PATH, static_files
+
+log = logging.getLogger(__name__)
 
 
 def _version() -> str:
@@ -24,20 +27,27 @@ def _version() -> str:
         return "0.0.0"
 
 
+async def _stop(part: Follower) -> None:
+    try:
+        await part.stop()
+    except Exception:  # stopping must go on for the others
+        log.exception("stopping %s failed", type(part).__name__)
+
+
 def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await deps.publisher.start()
-        # -- operations (issue 4): command-result and case-event followers --
-        await start_operations(deps)
-        app.state.started = True
-        try:
-            yield
-        finally:
-            app.state.started = False
-            # -- operations (issue 4) --
-            await stop_operations(deps)
-            await deps.publisher.stop()
+        # The publisher, then the followers (command results, case feed); stopped
+        # in reverse, also when a later one fails to start.
+        async with AsyncExitStack() as running:
+            for part in (deps.publisher, *deps.followers):
+                await part.start()
+                running.push_async_callback(_stop, part)
+            app.state.started = True
+            try:
+                yield
+            finally:
+                app.state.started = False
 
     app = FastAPI(
         title="GridHub",
@@ -53,28 +63,11 @@ def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) 
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     install_database_errors(app)  # an unreachable database answers 503, not 500
     app.add_middleware(BodySizeLimit, max_bytes=deps.max_body_bytes)
-    for module in (reports, cases, reference, meta):
-        app.include_router(module.router)
-    # -- operations (issue 4): case actions, media, me, stats, SSE --
-    for router in OPERATIONS_ROUTERS:
+    for router in ROUTERS:
         app.include_router(router)
-    # -- other systems (issue 4): CloudEvents/CAP over HTTP, Open311, admin webhooks --
-    from gateway.routes import events, open311, webhooks
-
-    for systems_module in (events, open311, webhooks):
-        app.include_router(systems_module.router)
-
-    # -- pages (issue 5): /m/, /console/, /reports/ and their /static/ assets;
-    # CSV export of cases, daily briefs as HTML/PDF, profile and department directory --
-    from gateway import pages
-    from gateway.routes import exports, pagedata
-
-    app.include_router(exports.router)
-    app.include_router(pagedata.router)
-    pages.install(app)
-
-    # --- observability (gateway.metrics): request metrics by route template and
-    # trace context as the outermost middleware, and GET /metrics on ``registry``
-    # (default: a fresh one with the process collectors).
+    app.mount(STATIC_PATH, static_files(), name="static")
+    # Request metrics by route template and trace context as the outermost
+    # middleware, and GET /metrics on ``registry`` (default: a fresh one with the
+    # process collectors).
     metrics.install(app, registry)
     return app

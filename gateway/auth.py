@@ -9,16 +9,10 @@ from fastapi import Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.deps import GatewayDeps, get_deps
+from gateway.deps import Deps
 from gateway.ports import TokenInfo, TokenVerifier
 from gateway.ratelimit import retry_after
-
-ADMIN = "admin"
-GRID_WORKER = "grid_worker"
-OPERATOR = "operator"
-DEPARTMENT = "department"
-LEADER = "leader"
-SYSTEM = "system"
+from schemas.policy import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM
 
 # Roles that may see reporters' names and phone numbers (DESIGN.md §8).
 PERSONAL_DATA_ROLES = frozenset({OPERATOR, ADMIN})
@@ -46,7 +40,7 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[TokenInfo]]:
     listed = ", ".join(sorted(allowed | {ADMIN}))
 
     async def dependency(
-        deps: Annotated[GatewayDeps, Depends(get_deps)],
+        deps: Deps,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> TokenInfo:
         if credentials is None:
@@ -89,3 +83,29 @@ async def verify_token(tokens: TokenVerifier, plaintext: str) -> TokenInfo | Non
 
 def sees_personal_data(token: TokenInfo) -> bool:
     return token.role in PERSONAL_DATA_ROLES
+
+
+def own_department(token: TokenInfo) -> str | None:
+    """The department a department token is limited to (None for other roles); a
+    department token without one may see nothing (403)."""
+    if token.role != DEPARTMENT:
+        return None
+    if not token.scope:
+        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    return token.scope
+
+
+# Who may call a route: the caller's token, once its role is checked (admin passes all).
+SignedIn = Annotated[TokenInfo, Depends(require_roles())]
+GridWorker = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))]
+# Operators, leaders, departments and grid workers see cases (within their scope)
+# and act on them as the case policy (schemas.policy) allows.
+CaseWorker = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT, GRID_WORKER))]
+CentreOrDepartment = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
+Centre = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER))]
+ReportReader = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, LEADER))]
+# Departments upload evidence of a fix, grid workers photos of the problem and of
+# the verification, operators whatever they attach to a case.
+Uploader = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, DEPARTMENT))]
+System = Annotated[TokenInfo, Depends(require_roles(SYSTEM))]
+Admin = Annotated[TokenInfo, Depends(require_roles(ADMIN))]

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -29,8 +28,8 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from gateway.ports import DistrictData
-from routing.geo import gcj02_to_wgs84
-from schemas.cap import CapError, parse_cap
+from routing.placement import Placement, PlacementRefused
+from schemas.cap import CapRefused, accept_cap
 from schemas.envelope import (
     BATCH_CONTENT_TYPE,
     CAP_ALERT,
@@ -45,9 +44,7 @@ from schemas.reports import GeoPoint, ReportSubmission
 from schemas.sources import CapAlert, CitymgmtCase, SensorAlarm
 
 CE_HEADER_PREFIX = "ce-"
-CAP_CONTENT_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 JSON_CONTENT_TYPE = "application/json"
-SUBMITTED_BY = "submittedby"  # extension set by the gateway: the token's name
 PARTITION_KEY = "partitionkey"
 MAX_EXTENSIONS = 32
 
@@ -224,34 +221,25 @@ def event_size(doc: Any) -> int:
 # -- checks ---------------------------------------------------------------------------
 
 
-def source_allowed(source: str, scope: str | None) -> bool:
-    """A system token publishes only as its own source: the scope itself or a
-    source below it (the scope followed by ``/``, ``:``, ``.``, ``#`` or ``?``,
-    unless the scope ends with one of them)."""
-    if not scope:
-        return False
-    if source == scope:
-        return True
-    if not source.startswith(scope):
-        return False
-    return scope[-1] in "/:.#?" or source[len(scope)] in "/:.#?"
-
-
 @dataclass(frozen=True)
-class PendingPlace:
-    """A WGS84 point the event must lie in (``field`` names it in the error)."""
+class Place:
+    """Where an event says it happened, to be placed on a grid with the others of
+    its batch (``district.place_many``): one point-in-polygon query per batch."""
 
-    lat: float
-    lon: float
-    field: str
+    location: GeoPoint | None
+    grid_code: str | None
+
+    @property
+    def key(self) -> tuple[GeoPoint | None, str | None]:
+        return self.location, self.grid_code
 
 
-def check_event(envelope: Envelope, district: DistrictData) -> PendingPlace | None:
+def check_event(envelope: Envelope, district: DistrictData) -> Place | None:
     """The checks the worker would fail the event on, where they are cheap here.
 
-    Point-in-polygon is left to the caller (a batch locates all its points in one
-    query): the answer is the point still to be located, if any; see
-    :func:`check_located` and :func:`locate_all`."""
+    Placing the event on a grid is left to the caller (a batch places all its
+    events in one query): the answer is the place to check, if the event has one;
+    see :func:`check_placed`."""
     if envelope.type not in INBOUND_TYPES:
         raise invalid(
             "type",
@@ -287,100 +275,30 @@ def check_event(envelope: Envelope, district: DistrictData) -> PendingPlace | No
         raise invalid(
             "data.category", f"unknown category {data.category!r} (see GET /api/v1/categories)"
         )
-    grid_code = getattr(data, "grid_code", None)
-    location = getattr(data, "location", None)
-    return pending_place(district, location, grid_code, prefix="data.")
+    return Place(getattr(data, "location", None), getattr(data, "grid_code", None))
 
 
-def pending_place(
-    district: DistrictData, location: GeoPoint | None, grid_code: str | None, prefix: str = ""
-) -> PendingPlace | None:
-    """Check a known grid code now; a point is returned, to be located."""
-    if grid_code is not None:
-        if district.grids.get(grid_code) is None:
-            raise invalid(f"{prefix}grid_code", f"{grid_code} is not a grid of this district")
-        return None
-    if location is None:
-        raise invalid(prefix.rstrip(".") or "location", "location or grid_code is required")
-    lat, lon = location.lat, location.lon
-    if location.crs == "gcj02":
-        lat, lon = gcj02_to_wgs84(lat, lon)
-    return PendingPlace(lat, lon, f"{prefix}location")
-
-
-def locate_all(district: DistrictData, places: Sequence[PendingPlace]) -> list[str | None]:
-    """The grid code under each point (None: outside the district), in one query
-    when the grid registry offers one (``locate_many``)."""
-    points = [(place.lat, place.lon) for place in places]
-    many = getattr(district.grids, "locate_many", None)
-    found = (
-        many(points)
-        if callable(many)
-        else [
-            district.grids.locate(lat, lon) if math.isfinite(lat + lon) else None
-            for lat, lon in points
-        ]
-    )
-    return [getattr(grid, "code", None) if grid is not None else None for grid in found]
-
-
-def check_located(place: PendingPlace, grid_code: str | None) -> str:
-    if grid_code is None:
-        raise invalid(place.field, "outside every grid of this district")
-    return grid_code
-
-
-def check_place(
-    district: DistrictData, location: GeoPoint | None, grid_code: str | None, prefix: str = ""
-) -> str:
-    """The grid of a place (a known grid code, or the grid under the point)."""
-    place = pending_place(district, location, grid_code, prefix)
-    if place is None:
-        return str(grid_code)
-    [code] = locate_all(district, [place])
-    return check_located(place, code)
+def check_placed(placed: Placement | PlacementRefused) -> Placement:
+    """The event's placement, or a 422 naming the data field at fault."""
+    if isinstance(placed, PlacementRefused):
+        raise invalid(f"data.{placed.field}" if placed.field else "data", placed.reason)
+    return placed
 
 
 def check_whole_event(envelope: Envelope, district: DistrictData) -> None:
-    """:func:`check_event` and the point-in-polygon check, for one event."""
+    """:func:`check_event` and the placement, for one event."""
     place = check_event(envelope, district)
     if place is not None:
-        [code] = locate_all(district, [place])
-        check_located(place, code)
-
-
-def check_cap(alert: CapAlert, prefix: str = "") -> None:
-    """What makes the worker refuse a well-formed CAP message."""
-    if alert.msg_type in ("Ack", "Error"):
-        raise invalid(f"{prefix}msgType", f"an {alert.msg_type} message reports no incident")
-    if alert.status != "Actual":
-        raise invalid(f"{prefix}status", f"only Actual alerts open cases, not {alert.status}")
-    if alert.msg_type in ("Update", "Cancel") and not alert.references:
-        raise invalid(f"{prefix}references", f"required for msgType {alert.msg_type}")
-    if not any(info.areas for info in alert.info):
-        raise invalid(f"{prefix}area", "the alert has no <info><area> to place it in the district")
+        [placed] = district.place_many([place.key])
+        check_placed(placed)
 
 
 def check_cap_event(envelope: Envelope) -> CapAlert:
-    content_type = media_type(envelope.datacontenttype)
-    if content_type and content_type not in CAP_CONTENT_TYPES:
-        raise invalid(
-            "datacontenttype",
-            f"{content_type[:64]!r} is not CAP XML (use application/cap+xml)",
-        )
-    if not isinstance(envelope.data, str):
-        raise invalid("data", "CAP 1.2 XML text is required")
+    """The CAP alert an ``org.gridhub.cap.alert`` event carries, if the hub accepts it."""
     try:
-        alert = parse_cap(envelope.data)
-    except CapError as exc:
-        raise invalid("data", exc.reason) from exc
-    check_cap(alert, "data.")
-    return alert
-
-
-def with_submitter(envelope: Envelope, submitter: str) -> Envelope:
-    """The event as published: ``submittedby`` is the token's name, whatever the sender said."""
-    return envelope.model_copy(update={SUBMITTED_BY: submitter})
+        return accept_cap(envelope.datacontenttype, envelope.data)
+    except CapRefused as exc:
+        raise invalid(exc.field, exc.reason) from exc
 
 
 def partition_key(envelope: Envelope) -> bytes:
@@ -393,15 +311,13 @@ __all__ = [
     "BATCH_CONTENT_TYPE",
     "STRUCTURED_CONTENT_TYPE",
     "EventProblem",
-    "check_cap",
+    "Place",
     "check_event",
-    "check_located",
+    "check_placed",
     "check_whole_event",
-    "locate_all",
     "has_binary_headers",
     "parse_batch",
     "parse_binary",
     "parse_structured",
     "partition_key",
-    "source_allowed",
 ]

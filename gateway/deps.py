@@ -1,52 +1,89 @@
-"""Everything the gateway uses, built by the composition root and passed to ``create_app``."""
+"""Everything the gateway uses, built by the composition root and passed to
+``create_app``; a route asks for it with :data:`Deps`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from gateway.defaults import (
+    ACTION_TIMEOUT,
+    EVENTS_MAX_BATCH,
+    EVENTS_MAX_EVENT_BYTES,
+    MAX_BODY_BYTES,
+    SSE_HEARTBEAT,
+)
 from gateway.feed import CaseFeed
 from gateway.media import MediaStore
-from gateway.ports import CaseReader, DistrictData, StatsReader, TokenVerifier
+from gateway.open311.config import OPEN311_SOURCE, Open311Config
+from gateway.ports import (
+    BriefReader,
+    CaseReader,
+    DistrictData,
+    ServiceRequestReader,
+    StatsReader,
+    SubscriptionAdmin,
+    TokenVerifier,
+)
 from gateway.publisher import EventPublisher
 from gateway.ratelimit import RateLimiter
 from gateway.results import CommandResults
-from gateway.systems import SystemsDeps
 from schemas.topics import TopicNames
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
 # restarts and processes, or a retry after a restart would become a new report.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c2e-8a4b-5e7f-9c0d-1b2a3f4e5d6c")
 
-DEFAULT_MAX_BODY_BYTES = 256 * 1024
+GATEWAY_SOURCE = "urn:gridhub:gateway"  # the CloudEvents source of phone reports
 MEDIA_UPLOAD_PATH = "/api/v1/media"
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around an upload
 
 
+class Follower(Protocol):
+    """A Kafka follower that runs with the application (command results, case feed)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class GatewayDeps:
+    """The ports first, then the optional parts (a route whose part is missing
+    answers 503), then limits and names."""
+
     queries: CaseReader
     tokens: TokenVerifier
     district: DistrictData
     publisher: EventPublisher
     topics: TopicNames
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    source: str = "urn:gridhub:gateway"
-    idempotency_namespace: uuid.UUID = IDEMPOTENCY_NAMESPACE
-    ready_check: Callable[[], bool] | None = None
-    # -- operator/department API, phones, live queue, stats (issue 4) -------------
     command_results: CommandResults | None = None  # answers to case actions
     case_feed: CaseFeed | None = None  # SSE of case events
     media: MediaStore | None = None  # photo uploads
     stats: StatsReader | None = None
+    briefs: BriefReader | None = None  # daily briefs on demand
+    service_requests: ServiceRequestReader | None = None  # Open311 reads
+    subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
-    action_timeout: float = 3.0  # seconds to wait for the case agent's answer
-    sse_heartbeat: float = 15.0  # seconds between ``: ping`` comments
-    # -- other systems (issue 4): CloudEvents/CAP over HTTP, Open311, webhooks -----
-    systems: SystemsDeps = SystemsDeps()
+    ready_check: Callable[[], bool] | None = None
+    webhook_signing: bool = False  # the worker has a webhook secret to sign with
+    open311: Open311Config = field(default_factory=Open311Config)
+    source: str = GATEWAY_SOURCE
+    open311_source: str = OPEN311_SOURCE
+    idempotency_namespace: uuid.UUID = IDEMPOTENCY_NAMESPACE
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_batch_events: int = EVENTS_MAX_BATCH
+    max_event_bytes: int = EVENTS_MAX_EVENT_BYTES
+    action_timeout: float = ACTION_TIMEOUT  # seconds to wait for the case agent's answer
+    sse_heartbeat: float = SSE_HEARTBEAT  # seconds between ``: ping`` comments
+
+    @property
+    def followers(self) -> tuple[Follower, ...]:
+        """The followers to start with the application (and stop, in reverse)."""
+        return tuple(part for part in (self.command_results, self.case_feed) if part is not None)
 
     def body_limit(self, path: str) -> int:
         """The request body limit for ``path`` (uploads get the media limit)."""
@@ -62,3 +99,6 @@ async def get_deps(request: Request) -> GatewayDeps:
     if not isinstance(deps, GatewayDeps):  # pragma: no cover - wiring error
         raise RuntimeError("create_app() did not store GatewayDeps on app.state")
     return deps
+
+
+Deps = Annotated[GatewayDeps, Depends(get_deps)]

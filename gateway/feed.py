@@ -24,12 +24,12 @@ from typing import Any
 
 import orjson
 
+from gateway.defaults import SSE_BUFFER
 from gateway.tail import TopicTail
 from schemas.envelope import CASE_EVENT_PREFIX
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BUFFER = 10_000
 DEFAULT_QUEUE = 1_000
 
 
@@ -100,7 +100,7 @@ class CaseFeed:
     """The in-memory hub: sequence, ring buffer and subscribers (also the unit-test twin:
     call :meth:`ingest` with the bytes of a case-event record)."""
 
-    def __init__(self, buffer: int = DEFAULT_BUFFER, queue: int = DEFAULT_QUEUE) -> None:
+    def __init__(self, buffer: int = SSE_BUFFER, queue: int = DEFAULT_QUEUE) -> None:
         self.epoch = secrets.token_hex(4)
         self._seq = 0
         self._buffer: deque[FeedItem] = deque(maxlen=buffer)
@@ -185,7 +185,7 @@ class KafkaCaseFeed(CaseFeed):
         *,
         client_id: str = "gridhub-gateway-feed",
         extra_config: Mapping[str, Any] | None = None,
-        buffer: int = DEFAULT_BUFFER,
+        buffer: int = SSE_BUFFER,
         queue: int = DEFAULT_QUEUE,
     ) -> None:
         super().__init__(buffer, queue)

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+from gateway.defaults import MEDIA_MAX_BYTES
 
 # content type -> file extension
 MEDIA_TYPES: dict[str, str] = {
@@ -42,7 +42,7 @@ class StoredMedia:
 class MediaStore:
     """Files ``<dir>/<id>.<ext>``; ids are 128 random bits in hex."""
 
-    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, directory: Path, max_bytes: int = MEDIA_MAX_BYTES) -> None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be positive")
         self.directory = Path(directory)

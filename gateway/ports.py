@@ -7,9 +7,13 @@ tested (and type-checked) against exactly that slice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, Protocol
+
+from routing.placement import Placement, PlacementRefused
+from schemas.reports import GeoPoint
+from sinks.briefs import Brief, BriefNames
 
 
 class TokenInfo(Protocol):
@@ -81,28 +85,145 @@ class StatsReader(Protocol):
     def grid_workers(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
 
 
-class GridInfo(Protocol):
+class BriefReader(Protocol):
+    """``sinks.queries.BriefQueries``: the daily brief of one local day, read now."""
+
+    def daily_brief(self, day: date, tz: str, names: BriefNames) -> Brief: ...
+
+
+class ServiceRequestReader(Protocol):
+    """``sinks.open311.ServiceRequestQueries``."""
+
+    def find(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        categories: Collection[str] | None = None,
+        states: Collection[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]: ...
+
+    def get(self, case_id: str) -> dict[str, Any] | None: ...
+
+    def case_of_report(self, report_id: str) -> str | None: ...
+
+
+class SubscriptionInfo(Protocol):
+    """``sinks.subscriptions.SubscriptionRecord``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class SubscriptionAdmin(Protocol):
+    """``sinks.subscriptions.SubscriptionStore``; ``create`` raises
+    ``sinks.subscriptions.DuplicateSubscription`` or ``ValueError``."""
+
+    def create(
+        self,
+        recipient: str,
+        url: str,
+        *,
+        created_by: str,
+        active: bool = True,
+        description: str | None = None,
+    ) -> SubscriptionInfo: ...
+
+    def list(self, *, active_only: bool = False) -> Sequence[SubscriptionInfo]: ...
+
+    def get(self, subscription_id: str) -> SubscriptionInfo | None: ...
+
+    def delete(self, subscription_id: str) -> bool: ...
+
+
+# -- the district: taxonomy, grids, departments, placement (routing.district.District) --
+
+
+class CategoryInfo(Protocol):
+    """``routing.taxonomy.Category``: a category of the taxonomy (an Open311 service)."""
+
     @property
     def code(self) -> str: ...
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def default_priority(self) -> str: ...
+    @property
+    def keywords(self) -> Sequence[str]: ...
 
 
-class GridLookup(Protocol):
-    def locate(self, lat: float, lon: float) -> GridInfo | None: ...
+class TaxonomyInfo(Protocol):
+    """``routing.taxonomy.Taxonomy``."""
+
+    def __iter__(self) -> Iterator[CategoryInfo]: ...
+    def __contains__(self, code: object) -> bool: ...
+    def get(self, code: str) -> CategoryInfo | None: ...
+    def as_json(self) -> list[dict[str, str]]: ...
+
+
+class GridInfo(Protocol):
+    """``routing.grids.Grid``."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def street_name(self) -> str: ...
+    @property
+    def community_name(self) -> str: ...
+
+
+class GridsInfo(Protocol):
+    """``routing.grids.GridRegistry`` (placing a point is :meth:`DistrictData.place`)."""
+
+    def __iter__(self) -> Iterator[GridInfo]: ...
     def get(self, code: str) -> GridInfo | None: ...
     def geojson(self) -> dict[str, Any]: ...
+    def streets(self) -> dict[str, str]: ...
 
 
-class CategoryLookup(Protocol):
-    def __contains__(self, code: object) -> bool: ...
-    def as_json(self) -> Any: ...
+class DepartmentInfo(Protocol):
+    """``routing.district.Department``."""
+
+    @property
+    def name_zh(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
 
 
 class DistrictData(Protocol):
-    """``routing.district.District``: the taxonomy and grid registry."""
+    """``routing.district.District``: the taxonomy, the grids, the departments, and
+    placing a reported place on a grid (:mod:`routing.placement`, the rule every
+    door shares with the intake stage)."""
 
     @property
-    def taxonomy(self) -> CategoryLookup: ...
+    def taxonomy(self) -> TaxonomyInfo: ...
     @property
-    def grids(self) -> GridLookup: ...
+    def grids(self) -> GridsInfo: ...
     @property
-    def departments(self) -> Mapping[str, object]: ...
+    def departments(self) -> Mapping[str, DepartmentInfo]: ...
+
+    def place(self, location: GeoPoint | None, grid_code: str | None) -> Placement: ...
+
+    def place_many(
+        self, places: Sequence[tuple[GeoPoint | None, str | None]]
+    ) -> list[Placement | PlacementRefused]: ...

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from gridhub.settings import Settings
 from routing.district import District
 from sinks.db import make_engine, upgrade
-from sinks.queries import CaseQueries
+from sinks.queries import BriefQueries, CaseQueries
 from sinks.tokens import CachedTokens, TokenStore
 from sinks.writer import CaseProjectionWriter
 from streams.config import StreamConfig, StreamDeps
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy import Engine
 
-    from gateway.deps import GatewayDeps
+    from gateway.open311.config import Open311Config
 
 
 def load_district(settings: Settings) -> District:
@@ -149,7 +149,14 @@ def worker_app(settings: Settings) -> faust.App:
 def gateway_app(settings: Settings) -> FastAPI:
     from gateway.app import create_app
     from gateway.deps import GatewayDeps
+    from gateway.feed import KafkaCaseFeed
+    from gateway.media import MediaStore
     from gateway.publisher import KafkaPublisher
+    from gateway.ratelimit import RateLimiter
+    from gateway.results import KafkaCommandResults
+    from sinks.open311 import ServiceRequestQueries
+    from sinks.stats import CaseStats
+    from sinks.subscriptions import SubscriptionStore
 
     db = engine(settings)
     deps = GatewayDeps(
@@ -159,56 +166,40 @@ def gateway_app(settings: Settings) -> FastAPI:
         district=load_district(settings),
         publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
         topics=settings.topics,
-    )
-    deps = with_operations(deps, settings, db)
-    deps = with_systems(deps, settings, db)
-    return create_app(deps)
-
-
-def with_operations(deps: GatewayDeps, settings: Settings, db: Engine) -> GatewayDeps:
-    """The gateway's operator/department/phone parts (issue 4): the followers of
-    the command-result and case-event topics, media store, stats, rate limits."""
-    from dataclasses import replace
-
-    from gateway.feed import KafkaCaseFeed
-    from gateway.media import MediaStore
-    from gateway.ratelimit import RateLimiter
-    from gateway.results import KafkaCommandResults
-    from sinks.stats import CaseStats
-
-    limiter = (
-        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-        if settings.rate_limit_per_second > 0
-        else None
-    )
-    return replace(
-        deps,
         command_results=KafkaCommandResults(settings.bootstrap, settings.topics.command_results),
         case_feed=KafkaCaseFeed(
             settings.bootstrap, settings.topics.case_events, buffer=settings.sse_buffer
         ),
         media=MediaStore(settings.media_dir or settings.home / "media", settings.media_max_bytes),
         stats=CaseStats(db),
-        rate_limiter=limiter,
+        briefs=BriefQueries(db),
+        service_requests=ServiceRequestQueries(db),
+        subscriptions=SubscriptionStore(db),
+        rate_limiter=(
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+            if settings.rate_limit_per_second > 0
+            else None
+        ),
+        webhook_signing=bool(settings.webhook_secret.get_secret_value()),
+        open311=open311_config(settings),
+        max_batch_events=settings.events_max_batch,
+        max_event_bytes=settings.events_max_event_bytes,
         action_timeout=settings.action_timeout,
         sse_heartbeat=settings.sse_heartbeat,
     )
+    return create_app(deps)
 
 
-def with_systems(deps: GatewayDeps, settings: Settings, db: Engine) -> GatewayDeps:
-    """The gateway's doors for other systems (issue 4): CloudEvents/CAP limits,
-    Open311 (district, service requests, discovery) and admin webhook subscriptions."""
-    from dataclasses import replace
+def open311_config(settings: Settings) -> Open311Config:
+    """Open311 discovery: its changeset is when the taxonomy (our services) last changed."""
     from datetime import UTC, datetime
 
-    from gateway.systems import Open311Config, SystemsDeps
+    from gateway.open311.config import Open311Config
     from routing.district import TAXONOMY_FILE, default_data_dir
-    from sinks.open311 import ServiceRequestQueries
-    from sinks.subscriptions import SubscriptionStore
 
     taxonomy = (settings.rules_dir or default_data_dir()) / TAXONOMY_FILE
     changed = datetime.fromtimestamp(taxonomy.stat().st_mtime, UTC) if taxonomy.exists() else None
-    open311 = Open311Config(
+    return Open311Config(
         jurisdiction_id=settings.open311_jurisdiction_id,
         contact=settings.open311_contact,
         changeset=changed.isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -217,17 +208,4 @@ def with_systems(deps: GatewayDeps, settings: Settings, db: Engine) -> GatewayDe
         endpoint_type="production" if settings.env == "prod" else "test",
         public_url=settings.open311_public_url,
         tz=settings.brief_tz,
-    )
-    district = deps.district if isinstance(deps.district, District) else load_district(settings)
-    return replace(
-        deps,
-        systems=SystemsDeps(
-            district=district,
-            service_requests=ServiceRequestQueries(db),
-            subscriptions=SubscriptionStore(db),
-            webhook_signing=bool(settings.webhook_secret.get_secret_value()),
-            open311=open311,
-            max_batch_events=settings.events_max_batch,
-            max_event_bytes=settings.events_max_event_bytes,
-        ),
     )

@@ -1,4 +1,5 @@
-"""Read queries for the API: the case queue, case detail, report detail.
+"""Read queries for the API: the case queue, case detail, report detail, and the
+daily brief read on demand (:class:`BriefQueries`).
 
 Results are plain dicts in the "case out" JSON shape of DESIGN.md §5 (plus a few
 welcome extras). Datetimes are returned as timezone-aware UTC ``datetime``
@@ -11,7 +12,7 @@ Each call opens and closes its own connection; nothing is cached.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from sinks.brief_files import hotspot_alerts
+from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds
 from sinks.models import case_events, cases, reports
 from sinks.outbox_models import inbox
 
@@ -265,6 +268,20 @@ class CaseQueries:
     def count_cases(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(cases)) or 0)
+
+
+class BriefQueries:
+    """The daily brief of one local day, built now from the projection, with the
+    hotspot alerts the duty office was told of that day (its inbox)."""
+
+    def __init__(self, engine: Engine, recipient: str = "duty_office") -> None:
+        self.engine = engine
+        self.recipient = recipient
+
+    def daily_brief(self, day: date, tz: str, names: BriefNames) -> Brief:
+        start, end = day_bounds(day, tz)
+        hotspots = hotspot_alerts(self.engine, start, end, self.recipient)
+        return daily_brief(self.engine, day, tz, hotspots=hotspots, names=names)
 
 
 def _case(row: RowMapping) -> dict[str, Any]:

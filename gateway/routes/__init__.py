@@ -1,1 +1,40 @@
-"""HTTP routes, one module per resource."""
+"""The gateway's routes, one module per resource, and :data:`ROUTERS`: every router
+``create_app`` includes, in this order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from gateway.open311 import routes as open311
+from gateway.routes import (
+    actions,
+    cases,
+    events,
+    exports,
+    me,
+    media,
+    meta,
+    pages,
+    reference,
+    reports,
+    stats,
+    stream,
+    webhooks,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    reports.router,  # phones: POST /api/v1/reports, GET /api/v1/reports/{id}
+    media.router,  # photos: /api/v1/media
+    cases.router,  # /api/v1/cases, /api/v1/cases/{id}
+    actions.router,  # /api/v1/cases/{id}/actions and their late answers
+    stream.router,  # SSE: /api/v1/stream/cases
+    me.router,  # /api/v1/me/profile, tasks, inbox
+    reference.router,  # /api/v1/categories, grids, departments
+    stats.router,  # /api/v1/stats/...
+    exports.router,  # /api/v1/exports/cases.csv, /api/v1/briefs/{day}
+    events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
+    open311.router,  # /open311/v2/...
+    webhooks.router,  # /api/v1/admin/webhooks
+    meta.router,  # /healthz, /readyz, /schemas/
+    pages.router,  # /m/, /console/, /reports/
+)

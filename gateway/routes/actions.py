@@ -14,29 +14,26 @@ import logging
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi import APIRouter, Header, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.auth import (
-    ADMIN,
-    DEPARTMENT,
-    GRID_WORKER,
-    LEADER,
-    OPERATOR,
-    require_roles,
-    sees_personal_data,
-)
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import CaseWorker, own_department, sees_personal_data
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import TokenInfo
 from gateway.publisher import PublishError
 from gateway.results import CommandResults
+from gateway.routes.cases import visible, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.scopes import role_sees_case
 from schemas.cases import Action, CaseAction, CaseCommand, CommandResult
 from schemas.envelope import now_utc
+from schemas.policy import (
+    CaseFacts,
+    body_refusal,
+    role_refusal,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 log = logging.getLogger(__name__)
@@ -44,29 +41,6 @@ log = logging.getLogger(__name__)
 CASE_NOT_FOUND = "case not found"
 MAX_IDEMPOTENCY_KEY = 128
 
-A = Action
-_CENTRE = frozenset(
-    {
-        A.DISPATCH,
-        A.REJECT,
-        A.MERGE,
-        A.ESCALATE,
-        A.COMMENT,
-        A.REPRIORITISE,
-        A.REOPEN,
-        A.VERIFY,
-        A.RATE,
-    }
-)
-ROLE_ACTIONS: dict[str, frozenset[Action]] = {
-    OPERATOR: _CENTRE,
-    ADMIN: _CENTRE,
-    DEPARTMENT: frozenset({A.ACCEPT, A.RETURN, A.RESOLVE, A.COMMENT}),
-    GRID_WORKER: frozenset({A.VERIFY, A.COMMENT, A.RATE}),
-    LEADER: frozenset({A.COMMENT}),
-}
-
-Actor = Annotated[TokenInfo, Depends(require_roles(OPERATOR, DEPARTMENT, GRID_WORKER, LEADER))]
 CaseId = Annotated[str, Path(min_length=1, max_length=64)]
 MIN_CASE_ID = 13  # CaseCommand: a case id starts with its 12-digit community code
 
@@ -97,6 +71,10 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The field of the body each of the case policy's body rules reads.
+_BODY_FIELDS = {"merge": "into", "reprioritise": "priority"}
+
+
 def _results(deps: GatewayDeps) -> CommandResults:
     if deps.command_results is None:
         raise HTTPException(status_code=503, detail="case actions are not available here")
@@ -104,12 +82,11 @@ def _results(deps: GatewayDeps) -> CommandResults:
 
 
 async def _visible_case(deps: GatewayDeps, token: TokenInfo, case_id: str) -> dict[str, Any]:
-    if token.role == DEPARTMENT and not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    own_department(token)
     if len(case_id) < MIN_CASE_ID:
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
     case = await run_in_threadpool(deps.queries.get_case_brief, case_id)
-    if case is None or not role_sees_case(token.role, token.scope, case):
+    if case is None or not visible(token, case):
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
     return case
 
@@ -120,23 +97,28 @@ def _command_id(token: TokenInfo, case_id: str, key: str | None, deps: GatewayDe
     return str(uuid.uuid5(deps.idempotency_namespace, f"action:{token.id}:{case_id}:{key}"))
 
 
-async def _check_body(deps: GatewayDeps, case_id: str, action: CaseAction) -> None:
+async def _check_body(deps: GatewayDeps, case: dict[str, Any], action: CaseAction) -> None:
+    """422 naming the field for a body the case can never take: a merge into
+    itself (the case policy's rule), an unknown department or merge target."""
+    refused = body_refusal(str(case["id"]), action.action, CaseFacts.of(case), into=action.into)
+    if refused is not None:
+        field = _BODY_FIELDS.get(refused.rule, "action")
+        raise invalid_fields([(("body", field), refused.reason, getattr(action, field, None))])
     department = action.department
     if (
-        action.action is A.DISPATCH
+        action.action is Action.DISPATCH
         and department is not None
         and department not in deps.district.departments
     ):
         raise invalid_fields(
             [(("body", "department"), f"unknown department {department!r}", department)]
         )
-    if action.action is A.MERGE and action.into is not None:
-        if action.into == case_id:
-            raise invalid_fields(
-                [(("body", "into"), "a case cannot be merged into itself", action.into)]
-            )
-        if await run_in_threadpool(deps.queries.get_case_brief, action.into) is None:
-            raise invalid_fields([(("body", "into"), "no such case", action.into)])
+    if (
+        action.action is Action.MERGE
+        and action.into is not None
+        and await run_in_threadpool(deps.queries.get_case_brief, action.into) is None
+    ):
+        raise invalid_fields([(("body", "into"), "no such case", action.into)])
 
 
 async def _answer(
@@ -152,9 +134,9 @@ async def _answer(
     case = await run_in_threadpool(
         deps.queries.get_case, case_id, include_personal=sees_personal_data(token)
     )
-    if case is not None and not role_sees_case(token.role, token.scope, case):
+    if case is not None and not visible(token, case):
         case = None  # e.g. a department that has just returned the case
-    applied = ActionApplied(result=result, case=case)
+    applied = ActionApplied(result=result, case=with_actions(token, case) if case else None)
     return JSONResponse(status_code=200, content=applied.model_dump(mode="json"))
 
 
@@ -176,8 +158,8 @@ def _pending(case_id: str, command_id: str, detail: str) -> JSONResponse:
 async def act_on_case(
     case_id: CaseId,
     action: CaseAction,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Actor,
+    deps: Deps,
+    token: CaseWorker,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -187,16 +169,12 @@ async def act_on_case(
         ),
     ] = None,
 ) -> JSONResponse:
-    allowed = ROLE_ACTIONS.get(token.role, frozenset())
-    if action.action not in allowed:
-        names = ", ".join(sorted(a.value for a in allowed)) or "none"
-        raise HTTPException(
-            status_code=403,
-            detail=f"role {token.role!r} may not {action.action.value}; it may: {names}",
-        )
+    refused = role_refusal(token.role, action.action)
+    if refused is not None:  # a role that may never take this action
+        raise HTTPException(status_code=403, detail=refused.reason)
     results = _results(deps)
-    await _visible_case(deps, token, case_id)
-    await _check_body(deps, case_id, action)
+    case = await _visible_case(deps, token, case_id)
+    await _check_body(deps, case, action)
     command_id = _command_id(token, case_id, idempotency_key, deps)
     known = results.recent(command_id)
     if known is not None:  # a retry of a command already answered
@@ -250,8 +228,8 @@ async def act_on_case(
 async def command_status(
     case_id: CaseId,
     command_id: Annotated[str, Path(min_length=1, max_length=128)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Actor,
+    deps: Deps,
+    token: CaseWorker,
 ) -> JSONResponse:
     results = _results(deps)
     await _visible_case(deps, token, case_id)

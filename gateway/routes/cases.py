@@ -1,33 +1,32 @@
-"""``GET /api/v1/cases`` and ``GET /api/v1/cases/{id}`` for operators, leaders and departments."""
+"""``GET /api/v1/cases`` (operators, leaders, departments: their own) and
+``GET /api/v1/cases/{id}`` (also grid workers, in their grids), the detail with the
+actions the caller may take now, from the case policy (:mod:`schemas.policy`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth import (
-    DEPARTMENT,
-    GRID_WORKER,
-    LEADER,
-    OPERATOR,
-    require_roles,
-    sees_personal_data,
-)
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import CaseWorker, CentreOrDepartment, own_department, sees_personal_data
+from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
-from gateway.scopes import role_sees_case
-from schemas.cases import CaseState, Priority, SlaState
+from schemas.cases import Action, CaseState, Priority, SlaState
+from schemas.policy import (
+    CaseFacts,
+    action_names,
+    allowed_actions,
+    sees_case,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 CASE_NOT_FOUND = "case not found"
-CaseReader = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
-CaseViewer = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT, GRID_WORKER))]
 CODE_PATTERN = r"^[0-9]{1,15}$"
 
 
@@ -38,15 +37,6 @@ class CaseList(BaseModel):
     offset: int
 
 
-def _department_scope(token: TokenInfo) -> str | None:
-    """The department a department token is limited to (None for other roles)."""
-    if token.role != DEPARTMENT:
-        return None
-    if not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
-    return token.scope
-
-
 @router.get(
     "/cases",
     response_model=CaseList,
@@ -54,8 +44,8 @@ def _department_scope(token: TokenInfo) -> str | None:
     responses={**AUTH_ERRORS, **INVALID},
 )
 def list_cases(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: CaseReader,
+    deps: Deps,
+    token: CentreOrDepartment,
     state: CaseState | None = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     grid_code: Annotated[str | None, Query(max_length=15, description="exactly this grid")] = None,
@@ -80,7 +70,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CaseList:
-    own = _department_scope(token)
+    own = own_department(token)
     if own is not None:
         if department is not None and department != own:
             return CaseList(items=[], total=0, limit=limit, offset=offset)
@@ -103,20 +93,64 @@ def list_cases(
     return CaseList(items=items, total=total, limit=limit, offset=offset)
 
 
+class CaseDetail(BaseModel):
+    """One case in the "case out" shape of DESIGN.md §5 (more fields are included
+    than listed here), with its reports, its timeline and the actions the caller
+    may take on it now."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    state: CaseState
+    category: str
+    priority: Priority
+    grid_code: str
+    lead_department: str | None
+    departments: list[str]
+    report_count: int
+    respond_by: datetime | None
+    resolve_by: datetime | None
+    sla_state: SlaState
+    rework_count: int
+    escalation_level: int
+    merged_into: str | None
+    version: int
+    reports: list[dict[str, Any]] = Field(description="oldest first, with merged cases' reports")
+    timeline: list[dict[str, Any]] = Field(description="[{version, type, time, actor, data}]")
+    actions: list[Action] = Field(
+        description=(
+            "the actions this caller may take on the case now (POST .../actions), by the "
+            "case policy: role, scope and state; the pages draw their buttons from it"
+        )
+    )
+
+
+def visible(token: TokenInfo, case: Mapping[str, Any]) -> bool:
+    """Whether the caller may see ``case`` at all (the case policy's scope rule)."""
+    return sees_case(token.role, token.scope, CaseFacts.of(case))
+
+
+def with_actions(token: TokenInfo, case: Mapping[str, Any]) -> dict[str, Any]:
+    """``case`` with ``actions``: what this caller may do to it now."""
+    allowed = allowed_actions(token.role, token.scope, CaseFacts.of(case))
+    return {**case, "actions": action_names(allowed)}
+
+
 @router.get(
     "/cases/{case_id}",
-    summary="One case with its reports and timeline (a department or grid worker: in scope)",
+    response_model=CaseDetail,
+    summary="One case with its reports, timeline and the caller's actions (scoped roles: in scope)",
     responses={**AUTH_ERRORS, **INVALID, 404: {"model": ErrorOut, "description": CASE_NOT_FOUND}},
 )
 def get_case(
     case_id: Annotated[str, Path(min_length=1, max_length=128)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: CaseViewer,
+    deps: Deps,
+    token: CaseWorker,
 ) -> dict[str, Any]:
     """Grid workers see the cases in their grids (to verify them on site),
     departments their own cases; reporters' names and phones only operators."""
-    _department_scope(token)
+    own_department(token)
     case = deps.queries.get_case(case_id, include_personal=sees_personal_data(token))
-    if case is None or not role_sees_case(token.role, token.scope, case):
+    if case is None or not visible(token, case):
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
-    return case
+    return with_actions(token, case)

@@ -4,7 +4,7 @@ binary, structured and batched mode) and ``POST /api/v1/cap`` (CAP 1.2 XML).
 Both answer once the broker holds the event (``send_and_wait`` on
 ``gridhub.intake``, structured mode, key = ``partitionkey`` or the source); the
 case follows asynchronously. A system token publishes only as its own source
-(its scope, see :func:`gateway.cloudevents_http.source_allowed`).
+(its scope, see :func:`schemas.policy.source_allowed`).
 
 A batch is answered per event, in batch order: ``[{id, status, error?}]`` with
 ``status`` 202 (accepted), 400/413/422 (refused, ``error`` names the attribute),
@@ -19,52 +19,47 @@ import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gateway.auth import ADMIN, SYSTEM, require_roles
+from gateway.auth import System
 from gateway.cloudevents_http import (
-    CAP_CONTENT_TYPES,
     EventProblem,
-    PendingPlace,
-    check_cap,
+    Place,
     check_event,
-    check_located,
+    check_placed,
     check_whole_event,
     event_size,
     has_binary_headers,
-    locate_all,
     media_type,
     parse_batch,
     parse_binary,
     parse_structured,
     parse_structured_doc,
     partition_key,
-    source_allowed,
-    with_submitter,
 )
-from gateway.deps import GatewayDeps, get_deps
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
+from gateway.intake import bus_unavailable, publish_event
 from gateway.ports import TokenInfo
 from gateway.publisher import PublishError
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from schemas.cap import MAX_CAP_BYTES, CapError, parse_cap
+from schemas.cap import CAP_CONTENT_TYPES, MAX_CAP_BYTES, CapRefused, accept_cap
 from schemas.envelope import (
     BATCH_CONTENT_TYPE,
     CAP_ALERT,
     INBOUND_TYPES,
     STRUCTURED_CONTENT_TYPE,
     Envelope,
-    encode_structured,
 )
+from schemas.policy import ADMIN, source_allowed
 from schemas.sources import CapAlert
 
 router = APIRouter(prefix="/api/v1", tags=["systems"])
 log = logging.getLogger(__name__)
 
-System = Annotated[TokenInfo, Depends(require_roles(SYSTEM))]
 CAP_CONTENT_TYPE = "application/cap+xml"
 UNAVAILABLE = "the event bus is unavailable, so the event was not accepted; retry later"
 
@@ -161,13 +156,7 @@ def _check_source(envelope: Envelope, scope: str | None) -> None:
 
 
 async def _publish(deps: GatewayDeps, envelope: Envelope, token: TokenInfo) -> None:
-    value, headers = encode_structured(with_submitter(envelope, token.name))
-    await deps.publisher.publish(deps.topics.intake, partition_key(envelope), value, headers)
-
-
-def _unavailable(exc: PublishError) -> HTTPException:
-    log.warning("event not published: %s", exc)
-    return HTTPException(status_code=503, detail=UNAVAILABLE, headers={"Retry-After": "5"})
+    await publish_event(deps, envelope, token.name, partition_key(envelope))
 
 
 @router.post(
@@ -190,7 +179,7 @@ def _unavailable(exc: PublishError) -> HTTPException:
 )
 async def publish_events(
     request: Request,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: System,
     ce_specversion: Annotated[
         str | None, Header(alias="ce-specversion", description="binary mode: 1.0")
@@ -227,32 +216,31 @@ async def publish_events(
     try:
         await _publish(deps, envelope, token)
     except PublishError as exc:
-        raise _unavailable(exc) from exc
+        raise bus_unavailable(exc, UNAVAILABLE) from exc
     return EventAccepted(id=envelope.id, source=envelope.source, type=envelope.type)
 
 
 async def _batch(
     deps: GatewayDeps, token: TokenInfo, scope: str | None, body: bytes
 ) -> JSONResponse:
-    limits = deps.systems
     try:
         docs = parse_batch(body)
     except EventProblem as problem:
         raise _refuse(problem) from problem
-    if len(docs) > limits.max_batch_events:
+    if len(docs) > deps.max_batch_events:
         raise HTTPException(
             status_code=413,
-            detail=f"a batch of {len(docs)} events; at most {limits.max_batch_events} per batch",
+            detail=f"a batch of {len(docs)} events; at most {deps.max_batch_events} per batch",
         )
     results: list[dict[str, Any]] = []
     checked: list[tuple[int, Envelope]] = []
-    pending: list[tuple[int, Envelope, PendingPlace]] = []
+    pending: list[tuple[int, Envelope, Place]] = []
     for index, doc in enumerate(docs):
         event_id = doc.get("id") if isinstance(doc, dict) else None
         results.append({"id": str(event_id)[:256] if event_id is not None else None, "status": 202})
         try:
-            if event_size(doc) > limits.max_event_bytes:
-                raise EventProblem(413, [("event", f"larger than {limits.max_event_bytes} bytes")])
+            if event_size(doc) > deps.max_event_bytes:
+                raise EventProblem(413, [("event", f"larger than {deps.max_event_bytes} bytes")])
             envelope = parse_structured_doc(doc)
             _check_source(envelope, scope)
             place = check_event(envelope, deps.district)
@@ -263,11 +251,11 @@ async def _batch(
             checked.append((index, envelope))
         else:
             pending.append((index, envelope, place))
-    # Every point of the batch in one point-in-polygon query.
-    codes = locate_all(deps.district, [place for _, _, place in pending])
-    for (index, envelope, place), code in zip(pending, codes, strict=True):
+    # Every place of the batch in one point-in-polygon query.
+    placements = deps.district.place_many([place.key for _, _, place in pending])
+    for (index, envelope, _), placed in zip(pending, placements, strict=True):
         try:
-            check_located(place, code)
+            check_placed(placed)
         except EventProblem as problem:
             _refused(results[index], problem)
         else:
@@ -315,7 +303,7 @@ def _refused(result: dict[str, Any], problem: EventProblem) -> None:
 )
 async def publish_cap(
     request: Request,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: System,
 ) -> CapAccepted:
     scope = _source_scope(token)
@@ -333,18 +321,18 @@ async def publish_cap(
     except UnicodeDecodeError as exc:
         raise HTTPException(status_code=400, detail=f"xml: not UTF-8 ({exc.reason})") from exc
     try:
-        alert = parse_cap(xml)
-    except CapError as exc:
-        raise HTTPException(status_code=400, detail=exc.reason) from exc
-    try:
-        check_cap(alert)
-    except EventProblem as problem:
-        raise _refuse(problem) from problem
+        alert = accept_cap(kind, xml)
+    except CapRefused as exc:
+        if exc.field == "data":  # not CAP 1.2 XML, or unsafe XML
+            raise HTTPException(status_code=400, detail=exc.reason) from exc
+        # The body is the CAP document itself: its fields are named without "data.".
+        field = exc.field.removeprefix("data.")
+        raise invalid_fields([((field,), exc.reason, None)]) from exc
     envelope = _cap_event(alert, xml, scope)
     try:
         await _publish(deps, envelope, token)
     except PublishError as exc:
-        raise _unavailable(exc) from exc
+        raise bus_unavailable(exc, UNAVAILABLE) from exc
     return CapAccepted(
         id=envelope.id,
         source=envelope.source,

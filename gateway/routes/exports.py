@@ -1,4 +1,4 @@
-"""Files for leaders and the duty office (issue 5, ``/reports/``): the case list as
+"""Files for leaders and the duty office (the ``/reports/`` page): the case list as
 CSV and the daily brief as HTML, PDF, Markdown or JSON.
 
 - ``GET /api/v1/exports/cases.csv`` takes the filters of ``GET /api/v1/cases`` and
@@ -8,8 +8,8 @@ CSV and the daily brief as HTML, PDF, Markdown or JSON.
   with a leading ``'``; the file is UTF-8 with a BOM so spreadsheets read the
   Chinese text right.
 - ``GET /api/v1/briefs/{day}?format=html|pdf|md|json`` renders the brief of that
-  local day (:func:`sinks.briefs.daily_brief`) on demand, with the day's hotspot
-  alerts read back from the duty office's inbox.
+  local day on demand (the :class:`~gateway.ports.BriefReader` port: the day's
+  figures and the hotspot alerts the duty office was told of).
 """
 
 from __future__ import annotations
@@ -22,27 +22,25 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import Engine
 
-from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import Centre, CentreOrDepartment, own_department
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
-from gateway.ports import TokenInfo
+from gateway.ports import BriefReader
 from gateway.routes.cases import CODE_PATTERN
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from schemas.cases import CaseState, Priority, SlaState
-from sinks.brief_files import hotspot_alerts, render_pdf
-from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, render_html
+from sinks.brief_files import render_pdf
+from sinks.briefs import DEFAULT_TZ, BriefNames, render_html
 from sinks.briefs import render_markdown as brief_markdown
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
 MAX_EXPORT_ROWS = 20_000
 PAGE = 500
-DUTY_OFFICE = "duty_office"  # the brief's hotspots: what the duty office was told
 CSV_COLUMNS = (
     "id",
     "state",
@@ -73,31 +71,27 @@ CSV_COLUMNS = (
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-Exporter = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
-Centre = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER))]
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorOut, "description": "the case database is not reachable from here"}
+    503: {
+        "model": ErrorOut,
+        "description": "briefs are not available here, or the case database is not reachable",
+    }
 }
 
 
-def _engine(deps: GatewayDeps) -> Engine:
-    """The projection's engine, from the read ports that hold one."""
-    for port in (deps.stats, deps.queries):
-        engine = getattr(port, "engine", None)
-        if isinstance(engine, Engine):
-            return engine
-    raise HTTPException(status_code=503, detail="briefs are not available here")
+def _briefs(deps: GatewayDeps) -> BriefReader:
+    if deps.briefs is None:
+        raise HTTPException(status_code=503, detail="briefs are not available here")
+    return deps.briefs
 
 
 def _names(deps: GatewayDeps) -> BriefNames:
     """Chinese names of categories, streets and departments (codes otherwise)."""
-    district: Any = deps.district
+    district = deps.district
     return BriefNames(
-        categories={str(c["code"]): str(c["name_zh"]) for c in district.taxonomy.as_json()},
-        streets=dict(district.grids.streets()),
-        departments={
-            code: str(getattr(d, "name_zh", code)) for code, d in district.departments.items()
-        },
+        categories={c.code: c.name_zh for c in district.taxonomy},
+        streets=district.grids.streets(),
+        departments={code: d.name_zh for code, d in district.departments.items()},
     )
 
 
@@ -145,8 +139,8 @@ def _csv_lines(rows: Iterator[list[str]]) -> Iterator[str]:
     },
 )
 def export_cases(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Exporter,
+    deps: Deps,
+    token: CentreOrDepartment,
     state: CaseState | None = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     grid: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
@@ -159,13 +153,10 @@ def export_cases(
     until: Annotated[datetime | None, Query(description="opened before")] = None,
 ) -> StreamingResponse:
     foreign = False  # a department asking for another department's cases: none
-    if token.role == DEPARTMENT:
-        if not token.scope:
-            raise HTTPException(
-                status_code=403, detail="this department token has no department scope"
-            )
-        foreign = department is not None and department != token.scope
-        department = token.scope
+    own = own_department(token)
+    if own is not None:
+        foreign = department is not None and department != own
+        department = own
     filters: dict[str, Any] = {
         "state": state.value if state else None,
         "category": category,
@@ -238,7 +229,7 @@ _MEDIA_TYPES = {
     },
 )
 async def brief(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Centre,
     day: Annotated[date, Path(description="the local calendar day, YYYY-MM-DD")],
     format: Annotated[BriefFormat, Query(description="html, pdf, md or json")] = "html",  # noqa: A002
@@ -255,14 +246,11 @@ async def brief(
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise invalid_fields([(("query", "tz"), "unknown time zone", tz)]) from exc
-    engine = _engine(deps)
+    briefs = _briefs(deps)
     names = _names(deps)
 
     def build() -> bytes:
-        start, end = day_bounds(day, tz)
-        made = daily_brief(
-            engine, day, tz, hotspots=hotspot_alerts(engine, start, end, DUTY_OFFICE), names=names
-        )
+        made = briefs.daily_brief(day, tz, names)
         if format == "pdf":
             return render_pdf(made)
         if format == "md":

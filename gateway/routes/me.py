@@ -1,25 +1,32 @@
-"""The caller's own work: ``GET /api/v1/me/tasks`` and ``GET /api/v1/me/inbox``."""
+"""The caller: who it is (``GET /api/v1/me/profile``), its work (``GET /api/v1/me/tasks``)
+and its notifications (``GET /api/v1/me/inbox``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from gateway.auth import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM, require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import GridWorker, SignedIn, own_department
+from gateway.deps import Deps
 from gateway.ports import TokenInfo
-from gateway.routes.cases import CaseList
+from gateway.routes.cases import CaseList, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
-from gateway.scopes import scope_parts
 from schemas.cases import CaseState
+from schemas.policy import GRID_WORKER, scope_parts
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"])
 
 # Where notifications for each role are addressed (streams.reportup recipients).
 DUTY_OFFICE = "duty_office"
+
+
+class Profile(BaseModel):
+    name: str
+    role: str
+    scope: str | None
 
 
 class InboxMessage(BaseModel):
@@ -41,14 +48,25 @@ class Inbox(BaseModel):
 
 
 @router.get(
+    "/profile",
+    response_model=Profile,
+    summary="The signed-in token's name, role and scope (what the pages show and offer)",
+    responses={**AUTH_ERRORS},
+)
+def profile(token: SignedIn) -> Profile:
+    return Profile(name=token.name, role=token.role, scope=token.scope)
+
+
+@router.get(
     "/tasks",
     response_model=CaseList,
     summary="Resolved cases in this grid worker's grids, waiting for on-site verification",
+    description="Each case carries `actions`, as in the case detail: what this worker may do now.",
     responses={**AUTH_ERRORS, **INVALID},
 )
 def my_tasks(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))],
+    deps: Deps,
+    token: GridWorker,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CaseList:
@@ -59,7 +77,8 @@ def my_tasks(
         limit=limit,
         offset=offset,
     )
-    return CaseList(items=items, total=total, limit=limit, offset=offset)
+    tasks = [with_actions(token, case) for case in items]
+    return CaseList(items=tasks, total=total, limit=limit, offset=offset)
 
 
 def recipients_of(token: TokenInfo) -> list[str]:
@@ -85,16 +104,13 @@ def recipients_of(token: TokenInfo) -> list[str]:
     responses={**AUTH_ERRORS, **INVALID},
 )
 def my_inbox(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[
-        TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM, ADMIN))
-    ],
+    deps: Deps,
+    token: SignedIn,
     unread: Annotated[bool, Query(description="only messages not yet read")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Inbox:
+    own_department(token)
     recipients = recipients_of(token)
-    if token.role == DEPARTMENT and not recipients:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
     reports_by = token.name if token.role == GRID_WORKER else None
     rows = deps.queries.inbox(recipients, reports_by=reports_by, unread_only=unread, limit=limit)
     return Inbox(recipients=recipients, items=[InboxMessage.model_validate(r) for r in rows])

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Path, UploadFile
+from fastapi import APIRouter, File, HTTPException, Path, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from gateway.auth import DEPARTMENT, GRID_WORKER, OPERATOR, require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import SignedIn, Uploader
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut
 from gateway.media import MEDIA_TYPES, MediaStore, sniff
-from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
 
 MEDIA_NOT_FOUND = "media not found"
 _SNIFF_BYTES = 16
-# Departments upload evidence of a fix, grid workers photos of the problem and
-# of the verification, operators whatever they attach to a case.
-Uploader = Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, DEPARTMENT))]
 
 
 class MediaOut(BaseModel):
@@ -52,7 +48,7 @@ def _store(deps: GatewayDeps) -> MediaStore:
 )
 async def upload_media(
     file: Annotated[UploadFile, File(description="the image, as a multipart file part")],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Uploader,
 ) -> MediaOut:
     store = _store(deps)
@@ -94,8 +90,8 @@ async def upload_media(
 )
 def get_media(
     media_id: Annotated[str, Path(min_length=1, max_length=64)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles())],
+    deps: Deps,
+    token: SignedIn,
 ) -> FileResponse:
     found = _store(deps).find(media_id)
     if found is None:

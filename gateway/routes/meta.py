@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
-from gateway.deps import GatewayDeps, get_deps
+from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from schemas.export import CONTRACTS, json_schema
 
@@ -34,7 +34,7 @@ async def healthz() -> Health:
     summary="Readiness: the gateway can take reports",
     responses={503: {"model": ErrorOut, "description": "not ready"}},
 )
-async def readyz(request: Request, deps: Annotated[GatewayDeps, Depends(get_deps)]) -> Health:
+async def readyz(request: Request, deps: Deps) -> Health:
     started = bool(getattr(request.app.state, "started", False))
     if not started or (deps.ready_check is not None and not deps.ready_check()):
         raise HTTPException(status_code=503, detail="not ready")

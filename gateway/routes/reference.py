@@ -1,20 +1,25 @@
-"""Reference data for clients: the category taxonomy and the grid polygons."""
+"""Reference data for clients: the category taxonomy, the grid polygons and the
+departments cases are dispatched to (codes with their names, for pickers and scorecards)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from gateway.auth import require_roles
-from gateway.deps import GatewayDeps, get_deps
-from gateway.ports import TokenInfo
+from gateway.auth import SignedIn
+from gateway.deps import Deps
 from gateway.routes.common import AUTH_ERRORS
 
 router = APIRouter(prefix="/api/v1", tags=["reference"])
 
-SignedIn = Annotated[TokenInfo, Depends(require_roles())]
+
+class DepartmentOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
 
 
 class GeoJSONResponse(JSONResponse):
@@ -22,7 +27,7 @@ class GeoJSONResponse(JSONResponse):
 
 
 @router.get("/categories", summary="The category taxonomy", responses={**AUTH_ERRORS})
-def categories(deps: Annotated[GatewayDeps, Depends(get_deps)], token: SignedIn) -> Any:
+def categories(deps: Deps, token: SignedIn) -> Any:
     return deps.district.taxonomy.as_json()
 
 
@@ -35,5 +40,18 @@ def categories(deps: Annotated[GatewayDeps, Depends(get_deps)], token: SignedIn)
         200: {"content": {"application/geo+json": {"schema": {"type": "object"}}}},
     },
 )
-def grids(deps: Annotated[GatewayDeps, Depends(get_deps)], token: SignedIn) -> dict[str, Any]:
+def grids(deps: Deps, token: SignedIn) -> dict[str, Any]:
     return deps.district.grids.geojson()
+
+
+@router.get(
+    "/departments",
+    response_model=list[DepartmentOut],
+    summary="The departments cases are dispatched to: code, Chinese and English names",
+    responses={**AUTH_ERRORS},
+)
+def departments(deps: Deps, token: SignedIn) -> list[DepartmentOut]:
+    return [
+        DepartmentOut(code=code, name_zh=d.name_zh, name_en=d.name_en)
+        for code, d in deps.district.departments.items()
+    ]

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path
+from fastapi import APIRouter, Header, HTTPException, Path
 from pydantic import BaseModel
 
-from gateway.auth import GRID_WORKER, LEADER, OPERATOR, require_roles, sees_personal_data
-from gateway.deps import GatewayDeps, get_deps
+from gateway import intake
+from gateway.auth import GridWorker, ReportReader, sees_personal_data
+from gateway.deps import Deps
 from gateway.errors import ErrorOut, Problem, invalid_fields
-from gateway.metrics import request_traceparent
-from gateway.ports import DistrictData, TokenInfo
-from gateway.publisher import PublishError
+from gateway.ports import DistrictData
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.scopes import grid_in_scope
-from routing.geo import gcj02_to_wgs84
-from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_structured, now_utc
-from schemas.reports import ReportSubmission
+from routing.placement import PlacementRefused
+from schemas.policy import GRID_WORKER, grid_in_scope
+from schemas.reports import GeoPoint, ReportSubmission
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
-log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
 REPORT_NOT_FOUND = "report not found (it may still be in the pipeline)"
@@ -48,8 +44,8 @@ class ReportAccepted(BaseModel):
 )
 async def submit_report(
     submission: ReportSubmission,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER))],
+    deps: Deps,
+    token: GridWorker,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -66,53 +62,14 @@ async def submit_report(
             status_code=403,
             detail=f"grid {grid_code} is outside this token's scope ({token.scope})",
         )
-    report_id = _report_id(submission, idempotency_key, token, deps.idempotency_namespace)
-    event = Envelope.model_validate(
-        {
-            "id": str(report_id),
-            "source": deps.source,
-            "type": REPORT_SUBMITTED,
-            "subject": str(report_id),
-            "time": now_utc(),
-            "datacontenttype": "application/json",
-            "data": submission.model_copy(update={"report_id": report_id}).model_dump(mode="json"),
-            "submittedby": token.name,
-            "traceparent": request_traceparent(),  # W3C trace context, followed by the worker
-        }
-    )
-    value, headers = encode_structured(event)
-    try:
-        await deps.publisher.publish(deps.topics.intake, str(report_id).encode(), value, headers)
-    except PublishError as exc:
-        log.warning("report %s not published to %s: %s", report_id, deps.topics.intake, exc)
-        raise HTTPException(
-            status_code=503,
-            detail=(
-                "the event bus is unavailable, so the report was not accepted; "
-                "retry later with the same Idempotency-Key"
-            ),
-            headers={"Retry-After": "5"},
-        ) from exc
+    report_id = intake.report_id(deps, token, idempotency_key, given=submission.report_id)
+    await intake.publish_report(deps, token, submission, report_id)
     return ReportAccepted(report_id=report_id, status_url=f"/api/v1/reports/{report_id}")
-
-
-def _report_id(
-    submission: ReportSubmission,
-    idempotency_key: str | None,
-    token: TokenInfo,
-    namespace: uuid.UUID,
-) -> uuid.UUID:
-    if submission.report_id is not None:
-        return submission.report_id
-    if idempotency_key is not None:
-        return uuid.uuid5(namespace, f"{token.id}:{idempotency_key}")
-    return uuid.uuid4()
 
 
 def _place_in_district(submission: ReportSubmission, district: DistrictData) -> str:
     """The grid code of the report, or a 422 naming every field the district refuses."""
     problems: list[Problem] = []
-    grid_code: str | None = None
     if submission.category not in district.taxonomy:
         problems.append(
             (
@@ -121,37 +78,18 @@ def _place_in_district(submission: ReportSubmission, district: DistrictData) -> 
                 submission.category,
             )
         )
-    if submission.grid_code is not None:
-        if district.grids.get(submission.grid_code) is None:
-            problems.append(
-                (
-                    ("body", "grid_code"),
-                    f"grid {submission.grid_code} is not a grid of this district",
-                    submission.grid_code,
-                )
-            )
-        else:
-            grid_code = submission.grid_code
-    elif submission.location is not None:
-        lat, lon = submission.location.lat, submission.location.lon
-        if submission.location.crs == "gcj02":
-            lat, lon = gcj02_to_wgs84(lat, lon)
-        grid = district.grids.locate(lat, lon)
-        if grid is None:
-            problems.append(
-                (
-                    ("body", "location"),
-                    "location is outside every grid of this district",
-                    submission.location.model_dump(),
-                )
-            )
-        else:
-            grid_code = grid.code
-    if grid_code is None and not problems:  # the model already requires one of them
-        problems.append((("body",), "location or grid_code is required", None))
-    if problems or grid_code is None:
+    try:
+        placement = district.place(submission.location, submission.grid_code)
+    except PlacementRefused as refused:
+        value = {"location": submission.location, "grid_code": submission.grid_code}
+        given = value.get(refused.field)
+        field = ("body", refused.field) if refused.field else ("body",)
+        problems.append(
+            (field, refused.reason, given.model_dump() if isinstance(given, GeoPoint) else given)
+        )
+    if problems:
         raise invalid_fields(problems)
-    return grid_code
+    return placement.grid_code
 
 
 @router.get(
@@ -165,8 +103,8 @@ def _place_in_district(submission: ReportSubmission, district: DistrictData) -> 
 )
 def get_report(
     report_id: Annotated[str, Path(min_length=1, max_length=128)],
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles(GRID_WORKER, OPERATOR, LEADER))],
+    deps: Deps,
+    token: ReportReader,
 ) -> dict[str, Any]:
     report = deps.queries.get_report(report_id, include_personal=sees_personal_data(token))
     if report is None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from gateway.auth import DEPARTMENT, LEADER, OPERATOR, require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import Centre, CentreOrDepartment, own_department
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
-from gateway.ports import StatsReader, TokenInfo
+from gateway.ports import StatsReader
 from gateway.routes.common import AUTH_ERRORS, INVALID
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -23,8 +23,6 @@ router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "statistics are not available here"}
 }
-Centre = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER))]
-CentreOrDepartment = Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT))]
 MAX_PERIOD = timedelta(days=400)
 
 
@@ -38,14 +36,6 @@ def _stats(deps: GatewayDeps) -> StatsReader:
     if deps.stats is None:
         raise HTTPException(status_code=503, detail="statistics are not available here")
     return deps.stats
-
-
-def _own_department(token: TokenInfo) -> str | None:
-    if token.role != DEPARTMENT:
-        return None
-    if not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
-    return token.scope
 
 
 def _period(
@@ -77,10 +67,8 @@ End = Annotated[datetime | None, Query(description="period end (exclusive); defa
     summary="Live cases by state × priority and by SLA state",
     responses={**AUTH_ERRORS, **UNAVAILABLE},
 )
-def queue(
-    deps: Annotated[GatewayDeps, Depends(get_deps)], token: CentreOrDepartment
-) -> dict[str, Any]:
-    return _stats(deps).queue(department=_own_department(token))
+def queue(deps: Deps, token: CentreOrDepartment) -> dict[str, Any]:
+    return _stats(deps).queue(department=own_department(token))
 
 
 @router.get(
@@ -89,8 +77,8 @@ def queue(
     summary="Dispatched and in-progress cases per lead department: on_track / warning / overdue",
     responses={**AUTH_ERRORS, **UNAVAILABLE},
 )
-def sla(deps: Annotated[GatewayDeps, Depends(get_deps)], token: CentreOrDepartment) -> Rows:
-    return Rows(items=_stats(deps).sla(department=_own_department(token)))
+def sla(deps: Deps, token: CentreOrDepartment) -> Rows:
+    return Rows(items=_stats(deps).sla(department=own_department(token)))
 
 
 @router.get(
@@ -100,7 +88,7 @@ def sla(deps: Annotated[GatewayDeps, Depends(get_deps)], token: CentreOrDepartme
     responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
 )
 def hotspots(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Centre,
     start: Start = None,
     end: End = None,
@@ -117,14 +105,14 @@ def hotspots(
     responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
 )
 def departments(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: CentreOrDepartment,
     start: Start = None,
     end: End = None,
 ) -> Rows:
     since, until = _period(start, end, timedelta(days=30))
     rows = _stats(deps).departments(since, until)
-    own = _own_department(token)
+    own = own_department(token)
     if own is not None:
         rows = [row for row in rows if row.get("department") == own]
     return Rows(start=since, end=until, items=rows)
@@ -137,7 +125,7 @@ def departments(
     responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
 )
 def grid_workers(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Centre,
     start: Start = None,
     end: End = None,

@@ -14,17 +14,17 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gateway.auth import DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import CaseWorker, own_department
+from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from gateway.feed import CaseFeed, FeedItem, Subscription
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.scopes import grid_in_scope
+from schemas.policy import DEPARTMENT, GRID_WORKER, grid_in_scope
 
 router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
 
@@ -107,8 +107,8 @@ async def event_stream(feed: CaseFeed, sub: Subscription, heartbeat: float) -> A
     },
 )
 async def stream_cases(
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
-    token: Annotated[TokenInfo, Depends(require_roles(OPERATOR, LEADER, DEPARTMENT, GRID_WORKER))],
+    deps: Deps,
+    token: CaseWorker,
     last_event_id: Annotated[
         str | None,
         Header(alias="Last-Event-ID", max_length=64, description="resume after this event"),
@@ -125,8 +125,7 @@ async def stream_cases(
     feed = deps.case_feed
     if feed is None:
         raise HTTPException(status_code=503, detail="the live case feed is not available here")
-    if token.role == DEPARTMENT and not token.scope:
-        raise HTTPException(status_code=403, detail="this department token has no department scope")
+    own_department(token)
     # Subscribed before the response starts: once a client has the headers, no
     # change can slip past it.
     sub = feed.subscribe(scope_filter(token), last_event_id or last_event_id_query)

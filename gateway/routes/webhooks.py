@@ -14,15 +14,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth import ADMIN, require_roles
-from gateway.deps import GatewayDeps, get_deps
+from gateway.auth import Admin
+from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut
-from gateway.ports import TokenInfo
+from gateway.ports import SubscriptionAdmin, SubscriptionInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from gateway.systems import SubscriptionAdmin, SubscriptionInfo
 from sinks.subscriptions import (
     MAX_DESCRIPTION,
     MAX_URL,
@@ -32,7 +31,6 @@ from sinks.subscriptions import (
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
-Admin = Annotated[TokenInfo, Depends(require_roles(ADMIN))]
 NOT_FOUND = "no such webhook subscription"
 SubscriptionId = Annotated[str, Path(min_length=1, max_length=32)]
 
@@ -78,9 +76,9 @@ def _out(record: SubscriptionInfo) -> SubscriptionOut:
 
 
 def _store(deps: GatewayDeps) -> SubscriptionAdmin:
-    if deps.systems.subscriptions is None:
+    if deps.subscriptions is None:
         raise HTTPException(status_code=503, detail="webhook subscriptions are not configured")
-    return deps.systems.subscriptions
+    return deps.subscriptions
 
 
 _UNCONFIGURED: dict[int | str, dict[str, Any]] = {
@@ -106,11 +104,11 @@ _UNCONFIGURED: dict[int | str, dict[str, Any]] = {
 )
 def create_webhook(
     body: SubscriptionIn,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Admin,
 ) -> SubscriptionOut:
     store = _store(deps)
-    if not deps.systems.webhook_signing:
+    if not deps.webhook_signing:
         raise HTTPException(
             status_code=409,
             detail="webhooks cannot be signed: set GRIDHUB_WEBHOOK_SECRET for the worker first",
@@ -134,9 +132,7 @@ def create_webhook(
     summary="Every webhook subscription (admin)",
     responses={**AUTH_ERRORS, **_UNCONFIGURED},
 )
-def list_webhooks(
-    deps: Annotated[GatewayDeps, Depends(get_deps)], token: Admin
-) -> list[SubscriptionOut]:
+def list_webhooks(deps: Deps, token: Admin) -> list[SubscriptionOut]:
     return [_out(record) for record in _store(deps).list()]
 
 
@@ -153,7 +149,7 @@ def list_webhooks(
 )
 def get_webhook(
     subscription_id: SubscriptionId,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Admin,
 ) -> SubscriptionOut:
     record = _store(deps).get(subscription_id)
@@ -176,7 +172,7 @@ def get_webhook(
 )
 def delete_webhook(
     subscription_id: SubscriptionId,
-    deps: Annotated[GatewayDeps, Depends(get_deps)],
+    deps: Deps,
     token: Admin,
 ) -> Response:
     if not _store(deps).delete(subscription_id):

@@ -31,6 +31,8 @@ addStrings({
     t_merged: "合并", t_escalated: "升级", t_commented: "备注", t_rated: "评价", t_reprioritised: "调整优先级",
     t_supervised: "督办", t_reopened: "重新打开", map_legend: "红框为案件所在网格，圆点为上报位置：",
     keys_basic: "键盘：j/k 上下移动，Enter 打开，/ 搜索",
+    verify_note: "核查说明（不通过时必填）", verify_pass: "核查通过", verify_fail: "核查不通过",
+    reopen: "重新打开（返工）", reprioritise: "调整优先级", rate: "评价", score: "满意度",
   },
   en: {
     title: "Operator console · live queue", filters: "Filters", state: "State", all: "All",
@@ -59,6 +61,9 @@ addStrings({
     t_commented: "comment", t_rated: "rated", t_reprioritised: "reprioritised", t_supervised: "supervised",
     t_reopened: "reopened", map_legend: "Outlined: the case's grid; dots: where it was reported —",
     keys_basic: "Keys: j/k move, Enter open, / search",
+    verify_note: "Verification note (required for a fail)", verify_pass: "Verified: pass",
+    verify_fail: "Verified: fail", reopen: "Reopen (rework)", reprioritise: "Reprioritise", rate: "Rate",
+    score: "Satisfaction",
   },
 });
 
@@ -66,6 +71,7 @@ const PRIO = { P1: 1, P2: 2, P3: 3, P4: 4 };
 const PAST = {
   dispatch: "t_dispatched", reject: "t_rejected", merge: "t_merged", escalate: "t_escalated",
   comment: "t_commented", accept: "t_accepted", return: "t_returned", resolve: "t_resolved",
+  verify: "t_verified", reopen: "t_reopened", reprioritise: "t_reprioritised", rate: "t_rated",
 };
 const LIVE = ["open", "dispatched", "in_progress", "resolved"];
 const HOTSPOT_TYPE = "org.gridhub.alert.hotspot";
@@ -247,62 +253,122 @@ function sender(c, status) {
 
 const field = (id, label, input) => [el("label", { for: id }, label), input];
 
+// A form for each action the server lists in case.actions (the case policy in
+// schemas/policy.py decides who may do what, when): the console keeps no copy of
+// the state machine or the role rules, it only knows how to ask for each action.
+async function dispatchForm(c, send) {
+  const dept = el("select", { id: "act-department" },
+    el("option", { value: "" }, lang() === "en" ? "(by routing rules)" : "（按派遣规则）"),
+    departments.map((d) => el("option", { value: d.code, selected: d.code === c.lead_department }, `${deptName(d.code)} (${d.code})`)));
+  return el("div", { class: "action" }, ...field("act-department", t("department"), dept),
+    el("button", { type: "button", class: "primary", id: "do-dispatch", onclick: () => send({ action: "dispatch", department: dept.value || null }) }, t("dispatch")));
+}
+
+function reasonForm(action, inputId, buttonClass) {
+  return (c, send) => {
+    const reason = el("input", { id: inputId, type: "text", maxlength: 1000 });
+    const go = () => { if (reason.value.trim()) send({ action, reason: reason.value.trim() }); else reason.focus(); };
+    return el("div", { class: "action" }, ...field(inputId, t("reason"), reason),
+      el("button", { type: "button", class: buttonClass, id: `do-${action}`, onclick: go }, t(action)));
+  };
+}
+
+async function mergeForm(c, send) {
+  const targets = await nearbyTargets(c);
+  const into = el("select", { id: "act-into" },
+    targets.length ? targets.map((o) => el("option", { value: o.id },
+      `${o.id} · ${t(o.state)} · ${gridName(o.grid_code)} · ${Number.isFinite(o.distance) ? t("metres_away").replace("{n}", String(Math.round(o.distance))) : ""} · ${o.title || ""}`))
+      : el("option", { value: "" }, t("no_targets")));
+  return el("div", { class: "action" }, ...field("act-into", t("into"), into),
+    el("button", { type: "button", id: "do-merge", disabled: !targets.length, onclick: () => into.value && send({ action: "merge", into: into.value }) }, t("merge")));
+}
+
+function acceptForm(c, send) {
+  return el("button", { type: "button", class: "primary", id: "do-accept", onclick: () => send({ action: "accept" }) }, t("accept"));
+}
+
+function resolveForm(c, send, status) {
+  const note = el("textarea", { id: "act-resolve-note", maxlength: 2000 });
+  const photo = el("input", { id: "act-resolve-photo", type: "file", accept: "image/jpeg,image/png,image/webp" });
+  const go = async () => {
+    if (!note.value.trim()) { note.focus(); return; }
+    const media = [];
+    try {
+      if (photo.files[0]) {
+        const form = new FormData();
+        form.append("file", photo.files[0]);
+        media.push((await api("/api/v1/media", { method: "POST", body: form })).data.id);
+      }
+    } catch (err) { status.className = "status err"; status.textContent = `${t("refused")}: ${err.detail || err}`; return; }
+    send({ action: "resolve", note: note.value.trim(), media });
+  };
+  return el("div", { class: "action" }, ...field("act-resolve-note", t("resolve_note"), note),
+    ...field("act-resolve-photo", t("resolve_photo"), photo),
+    el("button", { type: "button", class: "primary", id: "do-resolve", onclick: go }, t("resolve")));
+}
+
+function verifyForm(c, send) {
+  const note = el("input", { id: "act-verify-note", type: "text", maxlength: 1000 });
+  const verify = (passed) => {
+    const text = note.value.trim();
+    if (!passed && !text) { note.focus(); return; }
+    send(passed ? { action: "verify", passed, note: text || null } : { action: "verify", passed, reason: text, note: text });
+  };
+  return el("div", { class: "action" }, ...field("act-verify-note", t("verify_note"), note),
+    el("div", { class: "row" },
+      el("button", { type: "button", class: "primary", id: "do-verify-pass", onclick: () => verify(true) }, t("verify_pass")),
+      el("button", { type: "button", class: "danger", id: "do-verify-fail", onclick: () => verify(false) }, t("verify_fail"))));
+}
+
+function reopenForm(c, send) {
+  return el("button", { type: "button", id: "do-reopen", onclick: () => send({ action: "reopen" }) }, t("reopen"));
+}
+
+function reprioritiseForm(c, send) {
+  const priority = el("select", { id: "act-priority" },
+    Object.keys(PRIO).map((p) => el("option", { value: p, selected: p === c.priority }, p)));
+  return el("div", { class: "action" }, ...field("act-priority", t("priority"), priority),
+    el("button", { type: "button", id: "do-reprioritise", onclick: () => send({ action: "reprioritise", priority: priority.value }) }, t("reprioritise")));
+}
+
+function rateForm(c, send) {
+  const score = el("select", { id: "act-score" }, [5, 4, 3, 2, 1].map((n) => el("option", { value: n }, "★".repeat(n))));
+  return el("div", { class: "action" }, ...field("act-score", t("score"), score),
+    el("button", { type: "button", id: "do-rate", onclick: () => send({ action: "rate", score: Number(score.value) }) }, t("rate")));
+}
+
+// Escalate and comment share one note field.
+function noteForm(actions, send) {
+  const note = el("input", { id: "act-note", type: "text", maxlength: 2000 });
+  const buttons = [];
+  if (actions.includes("escalate"))
+    buttons.push(el("button", { type: "button", id: "do-escalate", onclick: () => send({ action: "escalate", note: note.value.trim() || null }) }, t("escalate")));
+  if (actions.includes("comment"))
+    buttons.push(el("button", { type: "button", id: "do-comment", onclick: () => { if (note.value.trim()) send({ action: "comment", note: note.value.trim() }); else note.focus(); } }, t("comment")));
+  return el("div", { class: "action" }, ...field("act-note", t("note"), note), el("div", { class: "row" }, ...buttons));
+}
+
+const ACTION_FORMS = {
+  dispatch: dispatchForm,
+  accept: acceptForm,
+  resolve: resolveForm,
+  verify: verifyForm,
+  return: reasonForm("return", "act-return-reason", "danger"),
+  reject: reasonForm("reject", "act-reason", "danger"),
+  merge: mergeForm,
+  reopen: reopenForm,
+  reprioritise: reprioritiseForm,
+  rate: rateForm,
+};
+
 async function actionForm(c) {
   const status = el("p", { class: "status hidden", role: "status", id: "act-status" });
   const send = sender(c, status);
+  const actions = c.actions || [];
   const parts = [];
-  if (isCentre()) {
-    if (c.state === "open") {
-      const dept = el("select", { id: "act-department" },
-        el("option", { value: "" }, lang() === "en" ? "(by routing rules)" : "（按派遣规则）"),
-        departments.map((d) => el("option", { value: d.code, selected: d.code === c.lead_department }, `${deptName(d.code)} (${d.code})`)));
-      const reason = el("input", { id: "act-reason", type: "text", maxlength: 1000 });
-      parts.push(el("div", { class: "action" }, ...field("act-department", t("department"), dept),
-        el("button", { type: "button", class: "primary", id: "do-dispatch", onclick: () => send({ action: "dispatch", department: dept.value || null }) }, t("dispatch"))));
-      parts.push(el("div", { class: "action" }, ...field("act-reason", t("reason"), reason),
-        el("button", { type: "button", class: "danger", id: "do-reject", onclick: () => { if (reason.value.trim()) send({ action: "reject", reason: reason.value.trim() }); else reason.focus(); } }, t("reject"))));
-    }
-    if (["open", "dispatched"].includes(c.state)) {
-      const targets = await nearbyTargets(c);
-      const into = el("select", { id: "act-into" },
-        targets.length ? targets.map((o) => el("option", { value: o.id },
-          `${o.id} · ${t(o.state)} · ${gridName(o.grid_code)} · ${Number.isFinite(o.distance) ? t("metres_away").replace("{n}", String(Math.round(o.distance))) : ""} · ${o.title || ""}`))
-          : el("option", { value: "" }, t("no_targets")));
-      parts.push(el("div", { class: "action" }, ...field("act-into", t("into"), into),
-        el("button", { type: "button", id: "do-merge", disabled: !targets.length, onclick: () => into.value && send({ action: "merge", into: into.value }) }, t("merge"))));
-    }
-    if (LIVE.includes(c.state)) {
-      const note = el("input", { id: "act-note", type: "text", maxlength: 2000 });
-      parts.push(el("div", { class: "action" }, ...field("act-note", t("note"), note),
-        el("div", { class: "row" },
-          el("button", { type: "button", id: "do-escalate", onclick: () => send({ action: "escalate", note: note.value.trim() || null }) }, t("escalate")),
-          el("button", { type: "button", id: "do-comment", onclick: () => { if (note.value.trim()) send({ action: "comment", note: note.value.trim() }); else note.focus(); } }, t("comment")))));
-    }
-  } else if (me.role === "department") {
-    if (c.state === "dispatched")
-      parts.push(el("button", { type: "button", class: "primary", id: "do-accept", onclick: () => send({ action: "accept" }) }, t("accept")));
-    if (["dispatched", "in_progress"].includes(c.state)) {
-      const note = el("textarea", { id: "act-resolve-note", maxlength: 2000 });
-      const photo = el("input", { id: "act-resolve-photo", type: "file", accept: "image/jpeg,image/png,image/webp" });
-      const reason = el("input", { id: "act-reason", type: "text", maxlength: 1000 });
-      parts.push(el("div", { class: "action" }, ...field("act-resolve-note", t("resolve_note"), note),
-        ...field("act-resolve-photo", t("resolve_photo"), photo),
-        el("button", { type: "button", class: "primary", id: "do-resolve", onclick: async () => {
-          if (!note.value.trim()) { note.focus(); return; }
-          const media = [];
-          try {
-            if (photo.files[0]) {
-              const form = new FormData();
-              form.append("file", photo.files[0]);
-              media.push((await api("/api/v1/media", { method: "POST", body: form })).data.id);
-            }
-          } catch (err) { status.className = "status err"; status.textContent = `${t("refused")}: ${err.detail || err}`; return; }
-          send({ action: "resolve", note: note.value.trim(), media });
-        } }, t("resolve"))));
-      parts.push(el("div", { class: "action" }, ...field("act-reason", t("reason"), reason),
-        el("button", { type: "button", class: "danger", id: "do-return", onclick: () => { if (reason.value.trim()) send({ action: "return", reason: reason.value.trim() }); else reason.focus(); } }, t("return"))));
-    }
-  }
+  for (const action of actions)
+    if (ACTION_FORMS[action]) parts.push(await ACTION_FORMS[action](c, send, status));
+  if (actions.includes("escalate") || actions.includes("comment")) parts.push(noteForm(actions, send));
   if (!parts.length) parts.push(el("p", { class: "muted" }, t("read_only")));
   return el("div", {}, ...parts, status);
 }
@@ -347,13 +413,14 @@ async function openCase(id, focus = true, atLeastVersion = 0) {
   }) : "";
   const reasons = [...(c.priority_reasons || []), ...(c.routing_reasons || [])];
   const resolution = c.resolution || null;
-  // A refresh of the same case in the same state keeps the action form as it is:
+  // A refresh of the same case with the same actions keeps the action form as it is:
   // whatever the operator is typing (or the photo picked) survives live updates.
   const previous = document.getElementById("action-form");
-  const keep = previous && previous.dataset.case === c.id && previous.dataset.state === c.state && me.role === previous.dataset.role;
+  const actions = (c.actions || []).join(",");
+  const keep = previous && previous.dataset.case === c.id && previous.dataset.actions === actions;
   const form = keep ? previous : await actionForm(c);
   if (mine !== detailToken) return;
-  Object.assign(form.dataset, { case: c.id, state: c.state, role: me.role });
+  Object.assign(form.dataset, { case: c.id, actions });
   form.id = "action-form";
   clear(pane).append(
     el("h2", { id: "detail-h", tabindex: -1 }, `${catName(c.category)} · ${c.id}`),

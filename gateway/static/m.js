@@ -228,14 +228,17 @@ async function renderTasks(relabel = false) {
         status.className = "status err"; status.textContent = `${t("error")}: ${err.detail || err}`;
       }
     };
+    // The server says what this worker may do now (case.actions): no rules here.
+    const verifiable = (c.actions || []).includes("verify");
     list.append(el("li", { dataset: { case: c.id, version: c.version } },
       el("div", {}, el("strong", {}, catName(c.category)), " ", c.title || c.description || ""),
       el("div", { class: "muted" }, `${c.id} · ${c.grid_code} · ${fmtTime(c.updated_at || c.opened_at)}`),
-      el("label", { for: noteId }, t("note")), note,
-      el("label", { for: photoId }, t("verify_photo")), photo, status,
-      el("div", { class: "row" },
-        el("button", { type: "button", class: "primary", onclick: () => verify(true) }, t("pass")),
-        el("button", { type: "button", class: "danger", onclick: () => verify(false) }, t("fail")))));
+      ...(verifiable ? [
+        el("label", { for: noteId }, t("note")), note,
+        el("label", { for: photoId }, t("verify_photo")), photo, status,
+        el("div", { class: "row" },
+          el("button", { type: "button", class: "primary", onclick: () => verify(true) }, t("pass")),
+          el("button", { type: "button", class: "danger", onclick: () => verify(false) }, t("fail")))] : [])));
   }
 }
 

@@ -5,7 +5,7 @@ free port, and Debian's headless Chromium driven by Playwright.
 
 Never ``playwright install``: the browser is ``/usr/bin/chromium`` (apt-get install
 chromium fonts-noto-cjk; deploy/install-system-deps.sh does it). The full loop on
-the real broker (issue 5's proof) is test_journey.py: it spawns ``gridhub worker``
+the real broker is test_journey.py: it spawns ``gridhub worker``
 and ``gridhub gateway`` and reuses the browser fixtures here."""
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,7 @@ from routing.district import District
 from schemas.cases import CaseEvent
 from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
-from sinks.queries import CaseQueries
+from sinks.queries import BriefQueries, CaseQueries
 from sinks.stats import CaseStats
 from sinks.tokens import TokenStore
 from sinks.writer import CaseProjectionWriter
@@ -60,34 +58,6 @@ from playwright import sync_api  # noqa: E402 - pinned dev dependency
 
 if not Path(CHROMIUM).exists():  # machine set-up: fail loudly, never skip
     raise RuntimeError(f"{CHROMIUM} missing: run deploy/install-system-deps.sh")
-
-
-def make_png(width: int = 120, height: int = 80) -> bytes:
-    """A real PNG photo stand-in: a sky-blue top over a grey "road" with an orange
-    "cone" in the middle, so a thumbnail is recognisable in the screenshots."""
-
-    def pixel(x: int, y: int) -> bytes:
-        if abs(x - width // 2) < width // 10 and height // 3 < y < height * 5 // 6:
-            return bytes((240, 120, 20))
-        return bytes((135, 190, 235)) if y < height // 2 else bytes((110, 110, 110))
-
-    raw = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 class LoopServer(uvicorn.Server):
@@ -141,6 +111,7 @@ def live_gateway(tmp_path: Path) -> Iterator[LiveGateway]:
         media=MediaStore(tmp_path / "media"),
         case_feed=feed,
         stats=CaseStats(engine),
+        briefs=BriefQueries(engine),
     )
     port = free_port()
     config = uvicorn.Config(create_app(deps), host="127.0.0.1", port=port, log_level="warning")

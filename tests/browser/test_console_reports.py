@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import insert
 
@@ -155,3 +156,44 @@ def test_console_banners_filters_and_keyboard(live_gateway, phone, screenshot) -
     page.get_by_role("button", name="关闭提示").first.click()
     assert page.locator(".banner-hotspot").count() == 0
     assert page.errors == [], page.errors
+
+
+# The console's buttons for each action of ``case.actions``.
+BUTTONS = {"verify": ["do-verify-pass", "do-verify-fail"]}
+
+
+def test_console_draws_exactly_the_actions_the_case_lists(live_gateway, browser) -> None:
+    """No rule lives in the page: for each role the buttons are the case's ``actions``."""
+    now = datetime.now(UTC)
+    case = CaseStory.open(
+        "990101001001-buttons",
+        report=photoless("r-buttons", grid_code=DEMO_GRID, category="garbage", at=now),
+        at=now,
+    )
+    case.dispatch("chengguan")
+    live_gateway.happen(case.events)
+    for role, scope in (("operator", None), ("department", "chengguan"), ("leader", None)):
+        token = live_gateway.token(role, scope=scope, name=f"buttons-{role}")
+        detail = httpx.get(
+            f"{live_gateway.base}/api/v1/cases/{case.case.id}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        expected = sorted(b for a in detail["actions"] for b in BUTTONS.get(a, [f"do-{a}"]))
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg, errors=errors: errors.append(msg.text) if msg.type == "error" else None,
+        )
+        sign_in(page, live_gateway.base, "/console/", token)
+        page.locator(f"#rows tr[data-case='{case.case.id}']").click()
+        page.locator("#detail-h", has_text=case.case.id).wait_for()
+        buttons = page.locator("#action-form button[id^='do-']")
+        drawn = sorted(buttons.evaluate_all("(nodes) => nodes.map((n) => n.id)"))
+        context.close()
+        assert drawn == expected, role
+        assert errors == [], errors
+    assert detail["actions"] == ["comment"]  # a leader only comments

@@ -1,4 +1,4 @@
-"""Issue 5's proof, end to end through the three pages: real ``gridhub worker`` and
+"""The three pages end to end: real ``gridhub worker`` and
 ``gridhub gateway`` processes on the real Kafka broker (SQLite, the default
 deployment's database), driven by Debian's headless Chromium.
 
@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 from sinks.db import make_engine, upgrade
 from sinks.models import reports
 from sinks.tokens import TokenStore
-from tests.browser.conftest import make_png
 from tests.fixtures.worker import HubEnv, HubProcess, wait_http, wait_until
+from tests.support.images import make_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.kafka]
 

@@ -31,8 +31,9 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
-from tests.support.seeded_gateway import AgentPublisher, operations_deps, seed
-from tests.support.systems_gateway import seed_case, systems_deps
+from tests.support.demo_district import seed_case
+from tests.support.gateway import with_stores
+from tests.support.seeded_gateway import AgentPublisher, case_work_deps, seed
 
 MAX_EXAMPLES = 10
 TOPICS = TopicNames.with_prefix("fuzz.")
@@ -57,8 +58,8 @@ class Fuzzed:
             publisher=publisher,
             topics=TOPICS,
         )
-        deps = operations_deps(base, self.engine, tmp, publisher=publisher, action_timeout=0.05)
-        self.deps = systems_deps(deps, self.engine, district, max_batch_events=50)
+        deps = case_work_deps(base, self.engine, tmp, publisher=publisher, action_timeout=0.05)
+        self.deps = with_stores(deps, self.engine, max_batch_events=50)
         seed(self.engine)
         now = datetime.now(UTC)
         seed_case(self.engine, "990101001001-fuzz1", now - timedelta(days=1))

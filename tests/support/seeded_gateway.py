@@ -1,6 +1,7 @@
-"""Helpers for the operator/department/phone API tests: deps with the in-memory
-twins (command results, case feed), a publisher that plays the case agent, and
-seeded cases whose ids carry their community code like real ones."""
+"""Helpers for the case-work API tests (actions, live feed, media, stats, the
+phone's tasks): deps with the in-memory twins (command results, case feed), a
+publisher that plays the case agent, and seeded cases whose ids carry their
+community code like real ones."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class AgentPublisher(InMemoryPublisher):
         return [CaseCommand.model_validate_json(r.value) for r in self.on(self.commands_topic)]
 
 
-def operations_deps(
+def case_work_deps(
     deps: GatewayDeps,
     engine: Engine,
     tmp_path: Path,
@@ -73,6 +74,8 @@ def operations_deps(
     action_timeout: float = 1.0,
     media_max_bytes: int = 64 * 1024,
 ) -> GatewayDeps:
+    """``deps`` with the case-work parts: command results, case feed, media store
+    and stats, on ``engine`` and ``tmp_path``."""
     results = publisher.results if publisher is not None else CommandResults()
     return replace(
         deps,

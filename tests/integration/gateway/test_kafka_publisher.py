@@ -18,7 +18,7 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
-from tests.unit.gateway.conftest import report_body
+from tests.support.gateway import report_body
 
 pytestmark = pytest.mark.kafka
 

@@ -10,7 +10,7 @@ from schemas.cases import CaseState
 from sinks.open311 import ServiceRequestQueries
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import CaseStory, make_report
-from tests.support.systems_gateway import seed_case
+from tests.support.demo_district import seed_case
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

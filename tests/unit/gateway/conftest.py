@@ -3,7 +3,7 @@ in-memory publisher in place of Kafka."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +18,7 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
-
-# A point inside the demo grid 990101001001001 (WGS84), and that grid's codes.
-INSIDE = {"lat": 39.902, "lon": 116.383}
-GRID = "990101001001001"
-COMMUNITY = "990101001001"
-OTHER_GRID = "990101001001002"
-CATEGORY = "manhole_cover"
-
-TokenFactory = Callable[..., dict[str, str]]
+from tests.support.gateway import TokenFactory, token_factory
 
 
 @pytest.fixture(scope="session")
@@ -75,20 +67,4 @@ def client(deps: GatewayDeps) -> Iterator[TestClient]:
 @pytest.fixture
 def auth(tokens: TokenStore) -> TokenFactory:
     """``auth("operator")`` -> headers carrying a fresh real token of that role."""
-
-    def make(role: str, scope: str | None = None, name: str | None = None) -> dict[str, str]:
-        plaintext, _record = tokens.create(role, name or f"test-{role}", scope=scope)
-        return {"Authorization": f"Bearer {plaintext}"}
-
-    return make
-
-
-def report_body(**overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "category": CATEGORY,
-        "description": "井盖缺失 manhole cover missing",
-        "location": dict(INSIDE),
-        "reporter": {"name": "张三", "phone": "13800000000"},
-    }
-    body.update(overrides)
-    return body
+    return token_factory(tokens)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.cases import CaseCommand, CaseState, CommandResult
+from tests.support.gateway import TokenFactory
 from tests.support.seeded_gateway import (
     CASE_A,
     CASE_B,
@@ -20,10 +21,9 @@ from tests.support.seeded_gateway import (
     GRID_A,
     GRID_B,
     AgentPublisher,
-    operations_deps,
+    case_work_deps,
     seed,
 )
-from tests.unit.gateway.conftest import TokenFactory
 
 
 def url(case_id: str) -> str:
@@ -43,7 +43,7 @@ def ops(
     deps: GatewayDeps, engine: Engine, tmp_path: Path, agent: AgentPublisher
 ) -> Iterator[TestClient]:
     seed(engine)
-    app = create_app(operations_deps(deps, engine, tmp_path, publisher=agent, action_timeout=0.3))
+    app = create_app(case_work_deps(deps, engine, tmp_path, publisher=agent, action_timeout=0.3))
     with TestClient(app) as test_client:
         yield test_client
 
@@ -61,6 +61,7 @@ def test_accepted_action_is_200_with_result_and_case(
     assert body["result"]["accepted"] is True and body["result"]["rule"] == "applied"
     assert body["case"]["id"] == CASE_C
     assert body["case"]["reports"][0]["reporter"]["name"] == "张三"  # an operator sees it
+    assert "actions" in body["case"]  # what the caller may do next, as in the case detail
 
     [record] = agent.on(deps.topics.case_commands)
     command = CaseCommand.model_validate_json(record.value)

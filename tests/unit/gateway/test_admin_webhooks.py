@@ -12,8 +12,7 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from routing.district import District
 from sinks.subscriptions import SubscriptionStore
-from tests.support.systems_gateway import systems_deps
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory, with_stores
 
 URL = "/api/v1/admin/webhooks"
 HOOK = {"recipient": "department:shizheng", "url": "https://receiver.example/hooks/shizheng"}
@@ -21,7 +20,7 @@ HOOK = {"recipient": "department:shizheng", "url": "https://receiver.example/hoo
 
 @pytest.fixture
 def client(deps: GatewayDeps, engine: Engine, district: District) -> Iterator[TestClient]:
-    with TestClient(create_app(systems_deps(deps, engine, district))) as test_client:
+    with TestClient(create_app(with_stores(deps, engine))) as test_client:
         yield test_client
 
 
@@ -96,7 +95,7 @@ def test_only_admins(client: TestClient, auth: TokenFactory) -> None:
 def test_refused_when_webhooks_cannot_be_signed(
     deps: GatewayDeps, engine: Engine, district: District, admin: dict[str, str]
 ) -> None:
-    unsigned = systems_deps(deps, engine, district, webhook_signing=False)
+    unsigned = with_stores(deps, engine, webhook_signing=False)
     with TestClient(create_app(unsigned)) as test_client:
         response = test_client.post(URL, json=HOOK, headers=admin)
     assert response.status_code == 409
@@ -106,5 +105,5 @@ def test_refused_when_webhooks_cannot_be_signed(
 def test_without_a_store_it_is_503(
     deps: GatewayDeps, engine: Engine, district: District, admin: dict[str, str]
 ) -> None:
-    with TestClient(create_app(systems_deps(deps, engine, district, subscriptions=None))) as c:
+    with TestClient(create_app(with_stores(deps, engine, subscriptions=None))) as c:
         assert c.get(URL, headers=admin).status_code == 503

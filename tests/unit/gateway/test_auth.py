@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from sinks.tokens import CachedTokens, TokenStore
-from tests.unit.gateway.conftest import TokenFactory, report_body
+from tests.support.gateway import TokenFactory, report_body
 
 REPORTS = "/api/v1/reports"
 CASES = "/api/v1/cases"

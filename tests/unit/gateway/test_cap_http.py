@@ -23,8 +23,7 @@ from tests.support.cap_samples import (
     UPDATE_XML,
     XXE_XML,
 )
-from tests.support.systems_gateway import systems_deps
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory, with_stores
 
 URL = "/api/v1/cap"
 SOURCE = "urn:system:yingji"
@@ -33,7 +32,7 @@ CAP = {"content-type": "application/cap+xml"}
 
 @pytest.fixture
 def client(deps: GatewayDeps, engine: Engine, district: District) -> Iterator[TestClient]:
-    with TestClient(create_app(systems_deps(deps, engine, district))) as test_client:
+    with TestClient(create_app(with_stores(deps, engine))) as test_client:
         yield test_client
 
 
@@ -78,6 +77,20 @@ def test_update_and_cancel_name_their_references(
     assert response.json()["msg_type"] == msg_type
     assert len(response.json()["references"]) == references
     assert response.json()["references"][0].startswith(f"{SENDER},YJ-2026-0815-001,")
+
+
+@pytest.mark.parametrize("xml", [UPDATE_XML, CANCEL_XML])
+def test_update_or_cancel_with_references_only_is_accepted(
+    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher, xml: str
+) -> None:
+    """Valid CAP 1.2 (``<info>`` is optional): a bare Update or Cancel follows the
+    alerts it references, so it needs no area of its own."""
+    bare = xml[: xml.index("<info>")] + xml[xml.rindex("</info>") + len("</info>") :]
+    response = client.post(URL, content=bare.encode(), headers=system)
+    assert response.status_code == 202, response.text
+    assert response.json()["references"]
+    [record] = publisher.records
+    assert decode_kafka(record.value, record.headers).data == bare
 
 
 @pytest.mark.parametrize("content_type", ["application/xml", "text/xml; charset=utf-8"])

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from schemas.cases import CaseEventType, SlaState
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import T0, CaseStory, make_report
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
 
 CASES = "/api/v1/cases"
 GRID_A = "110105001001001"

@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import CaseStory, make_report
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
 
 CASES = "/api/v1/cases"
 REPORTS = "/api/v1/reports"
@@ -114,6 +114,44 @@ class TestCaseDetail:
             (3, "report_attached"),
         ]
         assert {"version", "type", "time", "actor", "data"} <= set(case["timeline"][0])
+
+    @pytest.mark.parametrize(
+        ("case_id", "role", "scope", "actions"),
+        [
+            (
+                "case-c",
+                "operator",
+                None,
+                ["dispatch", "reject", "merge", "escalate", "reprioritise", "comment", "rate"],
+            ),
+            ("case-a", "operator", None, ["merge", "escalate", "reprioritise", "comment", "rate"]),
+            ("case-a", "department", "chengguan", ["accept", "resolve", "return", "comment"]),
+            ("case-a", "department", "zhujian", ["accept", "resolve", "return", "comment"]),
+            ("case-b", "grid_worker", GRID_B, ["comment", "rate"]),
+            ("case-a", "leader", None, ["comment"]),
+        ],
+    )
+    def test_detail_lists_the_actions_the_caller_may_take_now(
+        self,
+        client: TestClient,
+        auth: TokenFactory,
+        case_id: str,
+        role: str,
+        scope: str | None,
+        actions: list[str],
+    ) -> None:
+        """The case policy (schemas.policy) answers for this caller and this state:
+        the pages draw their buttons from ``actions`` and keep no rules of their own."""
+        case = client.get(f"{CASES}/{case_id}", headers=auth(role, scope=scope)).json()
+        assert case["actions"] == actions
+
+    def test_actions_are_documented_on_the_detail(self, client: TestClient) -> None:
+        doc = client.get("/openapi.json").json()
+        ok = doc["paths"]["/api/v1/cases/{case_id}"]["get"]["responses"]["200"]
+        ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        detail = doc["components"]["schemas"][ref]
+        assert "actions" in detail["required"]
+        assert "the pages draw their buttons" in detail["properties"]["actions"]["description"]
 
     def test_personal_data_only_for_operator_and_admin(
         self, client: TestClient, auth: TokenFactory

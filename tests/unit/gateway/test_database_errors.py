@@ -1,5 +1,5 @@
 """An unreachable database answers 503 with a plain message, quickly — never a 500
-or a request that hangs (issue 6). The outage is real: an engine on a PostgreSQL
+or a request that hangs. The outage is real: an engine on a PostgreSQL
 URL where nothing listens, or a pool with no free connection."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from gridhub.local.processes import free_port
 from sinks.db import is_database_outage, make_engine
 from sinks.queries import CaseQueries
 from sinks.tokens import TokenStore
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
 
 
 @pytest.fixture

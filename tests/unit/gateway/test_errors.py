@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from gateway.publisher import InMemoryPublisher
-from tests.unit.gateway.conftest import TokenFactory, report_body
+from tests.support.gateway import TokenFactory, report_body
 
 URL = "/api/v1/reports"
 

@@ -28,9 +28,9 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     decode_kafka,
 )
-from tests.support.cap_samples import ALERT_XML
-from tests.support.systems_gateway import systems_deps
-from tests.unit.gateway.conftest import INSIDE, TokenFactory
+from tests.support.cap_samples import ALERT_XML, CANCEL_XML, edited
+from tests.support.demo_district import INSIDE
+from tests.support.gateway import TokenFactory, with_stores
 
 URL = "/api/v1/events"
 SOURCE = "urn:system:citymgmt"
@@ -39,7 +39,7 @@ WHEN = datetime(2026, 8, 15, 6, 30, tzinfo=UTC)
 
 @pytest.fixture
 def client(deps: GatewayDeps, engine: Engine, district: District) -> Iterator[TestClient]:
-    wired = systems_deps(deps, engine, district, max_batch_events=10)
+    wired = with_stores(deps, engine, max_batch_events=10)
     with TestClient(create_app(wired)) as test_client:
         yield test_client
 
@@ -165,6 +165,31 @@ def test_binary_cap_event_keeps_the_xml(
     event = decode_kafka(publisher.records[0].value, publisher.records[0].headers)
     assert event.datacontenttype == "application/cap+xml"
     assert event.data == ALERT_XML
+
+
+def test_references_only_cap_cancel_is_accepted(
+    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher
+) -> None:
+    """A Cancel with ``<references>`` and no ``<info>`` (valid CAP 1.2) follows the
+    alerts it names; without ``<references>`` it follows nothing and is refused."""
+    info = CANCEL_XML[CANCEL_XML.index("<info>") : CANCEL_XML.rindex("</info>") + len("</info>")]
+    bare = edited(CANCEL_XML, info, "")
+    doc = {
+        "specversion": "1.0",
+        "id": "YJ-2026-0815-003",
+        "source": SOURCE,
+        "type": CAP_ALERT,
+        "datacontenttype": "application/cap+xml",
+        "data": bare,
+    }
+    assert _structured(client, doc, system).status_code == 202
+    assert post_batch(client, [doc], system).status_code == 200
+    assert [decode_kafka(r.value, r.headers).data for r in publisher.records] == [bare, bare]
+    references = bare[bare.index("<references>") : bare.index("</references>")]
+    unreferenced = edited(bare, references + "</references>", "")
+    refused = _structured(client, {**doc, "data": unreferenced}, system)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "data.references"
 
 
 @pytest.mark.parametrize(
@@ -390,7 +415,7 @@ def test_body_over_the_gateway_limit_is_413(
 ) -> None:
     from dataclasses import replace
 
-    small = replace(systems_deps(deps, engine, district), max_body_bytes=2048)
+    small = replace(with_stores(deps, engine), max_body_bytes=2048)
     with TestClient(create_app(small)) as test_client:
         big = valid_doc(data={**report_data(), "description": "x" * 1900})
         response = _structured(test_client, big, system)

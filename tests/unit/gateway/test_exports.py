@@ -1,4 +1,4 @@
-"""What the pages need (issue 5): the case list as CSV with the list's filters and
+"""What the leaders' page needs: the case list as CSV with the list's filters and
 roles, the daily brief as HTML / PDF / Markdown / JSON with the duty office's
 hotspot alerts, the department directory and the signed-in profile."""
 
@@ -6,22 +6,32 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
+from gateway.app import create_app
+from gateway.deps import GatewayDeps
 from schemas.cases import CaseEventType, SlaState
 from sinks.outbox_models import inbox
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import T0, CaseStory, make_report
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory, with_stores
 
 EXPORT = "/api/v1/exports/cases.csv"
 GRID_A = "110105001001001"
 GRID_B = "110105002001001"
 DAY = "2025-03-03"  # T0 is 2025-03-03 08:00 UTC = 16:00 Asia/Shanghai
+
+
+@pytest.fixture
+def client(deps: GatewayDeps, engine: Engine) -> Iterator[TestClient]:
+    """With the daily briefs read from the test database."""
+    with TestClient(create_app(with_stores(deps, engine))) as test_client:
+        yield test_client
 
 
 @pytest.fixture
@@ -165,3 +175,10 @@ def test_profile(client: TestClient, auth: TokenFactory) -> None:
     me = client.get("/api/v1/me/profile", headers=auth("department", "huanbao", name="环保值班"))
     assert me.json() == {"name": "环保值班", "role": "department", "scope": "huanbao"}
     assert client.get("/api/v1/me/profile").status_code == 401
+
+
+def test_brief_without_a_brief_reader_is_503(deps: GatewayDeps, auth: TokenFactory) -> None:
+    with TestClient(create_app(deps)) as bare:
+        response = bare.get(f"/api/v1/briefs/{DAY}", headers=auth("leader"))
+    assert response.status_code == 503
+    assert response.json() == {"detail": "briefs are not available here"}

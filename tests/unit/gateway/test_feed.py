@@ -22,8 +22,8 @@ from schemas.cases import CaseEvent, CaseEventType
 from streams.codecs import encode_case_event
 from tests.fixtures.worker import free_port, wait_until
 from tests.support.cases import CaseStory, make_report
-from tests.support.seeded_gateway import operations_deps
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
+from tests.support.seeded_gateway import case_work_deps
 
 GRID_A = "110105001001001"
 GRID_B = "110105002001001"
@@ -155,7 +155,7 @@ class Server:
 
 @pytest.fixture
 def served(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[tuple[Server, CaseFeed]]:
-    ops = operations_deps(deps, engine, tmp_path)
+    ops = case_work_deps(deps, engine, tmp_path)
     assert ops.case_feed is not None
     server = Server(ops)
     server.start()

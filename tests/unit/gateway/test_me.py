@@ -15,8 +15,8 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.alerts import Notification
 from sinks.outbox import Outbox
-from tests.support.seeded_gateway import CASE_A, CASE_B, GRID_A, GRID_B, operations_deps, seed
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
+from tests.support.seeded_gateway import CASE_A, CASE_B, GRID_A, GRID_B, case_work_deps, seed
 
 TASKS = "/api/v1/me/tasks"
 INBOX = "/api/v1/me/inbox"
@@ -26,7 +26,7 @@ T = datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def ops(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     seed(engine)
-    with TestClient(create_app(operations_deps(deps, engine, tmp_path))) as test_client:
+    with TestClient(create_app(case_work_deps(deps, engine, tmp_path))) as test_client:
         yield test_client
 
 
@@ -35,6 +35,7 @@ def test_tasks_are_resolved_cases_in_the_workers_grids(ops: TestClient, auth: To
     assert [c["id"] for c in mine["items"]] == [CASE_B] and mine["total"] == 1
     assert mine["items"][0]["state"] == "resolved"
     assert "resolution" in mine["items"][0]  # the evidence to check on site
+    assert mine["items"][0]["actions"] == ["verify", "comment", "rate"]  # the phone's buttons
     community = ops.get(TASKS, headers=auth("grid_worker", scope=GRID_B[:12])).json()
     assert community["total"] == 1
     other = ops.get(TASKS, headers=auth("grid_worker", scope=GRID_A)).json()

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from gateway.media import MediaStore, sniff
-from tests.support.seeded_gateway import operations_deps
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
+from tests.support.seeded_gateway import case_work_deps
 
 MEDIA = "/api/v1/media"
 LIMIT = 64 * 1024
@@ -24,7 +24,7 @@ WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + b"\x00" * 100
 
 @pytest.fixture
 def ops(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(operations_deps(deps, engine, tmp_path, media_max_bytes=LIMIT))
+    app = create_app(case_work_deps(deps, engine, tmp_path, media_max_bytes=LIMIT))
     with TestClient(app) as test_client:
         yield test_client
 
@@ -99,7 +99,7 @@ def test_upload_larger_than_the_general_body_limit_is_fine(
     deps: GatewayDeps, engine: Engine, tmp_path: Path, auth: TokenFactory
 ) -> None:
     """Uploads have their own limit, above the 256 KiB of other requests."""
-    app = create_app(operations_deps(deps, engine, tmp_path, media_max_bytes=1024 * 1024))
+    app = create_app(case_work_deps(deps, engine, tmp_path, media_max_bytes=1024 * 1024))
     photo = JPEG + b"\x00" * (600 * 1024)
     with TestClient(app) as client:
         response = client.post(

@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.export import CONTRACTS
-from tests.unit.gateway.conftest import GRID, TokenFactory
+from tests.support.demo_district import GRID
+from tests.support.gateway import TokenFactory
 
 
 def test_health_is_public_and_always_ok(client: TestClient) -> None:

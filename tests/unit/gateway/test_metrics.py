@@ -15,7 +15,7 @@ from gateway.metrics import GatewayMetrics, request_traceparent
 from gateway.publisher import InMemoryPublisher
 from schemas import trace
 from schemas.envelope import decode_kafka
-from tests.unit.gateway.conftest import TokenFactory, report_body
+from tests.support.gateway import TokenFactory, report_body
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -1,4 +1,4 @@
-"""The pages (issue 5) as the gateway serves them: HTML with a strict
+"""The pages as the gateway serves them: HTML with a strict
 Content-Security-Policy, redirects to the canonical paths, static modules, and
 no way in the scripts to put data into the DOM as markup."""
 
@@ -9,7 +9,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.pages import PAGES, STATIC_DIR
+from gateway.routes.pages import PAGES, STATIC_DIR
 
 # Every DOM sink that parses markup or code; the pages use textContent only.
 MARKUP_SINKS = re.compile(

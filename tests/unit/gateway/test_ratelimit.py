@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from gateway.ratelimit import RateLimiter, retry_after
-from tests.support.seeded_gateway import operations_deps
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
+from tests.support.seeded_gateway import case_work_deps
 
 
 class Clock:
@@ -57,7 +57,7 @@ def test_429_with_retry_after_per_token(
     deps: GatewayDeps, engine: Engine, tmp_path: Path, auth: TokenFactory
 ) -> None:
     limiter = RateLimiter(rate=0.5, burst=3)
-    app = create_app(operations_deps(deps, engine, tmp_path, rate_limiter=limiter))
+    app = create_app(case_work_deps(deps, engine, tmp_path, rate_limiter=limiter))
     first, second = auth("operator"), auth("operator")
     with TestClient(app) as client:
         codes = [client.get("/api/v1/cases", headers=first).status_code for _ in range(4)]

@@ -9,15 +9,8 @@ from gateway.publisher import InMemoryPublisher
 from routing.geo import wgs84_to_gcj02
 from schemas.envelope import REPORT_SUBMITTED, decode_kafka
 from schemas.reports import ReportSubmission
-from tests.unit.gateway.conftest import (
-    CATEGORY,
-    COMMUNITY,
-    GRID,
-    INSIDE,
-    OTHER_GRID,
-    TokenFactory,
-    report_body,
-)
+from tests.support.demo_district import CATEGORY, COMMUNITY, GRID, INSIDE, OTHER_GRID
+from tests.support.gateway import TokenFactory, report_body
 
 URL = "/api/v1/reports"
 

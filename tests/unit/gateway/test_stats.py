@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
-from tests.support.seeded_gateway import GRID_A, GRID_B, operations_deps, seed
-from tests.unit.gateway.conftest import TokenFactory
+from tests.support.gateway import TokenFactory
+from tests.support.seeded_gateway import GRID_A, GRID_B, case_work_deps, seed
 
 STATS = "/api/v1/stats"
 PERIOD = {"start": "2025-03-01T00:00:00Z", "end": "2025-03-10T00:00:00Z"}
@@ -21,7 +21,7 @@ PERIOD = {"start": "2025-03-01T00:00:00Z", "end": "2025-03-10T00:00:00Z"}
 @pytest.fixture
 def ops(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     seed(engine)
-    with TestClient(create_app(operations_deps(deps, engine, tmp_path))) as test_client:
+    with TestClient(create_app(case_work_deps(deps, engine, tmp_path))) as test_client:
         yield test_client
 
 

@@ -1,4 +1,4 @@
-"""The pages people use (issue 5): ``/m/`` (grid worker's phone), ``/console/``
+"""The pages people use: ``/m/`` (grid worker's phone), ``/console/``
 (operator live queue) and ``/reports/`` (leaders), as static HTML with small plain
 ES modules under ``gateway/static/`` — no build step, no template engine.
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parents[1] / "static"
 STATIC_PATH = "/static"
 PAGES = {"m": "m.html", "console": "console.html", "reports": "reports.html"}
 
@@ -49,7 +49,6 @@ for _name, _filename in PAGES.items():
     _page(_name, _filename)
 
 
-def install(app: FastAPI) -> None:
-    """Add the pages and their static assets (JS, CSS) to ``app``."""
-    app.include_router(router)
-    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+def static_files() -> StaticFiles:
+    """The pages' assets (JS, CSS), mounted at :data:`STATIC_PATH`."""
+    return StaticFiles(directory=STATIC_DIR)

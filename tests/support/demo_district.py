@@ -1,42 +1,23 @@
-"""Helpers for the other-systems tests (CloudEvents/CAP over HTTP, Open311, admin
-webhooks): deps with the Open311 reader and the subscription store on the test
-database, and demo-district cases seeded through the projection writer."""
+"""The synthetic demo district (``routing/data``) as the tests use it: places in it,
+and cases in it seeded through the projection writer (:func:`seed_case`)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 
-from gateway.deps import GatewayDeps
-from gateway.systems import Open311Config, SystemsDeps
-from routing.district import District
 from schemas.cases import CaseEventType, CaseState, Priority
 from schemas.reports import GeoPoint
-from sinks.open311 import ServiceRequestQueries
-from sinks.subscriptions import SubscriptionStore
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import CaseStory, make_report
 
+# A point inside the demo grid 990101001001001 (WGS84), and that grid's codes.
+INSIDE = {"lat": 39.902, "lon": 116.383}
 GRID = "990101001001001"  # 东园社区第1网格
-GRID_2 = "990101001001002"
-
-
-def systems_deps(
-    deps: GatewayDeps, engine: Engine, district: District, **changes: Any
-) -> GatewayDeps:
-    systems = SystemsDeps(
-        district=district,
-        service_requests=ServiceRequestQueries(engine),
-        subscriptions=SubscriptionStore(engine),
-        webhook_signing=True,
-        open311=Open311Config(changeset="2026-01-05T08:00:00Z"),
-        max_batch_events=5,
-        max_event_bytes=8 * 1024,
-    )
-    return replace(deps, systems=replace(systems, **changes))
+COMMUNITY = "990101001001"  # 东园社区
+OTHER_GRID = "990101001001002"  # 东园社区第2网格
+CATEGORY = "manhole_cover"
 
 
 def seed_case(
@@ -44,7 +25,7 @@ def seed_case(
     case_id: str,
     at: datetime,
     *,
-    category: str = "manhole_cover",
+    category: str = CATEGORY,
     grid_code: str = GRID,
     state: CaseState = CaseState.DISPATCHED,
     reason: str | None = None,
@@ -54,7 +35,7 @@ def seed_case(
     """A case in the demo district, walked to ``state``; returns its report id."""
     report = make_report(
         f"r-{case_id}", grid_code=grid_code, category=category, at=at, description=description
-    ).model_copy(update={"location": GeoPoint(lat=39.902, lon=116.383)})
+    ).model_copy(update={"location": GeoPoint(**INSIDE)})
     story = CaseStory.open(case_id, report=report, priority=Priority.P2, at=at)
     if state is not CaseState.OPEN:
         if state in (CaseState.REJECTED,):

@@ -25,8 +25,8 @@ from sqlalchemy import Engine
 from routing.district import District
 from schemas.alerts import Alert
 from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, write_brief
+from streams.codecs import decode_alert, message_headers
 from streams.config import StreamConfig, StreamDeps
-from streams.reportup import decode_alert, message_headers
 
 if TYPE_CHECKING:
     from streams.app import StageTopics

@@ -36,15 +36,14 @@ from pydantic import ValidationError
 
 from schemas import trace
 from schemas.cases import CaseCommand, FollowReport, SuperviseTick
-from streams.agents.intake_agent import dead_letter_record
 from streams.batching import ack_all, event_batches
-from streams.casestore import CaseRecord, NearEntry
-from streams.casework import CaseWork
-from streams.codecs import encode_case_event, shared_reports
-from streams.commands import handle_command
+from streams.codecs import dead_letter_record, encode_case_event, shared_reports
 from streams.config import StreamConfig, StreamDeps
+from streams.logic.casestore import CaseRecord, NearEntry
+from streams.logic.casework import CaseWork
+from streams.logic.commands import handle_command
+from streams.logic.supervision import DueIndex
 from streams.metrics import StageMeter
-from streams.supervision import DueIndex
 from streams.tables import pinned_table
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ class CaseTables:
 
 
 class StagedCaseStore:
-    """:class:`~streams.casestore.CaseStore` over :class:`CaseTables` for one
+    """:class:`~streams.logic.casestore.CaseStore` over :class:`CaseTables` for one
     batch: reads see the batch's own writes, which are held until :meth:`apply`."""
 
     def __init__(self, tables: CaseTables) -> None:

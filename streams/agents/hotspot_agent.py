@@ -9,7 +9,7 @@ with the stream and moves with the partition on a rebalance:
 - ``hotspot-seen``: tumbling windowed table of report ids, so a retried report
   (same id, another record) is counted once;
 - ``hotspot-baseline``: per grid × category, the counts of the newest window and
-  the trailing ones plus the windows that alerted (``streams.hotspots``).
+  the trailing ones plus the windows that alerted (``streams.logic.hotspots``).
 
 Windows follow event time, the report's ``received_at``: ``relative_to_field``
 needs a ``faust.Record`` value and our topics carry raw bytes, so the tables are
@@ -57,7 +57,7 @@ from schemas.reports import Report
 from streams.batching import ack_all, event_batches
 from streams.codecs import shared_reports
 from streams.config import StreamConfig, StreamDeps
-from streams.hotspots import (
+from streams.logic.hotspots import (
     KEY_SEPARATOR,
     HotspotState,
     SourceCount,

@@ -18,7 +18,7 @@ from schemas import trace
 from schemas.envelope import Envelope, EnvelopeError, decode_kafka
 from schemas.reports import Report
 from streams.batching import ack_all, event_batches
-from streams.codecs import encode_report
+from streams.codecs import dead_letter_record, encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import IntakeError, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
@@ -27,44 +27,6 @@ if TYPE_CHECKING:
     from streams.app import StageTopics
 
 log = logging.getLogger(__name__)
-
-DLQ_REASON = "gridhub-error"
-DLQ_STAGE = "gridhub-error-stage"
-
-
-def dlq_headers(message: Any, reason: str, stage: str) -> list[tuple[str, bytes]]:
-    """The original headers plus where the record came from and why it failed."""
-    headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
-    headers += [
-        (DLQ_REASON, reason.encode("utf-8")[:4000]),
-        (DLQ_STAGE, stage.encode()),
-        ("gridhub-original-topic", str(message.topic).encode()),
-        ("gridhub-original-partition", str(message.partition).encode()),
-        ("gridhub-original-offset", str(message.offset).encode()),
-    ]
-    return headers
-
-
-#: A dead letter carries at most this much of the original value: the worker's
-#: producer refuses records near the broker's 1 MB limit, and the original is
-#: kept anyway at the topic, partition and offset its headers name.
-DLQ_MAX_VALUE = 256 * 1024
-
-
-def dead_letter_record(
-    message: Any, reason: str, stage: str
-) -> tuple[bytes | None, list[tuple[str, bytes]]]:
-    """Value and headers of the dead letter for ``message``; an oversized value
-    is cut to :data:`DLQ_MAX_VALUE` bytes and says so in its headers."""
-    value = message.value
-    headers = dlq_headers(message, reason, stage)
-    if value is not None and len(value) > DLQ_MAX_VALUE:
-        headers += [
-            ("gridhub-original-size", str(len(value)).encode()),
-            ("gridhub-value-truncated", b"true"),
-        ]
-        value = bytes(value[:DLQ_MAX_VALUE])
-    return value, headers
 
 
 def record_time(message: Any) -> datetime:

@@ -4,7 +4,7 @@ Two agents, each in its own consumer of a topic it does not own:
 
 - ``gridhub.report-up`` consumes ``gridhub.case-events`` (keyed by case id, so
   every event of a case reaches the same worker, in order) and sends the
-  :func:`~streams.reportup.report_up` decisions: alerts to ``gridhub.alerts``
+  :func:`~streams.logic.reportup.report_up` decisions: alerts to ``gridhub.alerts``
   (key grid code), notifications to ``gridhub.notifications`` (key recipient),
   the P1 notification to the duty office straight away, without a second hop;
 - ``gridhub.report-up.alerts`` consumes ``gridhub.alerts`` and tells the duty
@@ -26,18 +26,16 @@ import faust
 from schemas import trace
 from schemas.alerts import Alert, AlertKind, Notification
 from streams.batching import ack_all, event_batches
-from streams.codecs import shared_case_events
-from streams.config import StreamConfig, StreamDeps
-from streams.metrics import StageMeter
-from streams.reportup import (
-    PriorityMemory,
-    alert_notifications,
+from streams.codecs import (
     decode_alert,
     encode_alert,
     encode_notification,
     message_headers,
-    report_up,
+    shared_case_events,
 )
+from streams.config import StreamConfig, StreamDeps
+from streams.logic.reportup import PriorityMemory, alert_notifications, report_up
+from streams.metrics import StageMeter
 
 if TYPE_CHECKING:
     from streams.app import StageTopics

@@ -27,10 +27,10 @@ from sinks.outbox import Delivery, Outbox, UrlFor
 from sinks.subscriptions import DbSubscriptions, url_for
 from sinks.webhooks import WebhookConfig, WebhookSender
 from streams.batching import ack_all, event_batches
+from streams.codecs import decode_notification, message_headers
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter
 from streams.observability import MeteredWebhookSender
-from streams.reportup import decode_notification, message_headers
 
 if TYPE_CHECKING:
     from streams.app import StageTopics

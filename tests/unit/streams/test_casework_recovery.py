@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.cases import CaseEventType
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork
 from tests.unit.streams.test_casework import report
 
 

@@ -10,8 +10,6 @@ import orjson
 import pytest
 
 from schemas.cases import CaseEvent
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork
 from streams.codecs import (
     SharedDecodes,
     case_event_cloudevent,
@@ -19,6 +17,8 @@ from streams.codecs import (
     encode_case_event,
 )
 from streams.intake import normalise
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork
 from tests.unit.streams.conftest import report_envelope
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from streams.agents import hotspot_agent
 from streams.app import build_app, stage_topics
 from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.hotspots import SourceCount
+from streams.logic.hotspots import SourceCount
 from tests.unit.streams.test_hotspots import GRID, HOUR, NINE, OTHER_GRID, burst, report
 
 Hub = tuple[faust.App, hotspot_agent.HotspotTables, "AlertCapture"]

@@ -11,7 +11,7 @@ import pytest
 from routing.hotspots import HotspotRule
 from schemas.alerts import Alert, AlertKind
 from schemas.reports import Report, community_of, street_of
-from streams.hotspots import (
+from streams.logic.hotspots import (
     HotspotState,
     HotspotTracker,
     SourceCount,

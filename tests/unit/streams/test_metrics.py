@@ -20,11 +20,11 @@ from sinks.ports import InMemoryCaseSink
 from streams.agents.intake_agent import traced
 from streams.agents.writer_agent import write_with_retry
 from streams.app import StageTopics, build_app, register_agents
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork, next_event
 from streams.codecs import decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import normalise
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork, next_event
 from streams.metrics import (
     CaseCensus,
     StageMeter,

@@ -9,16 +9,13 @@ import pytest
 from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind
 from schemas.cases import CaseEventType, CaseState, Priority
 from schemas.envelope import decode_kafka
-from streams.reportup import (
+from streams.codecs import decode_alert, decode_notification, encode_alert, encode_notification
+from streams.logic.reportup import (
     DUTY_OFFICE,
     PriorityMemory,
     ReportUp,
     alert_notifications,
     became_p1,
-    decode_alert,
-    decode_notification,
-    encode_alert,
-    encode_notification,
     report_up,
 )
 from tests.support.cases import CaseStory

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from schemas.cases import CaseState
-from streams.casestore import CaseRecord, DictCaseStore
-from streams.casework import CaseWork
 from streams.intake import normalise
-from streams.supervision import DueIndex, due_marks, next_due
+from streams.logic.casestore import CaseRecord, DictCaseStore
+from streams.logic.casework import CaseWork
+from streams.logic.supervision import DueIndex, due_marks, next_due
 from tests.unit.streams.conftest import report_envelope
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ from sinks.subscriptions import DbSubscriptions, SubscriptionStore
 from sinks.webhooks import SIGNATURE_HEADER, WebhookConfig, verify_signature
 from streams.agents import webhook_agent
 from streams.app import build_app, stage_topics
+from streams.codecs import encode_notification
 from streams.config import StreamConfig, StreamDeps
-from streams.reportup import encode_notification
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 
 SECRET = "unit-secret"

@@ -25,9 +25,9 @@ from schemas.cases import (
     SuperviseTick,
 )
 from schemas.lifecycle import decide
-from streams.casestore import RECENT_COMMANDS, CaseRecord
-from streams.casework import CaseWork, next_event
-from streams.supervision import due_marks
+from streams.logic.casestore import RECENT_COMMANDS, CaseRecord
+from streams.logic.casework import CaseWork, next_event
+from streams.logic.supervision import due_marks
 
 DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.RETURN, Action.RESOLVE})
 

@@ -29,7 +29,7 @@ from schemas.cases import (
 )
 from schemas.lifecycle import decide
 from schemas.reports import Report
-from streams.casestore import (
+from streams.logic.casestore import (
     CaseRecord,
     CaseStore,
     NearEntry,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import faust
 
 from streams import observability
@@ -16,20 +14,7 @@ from streams.agents import (
 )
 from streams.config import StreamConfig, StreamDeps
 from streams.delivery import STALL_SECONDS, GuardedApp, rewind_stalled
-
-
-@dataclass(frozen=True)
-class StageTopics:
-    """Faust topic handles; values are raw bytes, we do our own codecs."""
-
-    intake: faust.TopicT
-    intake_dlq: faust.TopicT
-    reports: faust.TopicT
-    case_commands: faust.TopicT
-    case_events: faust.TopicT
-    alerts: faust.TopicT
-    notifications: faust.TopicT
-    command_results: faust.TopicT
+from streams.topics import StageTopics, stage_topics
 
 
 def build_app(config: StreamConfig) -> faust.App:
@@ -57,32 +42,6 @@ def build_app(config: StreamConfig) -> faust.App:
         producer_linger=config.producer_linger_seconds,
         producer_max_batch_size=256 * 1024,
         consumer_auto_offset_reset="earliest",
-    )
-
-
-def _raw_topic(app: faust.App, name: str, config: StreamConfig) -> faust.TopicT:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=config.partitions,
-        replicas=config.replication,
-    )
-
-
-def stage_topics(app: faust.App, config: StreamConfig) -> StageTopics:
-    names = config.topics
-    return StageTopics(
-        intake=_raw_topic(app, names.intake, config),
-        intake_dlq=_raw_topic(app, names.intake_dlq, config),
-        reports=_raw_topic(app, names.reports, config),
-        case_commands=_raw_topic(app, names.case_commands, config),
-        case_events=_raw_topic(app, names.case_events, config),
-        alerts=_raw_topic(app, names.alerts, config),
-        notifications=_raw_topic(app, names.notifications, config),
-        command_results=_raw_topic(app, names.command_results, config),
     )
 
 

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import faust
@@ -27,9 +26,7 @@ from schemas.alerts import Alert
 from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, write_brief
 from streams.codecs import decode_alert, message_headers
 from streams.config import StreamConfig, StreamDeps
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 

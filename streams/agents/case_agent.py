@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from pydantic import ValidationError
@@ -45,9 +45,7 @@ from streams.logic.commands import handle_command
 from streams.logic.supervision import DueIndex
 from streams.metrics import StageMeter
 from streams.tables import pinned_table
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 

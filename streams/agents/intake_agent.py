@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -22,9 +22,7 @@ from streams.codecs import dead_letter_record, encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import IntakeError, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ offset, so a crash re-sends (same ids) rather than loses.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -36,9 +36,7 @@ from streams.codecs import (
 from streams.config import StreamConfig, StreamDeps
 from streams.logic.reportup import PriorityMemory, alert_notifications, report_up
 from streams.metrics import StageMeter
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from sqlalchemy import Engine
@@ -31,9 +31,7 @@ from streams.codecs import decode_notification, message_headers
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter
 from streams.observability import MeteredWebhookSender
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 

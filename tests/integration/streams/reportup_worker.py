@@ -19,8 +19,9 @@ from sinks.db import make_engine, upgrade
 from sinks.ports import InMemoryCaseSink
 from sinks.webhooks import WebhookConfig
 from streams.agents import reportup_agent, webhook_agent
-from streams.app import build_app, stage_topics
+from streams.app import build_app
 from streams.config import StreamDeps
+from streams.topics import stage_topics
 
 
 def main() -> None:

@@ -14,12 +14,13 @@ from schemas.cases import CaseEventType
 from schemas.envelope import encode_structured
 from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
-from streams.app import StageTopics, build_app, register_agents
+from streams.app import build_app, register_agents
 from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import normalise
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
+from streams.topics import StageTopics
 from tests.unit.streams.conftest import report_envelope
 
 LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -10,16 +10,18 @@ from typing import Any
 import faust
 import pytest
 
+from gridhub.bootstrap import changelog_topics
 from routing.district import District
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.envelope import decode_structured_json
 from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
 from streams.agents import hotspot_agent
-from streams.app import build_app, stage_topics
+from streams.app import build_app
 from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.logic.hotspots import SourceCount
+from streams.topics import stage_topics
 from tests.unit.streams.test_hotspots import GRID, HOUR, NINE, OTHER_GRID, burst, report
 
 Hub = tuple[faust.App, hotspot_agent.HotspotTables, "AlertCapture"]
@@ -122,14 +124,18 @@ async def test_a_retry_that_tips_nothing_and_a_second_window_alerts_again(hub: H
     ]
 
 
-def test_changelog_topics_to_create_up_front_are_the_tables_own(hub: Hub) -> None:
-    app, tables, _ = hub
-    wanted = hotspot_agent.changelog_topics(app.conf.id, tables.rule)
+def test_the_changelogs_created_up_front_include_the_hotspot_tables(hub: Hub) -> None:
+    """The composition root creates every table changelog before a worker starts
+    (``gridhub.bootstrap.changelog_topics``); the windowed ones expire with their windows."""
+    app, _, _ = hub
+    wanted = changelog_topics(app)
     own = {
-        table.changelog_topic.get_topic_name(): table
+        table.changelog_topic.get_topic_name()
         for name, table in app.tables.items()
         if name.startswith("hotspot-")
     }
-    assert set(wanted) == set(own)
-    counts = wanted[f"{app.conf.id}-hotspot-counts-changelog"]
+    assert own <= set(wanted)
+    _, counts = wanted[f"{app.conf.id}-hotspot-counts-changelog"]
     assert counts == {"cleanup.policy": "compact,delete", "retention.ms": str(25 * 3600 * 1000)}
+    _, baseline = wanted[f"{app.conf.id}-hotspot-baseline-changelog"]
+    assert baseline == {"cleanup.policy": "compact"}

@@ -19,7 +19,7 @@ from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
 from streams.agents.intake_agent import traced
 from streams.agents.writer_agent import write_with_retry
-from streams.app import StageTopics, build_app, register_agents
+from streams.app import build_app, register_agents
 from streams.codecs import decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.intake import normalise
@@ -33,6 +33,7 @@ from streams.metrics import (
     partition_of,
     source_kind,
 )
+from streams.topics import StageTopics
 from tests.unit.streams.conftest import report_envelope
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -21,10 +21,11 @@ from sinks.outbox_models import inbox
 from sinks.ports import InMemoryCaseSink
 from sinks.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookConfig, verify_signature
 from streams.agents import brief_agent, reportup_agent, webhook_agent
-from streams.app import build_app, stage_topics
+from streams.app import build_app
 from streams.codecs import encode_alert, encode_case_event, encode_notification
 from streams.config import StreamConfig, StreamDeps
 from streams.logic.reportup import alert_notifications, report_up
+from streams.topics import stage_topics
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 from tests.support.cases import CaseStory
 from tests.unit.streams.test_agents import Captured, settle

@@ -19,9 +19,10 @@ from sinks.ports import InMemoryCaseSink
 from sinks.subscriptions import DbSubscriptions, SubscriptionStore
 from sinks.webhooks import SIGNATURE_HEADER, WebhookConfig, verify_signature
 from streams.agents import webhook_agent
-from streams.app import build_app, stage_topics
+from streams.app import build_app
 from streams.codecs import encode_notification
 from streams.config import StreamConfig, StreamDeps
+from streams.topics import stage_topics
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 
 SECRET = "unit-secret"

@@ -20,7 +20,7 @@ from schemas.reports import Report
 from streams.batching import ack_all, event_batches
 from streams.codecs import dead_letter_record, encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.intake import IntakeError, normalise_batch
+from streams.logic.intake import IntakeError, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
 from streams.topics import StageTopics
 

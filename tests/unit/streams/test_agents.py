@@ -17,9 +17,9 @@ from sinks.ports import InMemoryCaseSink
 from streams.app import build_app, register_agents
 from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.intake import normalise
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
+from streams.logic.intake import normalise
 from streams.topics import StageTopics
 from tests.unit.streams.conftest import report_envelope
 

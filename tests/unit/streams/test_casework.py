@@ -9,9 +9,9 @@ import pytest
 
 from schemas.cases import CaseEventType, CaseState, Priority
 from schemas.reports import Report
-from streams.intake import normalise
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork, case_id_for
+from streams.logic.intake import normalise
 from tests.unit.streams.conftest import GRID, report_envelope
 
 LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -16,9 +16,9 @@ from streams.codecs import (
     decode_case_event,
     encode_case_event,
 )
-from streams.intake import normalise
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
+from streams.logic.intake import normalise
 from tests.unit.streams.conftest import report_envelope
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from schemas.cases import CaseCommand, CaseEventType, CaseState, SlaState, SuperviseTick
-from streams.intake import normalise
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.commands import handle_command
+from streams.logic.intake import normalise
 from tests.unit.streams.conftest import report_envelope
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 
 from routing.geo import wgs84_to_gcj02
 from schemas.envelope import Envelope
-from streams.intake import IntakeError, derived_report_id, normalise, normalise_batch
+from streams.logic.intake import IntakeError, derived_report_id, normalise, normalise_batch
 from tests.unit.streams.conftest import GRID, WHEN, report_envelope
 from tests.unit.streams.test_sources import citymgmt, sensor
 

@@ -22,9 +22,9 @@ from streams.agents.writer_agent import write_with_retry
 from streams.app import build_app, register_agents
 from streams.codecs import decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.intake import normalise
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork, next_event
+from streams.logic.intake import normalise
 from streams.metrics import (
     CaseCensus,
     StageMeter,

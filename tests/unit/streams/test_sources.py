@@ -15,15 +15,16 @@ from schemas.cases import Priority
 from schemas.envelope import (
     CAP_ALERT,
     CITYMGMT_CASE,
+    REPORT_SUBMITTED,
     SENSOR_ALARM,
     Envelope,
     decode_kafka,
     encode_binary,
     encode_structured,
 )
-from streams import intake
-from streams.intake import REPORT_ID_NAMESPACE, IntakeError, derived_report_id, normalise
-from streams.sources import IntakeError as SourcesIntakeError
+from streams.logic import intake
+from streams.logic.intake import REPORT_ID_NAMESPACE, IntakeError, derived_report_id, normalise
+from streams.logic.intake.common import IntakeError as CommonIntakeError
 from tests.support.cap_samples import (
     ALERT_XML,
     BILLION_LAUGHS_XML,
@@ -119,9 +120,14 @@ def via_kafka(event: Envelope, mode) -> Envelope:
 # --- shared vocabulary ---------------------------------------------------------------
 
 
-def test_intake_reexports_the_shared_names():
-    assert IntakeError is SourcesIntakeError
-    assert set(intake.SOURCE_NORMALISERS) == {CITYMGMT_CASE, SENSOR_ALARM, CAP_ALERT}
+def test_every_inbound_type_has_its_source_module():
+    assert IntakeError is CommonIntakeError
+    assert set(intake.SOURCE_NORMALISERS) == {
+        REPORT_SUBMITTED,
+        CITYMGMT_CASE,
+        SENSOR_ALARM,
+        CAP_ALERT,
+    }
 
 
 # --- 数字城管 ----------------------------------------------------------------------
@@ -412,12 +418,12 @@ def test_cap_without_event_time_uses_the_record_time(district):
 @pytest.mark.parametrize(
     ("event", "needle"),
     [
-        (lambda: cap(XXE_XML), "data.xml: DOCTYPE refused"),
-        (lambda: cap(BILLION_LAUGHS_XML), "data.xml: DOCTYPE refused"),
-        (lambda: cap("<alert"), "data.xml: not well-formed"),
+        (lambda: cap(XXE_XML), "data: xml: DOCTYPE refused"),
+        (lambda: cap(BILLION_LAUGHS_XML), "data: xml: DOCTYPE refused"),
+        (lambda: cap("<alert"), "data: xml: not well-formed"),
         (
             lambda: cap(edited(ALERT_XML, "cap:1.2", "cap:1.1")),
-            "data.namespace: 'urn:oasis:names:tc:emergency:cap:1.1' is not CAP 1.2",
+            "data: namespace: 'urn:oasis:names:tc:emergency:cap:1.1' is not CAP 1.2",
         ),
         (lambda: cap({"identifier": "x"}), "data: CAP 1.2 XML text is required"),
         (
@@ -442,11 +448,11 @@ def test_cap_without_event_time_uses_the_record_time(district):
         ),
         (
             lambda: cap(edited(ALERT_XML, "<severity>Severe", "<severity>Red")),
-            "data.info.1.severity:",
+            "data: info.1.severity:",
         ),
         (
-            lambda: cap(CANCEL_XML[: CANCEL_XML.index("  <info>")] + "</alert>"),
-            "data.area: the alert has no <area>",
+            lambda: cap(ALERT_XML[: ALERT_XML.index("  <info>")] + "</alert>"),
+            "data.area: the alert has no <info><area>",
         ),
     ],
 )

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from schemas.cases import CaseState
-from streams.intake import normalise
 from streams.logic.casestore import CaseRecord, DictCaseStore
 from streams.logic.casework import CaseWork
+from streams.logic.intake import normalise
 from streams.logic.supervision import DueIndex, due_marks, next_due
 from tests.unit.streams.conftest import report_envelope
 

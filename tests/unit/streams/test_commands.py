@@ -9,10 +9,19 @@ from typing import Any
 
 import pytest
 
-from schemas.cases import CaseCommand, CaseEventType, CaseState, SlaState, SuperviseTick
+from schemas.cases import (
+    AbsorbMerge,
+    Action,
+    CaseCommand,
+    CaseEventType,
+    CaseState,
+    FollowReport,
+    SlaState,
+    SuperviseTick,
+)
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
-from streams.logic.commands import handle_command
+from streams.logic.commands import ACTION_HANDLERS, INTERNAL_HANDLERS, handle_command
 from streams.logic.intake import normalise
 from tests.unit.streams.conftest import report_envelope
 
@@ -173,3 +182,29 @@ def test_a_late_tick_raises_every_mark_due(work, district):
     late = (record.case.resolve_by - T0).total_seconds() / 60 * 3
     events = run(work, command(cid, late)).events
     assert [e.data["mark"] for e in events] == ["warning", "overdue", "escalation_150"]
+
+
+def test_every_action_a_caller_may_send_has_a_handler():
+    internal = {Action.OPEN, Action.ATTACH_REPORT}  # the stream's own, refused in CaseAction
+    assert set(ACTION_HANDLERS) == set(Action) - internal
+    assert set(INTERNAL_HANDLERS) == {SuperviseTick, AbsorbMerge, FollowReport}
+
+
+def test_the_writer_asks_the_case_policy_again(work, district):
+    """The gateway checks the policy before it sends; the bus is not trusted to have."""
+    cid = open_case(work, district, category="other")  # stays open
+    leader = run(work, command(cid, role="leader", action="dispatch", department="chengguan"))
+    assert not leader.result.accepted and leader.result.rule == "role"
+    system = run(work, command(cid, role="system", action="reject", reason="x"))
+    assert not system.result.accepted and system.result.rule == "role"
+    into_itself = run(work, command(cid, action="merge", into=cid))
+    assert into_itself.result.rule == "merge"
+    same = run(
+        work, command(cid, action="reprioritise", priority=work.store.record(cid).case.priority)
+    )
+    assert same.result.rule == "reprioritise"
+    elsewhere = run(
+        work, command(cid, role="grid_worker", scope="990101003", action="comment", note="x")
+    )
+    assert elsewhere.result.rule == "scope"
+    assert work.store.record(cid).case.version == 1  # nothing applied half-way

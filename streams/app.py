@@ -6,10 +6,12 @@ import faust
 
 from streams import observability
 from streams.agents import (
+    brief_agent,
     case_agent,
     hotspot_agent,
     intake_agent,
     reportup_agent,
+    webhook_agent,
     writer_agent,
 )
 from streams.config import StreamConfig, StreamDeps
@@ -46,15 +48,24 @@ def build_app(config: StreamConfig) -> faust.App:
 
 
 def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> StageTopics:
-    """Attach the stages of the loop to ``app``: collect → case → projection →
-    report-up. Stages that need more than ``deps`` (the webhook sender and the
-    daily brief need the database engine) are added by the composition root."""
+    """Attach every stage of the loop to ``app``, in the order of the loop:
+
+    collect (intake) → aggregate, assign, resolve (cases) → analyse (hotspots) →
+    the database projection (writer) → report (report-up) → feedback (webhooks)
+    → the daily brief. The last two write to the database through ports the
+    composition root builds (``deps.notifications``, ``deps.briefs``); without
+    them they are left out. Plus the worker's health and metrics pages and the
+    timer that re-reads partitions whose head was dropped (``streams.delivery``)."""
     topics = stage_topics(app, config)
     intake_agent.register(app, topics, config, deps)
     case_agent.register(app, topics, config, deps)
     hotspot_agent.register(app, topics, config, deps)
     writer_agent.register(app, topics, config, deps)
     reportup_agent.register(app, topics, config, deps)
+    if deps.notifications is not None:
+        webhook_agent.register(app, topics, config, deps)
+    if deps.briefs is not None:
+        brief_agent.register(app, topics, config, deps)
     # /healthz, /readyz and (with deps.metrics) /metrics on the worker's web port.
     observability.register(app, topics, config, deps)
 

@@ -289,7 +289,7 @@ def register(
             log.warning("%s (%s)", alert.title, alert.id)
 
     async def hotspots(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             staged = StagedHotspots(tables)
             for event in batch:
                 staged.observe(event)

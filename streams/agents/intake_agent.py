@@ -99,7 +99,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         await topics.intake_dlq.send(key=message.key, value=value, headers=headers)
 
     async def intake(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             meter.start(batch, count_inputs=False)
             await handle([event.message for event in batch])
             await ack_all(stream, batch)

@@ -69,7 +69,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         sent.sent(notifications_topic)
 
     async def reportup(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             meter.start(batch)
             for event in batch:
                 try:
@@ -98,7 +98,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             meter.finish()
 
     async def duty_office(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             alerts_meter.start(batch)
             for event in batch:
                 try:

@@ -13,10 +13,14 @@ import pytest
 from schemas.cases import CaseEventType
 from schemas.envelope import encode_structured
 from schemas.topics import TopicNames
+from sinks.db import make_engine, upgrade
+from sinks.outbox import Outbox
 from sinks.ports import InMemoryCaseSink
+from sinks.webhooks import WebhookConfig
+from streams.agents.brief_agent import DatabaseBriefs, brief_names
 from streams.app import build_app, register_agents
 from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
-from streams.config import StreamConfig, StreamDeps
+from streams.config import NotificationPorts, StreamConfig, StreamDeps
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.intake import normalise
@@ -104,3 +108,37 @@ async def test_writer_agent_projects_batches_into_the_sink(worker, district):
     assert len(sink.cases) == 5
     assert len(sink.timeline) == len(events)
     assert sink.writes < len(events)  # batched, not one write per event
+
+
+def test_register_agents_attaches_every_stage_given_their_ports(district, tmp_path: Path):
+    config = StreamConfig(
+        app_id=f"unit-all-{tmp_path.name}",
+        bootstrap="127.0.0.1:1",
+        topics=TopicNames.with_prefix("unit."),
+        datadir=tmp_path,
+        web_enabled=False,
+    )
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    deps = StreamDeps(
+        district=district,
+        sink=InMemoryCaseSink(),
+        notifications=NotificationPorts(Outbox(engine), WebhookConfig({}, "secret")),
+        briefs=DatabaseBriefs(engine, tmp_path / "briefs", brief_names(district)),
+    )
+    app = build_app(config)
+    register_agents(app, config, deps)
+    assert set(app.agents) == {
+        "gridhub.intake",
+        "gridhub.cases",
+        "gridhub.hotspots",
+        "gridhub.db-writer",
+        "gridhub.report-up",
+        "gridhub.report-up.alerts",
+        "gridhub.webhooks",
+    }
+    bare = build_app(config)
+    register_agents(bare, config, StreamDeps(district=district, sink=InMemoryCaseSink()))
+    assert "gridhub.webhooks" not in bare.agents
+    engine.dispose()

@@ -57,8 +57,11 @@ def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> S
     them they are left out. Plus the worker's health and metrics pages and the
     timer that re-reads partitions whose head was dropped (``streams.delivery``)."""
     topics = stage_topics(app, config)
-    intake_agent.register(app, topics, config, deps)
-    case_agent.register(app, topics, config, deps)
+    cases = case_agent.CaseTables(app, config.partitions)
+    # Intake places a CAP Update/Cancel with no area where the case agent's global
+    # reference index says its alert is (streams.logic.intake.cap).
+    intake_agent.register(app, topics, config, deps, references=cases.reference_place)
+    case_agent.register(app, topics, config, deps, tables=cases)
     hotspot_agent.register(app, topics, config, deps)
     writer_agent.register(app, topics, config, deps)
     reportup_agent.register(app, topics, config, deps)

@@ -52,6 +52,15 @@ log = logging.getLogger(__name__)
 _DELETE = object()
 
 
+def reference_entry(value: Any) -> tuple[str | None, str | None]:
+    """``(case id, grid code)`` of a ``reference-index`` value: a JSON object, or
+    the bare case id written before the index kept grids (no grid known then)."""
+    if isinstance(value, dict):
+        case_id, grid_code = value.get("case_id"), value.get("grid_code")
+        return (str(case_id) if case_id else None, str(grid_code) if grid_code else None)
+    return (str(value) if value is not None else None, None)
+
+
 class CaseTables:
     """The case agent's Faust tables (JSON values)."""
 
@@ -60,8 +69,9 @@ class CaseTables:
         self.reports = pinned_table(app, "report-index", partitions)  # report id -> case id
         self.folds = pinned_table(app, "fold-index", partitions)  # fold key -> case id
         self.cells = pinned_table(app, "near-index", partitions)  # cell -> [[id, lat, lon]]
-        # CAP alert -> case id on every worker: an Update or Cancel may arrive on
-        # another community's partition than the alert it refers to.
+        # CAP alert -> its case and the case's grid, on every worker: an Update or
+        # Cancel may arrive on another community's partition than the alert it
+        # refers to, and one with no area is placed by intake where its alert is.
         self.references = pinned_table(app, "reference-index", partitions, global_=True)
         # Parsed records by case id, valid while the table still holds the very
         # dict they were parsed from (a write replaces it): parsing is the
@@ -78,6 +88,11 @@ class CaseTables:
         record = CaseRecord.model_validate(raw)
         self._parsed[case_id] = (raw, record)
         return record
+
+    def reference_place(self, key: str) -> str | None:
+        """The grid of the case holding a CAP fold key, as far as this worker's copy
+        of the global index knows (intake's lookup for reference-only messages)."""
+        return reference_entry(self.references.get(key))[1]
 
     def store_parsed(self, record: CaseRecord) -> None:
         raw = record.model_dump(mode="json")
@@ -138,11 +153,10 @@ class StagedCaseStore:
         self._put("cells", key, value)
 
     def case_of_reference(self, key: str) -> str | None:
-        value = self._get("references", key)
-        return str(value) if value is not None else None
+        return reference_entry(self._get("references", key))[0]
 
-    def publish_reference(self, key: str, case_id: str) -> None:
-        self._put("references", key, case_id)
+    def publish_reference(self, key: str, case_id: str, grid_code: str) -> None:
+        self._put("references", key, {"case_id": case_id, "grid_code": grid_code})
 
     def apply(self) -> int:
         """Write the staged state to the tables; returns the number of writes."""
@@ -172,8 +186,16 @@ class Output:
     headers: list[tuple[str, bytes]] | None = None
 
 
-def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
-    tables = CaseTables(app, config.partitions)
+def register(
+    app: faust.App,
+    topics: StageTopics,
+    config: StreamConfig,
+    deps: StreamDeps,
+    tables: CaseTables | None = None,
+) -> CaseTables:
+    """Attach the case agent and its supervision timer; returns its tables (made
+    here unless given: ``register_agents`` makes them first, for intake's lookup)."""
+    tables = tables if tables is not None else CaseTables(app, config.partitions)
     inputs = app.topic(
         topics.reports.get_topic_name(),
         topics.case_commands.get_topic_name(),
@@ -287,3 +309,4 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             )
 
     app.timer(config.supervision_seconds, name="gridhub.supervision")(supervision_timer)
+    return tables

@@ -20,7 +20,7 @@ from schemas.reports import Report
 from streams.batching import ack_all, event_batches
 from streams.codecs import dead_letter_record, encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.logic.intake import IntakeError, normalise_batch
+from streams.logic.intake import IntakeError, KnownPlaces, ReferencePlaces, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
 from streams.topics import StageTopics
 
@@ -41,8 +41,18 @@ def traced(report: Report, envelope: Envelope) -> Report:
     return report.model_copy(update={"attributes": attributes})
 
 
-def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
+def register(
+    app: faust.App,
+    topics: StageTopics,
+    config: StreamConfig,
+    deps: StreamDeps,
+    references: ReferencePlaces | None = None,
+) -> None:
+    """Attach the intake agent. ``references`` tells where the case agent holds a
+    CAP alert (its global reference index); with the places of the CAP messages
+    this agent normalised itself, it places an Update or Cancel that has no area."""
     meter = StageMeter(deps.metrics, "intake")
+    places = KnownPlaces(index=references)
     reports_topic = topics.reports.get_topic_name()
 
     def envelope_of(message: Any) -> Envelope | Exception:
@@ -85,6 +95,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                     if isinstance(envelope, Envelope)
                 ],
                 deps.district,
+                places,
             )
         )
         for message, envelope in zip(messages, envelopes, strict=True):

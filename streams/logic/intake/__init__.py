@@ -5,6 +5,8 @@
 One module per source (``grid``, ``citymgmt``, ``sensor``, ``cap``) over the
 shared vocabulary of ``common``; this module picks the source by event type and
 normalises a batch with one vectorised placement of its grid reports' points.
+A CAP Update or Cancel with no area is placed where the alerts it references are,
+through a lookup the caller passes in (see :mod:`streams.logic.intake.cap`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from routing.district import District
 from routing.placement import PlacementRefused
 from schemas.envelope import CAP_ALERT, CITYMGMT_CASE, REPORT_SUBMITTED, SENSOR_ALARM, Envelope
 from schemas.reports import Report, ReportSubmission
-from streams.logic.intake.cap import normalise_cap
+from streams.logic.intake.cap import KnownPlaces, ReferencePlaces, normalise_cap
 from streams.logic.intake.citymgmt import citymgmt_report_id, normalise_citymgmt
 from streams.logic.intake.common import (
     REPORT_ID_NAMESPACE,
@@ -31,7 +33,9 @@ __all__ = [
     "REPORT_ID_NAMESPACE",
     "SOURCE_NORMALISERS",
     "IntakeError",
+    "KnownPlaces",
     "Normaliser",
+    "ReferencePlaces",
     "citymgmt_report_id",
     "derived_report_id",
     "normalise",
@@ -49,9 +53,18 @@ SOURCE_NORMALISERS: dict[str, Normaliser] = {
 }
 
 
-def normalise(envelope: Envelope, district: District, received_at: datetime) -> Report:
+def normalise(
+    envelope: Envelope,
+    district: District,
+    received_at: datetime,
+    places: ReferencePlaces | None = None,
+) -> Report:
     """The one Report for an inbound event. ``received_at`` is the Kafka record
-    time, used when the event carries no ``time`` (so a replay normalises alike)."""
+    time, used when the event carries no ``time`` (so a replay normalises alike);
+    ``places`` tells where earlier CAP alerts are (for a reference-only Update or
+    Cancel; without it such a message is refused)."""
+    if envelope.type == CAP_ALERT:  # the one source that may be placed by another message
+        return normalise_cap(envelope, district, received_at, places)
     normaliser = SOURCE_NORMALISERS.get(envelope.type)
     if normaliser is None:
         raise IntakeError(f"type: unsupported event type {envelope.type!r}")
@@ -59,12 +72,17 @@ def normalise(envelope: Envelope, district: District, received_at: datetime) -> 
 
 
 def normalise_batch(
-    items: Sequence[tuple[Envelope, datetime]], district: District
+    items: Sequence[tuple[Envelope, datetime]],
+    district: District,
+    places: KnownPlaces | None = None,
 ) -> list[Report | Exception]:
     """:func:`normalise` for each ``(envelope, received_at)``, in order: the Report,
     or the exception that ``normalise`` would have raised for it. The grid reports'
     points are placed on grids in one vectorised query — one query per point was
-    two thirds of normalising a report."""
+    two thirds of normalising a report. ``places`` learns where each CAP message
+    of the batch went, so a reference-only Cancel finds an alert of the same
+    batch, or of an earlier one normalised with the same ``places``."""
+    known = places if places is not None else KnownPlaces()
     submissions: list[ReportSubmission | Exception | None] = []
     for envelope, _ in items:
         if envelope.type != REPORT_SUBMITTED:
@@ -90,7 +108,9 @@ def normalise_batch(
             continue
         try:
             if sub is None:
-                out.append(normalise(envelope, district, received_at))
+                report = normalise(envelope, district, received_at, known)
+                known.learn(report)
+                out.append(report)
                 continue
             placement = next(placements)
             if isinstance(placement, PlacementRefused):

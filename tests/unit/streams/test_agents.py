@@ -3,16 +3,13 @@ in-memory store and an in-memory sink (the integration tier runs them on Kafka).
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from schemas.cases import CaseEventType
 from schemas.envelope import encode_structured
-from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.outbox import Outbox
 from sinks.ports import InMemoryCaseSink
@@ -20,38 +17,18 @@ from sinks.webhooks import WebhookConfig
 from streams.agents.brief_agent import DatabaseBriefs, brief_names
 from streams.app import build_app, register_agents
 from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
-from streams.config import NotificationPorts, StreamConfig, StreamDeps
+from streams.config import NotificationPorts, StreamDeps
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.intake import normalise
 from streams.topics import StageTopics
-from tests.unit.streams.conftest import report_envelope
-
-LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-
-class Captured:
-    def __init__(self) -> None:
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-
-    def patch(self, topic: Any, name: str) -> None:
-        bucket = self.sent.setdefault(name, [])
-
-        async def send(**kwargs: Any) -> None:
-            bucket.append(kwargs)
-
-        topic.send = send
+from tests.support.envelopes import LATER, report_envelope
+from tests.support.streams import Captured, settle, unit_config
 
 
 @pytest.fixture
 def worker(district, tmp_path: Path):
-    config = StreamConfig(
-        app_id=f"unit-{tmp_path.name}",
-        bootstrap="127.0.0.1:1",  # never contacted: test_context uses in-memory channels
-        topics=TopicNames.with_prefix("unit."),
-        datadir=tmp_path,
-        web_enabled=False,
-    )
+    config = unit_config(tmp_path)
     app = build_app(config)
     sink = InMemoryCaseSink()
     topics: StageTopics = register_agents(app, config, StreamDeps(district=district, sink=sink))
@@ -60,10 +37,6 @@ def worker(district, tmp_path: Path):
     for name in ("reports", "intake_dlq", "case_events"):
         captured.patch(getattr(topics, name), name)
     return app, sink, captured
-
-
-async def settle() -> None:
-    await asyncio.sleep(0.3)
 
 
 async def test_intake_agent_forwards_good_and_dead_letters_bad(worker):
@@ -111,13 +84,7 @@ async def test_writer_agent_projects_batches_into_the_sink(worker, district):
 
 
 def test_register_agents_attaches_every_stage_given_their_ports(district, tmp_path: Path):
-    config = StreamConfig(
-        app_id=f"unit-all-{tmp_path.name}",
-        bootstrap="127.0.0.1:1",
-        topics=TopicNames.with_prefix("unit."),
-        datadir=tmp_path,
-        web_enabled=False,
-    )
+    config = unit_config(tmp_path)
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     upgrade(url)
     engine = make_engine(url)

@@ -22,7 +22,8 @@ from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
 from streams.logic.hotspots import SourceCount
 from streams.topics import stage_topics
-from tests.unit.streams.test_hotspots import GRID, HOUR, NINE, OTHER_GRID, burst, report
+from tests.support.envelopes import GRID
+from tests.support.reports import HOUR, NINE, OTHER_GRID, burst, report_at
 
 Hub = tuple[faust.App, hotspot_agent.HotspotTables, "AlertCapture"]
 
@@ -67,7 +68,7 @@ async def feed(app: faust.App, values: list[bytes], key: bytes) -> None:
 
 async def test_a_burst_raises_one_structured_hotspot_alert_keyed_by_grid(hub: Hub) -> None:
     app, tables, capture = hub
-    quiet = [report(NINE - 20 * HOUR)]
+    quiet = [report_at(NINE - 20 * HOUR)]
     spike = burst(NINE, 8, source="urn:hotline:12345") + burst(NINE, 2)
     await feed(app, [encode_report(r) for r in quiet + spike], key=GRID[:12].encode())
 
@@ -99,7 +100,7 @@ async def test_a_burst_raises_one_structured_hotspot_alert_keyed_by_grid(hub: Hu
 
 async def test_retries_count_once_and_other_grids_stay_quiet(hub: Hub) -> None:
     app, tables, capture = hub
-    one = report(NINE, report_id="phone-retry")
+    one = report_at(NINE, report_id="phone-retry")
     records = [encode_report(one)] * 6  # a phone on a poor network
     records += [encode_report(r) for r in burst(NINE, 4, grid=OTHER_GRID)]
     records.append(b"not a report")  # skipped here; the case agent dead-letters it
@@ -112,7 +113,7 @@ async def test_retries_count_once_and_other_grids_stay_quiet(hub: Hub) -> None:
 
 async def test_a_retry_that_tips_nothing_and_a_second_window_alerts_again(hub: Hub) -> None:
     app, _, capture = hub
-    history = [report(NINE - 23 * HOUR)]
+    history = [report_at(NINE - 23 * HOUR)]
     first = burst(NINE, 5)
     second = burst(NINE + HOUR, 5)  # baseline 6 in 24 h: still under the floor
     records = [encode_report(r) for r in history + first + first[:2] + second]

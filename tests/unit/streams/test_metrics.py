@@ -34,7 +34,7 @@ from streams.metrics import (
     source_kind,
 )
 from streams.topics import StageTopics
-from tests.unit.streams.conftest import report_envelope
+from tests.support.envelopes import report_envelope
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

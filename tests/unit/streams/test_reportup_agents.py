@@ -30,7 +30,7 @@ from streams.logic.reportup import alert_notifications, report_up
 from streams.topics import stage_topics
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 from tests.support.cases import CaseStory
-from tests.unit.streams.test_agents import Captured, settle
+from tests.support.streams import Captured, settle
 
 SECRET = "unit-secret"
 CASE = "990101001001-0123456789ab"

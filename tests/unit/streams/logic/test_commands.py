@@ -4,7 +4,7 @@ refusal names its rule; supervision marks at 75 / 100 / 150 % of the SLA."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,9 +23,7 @@ from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.commands import ACTION_HANDLERS, INTERNAL_HANDLERS, handle_command
 from streams.logic.intake import normalise
-from tests.unit.streams.conftest import report_envelope
-
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+from tests.support.envelopes import WHEN, report_envelope
 
 
 @pytest.fixture
@@ -34,8 +32,8 @@ def work(district):
 
 
 def open_case(work, district, category: str = "garbage") -> str:
-    envelope = report_envelope(category=category).model_copy(update={"time": T0})
-    return work.on_report(normalise(envelope, district, T0)).events[-1].case_id
+    envelope = report_envelope(category=category).model_copy(update={"time": WHEN})
+    return work.on_report(normalise(envelope, district, WHEN)).events[-1].case_id
 
 
 def command(case_id: str, minutes: float = 1, role: str = "operator", scope=None, **body: Any):
@@ -45,7 +43,7 @@ def command(case_id: str, minutes: float = 1, role: str = "operator", scope=None
         actor=f"{role}:tester",
         role=role,
         scope=scope,
-        time=T0 + timedelta(minutes=minutes),
+        time=WHEN + timedelta(minutes=minutes),
         body=body or SuperviseTick(),
     )
 
@@ -163,7 +161,7 @@ def test_supervision_marks_at_75_100_150_percent(work, district):
     cid = open_case(work, district)
     record = work.store.record(cid)
     start, end = record.sla_started_at, record.case.resolve_by
-    at = lambda share: (start + (end - start) * share - T0).total_seconds() / 60  # noqa: E731
+    at = lambda share: (start + (end - start) * share - WHEN).total_seconds() / 60  # noqa: E731
     assert run(work, command(cid, at(0.5))).events == []
     [warn] = run(work, command(cid, at(0.76))).events
     assert warn.type is CaseEventType.SUPERVISED and warn.case.sla_state is SlaState.WARNING
@@ -179,7 +177,7 @@ def test_supervision_marks_at_75_100_150_percent(work, district):
 def test_a_late_tick_raises_every_mark_due(work, district):
     cid = open_case(work, district)
     record = work.store.record(cid)
-    late = (record.case.resolve_by - T0).total_seconds() / 60 * 3
+    late = (record.case.resolve_by - WHEN).total_seconds() / 60 * 3
     events = run(work, command(cid, late)).events
     assert [e.data["mark"] for e in events] == ["warning", "overdue", "escalation_150"]
 

@@ -8,9 +8,18 @@ from datetime import timedelta
 import pytest
 
 from schemas.cases import CaseEventType, CaseState, Priority
+from schemas.reports import Report
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork, case_id_for
-from tests.support.envelopes import GRID
+from streams.logic.intake import normalise
+from tests.support.cap_samples import (
+    NO_AREA_INFO,
+    SENDER,
+    alert_xml,
+    reference,
+    references_only,
+)
+from tests.support.envelopes import GRID, LATER, cap_envelope
 from tests.support.reports import nearby_report
 
 
@@ -154,7 +163,7 @@ def test_same_input_gives_identical_events(district):
 
 
 def test_cap_cancel_on_another_partition_is_forwarded_to_the_case(district):
-    shared: dict[str, str] = {}
+    shared: dict[str, tuple[str, str]] = {}
     here = CaseWork(district, DictCaseStore(references=shared), timedelta(hours=48))
     there = CaseWork(district, DictCaseStore(references=shared), timedelta(hours=48))
     alert = nearby_report(district, category="flooding").model_copy(
@@ -185,3 +194,61 @@ def test_cancel_referring_twice_to_one_case_rejects_it_once(work, district):
     )
     events = work.on_report(cancel).events
     assert [(e.case_id, e.type) for e in events] == [(case.id, CaseEventType.REJECTED)]
+
+
+def test_a_bare_update_and_cancel_follow_the_alert_to_its_case(work, district):
+    """A CAP Update or Cancel with only references, placed by intake through the
+    reference index, attaches to and then rejects the alert's case."""
+    store = work.store
+
+    def cap(xml: str, minutes: int) -> Report:
+        event = cap_envelope(xml).model_copy(update={"time": LATER + timedelta(minutes=minutes)})
+        return normalise(event, district, LATER, store.grid_of_reference)
+
+    alert = cap(alert_xml("YJ-B1"), 0)
+    case = work.on_report(alert).events[-1].case
+    key = f"cap:{SENDER}:YJ-B1"
+    assert store.case_of_reference(key) == case.id
+    assert store.grid_of_reference(key) == case.grid_code  # the index keeps the case's grid
+
+    update = cap(references_only("Update", "YJ-B2", reference("YJ-B1"), info=NO_AREA_INFO), 10)
+    [attached] = work.on_report(update).events
+    assert attached.type is CaseEventType.REPORT_ATTACHED and attached.case_id == case.id
+    assert attached.case.report_count == 2
+    assert store.grid_of_reference(f"cap:{SENDER}:YJ-B2") == case.grid_code
+
+    cancel = cap(references_only("Cancel", "YJ-B3", reference("YJ-B2"), note="预警解除"), 20)
+    [rejected] = work.on_report(cancel).events
+    assert rejected.case_id == case.id and rejected.case.state is CaseState.REJECTED
+    assert rejected.data["reason"] == "预警解除"
+
+
+def test_a_bare_update_of_a_finished_case_opens_nothing(work, district):
+    alert = normalise(cap_envelope(alert_xml("YJ-B4")), district, LATER)
+    case_id = work.on_report(alert).events[-1].case_id
+    cancel = normalise(
+        cap_envelope(references_only("Cancel", "YJ-B5", reference("YJ-B4"))),
+        district,
+        LATER,
+        work.store.grid_of_reference,
+    )
+    work.on_report(cancel)
+    update = normalise(
+        cap_envelope(references_only("Update", "YJ-B6", reference("YJ-B4"))),
+        district,
+        LATER,
+        work.store.grid_of_reference,
+    )
+    outcome = work.on_report(update)
+    assert outcome.events == [] and outcome.dead_letter == (
+        f"update: no live case for ['cap:{SENDER}:YJ-B4']"
+    )
+    assert work.store.record(case_id).case.report_count == 1
+
+
+def test_a_lost_reference_entry_is_restored_when_the_alert_comes_again(work, district):
+    alert = normalise(cap_envelope(alert_xml("YJ-B7")), district, LATER)
+    case = work.on_report(alert).events[-1].case
+    work.store.references.clear()  # the crash fell between the writes of the batch
+    assert work.on_report(alert).duplicate
+    assert work.store.references[f"cap:{SENDER}:YJ-B7"] == (case.id, case.grid_code)

@@ -15,23 +15,32 @@ from schemas.envelope import (
     encode_binary,
     encode_structured,
 )
+from schemas.reports import Report
 from streams.logic.intake import (
+    IntakeError,
+    KnownPlaces,
     derived_report_id,
     normalise,
+    normalise_batch,
 )
 from tests.support.cap_samples import (
     ALERT_XML,
     BILLION_LAUGHS_XML,
     CANCEL_XML,
+    NO_AREA_INFO,
+    REF_1,
     SENDER,
     UPDATE_XML,
     XXE_XML,
     edited,
+    reference,
+    references_only,
 )
 from tests.support.envelopes import (
     LATER,
     cap_envelope,
     refused,
+    sensor,
     via_kafka,
 )
 
@@ -222,3 +231,87 @@ def test_cap_without_event_time_uses_the_record_time(district):
 )
 def test_bad_cap_messages_are_refused_with_a_reason(district, event, needle):
     assert needle in refused(event(), district)
+
+
+# --- an Update or Cancel that carries only its references ------------------------------
+
+ALERT_KEY = f"cap:{SENDER}:YJ-2026-0815-001"
+ALERT_GRID = "990101001001004"  # where ALERT_XML is placed
+
+
+def test_a_bare_cancel_is_placed_where_the_alert_it_references_is(district):
+    bare = cap_envelope(references_only("Cancel", "YJ-C1", REF_1, note="演练结束，解除预警"))
+    report = normalise(bare, district, LATER, {ALERT_KEY: ALERT_GRID}.get)
+    assert (report.grid_code, report.community_code) == (ALERT_GRID, ALERT_GRID[:12])
+    assert report.location is None
+    attrs = report.attributes
+    assert attrs["refers_to"] == [ALERT_KEY]
+    assert attrs["cancel"] is True and attrs["cancel_reason"] == "演练结束，解除预警"
+    assert attrs["references_only"] is True
+    assert attrs["fold_key"] == f"cap:{SENDER}:YJ-C1"
+    assert report.description == "演练结束，解除预警"
+    assert report.external_ref == "YJ-C1"
+
+
+def test_a_bare_cancel_without_a_note_says_the_sender_cancelled(district):
+    bare = cap_envelope(references_only("Cancel", "YJ-C2", REF_1))
+    report = normalise(bare, district, LATER, {ALERT_KEY: ALERT_GRID}.get)
+    assert report.attributes["cancel_reason"] == "cancelled by sender"
+    assert report.description == "CAP Cancel: YJ-C2"
+
+
+def test_an_update_with_an_info_but_no_area_follows_its_references(district):
+    bare = cap_envelope(references_only("Update", "YJ-U1", REF_1, info=NO_AREA_INFO))
+    report = normalise(bare, district, LATER, {ALERT_KEY: ALERT_GRID}.get)
+    assert report.grid_code == ALERT_GRID
+    assert report.category == "flooding"  # 暴雨, from its own <info>
+    assert report.attributes["severity"] == "Extreme"
+    assert "cancel" not in report.attributes
+    assert report.description.startswith("暴雨红色预警\n雨势加强")
+
+
+def test_the_first_referenced_alert_known_places_the_message(district):
+    refs = f"{reference('YJ-UNKNOWN')} {REF_1}"
+    bare = cap_envelope(references_only("Cancel", "YJ-C3", refs))
+    report = normalise(bare, district, LATER, {ALERT_KEY: ALERT_GRID}.get)
+    assert report.grid_code == ALERT_GRID
+    assert report.attributes["refers_to"] == [f"cap:{SENDER}:YJ-UNKNOWN", ALERT_KEY]
+
+
+def test_a_bare_message_whose_alerts_are_unknown_is_refused_with_a_reason(district):
+    bare = cap_envelope(references_only("Cancel", "YJ-C4", reference("YJ-404")))
+    assert refused(bare, district, {}.get) == f"data.references: no alert known for {SENDER},YJ-404"
+    assert refused(bare, district) == f"data.references: no alert known for {SENDER},YJ-404"
+    elsewhere = {f"cap:{SENDER}:YJ-404": "110105001001001"}  # not a grid of this district
+    assert "no alert known" in refused(bare, district, elsewhere.get)
+
+
+def test_a_batch_places_a_bare_cancel_behind_an_alert_of_the_same_batch(district):
+    alert = cap_envelope(ALERT_XML)
+    cancel = cap_envelope(references_only("Cancel", "YJ-C5", REF_1))
+    orphan = cap_envelope(references_only("Cancel", "YJ-C6", reference("YJ-404")))
+    places = KnownPlaces()
+    opened, cancelled, refused_orphan = normalise_batch(
+        [(alert, LATER), (cancel, LATER), (orphan, LATER)], district, places
+    )
+    assert isinstance(opened, Report) and isinstance(cancelled, Report)
+    assert cancelled.grid_code == opened.grid_code == ALERT_GRID
+    assert isinstance(refused_orphan, IntakeError)
+    assert places(ALERT_KEY) == ALERT_GRID  # remembered for the batches to come
+    later = normalise_batch([(cancel, LATER)], district, places)
+    assert isinstance(later[0], Report) and later[0].grid_code == ALERT_GRID
+
+
+def test_known_places_ask_the_index_first_and_stay_bounded(district):
+    index = {ALERT_KEY: "990101002001001"}
+    places = KnownPlaces(index.get, capacity=2)
+    places.learn(normalise(cap_envelope(ALERT_XML), district, LATER))
+    assert places(ALERT_KEY) == "990101002001001"  # the case's own grid wins
+    for n in range(3):
+        update = edited(UPDATE_XML, "YJ-2026-0815-002", f"YJ-U{n}")
+        places.learn(normalise(cap_envelope(update), district, LATER))
+    assert len(places) == 2
+    assert places(f"cap:{SENDER}:YJ-U0") is None
+    assert places(f"cap:{SENDER}:YJ-U2") == "990101003002004"
+    places.learn(normalise(sensor(), district, LATER))  # not CAP: not remembered
+    assert len(places) == 2

@@ -3,7 +3,9 @@
 Consumes normalised reports and case commands — both keyed by community code,
 so a case's state and everything that changes it share one partition — and
 publishes every accepted change to ``gridhub.case-events`` and every command's
-answer to the command-results topic.
+answer to the command-results topic. The decisions are ``streams.logic.casework``
+and ``streams.logic.commands``; this module owns the tables, the batch lifecycle
+and the outputs.
 
 Lifecycle of a batch (what makes a SIGKILL harmless):
 

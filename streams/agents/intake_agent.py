@@ -1,9 +1,12 @@
-"""Collect: parse the CloudEvent, validate, normalise; good records go to
-``gridhub.reports`` keyed by community, bad ones to the DLQ with the reason.
+"""Collect: parse the CloudEvent, validate, normalise (``streams.logic.intake``);
+good records go to ``gridhub.reports`` keyed by community, bad ones to the DLQ
+with the reason.
 
 Batches with ``noack_take``, normalises a batch at once (one grid query for
 its points) and acks a batch only after every record in it has been handed to
-the producer; Faust flushes the producer before it commits.
+the producer; Faust flushes the producer before it commits. A CAP Update or
+Cancel with no area is placed through the case agent's reference index and
+the places of the CAP messages this agent normalised lately.
 """
 
 from __future__ import annotations

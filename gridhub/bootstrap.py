@@ -102,21 +102,19 @@ def stream_config(settings: Settings) -> StreamConfig:
 
 
 def worker_app(settings: Settings) -> faust.App:
+    """The worker with every stage; the webhook and brief stages get their ports
+    on the database here (``streams`` never builds an engine)."""
+    from sinks.outbox import Outbox
     from sinks.subscriptions import DbSubscriptions
     from sinks.webhooks import WebhookConfig
-    from streams.agents import brief_agent, webhook_agent
+    from streams.agents.brief_agent import DatabaseBriefs, brief_names
     from streams.app import build_app, register_agents
+    from streams.config import NotificationPorts
     from streams.metrics import StreamMetrics, process_registry
 
     config = stream_config(settings)
     db = engine(settings)
-    deps = StreamDeps(
-        district=load_district(settings),
-        sink=CaseProjectionWriter(db),
-        metrics=StreamMetrics.create(process_registry()),  # served at :worker_web_port/metrics
-    )
-    app = build_app(config)
-    topics = register_agents(app, config, deps)
+    district = load_district(settings)
     webhooks = WebhookConfig(
         subscriptions=dict(settings.webhook_subscriptions),
         secret=settings.webhook_secret.get_secret_value(),
@@ -124,25 +122,25 @@ def worker_app(settings: Settings) -> faust.App:
         base_delay=settings.webhook_base_delay,
         timeout=settings.webhook_timeout,
     )
-    webhook_agent.register(
-        app,
-        topics,
-        config,
-        deps,
-        engine=db,
-        webhooks=webhooks,
-        # -- other systems (issue 4): the admin's subscriptions, from the database --
-        subscriptions=DbSubscriptions(db, reload_seconds=settings.webhook_reload_seconds),
+    deps = StreamDeps(
+        district=district,
+        sink=CaseProjectionWriter(db),
+        metrics=StreamMetrics.create(process_registry()),  # served at :worker_web_port/metrics
+        notifications=NotificationPorts(
+            outbox=Outbox(db),
+            webhooks=webhooks,
+            # the admin's subscriptions, from the database, beside the settings'
+            subscriptions=DbSubscriptions(db, reload_seconds=settings.webhook_reload_seconds),
+        ),
+        briefs=DatabaseBriefs(
+            db,
+            out_dir=settings.briefs_dir or settings.home / "briefs",
+            names=brief_names(district),
+            tz=settings.brief_tz,
+        ),
     )
-    brief_agent.register(
-        app,
-        topics,
-        config,
-        deps,
-        engine=db,
-        out_dir=settings.briefs_dir or settings.home / "briefs",
-        tz=settings.brief_tz,
-    )
+    app = build_app(config)
+    register_agents(app, config, deps)
     return app
 
 

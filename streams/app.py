@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import faust
 
 from streams import observability
 from streams.agents import (
+    brief_agent,
     case_agent,
     hotspot_agent,
     intake_agent,
     reportup_agent,
+    webhook_agent,
     writer_agent,
 )
 from streams.config import StreamConfig, StreamDeps
 from streams.delivery import STALL_SECONDS, GuardedApp, rewind_stalled
-
-
-@dataclass(frozen=True)
-class StageTopics:
-    """Faust topic handles; values are raw bytes, we do our own codecs."""
-
-    intake: faust.TopicT
-    intake_dlq: faust.TopicT
-    reports: faust.TopicT
-    case_commands: faust.TopicT
-    case_events: faust.TopicT
-    alerts: faust.TopicT
-    notifications: faust.TopicT
-    command_results: faust.TopicT
+from streams.topics import StageTopics, stage_topics
 
 
 def build_app(config: StreamConfig) -> faust.App:
@@ -60,42 +47,28 @@ def build_app(config: StreamConfig) -> faust.App:
     )
 
 
-def _raw_topic(app: faust.App, name: str, config: StreamConfig) -> faust.TopicT:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=config.partitions,
-        replicas=config.replication,
-    )
-
-
-def stage_topics(app: faust.App, config: StreamConfig) -> StageTopics:
-    names = config.topics
-    return StageTopics(
-        intake=_raw_topic(app, names.intake, config),
-        intake_dlq=_raw_topic(app, names.intake_dlq, config),
-        reports=_raw_topic(app, names.reports, config),
-        case_commands=_raw_topic(app, names.case_commands, config),
-        case_events=_raw_topic(app, names.case_events, config),
-        alerts=_raw_topic(app, names.alerts, config),
-        notifications=_raw_topic(app, names.notifications, config),
-        command_results=_raw_topic(app, names.command_results, config),
-    )
-
-
 def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> StageTopics:
-    """Attach the stages of the loop to ``app``: collect → case → projection →
-    report-up. Stages that need more than ``deps`` (the webhook sender and the
-    daily brief need the database engine) are added by the composition root."""
+    """Attach every stage of the loop to ``app``, in the order of the loop:
+
+    collect (intake) → aggregate, assign, resolve (cases) → analyse (hotspots) →
+    the database projection (writer) → report (report-up) → feedback (webhooks)
+    → the daily brief. The last two write to the database through ports the
+    composition root builds (``deps.notifications``, ``deps.briefs``); without
+    them they are left out. Plus the worker's health and metrics pages and the
+    timer that re-reads partitions whose head was dropped (``streams.delivery``)."""
     topics = stage_topics(app, config)
-    intake_agent.register(app, topics, config, deps)
-    case_agent.register(app, topics, config, deps)
+    cases = case_agent.CaseTables(app, config.partitions)
+    # Intake places a CAP Update/Cancel with no area where the case agent's global
+    # reference index says its alert is (streams.logic.intake.cap).
+    intake_agent.register(app, topics, config, deps, references=cases.reference_place)
+    case_agent.register(app, topics, config, deps, tables=cases)
     hotspot_agent.register(app, topics, config, deps)
     writer_agent.register(app, topics, config, deps)
     reportup_agent.register(app, topics, config, deps)
+    if deps.notifications is not None:
+        webhook_agent.register(app, topics, config, deps)
+    if deps.briefs is not None:
+        brief_agent.register(app, topics, config, deps)
     # /healthz, /readyz and (with deps.metrics) /metrics on the worker's web port.
     observability.register(app, topics, config, deps)
 

@@ -1,23 +1,36 @@
-"""Bytes on the wire <-> contracts. Reports travel as plain JSON inside the
-worker; case events leave as structured-mode CloudEvents (the public feed)."""
+"""Bytes on the wire <-> contracts, for every stage of the worker.
+
+- reports travel as plain JSON inside the worker;
+- case events leave as structured-mode CloudEvents (the public feed);
+- alerts and notifications are structured CloudEvents too, read back in either
+  Kafka mode;
+- a dead letter is the original record plus headers that say where it came
+  from and why it failed (``gridhub-error``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel
 
+from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, Notification
 from schemas.cases import CaseEvent
 from schemas.envelope import (
     CASE_EVENT_PREFIX,
     CONTENT_TYPE_HEADER,
     STRUCTURED_CONTENT_TYPE,
+    Envelope,
+    EnvelopeError,
+    decode_kafka,
 )
 from schemas.reports import Report
 
 CASE_AGENT_SOURCE = "urn:gridhub:case-agent"
+REPORTUP_SOURCE = "urn:gridhub:report-up"
 _STRUCTURED_HEADERS = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
 
 
@@ -116,3 +129,115 @@ def _decode_case_event_slowly(raw: bytes) -> CaseEvent:
     if not isinstance(doc, dict) or not str(doc.get("type", "")).startswith(CASE_EVENT_PREFIX):
         raise ValueError("not a GridHub case event")
     return CaseEvent.model_validate(doc["data"])
+
+
+# -- alerts and notifications ------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _structured(doc: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return orjson.dumps(doc), list(_STRUCTURED_HEADERS)
+
+
+def encode_alert(
+    alert: Alert, source: str = REPORTUP_SOURCE
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Structured CloudEvent: type ``org.gridhub.alert.<kind>``, id = alert id,
+    subject = grid code, data = the alert."""
+    return _structured(
+        {
+            "specversion": "1.0",
+            "id": alert.id,
+            "source": source,
+            "type": f"{ALERT_TYPE_PREFIX}{alert.kind.value}",
+            "subject": alert.grid_code,
+            "time": _iso(alert.time),
+            "datacontenttype": "application/json",
+            "data": alert.model_dump(mode="json"),
+        }
+    )
+
+
+def encode_notification(
+    notification: Notification, source: str = REPORTUP_SOURCE
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Structured CloudEvent: type ``org.gridhub.notification``, id = notification
+    id, subject = recipient, data = the notification."""
+    return _structured(
+        {
+            "specversion": "1.0",
+            "id": notification.id,
+            "source": source,
+            "type": NOTIFICATION_TYPE,
+            "subject": notification.recipient,
+            "time": _iso(notification.time),
+            "datacontenttype": "application/json",
+            "data": notification.model_dump(mode="json"),
+        }
+    )
+
+
+def message_headers(raw: Any) -> list[tuple[str, bytes]]:
+    """Kafka record headers as ``(name, bytes)`` pairs, from a list or a mapping."""
+    pairs = raw.items() if isinstance(raw, Mapping) else (raw or [])
+    return [(str(name), bytes(value or b"")) for name, value in pairs]
+
+
+def decode_alert(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None) -> Alert:
+    """An alert CloudEvent (structured or binary mode). Raises ``ValueError``."""
+    envelope = decode_kafka(value, headers)
+    if not envelope.type.startswith(ALERT_TYPE_PREFIX):
+        raise EnvelopeError(f"not an alert: type {envelope.type!r}")
+    return Alert.model_validate(envelope.data)
+
+
+def decode_notification(
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
+) -> Notification:
+    """A notification CloudEvent (structured or binary mode). Raises ``ValueError``."""
+    envelope: Envelope = decode_kafka(value, headers)
+    if envelope.type != NOTIFICATION_TYPE:
+        raise EnvelopeError(f"not a notification: type {envelope.type!r}")
+    return Notification.model_validate(envelope.data)
+
+
+# -- dead letters ------------------------------------------------------------------
+
+DLQ_REASON = "gridhub-error"
+DLQ_STAGE = "gridhub-error-stage"
+#: A dead letter carries at most this much of the original value: the worker's
+#: producer refuses records near the broker's 1 MB limit, and the original is
+#: kept anyway at the topic, partition and offset its headers name.
+DLQ_MAX_VALUE = 256 * 1024
+
+
+def dlq_headers(message: Any, reason: str, stage: str) -> list[tuple[str, bytes]]:
+    """The original headers plus where the record came from and why it failed."""
+    headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
+    headers += [
+        (DLQ_REASON, reason.encode("utf-8")[:4000]),
+        (DLQ_STAGE, stage.encode()),
+        ("gridhub-original-topic", str(message.topic).encode()),
+        ("gridhub-original-partition", str(message.partition).encode()),
+        ("gridhub-original-offset", str(message.offset).encode()),
+    ]
+    return headers
+
+
+def dead_letter_record(
+    message: Any, reason: str, stage: str
+) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """Value and headers of the dead letter for ``message``; an oversized value
+    is cut to :data:`DLQ_MAX_VALUE` bytes and says so in its headers."""
+    value = message.value
+    headers = dlq_headers(message, reason, stage)
+    if value is not None and len(value) > DLQ_MAX_VALUE:
+        headers += [
+            ("gridhub-original-size", str(len(value)).encode()),
+            ("gridhub-value-truncated", b"true"),
+        ]
+        value = bytes(value[:DLQ_MAX_VALUE])
+    return value, headers

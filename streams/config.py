@@ -1,18 +1,23 @@
-"""What the worker needs to know, built by the composition root from settings."""
+"""What the worker needs to know and the collaborators it is given, built by the
+composition root (``gridhub.bootstrap``) from settings; nothing here connects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from routing.district import District
+from schemas.alerts import Alert
 from schemas.topics import TopicNames
 from sinks.ports import CaseSink
 
 if TYPE_CHECKING:
+    from sinks.outbox import Outbox
+    from sinks.subscriptions import DbSubscriptions
+    from sinks.webhooks import WebhookConfig
     from streams.metrics import StreamMetrics
 
 
@@ -30,8 +35,10 @@ class StreamConfig:
     replication: int = 1
     web_port: int = 6066
     web_enabled: bool = True
-    intake_batch: int = 1000
-    intake_batch_seconds: float = 0.05
+    # Batches of the stages that batch by count and time alone: intake, hotspots
+    # and report-up (the case agent and the database writers have their own).
+    stage_batch: int = 1000
+    stage_batch_seconds: float = 0.05
     case_batch: int = 500
     case_batch_seconds: float = 0.02
     db_batch: int = 500
@@ -44,11 +51,40 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class NotificationPorts:
+    """The webhook stage's collaborators: the outbox in the database (inbox rows and
+    webhook deliveries), the webhook settings and, beside the settings'
+    subscriptions, the admin's from the database."""
+
+    outbox: Outbox
+    webhooks: WebhookConfig
+    subscriptions: DbSubscriptions | None = None
+
+
+class BriefWriter(Protocol):
+    """Writes the daily brief of one day: the case figures from the projection
+    plus the hotspot alerts given (None: the alerts could not be read)."""
+
+    @property
+    def tz(self) -> str:
+        """The zone of the brief's day and of its 07:00 schedule."""
+        ...
+
+    def write(self, day: date, hotspots: Sequence[Alert] | None, now: datetime) -> list[Path]: ...
+
+
+@dataclass(frozen=True)
 class StreamDeps:
     """Injected collaborators: district rules, the case sink, a clock and, when
-    the worker exports metrics, the metrics bundle (stages record only when set)."""
+    the worker exports metrics, the metrics bundle (stages record only when set).
+
+    ``notifications`` and ``briefs`` are the ports of the webhook stage and the
+    daily brief, which write to the database: without them (unit tests of the
+    other stages) those two stages are not attached."""
 
     district: District
     sink: CaseSink
     clock: Callable[[], datetime] = field(default=utc_now)
     metrics: StreamMetrics | None = None
+    notifications: NotificationPorts | None = None
+    briefs: BriefWriter | None = None

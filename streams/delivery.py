@@ -1,42 +1,34 @@
-"""Delivery guards around faust-streaming's Kafka consumer and producer.
+"""Delivery guards around faust-streaming 0.15.3's Kafka consumer and producer.
 
-Faults in faust-streaming 0.15.3 can commit an offset past work that never
-happened, or reorder that work, which breaks "offsets are committed only after
-the write they cover" and "the same cases as a clean run" (DESIGN.md §7):
+Each guard keeps DESIGN.md §7 ("offsets are committed only after the write they
+cover", "the same cases as a clean run") against one fault of the pinned
+release, all found by the crash test (``tests/integration/streams/test_crash.py``)
+on this machine. Each cites its upstream report and says when it can go; the pin
+is enforced by ``tests/unit/streams/test_faust_pin.py``, and the canary
+``test_faust_alone_commits_over_one_missing_record`` fails the day the first
+fault is fixed upstream.
 
-* **A hole at the head of the acked offsets.** A restarted or rebalanced worker
-  resumes its partitions, seeks them to the committed offsets and clears its
-  stream queues; records the consumer thread fetched around that seek can be
-  dropped from the queues while the read position has already moved past them,
-  so they are never delivered. Faust then refuses to commit only when two or
-  more offsets are missing at the head (``min(acked) - committed > 1``, where
-  ``committed`` is already the *next* offset): one missing record is committed
-  over and lost; two or more block the partition's commits for good.
-  Partitions the group has never committed (or committed at 0) are not even
-  sought: the Kafka client seeks only to committed offsets above zero, and
-  Faust's head check is skipped for them, so records dropped there are
-  committed over whatever their number.
-  :class:`GaplessConsumer` seeks never-committed partitions to their first
-  offset along with the others, commits only a run that starts exactly at the
-  committed (or, never committed, the first) offset, and :func:`rewind_stalled`
-  re-reads a partition from there when its head has stayed missing while later
-  records were acked — every effect downstream is idempotent, so re-reading is
-  harmless.
-* **Skipped records acked as handled.** A stream skips the records fetched
-  before the latest rebalance and acks them; a partition that stays with the
-  worker keeps those acks and commits them before it is sought back, so the
-  records are never handled (the crash test lost the database writes of case
-  events this way). :meth:`GaplessConsumer.ack` does not count them.
-* **Records handled out of order.** A skipped record fetched again later is
-  handled after the records behind it, and near-duplicate merging depends on
-  the order of reports. :class:`InOrder` lets each stage take a partition's
-  records strictly in offset order, once, re-reading from any hole at once.
-* **A producer flush that gives up.** Table writes go through Faust's producer
-  buffer, whose ``flush`` returns as soon as one hand-over to the Kafka client
-  takes longer than 0.1 s, even with records still in it — and Faust commits
-  right after flushing. :class:`DrainingProducer` waits until every record
-  buffered before the flush is delivered, so a changelog record is on the
-  broker before the offsets of the input that caused it are committed.
+- **A hole at the head of the acked offsets** — :class:`GaplessConsumer`,
+  :func:`rewind_stalled`. Records fetched around the seek of a resumed partition
+  can be dropped from the stream queues after the read position has passed them
+  (faust#596). Faust commits over one missing head record and blocks for good on
+  two or more (its check is ``min(acked) - committed > 1``: faust#606, PR #707);
+  partitions never committed are neither sought nor checked. The guard seeks
+  them to their first offset, commits only a run that starts exactly at the
+  committed (or first) offset, and re-reads a partition whose head stays missing
+  for :data:`STALL_SECONDS` (downstream effects are idempotent).
+- **Skipped records acked as handled** — :meth:`GaplessConsumer.ack`. A stream
+  skips the records fetched before the latest rebalance and acks them (faust
+  PR #223); a partition that stays with the worker commits those acks before it
+  is sought back, and the records are never handled. Such acks do not count.
+- **Records handled out of order** — :class:`InOrder`. A skipped record fetched
+  again is handled after the records behind it, and near-duplicate merging
+  depends on the order of reports: each stage takes a partition's records
+  strictly in offset order, once, re-reading from any hole at once.
+- **A producer flush that gives up** — :class:`DrainingProducer`. Faust flushes
+  the producer before it commits (PR #273), but the buffer's flush returns as
+  soon as one hand-over takes longer than 0.1 s, table writes still buffered.
+  The flush waits until every record buffered before it is delivered.
 """
 
 from __future__ import annotations
@@ -50,6 +42,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT
+from faust.types.tuples import ack_lock
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +53,18 @@ STALL_SECONDS = 10.0
 
 
 class GaplessConsumer(faust_aiokafka.Consumer):
-    """Commits only offsets that continue the committed one without a hole."""
+    """Commits only offsets that continue the committed one without a hole.
+
+    Upstream: faust-streaming/faust#606 "Wrong offset commit in case of gaps"
+    (open) and its fix, PR #707 "never commit past an in-flight (unacked)
+    message" (open), change ``_new_offset``, the method wrapped here. Remove
+    :meth:`_new_offset`'s head check when a release with #707 is pinned and the
+    canary ``test_faust_alone_commits_over_one_missing_record`` fails — and only
+    if that release also refuses a hole at the head of a never-committed
+    partition (Faust's check is skipped when the committed offset is None or 0;
+    no upstream report found), else keep :meth:`perform_seek` and
+    :meth:`next_to_commit`.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -131,6 +135,12 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         """Count an ack only if the record was handled in the generation that
         fetched it, with the flow running.
 
+        Upstream: the skip-and-ack of records fetched before a rebalance came with
+        faust-streaming/faust PR #223 (fix of #221); manual acks across a
+        rebalance are faust#527 (open). Remove this override when a pinned
+        release no longer acks what it skips (or drops those acks on a
+        rebalance) and the crash test passes without it.
+
         A Faust stream *skips* a record fetched before the latest rebalance (or
         while the flow is suspended) and then acks it like a handled one; if
         the partition stays with this worker, that ack survives the rebalance
@@ -142,9 +152,12 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         generation = getattr(message, "generation_id", None)
         stale = generation is not None and generation != self.app.consumer_generation_id
         if stale or message in self._uncounted or not self.app.flow_control.is_active():
-            if not message.acked:
-                message.acked = True
-                self._unacked_messages.discard(message)
+            # The same lock as Faust's own ack (0.15.3 holds it around the acked
+            # test-and-set and the bookkeeping shared by every message).
+            with ack_lock:
+                if not message.acked:
+                    message.acked = True
+                    self._unacked_messages.discard(message)
             return False
         acked: bool = super().ack(message)
         return acked
@@ -176,6 +189,13 @@ class DrainingProducer(faust_aiokafka.Producer):
 
     Only those: records other agents keep buffering meanwhile must not hold the
     flush (and with it the commit and the case agent) until the buffer runs dry.
+
+    Upstream: Faust flushes before it commits since faust-streaming/faust PR #273
+    ("flushing producer before commit"), but ``ProducerBuffer.flush_atmost``
+    returns after one 0.1 s wait with records still buffered; slow flushes are
+    reported in faust#173 (open), the early return itself nowhere we found.
+    Remove when a pinned release's ``ProducerBuffer.flush`` drains the buffer
+    instead of returning at its first 0.1 s timeout (``faust/transport/producer.py``).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -220,7 +240,12 @@ class GuardedApp(faust.App):
 
 
 async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> dict[TP, int]:
-    """Seek every stalled partition back to its committed offset; returns them."""
+    """Seek every stalled partition back to its committed offset; returns them.
+
+    Upstream: faust-streaming/faust#596 "A race condition in recovery causes
+    unrecoverable gaps in acked offsets and consequently blocks committing"
+    (open). Remove (with the timer in ``streams.app``) when a pinned release
+    fixes #596 and the crash test passes without it."""
     consumer = app.consumer
     if not isinstance(consumer, GaplessConsumer):
         return {}
@@ -254,6 +279,10 @@ class InOrder:
       missing record and everything behind it arrive again, in order;
     * acks a record fetched before the latest rebalance without counting it
       (it is fetched again from the committed offset).
+
+    Upstream: the holes come from faust-streaming/faust#596 (open); order after
+    a rebalance was faust#221 (closed by PR #223, which skips such records
+    rather than re-reading them). Remove with :func:`rewind_stalled`.
     """
 
     def __init__(self, app: AppT) -> None:

@@ -27,10 +27,10 @@ from prometheus_client.exposition import choose_encoder
 from sinks.webhooks import Attempt, Outcome, WebhookSender
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StreamMetrics, case_census
+from streams.topics import StageTopics
 
 if TYPE_CHECKING:
     from sinks.outbox import Delivery
-    from streams.app import StageTopics
 
 log = logging.getLogger(__name__)
 

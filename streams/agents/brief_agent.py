@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import faust
@@ -25,11 +25,9 @@ from sqlalchemy import Engine
 from routing.district import District
 from schemas.alerts import Alert
 from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, write_brief
+from streams.codecs import decode_alert, message_headers
 from streams.config import StreamConfig, StreamDeps
-from streams.reportup import decode_alert, message_headers
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
@@ -114,19 +112,36 @@ async def _read(
     return alerts
 
 
+@dataclass(frozen=True)
+class DatabaseBriefs:
+    """:class:`~streams.config.BriefWriter` on the database projection: the brief's
+    figures from :func:`sinks.briefs.daily_brief`, its files by
+    :func:`sinks.briefs.write_brief` into ``out_dir``. Built by the composition root."""
+
+    engine: Engine
+    out_dir: Path
+    names: BriefNames
+    tz: str = DEFAULT_TZ
+
+    def write(self, day: date, hotspots: Sequence[Alert] | None, now: datetime) -> list[Path]:
+        brief = daily_brief(self.engine, day, self.tz, hotspots=hotspots, names=self.names, now=now)
+        return write_brief(brief, self.out_dir)
+
+
 def register(
     app: faust.App,
     topics: StageTopics,
     config: StreamConfig,
     deps: StreamDeps,
     *,
-    engine: Engine,
-    out_dir: Path,
-    tz: str = DEFAULT_TZ,
     cron: str = BRIEF_CRON,
 ) -> Callable[[date], Awaitable[list[Path]]]:
-    """Schedule the brief; returns the job for one day (for tests and re-runs)."""
-    names = brief_names(deps.district)
+    """Schedule the brief on ``deps.briefs``; returns the job for one day (for tests
+    and re-runs)."""
+    briefs = deps.briefs
+    if briefs is None:
+        raise ValueError("the daily brief needs deps.briefs")
+    tz = briefs.tz
     zone = ZoneInfo(tz)
 
     async def brief_for(day: date) -> list[Path]:
@@ -137,10 +152,7 @@ def register(
         except Exception as exc:
             log.warning("daily brief %s: hotspot alerts unavailable (%s)", day, exc)
             hotspots = None
-        brief = await asyncio.to_thread(
-            daily_brief, engine, day, tz, hotspots=hotspots, names=names, now=deps.clock()
-        )
-        paths = await asyncio.to_thread(write_brief, brief, out_dir)
+        paths = await asyncio.to_thread(briefs.write, day, hotspots, deps.clock())
         log.info("daily brief %s written: %s", day, ", ".join(str(p) for p in paths))
         return paths
 

@@ -3,7 +3,9 @@
 Consumes normalised reports and case commands — both keyed by community code,
 so a case's state and everything that changes it share one partition — and
 publishes every accepted change to ``gridhub.case-events`` and every command's
-answer to the command-results topic.
+answer to the command-results topic. The decisions are ``streams.logic.casework``
+and ``streams.logic.commands``; this module owns the tables, the batch lifecycle
+and the outputs.
 
 Lifecycle of a batch (what makes a SIGKILL harmless):
 
@@ -29,30 +31,36 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from pydantic import ValidationError
 
 from schemas import trace
 from schemas.cases import CaseCommand, FollowReport, SuperviseTick
-from streams.agents.intake_agent import dead_letter_record
 from streams.batching import ack_all, event_batches
-from streams.casestore import CaseRecord, NearEntry
-from streams.casework import CaseWork
-from streams.codecs import encode_case_event, shared_reports
-from streams.commands import handle_command
+from streams.codecs import dead_letter_record, encode_case_event, shared_reports
 from streams.config import StreamConfig, StreamDeps
+from streams.logic.casestore import CaseRecord, NearEntry
+from streams.logic.casework import CaseWork
+from streams.logic.commands import handle_command
+from streams.logic.supervision import DueIndex
 from streams.metrics import StageMeter
-from streams.supervision import DueIndex
 from streams.tables import pinned_table
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
 _DELETE = object()
+
+
+def reference_entry(value: Any) -> tuple[str | None, str | None]:
+    """``(case id, grid code)`` of a ``reference-index`` value: a JSON object, or
+    the bare case id written before the index kept grids (no grid known then)."""
+    if isinstance(value, dict):
+        case_id, grid_code = value.get("case_id"), value.get("grid_code")
+        return (str(case_id) if case_id else None, str(grid_code) if grid_code else None)
+    return (str(value) if value is not None else None, None)
 
 
 class CaseTables:
@@ -63,8 +71,9 @@ class CaseTables:
         self.reports = pinned_table(app, "report-index", partitions)  # report id -> case id
         self.folds = pinned_table(app, "fold-index", partitions)  # fold key -> case id
         self.cells = pinned_table(app, "near-index", partitions)  # cell -> [[id, lat, lon]]
-        # CAP alert -> case id on every worker: an Update or Cancel may arrive on
-        # another community's partition than the alert it refers to.
+        # CAP alert -> its case and the case's grid, on every worker: an Update or
+        # Cancel may arrive on another community's partition than the alert it
+        # refers to, and one with no area is placed by intake where its alert is.
         self.references = pinned_table(app, "reference-index", partitions, global_=True)
         # Parsed records by case id, valid while the table still holds the very
         # dict they were parsed from (a write replaces it): parsing is the
@@ -82,6 +91,11 @@ class CaseTables:
         self._parsed[case_id] = (raw, record)
         return record
 
+    def reference_place(self, key: str) -> str | None:
+        """The grid of the case holding a CAP fold key, as far as this worker's copy
+        of the global index knows (intake's lookup for reference-only messages)."""
+        return reference_entry(self.references.get(key))[1]
+
     def store_parsed(self, record: CaseRecord) -> None:
         raw = record.model_dump(mode="json")
         self.cases[record.case.id] = raw
@@ -89,7 +103,7 @@ class CaseTables:
 
 
 class StagedCaseStore:
-    """:class:`~streams.casestore.CaseStore` over :class:`CaseTables` for one
+    """:class:`~streams.logic.casestore.CaseStore` over :class:`CaseTables` for one
     batch: reads see the batch's own writes, which are held until :meth:`apply`."""
 
     def __init__(self, tables: CaseTables) -> None:
@@ -141,11 +155,10 @@ class StagedCaseStore:
         self._put("cells", key, value)
 
     def case_of_reference(self, key: str) -> str | None:
-        value = self._get("references", key)
-        return str(value) if value is not None else None
+        return reference_entry(self._get("references", key))[0]
 
-    def publish_reference(self, key: str, case_id: str) -> None:
-        self._put("references", key, case_id)
+    def publish_reference(self, key: str, case_id: str, grid_code: str) -> None:
+        self._put("references", key, {"case_id": case_id, "grid_code": grid_code})
 
     def apply(self) -> int:
         """Write the staged state to the tables; returns the number of writes."""
@@ -175,8 +188,16 @@ class Output:
     headers: list[tuple[str, bytes]] | None = None
 
 
-def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
-    tables = CaseTables(app, config.partitions)
+def register(
+    app: faust.App,
+    topics: StageTopics,
+    config: StreamConfig,
+    deps: StreamDeps,
+    tables: CaseTables | None = None,
+) -> CaseTables:
+    """Attach the case agent and its supervision timer; returns its tables (made
+    here unless given: ``register_agents`` makes them first, for intake's lookup)."""
+    tables = tables if tables is not None else CaseTables(app, config.partitions)
     inputs = app.topic(
         topics.reports.get_topic_name(),
         topics.case_commands.get_topic_name(),
@@ -290,3 +311,4 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             )
 
     app.timer(config.supervision_seconds, name="gridhub.supervision")(supervision_timer)
+    return tables

@@ -1,39 +1,27 @@
-"""Aggregate + analyse: windowed counts and hotspot alerts (DESIGN.md §2).
+"""Aggregate + analyse: windowed counts per grid × category and hotspot alerts (DESIGN.md §2).
 
-A second consumer of ``gridhub.reports`` (its own agent, ``gridhub.hotspots``),
-keyed by community like the case agent, so every table here is co-partitioned
-with the stream and moves with the partition on a rebalance:
+Agent ``gridhub.hotspots``, a second consumer of ``gridhub.reports``. The decision
+itself is pure (``streams.logic.hotspots``); this module owns the tables and the
+batch lifecycle.
 
-- ``hotspot-counts``: Faust tumbling windowed table, reports per grid × category
-  × source per window (with a key index, so the analysis can list a window);
-- ``hotspot-seen``: tumbling windowed table of report ids, so a retried report
-  (same id, another record) is counted once;
-- ``hotspot-baseline``: per grid × category, the counts of the newest window and
-  the trailing ones plus the windows that alerted (``streams.hotspots``).
-
-Windows follow event time, the report's ``received_at``: ``relative_to_field``
-needs a ``faust.Record`` value and our topics carry raw bytes, so the tables are
-made relative (``clone(relative_to=...)``) to a handler that returns the decoded
-report's time. Faust expires windows by wall clock, not event time: windows of
-a replay of old data vanish from ``hotspot-counts`` at the next table cleanup;
-the hotspot decision does not depend on them (``hotspot-baseline`` keeps its own
-windows by event time).
-
-When a window becomes a hotspot, an ``Alert`` goes to ``gridhub.alerts`` as a
-structured CloudEvent keyed by grid, and is acknowledged by the broker before the
-state that says "alerted" is written: a crash in between re-raises the same
-alert (same id) on replay instead of losing it. A record replayed after a crash
-is recognised by its offset, kept with the state, and not counted again.
-
-Events are taken in batches (un-acked): the batch is decided over a staged view
-of the tables (reads see the batch's own counts), its alerts are sent and
-acknowledged together, and only then is the state written — one write per grid
-× category and per grid × category × source × window instead of one each per
-report, since every write is a changelog record. A Faust table write goes to the
-changelog partition of the current event, so each write is made with the event
-that caused it (the last one, for a sum) made current; all events of one grid ×
-category share a partition, being keyed by its community. The batch is acked
-last.
+- **Tables**, keyed by community like the stream, so they move with the partition
+  on a rebalance:
+  ``hotspot-counts`` (tumbling, reports per grid × category × source, with a key
+  index so a window can be listed); ``hotspot-seen`` (tumbling, report ids, so a
+  retried report is counted once); ``hotspot-baseline`` (per grid × category: the
+  newest and trailing windows, the windows that alerted, the last offset counted).
+- **Event time.** Windows follow the report's ``received_at``. ``relative_to_field``
+  needs a ``faust.Record`` value and our topics carry bytes, so the tables are
+  relative to :class:`EventTime`. Faust expires windows by wall clock: windows of
+  a replay of old data leave ``hotspot-counts`` at the next cleanup, which the
+  decision does not need (``hotspot-baseline`` keeps its own windows).
+- **A batch**, un-acked: decided over a staged view (reads see the batch's own
+  counts); its alerts sent and acknowledged by the broker; only then the state
+  written, one write per key rather than per report (each write is a changelog
+  record), each on behalf of the event that caused it (``streams.tables``); the
+  batch acked last.
+- **After a crash** the same alert (same id) is raised again rather than lost,
+  and a replayed record is recognised by its offset and not counted twice.
 """
 
 from __future__ import annotations
@@ -43,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import faust
 from faust.types import EventT
@@ -57,7 +45,7 @@ from schemas.reports import Report
 from streams.batching import ack_all, event_batches
 from streams.codecs import shared_reports
 from streams.config import StreamConfig, StreamDeps
-from streams.hotspots import (
+from streams.logic.hotspots import (
     KEY_SEPARATOR,
     HotspotState,
     SourceCount,
@@ -70,9 +58,8 @@ from streams.hotspots import (
     state_key,
     window_start,
 )
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.tables import current_events
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
@@ -95,30 +82,6 @@ def alert_cloudevent(alert: Alert) -> Envelope:
         datacontenttype="application/json",
         data=alert.model_dump(mode="json"),
     )
-
-
-def changelog_topics(app_id: str, rule: HotspotRule) -> dict[str, dict[str, str]]:
-    """The changelog topics of this agent's tables and their settings, as Faust
-    would create them. Create them with the other topics before the first worker
-    starts: a worker that creates them itself can join its group before their
-    partitions show in its metadata, and then every table write fails with
-    ``PartitionsMismatch`` (the agent crashes and Faust skips the event) until
-    the next metadata refresh, up to 5 minutes later."""
-    size = rule.window_seconds
-    windowed = {
-        COUNTS_TABLE: size * (rule.baseline_windows + 1),
-        SEEN_TABLE: size * 2,
-    }
-    topics = {
-        f"{app_id}-{table}-changelog": {
-            "cleanup.policy": "compact,delete",
-            "retention.ms": str(expires * 1000),
-        }
-        for table, expires in windowed.items()
-    }
-    for table in (f"{COUNTS_TABLE}-key_index", BASELINE_TABLE):
-        topics[f"{app_id}-{table}-changelog"] = {"cleanup.policy": "compact"}
-    return topics
 
 
 class EventTime:
@@ -265,28 +228,21 @@ class StagedHotspots:
         """Write the batch's state, each write with the event that caused it current
         (its changelog partition, and its window through ``event_time``)."""
         tables = self.tables
-        previous = stream.current_event  # Faust's take buffer reads it: put it back
-        try:
+        with current_events(stream) as make_current:
+
+            def on_behalf_of(event: EventT[Any], report: Report) -> None:
+                make_current(event)
+                event_time.mark(event, report)
+
             for (key, _), count in self._counts.items():
-                _make_current(stream, event_time, count.event, count.report)
+                on_behalf_of(count.event, count.report)
                 tables.counts[key] += count.n
             for (report_id, _), (position, event, report) in self._seen.items():
-                _make_current(stream, event_time, event, report)
+                on_behalf_of(event, report)
                 tables.seen[report_id] = position
             for key, (state, event, report) in self._states.items():
-                _make_current(stream, event_time, event, report)
+                on_behalf_of(event, report)
                 tables.baseline[key] = state.to_json()
-        finally:
-            stream._set_current_event(previous)
-
-
-def _make_current(
-    stream: faust.Stream[Any], event_time: EventTime, event: EventT[Any], report: Report
-) -> None:
-    # Faust has no public way to write a table on behalf of an earlier event of
-    # the batch; the stream's own setter is what its iteration uses per event.
-    stream._set_current_event(event)
-    event_time.mark(event, report)
 
 
 def register(
@@ -333,7 +289,7 @@ def register(
             log.warning("%s (%s)", alert.title, alert.id)
 
     async def hotspots(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             staged = StagedHotspots(tables)
             for event in batch:
                 staged.observe(event)

@@ -1,16 +1,19 @@
-"""Collect: parse the CloudEvent, validate, normalise; good records go to
-``gridhub.reports`` keyed by community, bad ones to the DLQ with the reason.
+"""Collect: parse the CloudEvent, validate, normalise (``streams.logic.intake``);
+good records go to ``gridhub.reports`` keyed by community, bad ones to the DLQ
+with the reason.
 
 Batches with ``noack_take``, normalises a batch at once (one grid query for
 its points) and acks a batch only after every record in it has been handed to
-the producer; Faust flushes the producer before it commits.
+the producer; Faust flushes the producer before it commits. A CAP Update or
+Cancel with no area is placed through the case agent's reference index and
+the places of the CAP messages this agent normalised lately.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -18,53 +21,13 @@ from schemas import trace
 from schemas.envelope import Envelope, EnvelopeError, decode_kafka
 from schemas.reports import Report
 from streams.batching import ack_all, event_batches
-from streams.codecs import encode_report
+from streams.codecs import dead_letter_record, encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.intake import IntakeError, normalise_batch
+from streams.logic.intake import IntakeError, KnownPlaces, ReferencePlaces, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
-
-DLQ_REASON = "gridhub-error"
-DLQ_STAGE = "gridhub-error-stage"
-
-
-def dlq_headers(message: Any, reason: str, stage: str) -> list[tuple[str, bytes]]:
-    """The original headers plus where the record came from and why it failed."""
-    headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
-    headers += [
-        (DLQ_REASON, reason.encode("utf-8")[:4000]),
-        (DLQ_STAGE, stage.encode()),
-        ("gridhub-original-topic", str(message.topic).encode()),
-        ("gridhub-original-partition", str(message.partition).encode()),
-        ("gridhub-original-offset", str(message.offset).encode()),
-    ]
-    return headers
-
-
-#: A dead letter carries at most this much of the original value: the worker's
-#: producer refuses records near the broker's 1 MB limit, and the original is
-#: kept anyway at the topic, partition and offset its headers name.
-DLQ_MAX_VALUE = 256 * 1024
-
-
-def dead_letter_record(
-    message: Any, reason: str, stage: str
-) -> tuple[bytes | None, list[tuple[str, bytes]]]:
-    """Value and headers of the dead letter for ``message``; an oversized value
-    is cut to :data:`DLQ_MAX_VALUE` bytes and says so in its headers."""
-    value = message.value
-    headers = dlq_headers(message, reason, stage)
-    if value is not None and len(value) > DLQ_MAX_VALUE:
-        headers += [
-            ("gridhub-original-size", str(len(value)).encode()),
-            ("gridhub-value-truncated", b"true"),
-        ]
-        value = bytes(value[:DLQ_MAX_VALUE])
-    return value, headers
 
 
 def record_time(message: Any) -> datetime:
@@ -81,8 +44,18 @@ def traced(report: Report, envelope: Envelope) -> Report:
     return report.model_copy(update={"attributes": attributes})
 
 
-def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
+def register(
+    app: faust.App,
+    topics: StageTopics,
+    config: StreamConfig,
+    deps: StreamDeps,
+    references: ReferencePlaces | None = None,
+) -> None:
+    """Attach the intake agent. ``references`` tells where the case agent holds a
+    CAP alert (its global reference index); with the places of the CAP messages
+    this agent normalised itself, it places an Update or Cancel that has no area."""
     meter = StageMeter(deps.metrics, "intake")
+    places = KnownPlaces(index=references)
     reports_topic = topics.reports.get_topic_name()
 
     def envelope_of(message: Any) -> Envelope | Exception:
@@ -125,6 +98,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                     if isinstance(envelope, Envelope)
                 ],
                 deps.district,
+                places,
             )
         )
         for message, envelope in zip(messages, envelopes, strict=True):
@@ -139,7 +113,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         await topics.intake_dlq.send(key=message.key, value=value, headers=headers)
 
     async def intake(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             meter.start(batch, count_inputs=False)
             await handle([event.message for event in batch])
             await ack_all(stream, batch)

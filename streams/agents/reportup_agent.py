@@ -4,7 +4,7 @@ Two agents, each in its own consumer of a topic it does not own:
 
 - ``gridhub.report-up`` consumes ``gridhub.case-events`` (keyed by case id, so
   every event of a case reaches the same worker, in order) and sends the
-  :func:`~streams.reportup.report_up` decisions: alerts to ``gridhub.alerts``
+  :func:`~streams.logic.reportup.report_up` decisions: alerts to ``gridhub.alerts``
   (key grid code), notifications to ``gridhub.notifications`` (key recipient),
   the P1 notification to the duty office straight away, without a second hop;
 - ``gridhub.report-up.alerts`` consumes ``gridhub.alerts`` and tells the duty
@@ -19,28 +19,24 @@ offset, so a crash re-sends (same ids) rather than loses.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
 from schemas import trace
 from schemas.alerts import Alert, AlertKind, Notification
 from streams.batching import ack_all, event_batches
-from streams.codecs import shared_case_events
-from streams.config import StreamConfig, StreamDeps
-from streams.metrics import StageMeter
-from streams.reportup import (
-    PriorityMemory,
-    alert_notifications,
+from streams.codecs import (
     decode_alert,
     encode_alert,
     encode_notification,
     message_headers,
-    report_up,
+    shared_case_events,
 )
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.config import StreamConfig, StreamDeps
+from streams.logic.reportup import PriorityMemory, alert_notifications, report_up
+from streams.metrics import StageMeter
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +69,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         sent.sent(notifications_topic)
 
     async def reportup(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             meter.start(batch)
             for event in batch:
                 try:
@@ -102,7 +98,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             meter.finish()
 
     async def duty_office(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.intake_batch, config.intake_batch_seconds):
+        async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             alerts_meter.start(batch)
             for event in batch:
                 try:

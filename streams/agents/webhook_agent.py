@@ -17,23 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
-from sqlalchemy import Engine
 
 from schemas.alerts import Notification
 from sinks.outbox import Delivery, Outbox, UrlFor
 from sinks.subscriptions import DbSubscriptions, url_for
 from sinks.webhooks import WebhookConfig, WebhookSender
 from streams.batching import ack_all, event_batches
+from streams.codecs import decode_notification, message_headers
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter
 from streams.observability import MeteredWebhookSender
-from streams.reportup import decode_notification, message_headers
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +80,15 @@ async def accept_with_retry(
 
 
 def register(
-    app: faust.App,
-    topics: StageTopics,
-    config: StreamConfig,
-    deps: StreamDeps,
-    *,
-    webhooks: WebhookConfig,
-    engine: Engine,
-    subscriptions: DbSubscriptions | None = None,
+    app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps
 ) -> WebhookSender:
-    """Attach the notification sender; returns it (for tests and metrics).
-    ``subscriptions``: the admin's, from the database, beside the settings'."""
-    outbox = Outbox(engine)
-    lookup = subscription_lookup(webhooks, subscriptions)
+    """Attach the notification sender on ``deps.notifications``; returns the sender
+    (for tests and metrics)."""
+    ports = deps.notifications
+    if ports is None:
+        raise ValueError("the webhook stage needs deps.notifications (outbox and webhook settings)")
+    outbox, webhooks = ports.outbox, ports.webhooks
+    lookup = subscription_lookup(webhooks, ports.subscriptions)
     sender = MeteredWebhookSender(webhooks, outbox, metrics=deps.metrics)
     meter = StageMeter(deps.metrics, "webhooks")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 
@@ -23,9 +23,7 @@ from streams.batching import ack_all, event_batches
 from streams.codecs import shared_case_events
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StageMeter, StreamMetrics
-
-if TYPE_CHECKING:
-    from streams.app import StageTopics
+from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from schemas.envelope import (
     Envelope,
 )
 from sinks.db import upgrade
-from streams.sources import citymgmt_report_id, derived_report_id
+from streams.logic.intake import citymgmt_report_id, derived_report_id
 from tests.fixtures.worker import HubEnv, wait_http, wait_until
 from tests.support.cap_samples import ALERT_XML, CANCEL_XML, UPDATE_XML
 

@@ -153,3 +153,45 @@ def edited(xml: str, old: str, new: str) -> str:
     """A sample with one piece replaced (the piece must be there)."""
     assert old in xml, old
     return xml.replace(old, new, 1)
+
+
+def alert_xml(identifier: str) -> str:
+    """:data:`ALERT_XML` under another identifier (a fresh alert for each test)."""
+    return edited(ALERT_XML, "<identifier>YJ-2026-0815-001<", f"<identifier>{identifier}<")
+
+
+def reference(identifier: str, sent: str = "2026-08-15T14:30:00+08:00") -> str:
+    """One ``<references>`` entry for an alert of :data:`SENDER`."""
+    return f"{SENDER},{identifier},{sent}"
+
+
+def references_only(
+    msg_type: str, identifier: str, references: str, note: str | None = None, info: str = ""
+) -> str:
+    """An Update or Cancel that carries only its references (valid CAP 1.2:
+    ``<info>`` is optional; ``info`` may add one without an ``<area>``)."""
+    note_xml = f"\n  <note>{note}</note>" if note else ""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>{identifier}</identifier>
+  <sender>{SENDER}</sender>
+  <sent>2026-08-15T21:00:00+08:00</sent>
+  <status>Actual</status>
+  <msgType>{msg_type}</msgType>
+  <scope>Public</scope>{note_xml}
+  <references>{references}</references>{info}
+</alert>
+"""
+
+
+NO_AREA_INFO = """
+  <info>
+    <language>zh-CN</language>
+    <category>Met</category>
+    <event>暴雨预警</event>
+    <urgency>Immediate</urgency>
+    <severity>Extreme</severity>
+    <certainty>Observed</certainty>
+    <headline>暴雨红色预警</headline>
+    <description>雨势加强，请继续避开低洼路段。</description>
+  </info>"""

@@ -14,8 +14,9 @@ from gridhub.bootstrap import load_district, stream_config
 from gridhub.settings import Settings
 from sinks.ports import InMemoryCaseSink
 from streams.agents import hotspot_agent
-from streams.app import build_app, stage_topics
+from streams.app import build_app
 from streams.config import StreamDeps
+from streams.topics import stage_topics
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from kafka import KafkaProducer
 
 from schemas.alerts import Alert, AlertKind
 from streams.agents.brief_agent import read_alerts
-from streams.reportup import encode_alert
+from streams.codecs import encode_alert
 
 pytestmark = [pytest.mark.kafka]
 

@@ -23,13 +23,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from gridhub.bootstrap import changelog_topics
 from gridhub.topics import create_topics
-from routing.hotspots import HotspotRule
+from routing.district import District
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert
 from schemas.envelope import decode_kafka
 from schemas.reports import Report, community_of, street_of
-from streams.agents.hotspot_agent import changelog_topics
+from sinks.ports import InMemoryCaseSink
+from streams.agents import hotspot_agent
+from streams.app import build_app
 from streams.codecs import encode_report
+from streams.config import StreamConfig, StreamDeps
+from streams.topics import stage_topics
 from tests.fixtures.kafka import DEFAULT_TEST_PARTITIONS
 from tests.fixtures.worker import HubEnv, HubProcess, wait_until
 
@@ -55,6 +60,23 @@ def report(at: datetime, category: str, grid: str = GRID, report_id: str | None 
         occurred_at=at,
         received_at=at,
     )
+
+
+def hotspot_changelogs(env: HubEnv, tmp_path) -> dict[str, tuple[int, dict[str, str]]]:
+    """The changelogs of the hotspot worker's tables, as the composition root finds
+    them on a built (never started) app."""
+    config = StreamConfig(
+        app_id=env.env["GRIDHUB_APP_ID"],
+        bootstrap="127.0.0.1:1",  # never contacted: the app is built, not started
+        topics=env.topics,
+        datadir=tmp_path / "changelogs",
+        partitions=DEFAULT_TEST_PARTITIONS,
+        web_enabled=False,
+    )
+    app = build_app(config)
+    deps = StreamDeps(district=District.load(), sink=InMemoryCaseSink())
+    hotspot_agent.register(app, stage_topics(app, config), config, deps)
+    return changelog_topics(app)
 
 
 def spawn_worker(env: HubEnv, running: list[HubProcess]) -> HubProcess:
@@ -127,11 +149,10 @@ class AlertFeed:
 def test_synthetic_burst_raises_exactly_one_hotspot_alert(
     hub_env, running, kafka_bootstrap, tmp_path
 ):
-    partitions = DEFAULT_TEST_PARTITIONS
     env = hub_env(f"sqlite:///{tmp_path / 'unused.db'}")
     # As a deployment would: the tables' changelogs exist before the first worker.
-    changelogs = changelog_topics(env.env["GRIDHUB_APP_ID"], HotspotRule.load())
-    create_topics(kafka_bootstrap, list(changelogs), partitions, 1, configs=changelogs)
+    for name, (count, settings) in hotspot_changelogs(env, tmp_path).items():
+        create_topics(kafka_bootstrap, [name], count, 1, configs={name: settings})
     started = time.monotonic()
     worker = spawn_worker(env, running)
     ready = wait_ready(worker)

@@ -30,7 +30,14 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.queries import CaseQueries
 from tests.fixtures.worker import HubEnv, free_port, wait_until
-from tests.support.cap_samples import ALERT_XML, CANCEL_XML, UPDATE_XML
+from tests.support.cap_samples import (
+    ALERT_XML,
+    CANCEL_XML,
+    UPDATE_XML,
+    alert_xml,
+    reference,
+    references_only,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -216,6 +223,30 @@ def test_cap_update_and_cancel_follow_their_references(loop):
     loop.publish(CAP_ALERT, CANCEL_XML, content_type="application/cap+xml")
     rejected = loop.case_until(case["id"], lambda c: c["state"] == "rejected", "cancel")
     assert "降雨结束" in rejected["timeline"][-1]["data"]["reason"]
+
+
+def test_cap_update_and_cancel_with_only_references_follow_the_alert(loop):
+    """Emergency systems send Update and Cancel without <info> or area (valid CAP
+    1.2): each is placed where its alert's case is and reaches that case."""
+    identifier = f"YJ-LOOP-{uuid.uuid4().hex[:8]}"
+    loop.publish(CAP_ALERT, alert_xml(identifier), content_type="application/cap+xml")
+
+    def alert_case() -> dict[str, Any] | None:
+        items, _ = loop.queries.list_cases(category="flooding", limit=100)
+        return next((c for c in items if c["external_ref"] == identifier), None)
+
+    case = wait_until(alert_case, WAIT, "the CAP alert's case")
+    update = references_only("Update", f"{identifier}-U", reference(identifier))
+    loop.publish(CAP_ALERT, update, content_type="application/cap+xml", binary=True)
+    attached = loop.case_until(case["id"], lambda c: c["report_count"] == 2, "the bare update")
+    assert [t["type"] for t in attached["timeline"]][-1] == "report_attached"
+
+    cancel = references_only(
+        "Cancel", f"{identifier}-C", reference(identifier), note="演练结束，解除预警"
+    )
+    loop.publish(CAP_ALERT, cancel, content_type="application/cap+xml")
+    rejected = loop.case_until(case["id"], lambda c: c["state"] == "rejected", "the bare cancel")
+    assert rejected["timeline"][-1]["data"]["reason"] == "演练结束，解除预警"
 
 
 def test_sla_marks_at_simulated_times(loop):

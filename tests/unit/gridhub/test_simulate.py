@@ -33,11 +33,11 @@ from schemas.cases import (
 )
 from schemas.envelope import decode_kafka
 from schemas.reports import Report
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork
 from streams.codecs import case_event_cloudevent
-from streams.commands import handle_command
-from streams.intake import normalise
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork
+from streams.logic.commands import handle_command
+from streams.logic.intake import normalise
 
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

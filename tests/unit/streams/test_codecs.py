@@ -1,6 +1,7 @@
-"""Case events on the wire: the fast encoder writes exactly the CloudEvent of
+"""Bytes on the wire: the fast case-event encoder writes exactly the CloudEvent of
 ``case_event_cloudevent``; the one-pass decoder reads it back, refuses anything
-else as before; the shared decoder decodes one record once for every agent."""
+else as before; the shared decoder decodes one record once for every agent;
+alerts and notifications round-trip as CloudEvents."""
 
 from __future__ import annotations
 
@@ -9,17 +10,24 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind
 from schemas.cases import CaseEvent
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork
+from schemas.envelope import decode_kafka
 from streams.codecs import (
     SharedDecodes,
     case_event_cloudevent,
+    decode_alert,
     decode_case_event,
+    decode_notification,
+    encode_alert,
     encode_case_event,
+    encode_notification,
 )
-from streams.intake import normalise
-from tests.unit.streams.conftest import report_envelope
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork
+from streams.logic.intake import normalise
+from streams.logic.reportup import DUTY_OFFICE, alert_notifications
+from tests.support.envelopes import report_envelope
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
@@ -69,3 +77,36 @@ def test_the_shared_decoder_decodes_each_record_once(events) -> None:
     assert shared.decode(first) is not decoded and shared.decode(first) == decoded
     with pytest.raises(ValueError):
         shared.decode(b"not json")
+
+
+HOTSPOT = Alert(
+    id="hotspot:990101001001001:garbage:2026-11-26T09:00:00Z",
+    kind=AlertKind.HOTSPOT,
+    time=datetime(2026, 11, 26, 9, 4, tzinfo=UTC),
+    grid_code="990101001001001",
+    category="garbage",
+    title="garbage: 5 reports in 1h",
+    detail={"count": 5},
+)
+
+
+def test_alert_and_notification_cloudevents_round_trip():
+    alert = HOTSPOT
+    value, headers = encode_alert(alert)
+    envelope = decode_kafka(value, headers)
+    assert envelope.type == f"{ALERT_TYPE_PREFIX}hotspot"
+    assert envelope.id == alert.id
+    assert envelope.subject == alert.grid_code
+    assert decode_alert(value, headers) == alert
+
+    [note] = alert_notifications(alert)  # the duty office's
+    value, headers = encode_notification(note)
+    envelope = decode_kafka(value, headers)
+    assert envelope.type == NOTIFICATION_TYPE
+    assert envelope.id == note.id
+    assert envelope.subject == DUTY_OFFICE
+    assert decode_notification(value, headers) == note
+    with pytest.raises(ValueError, match="not a notification"):
+        decode_notification(*encode_alert(alert))
+    with pytest.raises(ValueError, match="not an alert"):
+        decode_alert(*encode_notification(note))

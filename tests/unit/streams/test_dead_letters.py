@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from streams.agents.intake_agent import DLQ_MAX_VALUE, dead_letter_record
+from streams.codecs import DLQ_MAX_VALUE, dead_letter_record
 
 
 def message(value: bytes) -> SimpleNamespace:

@@ -5,12 +5,14 @@ tests/integration/streams drives them on a real one."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.types.tuples import ack_lock
 
 from streams.delivery import (
     STALL_SECONDS,
@@ -147,6 +149,35 @@ def test_a_record_fetched_before_the_rebalance_is_not_counted_as_handled(
     assert stale.acked
     assert consumer._acked[TP0] == []
     assert consumer._new_offset(TP0) is None
+
+
+def test_an_uncounted_ack_holds_fausts_ack_lock(app: GuardedApp) -> None:
+    """The pinned release's ack holds ``ack_lock`` around the acked flag and the
+    shared bookkeeping; the early return changes both, so it holds it too."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.consumer_generation_id = 4
+    stale = Fetched(10, generation_id=3)
+    consumer._unacked_messages.add(stale)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_lock() -> None:
+        with ack_lock:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(5)
+    acking = threading.Thread(target=consumer.ack, args=(stale,))
+    acking.start()
+    acking.join(0.2)
+    assert acking.is_alive() and not stale.acked  # waits for the lock
+    release.set()
+    acking.join(5)
+    holder.join(5)
+    assert stale.acked and stale not in consumer._unacked_messages
 
 
 def test_an_ack_while_the_flow_is_suspended_is_not_counted(app: GuardedApp) -> None:

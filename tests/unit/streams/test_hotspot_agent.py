@@ -10,17 +10,20 @@ from typing import Any
 import faust
 import pytest
 
+from gridhub.bootstrap import changelog_topics
 from routing.district import District
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.envelope import decode_structured_json
 from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
 from streams.agents import hotspot_agent
-from streams.app import build_app, stage_topics
+from streams.app import build_app
 from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.hotspots import SourceCount
-from tests.unit.streams.test_hotspots import GRID, HOUR, NINE, OTHER_GRID, burst, report
+from streams.logic.hotspots import SourceCount
+from streams.topics import stage_topics
+from tests.support.envelopes import GRID
+from tests.support.reports import HOUR, NINE, OTHER_GRID, burst, report_at
 
 Hub = tuple[faust.App, hotspot_agent.HotspotTables, "AlertCapture"]
 
@@ -65,7 +68,7 @@ async def feed(app: faust.App, values: list[bytes], key: bytes) -> None:
 
 async def test_a_burst_raises_one_structured_hotspot_alert_keyed_by_grid(hub: Hub) -> None:
     app, tables, capture = hub
-    quiet = [report(NINE - 20 * HOUR)]
+    quiet = [report_at(NINE - 20 * HOUR)]
     spike = burst(NINE, 8, source="urn:hotline:12345") + burst(NINE, 2)
     await feed(app, [encode_report(r) for r in quiet + spike], key=GRID[:12].encode())
 
@@ -97,7 +100,7 @@ async def test_a_burst_raises_one_structured_hotspot_alert_keyed_by_grid(hub: Hu
 
 async def test_retries_count_once_and_other_grids_stay_quiet(hub: Hub) -> None:
     app, tables, capture = hub
-    one = report(NINE, report_id="phone-retry")
+    one = report_at(NINE, report_id="phone-retry")
     records = [encode_report(one)] * 6  # a phone on a poor network
     records += [encode_report(r) for r in burst(NINE, 4, grid=OTHER_GRID)]
     records.append(b"not a report")  # skipped here; the case agent dead-letters it
@@ -110,7 +113,7 @@ async def test_retries_count_once_and_other_grids_stay_quiet(hub: Hub) -> None:
 
 async def test_a_retry_that_tips_nothing_and_a_second_window_alerts_again(hub: Hub) -> None:
     app, _, capture = hub
-    history = [report(NINE - 23 * HOUR)]
+    history = [report_at(NINE - 23 * HOUR)]
     first = burst(NINE, 5)
     second = burst(NINE + HOUR, 5)  # baseline 6 in 24 h: still under the floor
     records = [encode_report(r) for r in history + first + first[:2] + second]
@@ -122,14 +125,18 @@ async def test_a_retry_that_tips_nothing_and_a_second_window_alerts_again(hub: H
     ]
 
 
-def test_changelog_topics_to_create_up_front_are_the_tables_own(hub: Hub) -> None:
-    app, tables, _ = hub
-    wanted = hotspot_agent.changelog_topics(app.conf.id, tables.rule)
+def test_the_changelogs_created_up_front_include_the_hotspot_tables(hub: Hub) -> None:
+    """The composition root creates every table changelog before a worker starts
+    (``gridhub.bootstrap.changelog_topics``); the windowed ones expire with their windows."""
+    app, _, _ = hub
+    wanted = changelog_topics(app)
     own = {
-        table.changelog_topic.get_topic_name(): table
+        table.changelog_topic.get_topic_name()
         for name, table in app.tables.items()
         if name.startswith("hotspot-")
     }
-    assert set(wanted) == set(own)
-    counts = wanted[f"{app.conf.id}-hotspot-counts-changelog"]
+    assert own <= set(wanted)
+    _, counts = wanted[f"{app.conf.id}-hotspot-counts-changelog"]
     assert counts == {"cleanup.policy": "compact,delete", "retention.ms": str(25 * 3600 * 1000)}
+    _, baseline = wanted[f"{app.conf.id}-hotspot-baseline-changelog"]
+    assert baseline == {"cleanup.policy": "compact"}

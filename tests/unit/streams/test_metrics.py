@@ -19,12 +19,12 @@ from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
 from streams.agents.intake_agent import traced
 from streams.agents.writer_agent import write_with_retry
-from streams.app import StageTopics, build_app, register_agents
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork, next_event
+from streams.app import build_app, register_agents
 from streams.codecs import decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
-from streams.intake import normalise
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork, next_event
+from streams.logic.intake import normalise
 from streams.metrics import (
     CaseCensus,
     StageMeter,
@@ -33,7 +33,8 @@ from streams.metrics import (
     partition_of,
     source_kind,
 )
-from tests.unit.streams.conftest import report_envelope
+from streams.topics import StageTopics
+from tests.support.envelopes import report_envelope
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

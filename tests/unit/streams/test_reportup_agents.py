@@ -17,17 +17,20 @@ from schemas.cases import Priority
 from schemas.envelope import decode_kafka
 from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
+from sinks.outbox import Outbox
 from sinks.outbox_models import inbox
 from sinks.ports import InMemoryCaseSink
 from sinks.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookConfig, verify_signature
 from streams.agents import brief_agent, reportup_agent, webhook_agent
-from streams.app import build_app, stage_topics
-from streams.codecs import encode_case_event
-from streams.config import StreamConfig, StreamDeps
-from streams.reportup import alert_notifications, encode_alert, encode_notification, report_up
+from streams.agents.brief_agent import DatabaseBriefs
+from streams.app import build_app
+from streams.codecs import encode_alert, encode_case_event, encode_notification
+from streams.config import NotificationPorts, StreamConfig, StreamDeps
+from streams.logic.reportup import alert_notifications, report_up
+from streams.topics import stage_topics
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 from tests.support.cases import CaseStory
-from tests.unit.streams.test_agents import Captured, settle
+from tests.support.streams import Captured, settle
 
 SECRET = "unit-secret"
 CASE = "990101001001-0123456789ab"
@@ -53,8 +56,6 @@ def hub(district, tmp_path: Path, engine, receiver: Receiver):
     )
     app = build_app(config)
     topics = stage_topics(app, config)
-    deps = StreamDeps(district=district, sink=InMemoryCaseSink())
-    reportup_agent.register(app, topics, config, deps)
     hooks = WebhookConfig(
         subscriptions={"duty_office": receiver.url("/duty"), "department:*": receiver.url("/dept")},
         secret=SECRET,
@@ -62,10 +63,15 @@ def hub(district, tmp_path: Path, engine, receiver: Receiver):
         max_delay=0.05,
         timeout=2.0,
     )
-    webhook_agent.register(app, topics, config, deps, webhooks=hooks, engine=engine)
-    brief_job = brief_agent.register(
-        app, topics, config, deps, engine=engine, out_dir=tmp_path / "briefs"
+    deps = StreamDeps(
+        district=district,
+        sink=InMemoryCaseSink(),
+        notifications=NotificationPorts(Outbox(engine), hooks),
+        briefs=DatabaseBriefs(engine, tmp_path / "briefs", brief_agent.brief_names(district)),
     )
+    reportup_agent.register(app, topics, config, deps)
+    webhook_agent.register(app, topics, config, deps)
+    brief_job = brief_agent.register(app, topics, config, deps)
     app.finalize()
     captured = Captured()
     for name in ("alerts", "notifications"):
@@ -209,10 +215,9 @@ def test_the_brief_is_a_leader_only_crontab(district, tmp_path, engine):
         return original(cron, **kwargs)
 
     app.crontab = spy  # type: ignore[method-assign]
-    deps = StreamDeps(district=district, sink=InMemoryCaseSink())
-    brief_agent.register(
-        app, stage_topics(app, config), config, deps, engine=engine, out_dir=tmp_path
-    )
+    briefs = DatabaseBriefs(engine, tmp_path, brief_agent.brief_names(district))
+    deps = StreamDeps(district=district, sink=InMemoryCaseSink(), briefs=briefs)
+    brief_agent.register(app, stage_topics(app, config), config, deps)
     [(cron, kwargs)] = calls
     assert cron == "0 7 * * *"
     assert kwargs["on_leader"] is True

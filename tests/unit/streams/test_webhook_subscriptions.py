@@ -19,9 +19,10 @@ from sinks.ports import InMemoryCaseSink
 from sinks.subscriptions import DbSubscriptions, SubscriptionStore
 from sinks.webhooks import SIGNATURE_HEADER, WebhookConfig, verify_signature
 from streams.agents import webhook_agent
-from streams.app import build_app, stage_topics
-from streams.config import StreamConfig, StreamDeps
-from streams.reportup import encode_notification
+from streams.app import build_app
+from streams.codecs import encode_notification
+from streams.config import NotificationPorts, StreamConfig, StreamDeps
+from streams.topics import stage_topics
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 
 SECRET = "unit-secret"
@@ -82,19 +83,12 @@ async def test_agent_delivers_to_a_subscription_added_while_running(
     )
     app = build_app(config)
     topics = stage_topics(app, config)
-    deps = StreamDeps(district=district, sink=InMemoryCaseSink())
     hooks = WebhookConfig(
         subscriptions={}, secret=SECRET, base_delay=0.01, max_delay=0.05, timeout=2.0
     )
-    webhook_agent.register(
-        app,
-        topics,
-        config,
-        deps,
-        webhooks=hooks,
-        engine=engine,
-        subscriptions=DbSubscriptions(engine, reload_seconds=0),
-    )
+    ports = NotificationPorts(Outbox(engine), hooks, DbSubscriptions(engine, reload_seconds=0))
+    deps = StreamDeps(district=district, sink=InMemoryCaseSink(), notifications=ports)
+    webhook_agent.register(app, topics, config, deps)
     app.finalize()
     outbox = Outbox(engine)
 

@@ -1,4 +1,4 @@
-"""The DB writer while the database is down (issue 6): it retries the same batch
+"""The DB writer while the database is down: it retries the same batch
 with exponential back-off capped at ``MAX_BACKOFF_SECONDS`` — no busy loop, no
 skipping — and returns (so the agent acks the batch) only once a write succeeded."""
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 import pytest
 
 from routing.hotspots import HotspotRule
 from schemas.alerts import Alert, AlertKind
-from schemas.reports import Report, community_of, street_of
-from streams.hotspots import (
+from schemas.reports import Report
+from streams.logic.hotspots import (
     HotspotState,
     HotspotTracker,
     SourceCount,
@@ -20,48 +18,8 @@ from streams.hotspots import (
     window_iso,
     window_start,
 )
-
-GRID = "990101001001001"
-OTHER_GRID = "990101001001002"
-HOUR = timedelta(hours=1)
-NINE = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # a window start (on the hour)
-
-
-def report(
-    at: datetime,
-    category: str = "garbage",
-    grid: str = GRID,
-    source: str = "urn:gridhub:gateway",
-    report_id: str | None = None,
-) -> Report:
-    rid = report_id or str(uuid.uuid4())
-    return Report(
-        id=rid,
-        source=source,
-        source_event_id=rid,
-        source_type="org.gridhub.report.submitted",
-        category=category,
-        description="垃圾满溢 overflowing bins",
-        grid_code=grid,
-        community_code=community_of(grid),
-        street_code=street_of(grid),
-        occurred_at=at,
-        received_at=at,
-    )
-
-
-def burst(
-    start: datetime, n: int, spacing: timedelta = timedelta(minutes=5), **kw: Any
-) -> list[Report]:
-    return [report(start + i * spacing, **kw) for i in range(n)]
-
-
-def trickle(start: datetime, hours: int, per_hour: int, **kw: Any) -> list[Report]:
-    """``per_hour`` reports in each of ``hours`` windows from ``start``."""
-    step = HOUR / per_hour
-    return [
-        report(start + h * HOUR + i * step, **kw) for h in range(hours) for i in range(per_hour)
-    ]
+from tests.support.envelopes import GRID
+from tests.support.reports import HOUR, NINE, OTHER_GRID, burst, report_at, trickle
 
 
 @pytest.fixture
@@ -140,7 +98,7 @@ def test_a_young_key_is_judged_on_the_history_it_has(tracker: HotspotTracker) ->
 
 
 def test_the_next_window_can_alert_again(tracker: HotspotTracker) -> None:
-    assert run(tracker, [report(NINE - 24 * HOUR)]) == []  # a day of (quiet) history
+    assert run(tracker, [report_at(NINE - 24 * HOUR)]) == []  # a day of (quiet) history
     first = run(tracker, burst(NINE, 8))
     second = run(tracker, burst(NINE + HOUR, 8))
     assert [a.id for a in first] == [alert_id(GRID, "garbage", int(NINE.timestamp()))]
@@ -172,9 +130,9 @@ def test_category_overrides_apply(tracker: HotspotTracker) -> None:
 def test_retries_of_one_report_count_once_even_across_a_window_edge(
     tracker: HotspotTracker,
 ) -> None:
-    phone = [report(NINE + timedelta(minutes=59, seconds=50), report_id="r-1")]
-    phone.append(report(NINE + HOUR + timedelta(seconds=5), report_id="r-1"))
-    phone += [report(NINE + timedelta(minutes=50), report_id="r-1") for _ in range(10)]
+    phone = [report_at(NINE + timedelta(minutes=59, seconds=50), report_id="r-1")]
+    phone.append(report_at(NINE + HOUR + timedelta(seconds=5), report_id="r-1"))
+    phone += [report_at(NINE + timedelta(minutes=50), report_id="r-1") for _ in range(10)]
     assert run(tracker, phone) == []
     state = tracker.state(GRID, "garbage")
     assert state is not None and sum(state.counts.values()) == 1
@@ -196,11 +154,11 @@ def test_late_reports_count_in_their_own_window(rule: HotspotRule) -> None:
     state = None
     for r in burst(NINE + 2 * HOUR, 3):
         state = observe(state, r, rule).state
-    late = observe(state, report(NINE + timedelta(minutes=10)), rule)
+    late = observe(state, report_at(NINE + timedelta(minutes=10)), rule)
     assert late.counted and late.window_start == int(NINE.timestamp())
     assert late.state.counts[int(NINE.timestamp())] == 1
     # older than every window kept (24 before the newest): ignored, state untouched
-    ancient = observe(late.state, report(NINE - 30 * HOUR), rule)
+    ancient = observe(late.state, report_at(NINE - 30 * HOUR), rule)
     assert not ancient.counted and ancient.state is late.state
 
 

@@ -98,7 +98,10 @@ class CaseStore(Protocol):
         Update or Cancel whose area lies in another community."""
         ...
 
-    def publish_reference(self, key: str, case_id: str) -> None: ...
+    def publish_reference(self, key: str, case_id: str, grid_code: str) -> None:
+        """Publish a CAP fold key to every worker with its case and the case's
+        grid (where intake places an Update or Cancel that has no area)."""
+        ...
 
     def set_near(self, key: str, entries: list[NearEntry]) -> None: ...
 
@@ -111,7 +114,7 @@ class DictCaseStore:
     reports: dict[str, str] = field(default_factory=dict)
     folds: dict[str, str] = field(default_factory=dict)
     cells: dict[str, list[NearEntry]] = field(default_factory=dict)
-    references: dict[str, str] = field(default_factory=dict)
+    references: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> case, grid
 
     def record(self, case_id: str) -> CaseRecord | None:
         return self.records.get(case_id)
@@ -144,7 +147,13 @@ class DictCaseStore:
             self.cells.pop(key, None)
 
     def case_of_reference(self, key: str) -> str | None:
-        return self.references.get(key)
+        found = self.references.get(key)
+        return found[0] if found else None
 
-    def publish_reference(self, key: str, case_id: str) -> None:
-        self.references[key] = case_id
+    def grid_of_reference(self, key: str) -> str | None:
+        """What the worker's reference index tells intake (see ``streams.logic.intake.cap``)."""
+        found = self.references.get(key)
+        return found[1] if found else None
+
+    def publish_reference(self, key: str, case_id: str, grid_code: str) -> None:
+        self.references[key] = (case_id, grid_code)

@@ -29,7 +29,7 @@ from schemas.cases import (
 )
 from schemas.lifecycle import decide
 from schemas.reports import Report
-from streams.casestore import (
+from streams.logic.casestore import (
     CaseRecord,
     CaseStore,
     NearEntry,
@@ -128,6 +128,11 @@ class CaseWork:
         for key in record.fold_keys:
             if self.store.case_of_fold(key) is None:
                 self.store.set_fold(key, case.id)
+            if (
+                key.startswith(GLOBAL_REFERENCE_PREFIX)
+                and self.store.case_of_reference(key) is None
+            ):
+                self.store.publish_reference(key, case.id, case.grid_code)
         if case.location is None:
             return
         for cell in record.cells:
@@ -191,6 +196,9 @@ class CaseWork:
             return ReportOutcome(events=events)
         if targets:
             return ReportOutcome(events=self.attach(targets[0], report))
+        if report.attributes.get("references_only"):
+            # No area, no incident of its own: nothing to open a case from.
+            return ReportOutcome(dead_letter=f"update: no live case for {refers_to}")
         return ReportOutcome(events=self.open(report))
 
     def follow(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
@@ -265,7 +273,7 @@ class CaseWork:
             self.store.set_fold(str(key), case.id)
             folds.append(str(key))
             if str(key).startswith(GLOBAL_REFERENCE_PREFIX):
-                self.store.publish_reference(str(key), case.id)
+                self.store.publish_reference(str(key), case.id, case.grid_code)
         cells = []
         category = self.district.taxonomy.get(case.category)
         if case.location is not None and category is not None:
@@ -309,7 +317,7 @@ class CaseWork:
             self.store.set_fold(str(key), case.id)
             folds.append(str(key))
             if str(key).startswith(GLOBAL_REFERENCE_PREFIX):
-                self.store.publish_reference(str(key), case.id)
+                self.store.publish_reference(str(key), case.id, case.grid_code)
         event = next_event(
             case,
             CaseEventType.REPORT_ATTACHED,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.cases import CaseState
-from streams.casestore import CaseRecord
+from streams.logic.casestore import CaseRecord
 
 MARKS: tuple[tuple[str, float], ...] = (
     ("warning", 0.75),

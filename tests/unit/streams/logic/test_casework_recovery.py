@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.cases import CaseEventType
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork
-from tests.unit.streams.test_casework import report
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork
+from tests.support.reports import nearby_report
 
 
 def test_reprocessing_an_applied_report_restores_its_lost_index_entries(district):
     store = DictCaseStore()
     work = CaseWork(district, store, merge_window=timedelta(hours=48))
-    first = report(district, category="garbage")
+    first = nearby_report(district, category="garbage")
     case_id = work.on_report(first).events[0].case_id
     cells = dict(store.cells)
     # The crash: the case record was written, the report and near indexes were not.
@@ -27,7 +27,7 @@ def test_reprocessing_an_applied_report_restores_its_lost_index_entries(district
     assert store.reports == {first.id: case_id}
     assert store.cells == cells
 
-    nearby = report(district, minutes=5, north_m=30, category="garbage")
+    nearby = nearby_report(district, minutes=5, north_m=30, category="garbage")
     events = work.on_report(nearby).events
     assert [e.type for e in events] == [CaseEventType.REPORT_ATTACHED]
     assert events[0].case_id == case_id
@@ -38,7 +38,7 @@ def test_reopening_after_a_lost_record_does_not_list_the_case_twice_nearby(distr
     was not, so the report opens its case again."""
     store = DictCaseStore()
     work = CaseWork(district, store, merge_window=timedelta(hours=48))
-    first = report(district, category="garbage")
+    first = nearby_report(district, category="garbage")
     case_id = work.on_report(first).events[0].case_id
     store.records.clear()
 
@@ -54,8 +54,8 @@ def test_a_report_joins_only_a_case_of_its_own_community(district):
     (after a recovery only the partition read last would be left in it)."""
     store = DictCaseStore()
     work = CaseWork(district, store, merge_window=timedelta(hours=48))
-    south = report(district, category="garbage", north_m=746)  # 22 m apart, across
-    north = report(district, minutes=1, category="garbage", north_m=768)  # the boundary
+    south = nearby_report(district, category="garbage", north_m=746)  # 22 m apart, across
+    north = nearby_report(district, minutes=1, category="garbage", north_m=768)  # the boundary
     assert south.community_code != north.community_code
     first = work.on_report(south).events[0]
     second = work.on_report(north).events[0]

@@ -4,19 +4,26 @@ refusal names its rule; supervision marks at 75 / 100 / 150 % of the SLA."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from schemas.cases import CaseCommand, CaseEventType, CaseState, SlaState, SuperviseTick
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork
-from streams.commands import handle_command
-from streams.intake import normalise
-from tests.unit.streams.conftest import report_envelope
-
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+from schemas.cases import (
+    AbsorbMerge,
+    Action,
+    CaseCommand,
+    CaseEventType,
+    CaseState,
+    FollowReport,
+    SlaState,
+    SuperviseTick,
+)
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork
+from streams.logic.commands import ACTION_HANDLERS, INTERNAL_HANDLERS, handle_command
+from streams.logic.intake import normalise
+from tests.support.envelopes import WHEN, report_envelope
 
 
 @pytest.fixture
@@ -25,8 +32,8 @@ def work(district):
 
 
 def open_case(work, district, category: str = "garbage") -> str:
-    envelope = report_envelope(category=category).model_copy(update={"time": T0})
-    return work.on_report(normalise(envelope, district, T0)).events[-1].case_id
+    envelope = report_envelope(category=category).model_copy(update={"time": WHEN})
+    return work.on_report(normalise(envelope, district, WHEN)).events[-1].case_id
 
 
 def command(case_id: str, minutes: float = 1, role: str = "operator", scope=None, **body: Any):
@@ -36,7 +43,7 @@ def command(case_id: str, minutes: float = 1, role: str = "operator", scope=None
         actor=f"{role}:tester",
         role=role,
         scope=scope,
-        time=T0 + timedelta(minutes=minutes),
+        time=WHEN + timedelta(minutes=minutes),
         body=body or SuperviseTick(),
     )
 
@@ -154,7 +161,7 @@ def test_supervision_marks_at_75_100_150_percent(work, district):
     cid = open_case(work, district)
     record = work.store.record(cid)
     start, end = record.sla_started_at, record.case.resolve_by
-    at = lambda share: (start + (end - start) * share - T0).total_seconds() / 60  # noqa: E731
+    at = lambda share: (start + (end - start) * share - WHEN).total_seconds() / 60  # noqa: E731
     assert run(work, command(cid, at(0.5))).events == []
     [warn] = run(work, command(cid, at(0.76))).events
     assert warn.type is CaseEventType.SUPERVISED and warn.case.sla_state is SlaState.WARNING
@@ -170,6 +177,32 @@ def test_supervision_marks_at_75_100_150_percent(work, district):
 def test_a_late_tick_raises_every_mark_due(work, district):
     cid = open_case(work, district)
     record = work.store.record(cid)
-    late = (record.case.resolve_by - T0).total_seconds() / 60 * 3
+    late = (record.case.resolve_by - WHEN).total_seconds() / 60 * 3
     events = run(work, command(cid, late)).events
     assert [e.data["mark"] for e in events] == ["warning", "overdue", "escalation_150"]
+
+
+def test_every_action_a_caller_may_send_has_a_handler():
+    internal = {Action.OPEN, Action.ATTACH_REPORT}  # the stream's own, refused in CaseAction
+    assert set(ACTION_HANDLERS) == set(Action) - internal
+    assert set(INTERNAL_HANDLERS) == {SuperviseTick, AbsorbMerge, FollowReport}
+
+
+def test_the_writer_asks_the_case_policy_again(work, district):
+    """The gateway checks the policy before it sends; the bus is not trusted to have."""
+    cid = open_case(work, district, category="other")  # stays open
+    leader = run(work, command(cid, role="leader", action="dispatch", department="chengguan"))
+    assert not leader.result.accepted and leader.result.rule == "role"
+    system = run(work, command(cid, role="system", action="reject", reason="x"))
+    assert not system.result.accepted and system.result.rule == "role"
+    into_itself = run(work, command(cid, action="merge", into=cid))
+    assert into_itself.result.rule == "merge"
+    same = run(
+        work, command(cid, action="reprioritise", priority=work.store.record(cid).case.priority)
+    )
+    assert same.result.rule == "reprioritise"
+    elsewhere = run(
+        work, command(cid, role="grid_worker", scope="990101003", action="comment", note="x")
+    )
+    assert elsewhere.result.rule == "scope"
+    assert work.store.record(cid).case.version == 1  # nothing applied half-way

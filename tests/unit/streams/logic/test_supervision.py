@@ -3,19 +3,18 @@ and parses a record only when its table value changed or a mark is due."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from schemas.cases import CaseState
-from streams.casestore import CaseRecord, DictCaseStore
-from streams.casework import CaseWork
-from streams.intake import normalise
-from streams.supervision import DueIndex, due_marks, next_due
-from tests.unit.streams.conftest import report_envelope
+from streams.logic.casestore import CaseRecord, DictCaseStore
+from streams.logic.casework import CaseWork
+from streams.logic.intake import normalise
+from streams.logic.supervision import DueIndex, due_marks, next_due
+from tests.support.envelopes import WHEN, report_envelope
 
-T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 # Centres of four demo grids, far enough apart not to merge.
 POINTS = [(39.9022, 116.3830), (39.9022, 116.3890), (39.9067, 116.3830), (39.9067, 116.3890)]
 
@@ -39,8 +38,8 @@ def table(district) -> dict[str, Any]:
         lat, lon = POINTS[n % len(POINTS)]
         envelope = report_envelope(
             category=category, grid_code=None, location={"lat": lat, "lon": lon + n * 1e-4}
-        ).model_copy(update={"time": T0 + timedelta(minutes=37 * n)})
-        work.on_report(normalise(envelope, district, T0))
+        ).model_copy(update={"time": WHEN + timedelta(minutes=37 * n)})
+        work.on_report(normalise(envelope, district, WHEN))
     records = work.store.records.values()  # type: ignore[attr-defined]
     assert {r.case.state for r in records} == {CaseState.OPEN, CaseState.DISPATCHED}
     return {r.case.id: r.model_dump(mode="json") for r in records}
@@ -68,7 +67,7 @@ def test_the_index_fires_the_same_marks_as_a_scan_of_every_record(table) -> None
     index = DueIndex()
     fired = 0
     for minutes in range(0, 30 * 24 * 60, 7):  # a 7-minute tick over 30 days
-        now = T0 + timedelta(minutes=minutes)
+        now = WHEN + timedelta(minutes=minutes)
         expected = scan(table, now)
         got = index.due(table.items(), now, CaseRecord.model_validate)
         assert [(case_id, marks) for case_id, _, marks in got] == expected
@@ -81,13 +80,13 @@ def test_the_index_fires_the_same_marks_as_a_scan_of_every_record(table) -> None
 
 def test_a_tick_parses_only_changed_records_and_those_with_a_mark_due(table) -> None:
     index, parse = DueIndex(), Parser()
-    assert index.due(table.items(), T0, parse) == []
+    assert index.due(table.items(), WHEN, parse) == []
     assert parse.calls == len(table)  # the first tick indexes every record
-    index.due(table.items(), T0 + timedelta(minutes=1), parse)
+    index.due(table.items(), WHEN + timedelta(minutes=1), parse)
     assert parse.calls == len(table)  # nothing changed, nothing due: no parsing
     case_id = next(iter(table))
     table[case_id] = dict(table[case_id])  # a write replaces the value
-    index.due(table.items(), T0 + timedelta(minutes=2), parse)
+    index.due(table.items(), WHEN + timedelta(minutes=2), parse)
     assert parse.calls == len(table) + 1
 
 
@@ -106,7 +105,7 @@ def test_next_due_is_when_the_first_unraised_mark_falls_due(table) -> None:
 
 def test_records_that_left_the_table_leave_the_index(table) -> None:
     index = DueIndex()
-    late = T0 + timedelta(days=60)
+    late = WHEN + timedelta(days=60)
     assert index.due(table.items(), late, CaseRecord.model_validate)
     assert index.due({}.items(), late, CaseRecord.model_validate) == []
     assert index.due({"x": None}.items(), late, CaseRecord.model_validate) == []

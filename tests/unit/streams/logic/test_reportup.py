@@ -6,19 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind
+from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.cases import CaseEventType, CaseState, Priority
-from schemas.envelope import decode_kafka
-from streams.reportup import (
+from streams.logic.reportup import (
     DUTY_OFFICE,
     PriorityMemory,
     ReportUp,
     alert_notifications,
     became_p1,
-    decode_alert,
-    decode_notification,
-    encode_alert,
-    encode_notification,
     report_up,
 )
 from tests.support.cases import CaseStory
@@ -214,28 +209,6 @@ def test_hotspot_alerts_page_the_duty_office_and_sla_alerts_do_not():
     assert "5" in note.body
     sla = hotspot().model_copy(update={"kind": AlertKind.SLA_WARNING, "id": "sla_warning:x:1"})
     assert alert_notifications(sla) == []
-
-
-def test_alert_and_notification_cloudevents_round_trip():
-    alert = hotspot()
-    value, headers = encode_alert(alert)
-    envelope = decode_kafka(value, headers)
-    assert envelope.type == f"{ALERT_TYPE_PREFIX}hotspot"
-    assert envelope.id == alert.id
-    assert envelope.subject == alert.grid_code
-    assert decode_alert(value, headers) == alert
-
-    [note] = alert_notifications(alert)
-    value, headers = encode_notification(note)
-    envelope = decode_kafka(value, headers)
-    assert envelope.type == NOTIFICATION_TYPE
-    assert envelope.id == note.id
-    assert envelope.subject == DUTY_OFFICE
-    assert decode_notification(value, headers) == note
-    with pytest.raises(ValueError, match="not a notification"):
-        decode_notification(*encode_alert(alert))
-    with pytest.raises(ValueError, match="not an alert"):
-        decode_alert(*encode_notification(note))
 
 
 def test_the_source_system_hears_every_change_of_its_cases():

@@ -40,25 +40,14 @@ P1 case re-sends its P1 alert — with the same id, which receivers drop.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-import orjson
-
-from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind, Notification
+from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind, Notification
 from schemas.cases import CaseEvent, CaseEventType, CaseSnapshot, CaseState, Priority
-from schemas.envelope import (
-    CASE_EVENT_PREFIX,
-    CONTENT_TYPE_HEADER,
-    STRUCTURED_CONTENT_TYPE,
-    Envelope,
-    EnvelopeError,
-    decode_kafka,
-)
+from schemas.envelope import CASE_EVENT_PREFIX
 
-REPORTUP_SOURCE = "urn:gridhub:report-up"
 DUTY_OFFICE = "duty_office"
 DEPARTMENT_PREFIX = "department:"
 REPORTER_PREFIX = "reporter:"
@@ -339,78 +328,3 @@ def _case_note(event: CaseEvent, recipient: str, subject: str, body: str) -> Not
             "resolve_by": case.resolve_by.isoformat() if case.resolve_by else None,
         },
     )
-
-
-# -- codecs ------------------------------------------------------------------------
-
-_STRUCTURED_HEADERS = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def _structured(doc: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
-    return orjson.dumps(doc), list(_STRUCTURED_HEADERS)
-
-
-def encode_alert(
-    alert: Alert, source: str = REPORTUP_SOURCE
-) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """Structured CloudEvent: type ``org.gridhub.alert.<kind>``, id = alert id,
-    subject = grid code, data = the alert."""
-    return _structured(
-        {
-            "specversion": "1.0",
-            "id": alert.id,
-            "source": source,
-            "type": f"{ALERT_TYPE_PREFIX}{alert.kind.value}",
-            "subject": alert.grid_code,
-            "time": _iso(alert.time),
-            "datacontenttype": "application/json",
-            "data": alert.model_dump(mode="json"),
-        }
-    )
-
-
-def encode_notification(
-    notification: Notification, source: str = REPORTUP_SOURCE
-) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """Structured CloudEvent: type ``org.gridhub.notification``, id = notification
-    id, subject = recipient, data = the notification."""
-    return _structured(
-        {
-            "specversion": "1.0",
-            "id": notification.id,
-            "source": source,
-            "type": NOTIFICATION_TYPE,
-            "subject": notification.recipient,
-            "time": _iso(notification.time),
-            "datacontenttype": "application/json",
-            "data": notification.model_dump(mode="json"),
-        }
-    )
-
-
-def message_headers(raw: Any) -> list[tuple[str, bytes]]:
-    """Kafka record headers as ``(name, bytes)`` pairs, from a list or a mapping."""
-    pairs = raw.items() if isinstance(raw, Mapping) else (raw or [])
-    return [(str(name), bytes(value or b"")) for name, value in pairs]
-
-
-def decode_alert(value: bytes | None, headers: Iterable[tuple[str, bytes]] | None) -> Alert:
-    """An alert CloudEvent (structured or binary mode). Raises ``ValueError``."""
-    envelope = decode_kafka(value, headers)
-    if not envelope.type.startswith(ALERT_TYPE_PREFIX):
-        raise EnvelopeError(f"not an alert: type {envelope.type!r}")
-    return Alert.model_validate(envelope.data)
-
-
-def decode_notification(
-    value: bytes | None, headers: Iterable[tuple[str, bytes]] | None
-) -> Notification:
-    """A notification CloudEvent (structured or binary mode). Raises ``ValueError``."""
-    envelope: Envelope = decode_kafka(value, headers)
-    if envelope.type != NOTIFICATION_TYPE:
-        raise EnvelopeError(f"not a notification: type {envelope.type!r}")
-    return Notification.model_validate(envelope.data)

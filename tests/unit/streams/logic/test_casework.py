@@ -3,21 +3,24 @@ merge, fold keys, CAP references; deterministic events with the snapshot after e
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from schemas.cases import CaseEventType, CaseState, Priority
 from schemas.reports import Report
-from streams.casestore import DictCaseStore
-from streams.casework import CaseWork, case_id_for
-from streams.intake import normalise
-from tests.unit.streams.conftest import GRID, report_envelope
-
-LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-# Centre of grid 990101001001001 (lat 39.900-39.9045, lon 116.380-116.386).
-LAT, LON = 39.9022, 116.3830
-METRE_LAT = 1 / 111_320
+from streams.logic.casestore import DictCaseStore
+from streams.logic.casework import CaseWork, case_id_for
+from streams.logic.intake import normalise
+from tests.support.cap_samples import (
+    NO_AREA_INFO,
+    SENDER,
+    alert_xml,
+    reference,
+    references_only,
+)
+from tests.support.envelopes import GRID, LATER, cap_envelope
+from tests.support.reports import nearby_report
 
 
 @pytest.fixture
@@ -25,16 +28,8 @@ def work(district):
     return CaseWork(district, DictCaseStore(), merge_window=timedelta(hours=48))
 
 
-def report(district, minutes: int = 0, north_m: float = 0, **data) -> Report:
-    envelope = report_envelope(
-        grid_code=None, location={"lat": LAT + north_m * METRE_LAT, "lon": LON}, **data
-    )
-    envelope = envelope.model_copy(update={"time": LATER + timedelta(minutes=minutes)})
-    return normalise(envelope, district, LATER)
-
-
 def test_routable_report_opens_and_dispatches(work, district):
-    rep = report(district, category="garbage")
+    rep = nearby_report(district, category="garbage")
     opened, dispatched = work.on_report(rep).events
     assert opened.type is CaseEventType.OPENED and opened.version == 1
     assert opened.report == rep
@@ -51,29 +46,29 @@ def test_routable_report_opens_and_dispatches(work, district):
 
 
 def test_unroutable_category_stays_open(work, district):
-    events = work.on_report(report(district, category="other")).events
+    events = work.on_report(nearby_report(district, category="other")).events
     assert [e.type for e in events] == [CaseEventType.OPENED]
     assert events[0].case.lead_department is None
 
 
 def test_gas_keyword_is_priority_one_with_reason(work, district):
-    rep = report(district, category="noise", description="楼道里有燃气味")
+    rep = nearby_report(district, category="noise", description="楼道里有燃气味")
     case = work.on_report(rep).events[-1].case
     assert case.priority is Priority.P1
     assert any("燃气" in reason for reason in case.priority_reasons)
 
 
 def test_same_report_id_twice_is_one_report(work, district):
-    rep = report(district)
+    rep = nearby_report(district)
     assert work.on_report(rep).events
     again = work.on_report(rep)
     assert again.duplicate and again.events == []
 
 
 def test_three_reports_50m_apart_in_ten_minutes_make_one_case_with_heat_3(work, district):
-    first = work.on_report(report(district, 0, 0, category="garbage")).events[-1].case
-    second = work.on_report(report(district, 5, 50, category="garbage")).events
-    third = work.on_report(report(district, 10, 100, category="garbage")).events
+    first = work.on_report(nearby_report(district, 0, 0, category="garbage")).events[-1].case
+    second = work.on_report(nearby_report(district, 5, 50, category="garbage")).events
+    third = work.on_report(nearby_report(district, 10, 100, category="garbage")).events
     assert [e.type for e in second + third] == [CaseEventType.REPORT_ATTACHED] * 2
     case = third[-1].case
     assert case.id == first.id
@@ -83,30 +78,32 @@ def test_three_reports_50m_apart_in_ten_minutes_make_one_case_with_heat_3(work, 
 
 
 def test_same_category_1km_away_opens_a_second_case(work, district):
-    first = work.on_report(report(district, 0, 0, category="garbage")).events[-1].case
-    far = report(district, 1, 1000, category="garbage")
+    first = work.on_report(nearby_report(district, 0, 0, category="garbage")).events[-1].case
+    far = nearby_report(district, 1, 1000, category="garbage")
     events = work.on_report(far).events
     assert events[0].type is CaseEventType.OPENED
     assert events[0].case_id != first.id
 
 
 def test_other_category_nearby_opens_its_own_case(work, district):
-    first = work.on_report(report(district, category="garbage")).events[-1].case
-    other = work.on_report(report(district, 1, 10, category="noise")).events
+    first = work.on_report(nearby_report(district, category="garbage")).events[-1].case
+    other = work.on_report(nearby_report(district, 1, 10, category="noise")).events
     assert other[0].type is CaseEventType.OPENED and other[0].case_id != first.id
 
 
 def test_outside_the_time_window_opens_a_new_case(district):
     work = CaseWork(district, DictCaseStore(), merge_window=timedelta(minutes=30))
-    work.on_report(report(district, 0, category="garbage"))
-    late = work.on_report(report(district, 45, 10, category="garbage")).events
+    work.on_report(nearby_report(district, 0, category="garbage"))
+    late = work.on_report(nearby_report(district, 45, 10, category="garbage")).events
     assert late[0].type is CaseEventType.OPENED
 
 
 def test_fold_key_joins_the_live_case(work, district):
     alarm = {"fold_key": "sensor:dev-1"}
-    first = report(district, category="gas_smell").model_copy(update={"attributes": alarm})
-    again = report(district, 3, 1500, category="gas_smell").model_copy(update={"attributes": alarm})
+    first = nearby_report(district, category="gas_smell").model_copy(update={"attributes": alarm})
+    again = nearby_report(district, 3, 1500, category="gas_smell").model_copy(
+        update={"attributes": alarm}
+    )
     opened = work.on_report(first).events[-1].case
     attached = work.on_report(again).events
     assert [e.type for e in attached] == [CaseEventType.REPORT_ATTACHED]
@@ -114,11 +111,11 @@ def test_fold_key_joins_the_live_case(work, district):
 
 
 def test_cap_cancel_rejects_the_referenced_case_with_its_reason(work, district):
-    alert = report(district, category="flooding").model_copy(
+    alert = nearby_report(district, category="flooding").model_copy(
         update={"attributes": {"fold_key": "cap:sender:A1"}}
     )
     case = work.on_report(alert).events[-1].case
-    cancel = report(district, 30, category="flooding").model_copy(
+    cancel = nearby_report(district, 30, category="flooding").model_copy(
         update={
             "attributes": {
                 "refers_to": ["cap:sender:A1"],
@@ -133,13 +130,13 @@ def test_cap_cancel_rejects_the_referenced_case_with_its_reason(work, district):
     assert rejected.case.state is CaseState.REJECTED
     assert rejected.data["reason"] == "water receded"
     # A rejected case collects nothing more: the next report nearby opens anew.
-    assert work.on_report(report(district, 31, 5, category="flooding")).events[0].type is (
+    assert work.on_report(nearby_report(district, 31, 5, category="flooding")).events[0].type is (
         CaseEventType.OPENED
     )
 
 
 def test_cancel_of_an_unknown_alert_is_dead_lettered(work, district):
-    cancel = report(district).model_copy(
+    cancel = nearby_report(district).model_copy(
         update={"attributes": {"refers_to": ["cap:x:nope"], "cancel": True}}
     )
     outcome = work.on_report(cancel)
@@ -147,11 +144,11 @@ def test_cancel_of_an_unknown_alert_is_dead_lettered(work, district):
 
 
 def test_cap_update_attaches_to_the_referenced_case(work, district):
-    alert = report(district, category="flooding").model_copy(
+    alert = nearby_report(district, category="flooding").model_copy(
         update={"attributes": {"fold_key": "cap:s:A1"}}
     )
     case = work.on_report(alert).events[-1].case
-    update = report(district, 20, 1200, category="flooding").model_copy(
+    update = nearby_report(district, 20, 1200, category="flooding").model_copy(
         update={"attributes": {"refers_to": ["cap:s:A1"], "fold_key": "cap:s:A2"}}
     )
     [attached] = work.on_report(update).events
@@ -159,21 +156,21 @@ def test_cap_update_attaches_to_the_referenced_case(work, district):
 
 
 def test_same_input_gives_identical_events(district):
-    rep = report(district)
+    rep = nearby_report(district)
     first = CaseWork(district, DictCaseStore(), timedelta(hours=1)).on_report(rep).events
     second = CaseWork(district, DictCaseStore(), timedelta(hours=1)).on_report(rep).events
     assert first == second
 
 
 def test_cap_cancel_on_another_partition_is_forwarded_to_the_case(district):
-    shared: dict[str, str] = {}
+    shared: dict[str, tuple[str, str]] = {}
     here = CaseWork(district, DictCaseStore(references=shared), timedelta(hours=48))
     there = CaseWork(district, DictCaseStore(references=shared), timedelta(hours=48))
-    alert = report(district, category="flooding").model_copy(
+    alert = nearby_report(district, category="flooding").model_copy(
         update={"attributes": {"fold_key": "cap:s:A1"}}
     )
     case = here.on_report(alert).events[-1].case
-    cancel = report(district, 30, 1200, category="flooding").model_copy(
+    cancel = nearby_report(district, 30, 1200, category="flooding").model_copy(
         update={"attributes": {"refers_to": ["cap:s:A1"], "cancel": True, "cancel_reason": "x"}}
     )
     outcome = there.on_report(cancel)
@@ -184,16 +181,74 @@ def test_cap_cancel_on_another_partition_is_forwarded_to_the_case(district):
 
 
 def test_cancel_referring_twice_to_one_case_rejects_it_once(work, district):
-    alert = report(district, category="flooding").model_copy(
+    alert = nearby_report(district, category="flooding").model_copy(
         update={"attributes": {"fold_key": "cap:s:A1"}}
     )
     case = work.on_report(alert).events[-1].case
-    update = report(district, 10, 20, category="flooding").model_copy(
+    update = nearby_report(district, 10, 20, category="flooding").model_copy(
         update={"attributes": {"refers_to": ["cap:s:A1"], "fold_key": "cap:s:A2"}}
     )
     work.on_report(update)
-    cancel = report(district, 30, category="flooding").model_copy(
+    cancel = nearby_report(district, 30, category="flooding").model_copy(
         update={"attributes": {"refers_to": ["cap:s:A1", "cap:s:A2"], "cancel": True}}
     )
     events = work.on_report(cancel).events
     assert [(e.case_id, e.type) for e in events] == [(case.id, CaseEventType.REJECTED)]
+
+
+def test_a_bare_update_and_cancel_follow_the_alert_to_its_case(work, district):
+    """A CAP Update or Cancel with only references, placed by intake through the
+    reference index, attaches to and then rejects the alert's case."""
+    store = work.store
+
+    def cap(xml: str, minutes: int) -> Report:
+        event = cap_envelope(xml).model_copy(update={"time": LATER + timedelta(minutes=minutes)})
+        return normalise(event, district, LATER, store.grid_of_reference)
+
+    alert = cap(alert_xml("YJ-B1"), 0)
+    case = work.on_report(alert).events[-1].case
+    key = f"cap:{SENDER}:YJ-B1"
+    assert store.case_of_reference(key) == case.id
+    assert store.grid_of_reference(key) == case.grid_code  # the index keeps the case's grid
+
+    update = cap(references_only("Update", "YJ-B2", reference("YJ-B1"), info=NO_AREA_INFO), 10)
+    [attached] = work.on_report(update).events
+    assert attached.type is CaseEventType.REPORT_ATTACHED and attached.case_id == case.id
+    assert attached.case.report_count == 2
+    assert store.grid_of_reference(f"cap:{SENDER}:YJ-B2") == case.grid_code
+
+    cancel = cap(references_only("Cancel", "YJ-B3", reference("YJ-B2"), note="预警解除"), 20)
+    [rejected] = work.on_report(cancel).events
+    assert rejected.case_id == case.id and rejected.case.state is CaseState.REJECTED
+    assert rejected.data["reason"] == "预警解除"
+
+
+def test_a_bare_update_of_a_finished_case_opens_nothing(work, district):
+    alert = normalise(cap_envelope(alert_xml("YJ-B4")), district, LATER)
+    case_id = work.on_report(alert).events[-1].case_id
+    cancel = normalise(
+        cap_envelope(references_only("Cancel", "YJ-B5", reference("YJ-B4"))),
+        district,
+        LATER,
+        work.store.grid_of_reference,
+    )
+    work.on_report(cancel)
+    update = normalise(
+        cap_envelope(references_only("Update", "YJ-B6", reference("YJ-B4"))),
+        district,
+        LATER,
+        work.store.grid_of_reference,
+    )
+    outcome = work.on_report(update)
+    assert outcome.events == [] and outcome.dead_letter == (
+        f"update: no live case for ['cap:{SENDER}:YJ-B4']"
+    )
+    assert work.store.record(case_id).case.report_count == 1
+
+
+def test_a_lost_reference_entry_is_restored_when_the_alert_comes_again(work, district):
+    alert = normalise(cap_envelope(alert_xml("YJ-B7")), district, LATER)
+    case = work.on_report(alert).events[-1].case
+    work.store.references.clear()  # the crash fell between the writes of the batch
+    assert work.on_report(alert).duplicate
+    assert work.store.references[f"cap:{SENDER}:YJ-B7"] == (case.id, case.grid_code)

@@ -9,17 +9,39 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.defaults import (
+    ACTION_TIMEOUT,
+    EVENTS_MAX_BATCH,
+    EVENTS_MAX_EVENT_BYTES,
+    MEDIA_MAX_BYTES,
+    OPEN311_CONTACT,
+    SSE_BUFFER,
+    SSE_HEARTBEAT,
+)
 from schemas.topics import TopicNames
+from sinks.briefs import DEFAULT_TZ
+from streams.config import StreamConfig
 
 DEV_SECRET = "dev-only-insecure-secret"  # noqa: S105 - refused outside dev mode
 
 
 class Settings(BaseSettings):
+    """Every ``GRIDHUB_*`` setting, grouped by the component that reads it; the
+    defaults a component also needs on its own are defined beside it and read here."""
+
     model_config = SettingsConfigDict(env_prefix="GRIDHUB_", frozen=True, extra="ignore")
 
+    # -- the hub ----------------------------------------------------------------------
     env: str = Field(default="dev", description="dev or prod; unsafe defaults refuse prod")
     home: Path = Field(default=Path(".gridhub"), description="runtime state directory")
+    rules_dir: Path | None = Field(
+        default=None, description="district data (taxonomy, grids, routing); default: demo"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="worker and gateway logs: text, or json (one object a line)"
+    )
 
+    # -- Kafka: an external cluster, or the local broker ---------------------------
     kafka_bootstrap: str = Field(
         default="", description="external cluster; empty means start the local broker"
     )
@@ -35,18 +57,24 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, ge=1)
     topic_replication: int = Field(default=1, ge=1)
 
-    app_id: str = Field(default="gridhub", description="Faust app id = consumer group")
-    worker_web_port: int = Field(default=6066, description="worker web/metrics port")
-
+    # -- database ----------------------------------------------------------------------
     database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in home")
-    db_batch_size: int = Field(default=500, ge=1, description="events per DB write batch")
-    db_batch_seconds: float = Field(default=0.2, gt=0, description="max wait to fill a batch")
 
-    gateway_host: str = "127.0.0.1"
-    gateway_port: int = 8000
-    token_secret: SecretStr = Field(
-        default=SecretStr(DEV_SECRET), description="pepper for token hashes"
+    # -- worker ------------------------------------------------------------------------
+    app_id: str = Field(default="gridhub", description="Faust app id = consumer group")
+    worker_web_port: int = Field(
+        default=StreamConfig.web_port, description="worker web/metrics port"
     )
+    db_batch_size: int = Field(
+        default=StreamConfig.db_batch, ge=1, description="events per DB write batch"
+    )
+    db_batch_seconds: float = Field(
+        default=StreamConfig.db_batch_seconds, gt=0, description="max wait to fill a batch"
+    )
+    briefs_dir: Path | None = Field(default=None, description="daily briefs; default home/briefs")
+    brief_tz: str = Field(default=DEFAULT_TZ, description="the district's day boundaries")
+
+    # -- webhooks (sent by the worker, subscribed to through the gateway) ---------
     webhook_subscriptions: dict[str, str] = Field(
         default_factory=dict,
         description='recipient pattern -> URL, e.g. {"duty_office": "https://..."}',
@@ -55,41 +83,47 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=5, ge=1)
     webhook_base_delay: float = Field(default=0.5, ge=0, description="first retry delay, seconds")
     webhook_timeout: float = Field(default=5.0, gt=0)
-    briefs_dir: Path | None = Field(default=None, description="daily briefs; default home/briefs")
-    brief_tz: str = Field(default="Asia/Shanghai", description="the district's day boundaries")
-    rules_dir: Path | None = Field(
-        default=None, description="district data (taxonomy, grids, routing); default: demo"
+    webhook_reload_seconds: float = Field(
+        default=10.0, gt=0, description="how often the worker re-reads admin webhook subscriptions"
     )
 
-    # -- operator/department API, phones, live queue (issue 4) ----------------------
-    action_timeout: float = Field(
-        default=3.0, gt=0, le=60, description="seconds a case action waits for the agent's answer"
+    # -- gateway: HTTP, tokens, limits -----------------------------------------------
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_shutdown_grace: int = Field(
+        default=5, ge=0, description="seconds open requests (SSE) get to finish on shutdown"
     )
-    media_dir: Path | None = Field(default=None, description="uploaded photos; default home/media")
-    media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="largest upload")
+    token_secret: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="pepper for token hashes"
+    )
     rate_limit_per_second: float = Field(
         default=1000.0, ge=0, description="requests per second per token; 0 disables limits"
     )
     rate_limit_burst: int = Field(default=2000, ge=1, description="requests at once per token")
-    sse_buffer: int = Field(default=10_000, ge=1, description="case events kept for SSE resume")
-    sse_heartbeat: float = Field(default=15.0, gt=0, description="seconds between SSE pings")
-    gateway_shutdown_grace: int = Field(
-        default=5, ge=0, description="seconds open requests (SSE) get to finish on shutdown"
+    action_timeout: float = Field(
+        default=ACTION_TIMEOUT,
+        gt=0,
+        le=60,
+        description="seconds a case action waits for the agent's answer",
     )
-    # -- end issue 4 -----------------------------------------------------------------
-
-    # -- observability (issue 6) -------------------------------------------------------
-    log_format: Literal["text", "json"] = Field(
-        default="text", description="worker and gateway logs: text, or json (one object a line)"
+    media_dir: Path | None = Field(default=None, description="uploaded photos; default home/media")
+    media_max_bytes: int = Field(default=MEDIA_MAX_BYTES, ge=1, description="largest upload")
+    sse_buffer: int = Field(default=SSE_BUFFER, ge=1, description="case events kept for SSE resume")
+    sse_heartbeat: float = Field(
+        default=SSE_HEARTBEAT, gt=0, description="seconds between SSE pings"
     )
-    # -- end issue 6 -----------------------------------------------------------------
 
-    # -- other systems (issue 4): CloudEvents/CAP over HTTP, Open311, webhooks -------
+    # -- gateway: other systems (CloudEvents and CAP over HTTP, Open311) ----------
     events_max_batch: int = Field(
-        default=500, ge=1, le=10_000, description="events per CloudEvents batch request"
+        default=EVENTS_MAX_BATCH,
+        ge=1,
+        le=10_000,
+        description="events per CloudEvents batch request",
     )
     events_max_event_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="largest single event in a batch (JSON bytes)"
+        default=EVENTS_MAX_EVENT_BYTES,
+        ge=1024,
+        description="largest single event in a batch (JSON bytes)",
     )
     open311_jurisdiction_id: str = Field(
         default="", description="Open311 jurisdiction_id; empty: one jurisdiction, ignored"
@@ -98,13 +132,8 @@ class Settings(BaseSettings):
         default="", description="base URL announced by discovery; empty: the URL called"
     )
     open311_contact: str = Field(
-        default="GridHub social-governance information centre (社会治理信息中心)",
-        description="Open311 discovery: who to contact",
+        default=OPEN311_CONTACT, description="Open311 discovery: who to contact"
     )
-    webhook_reload_seconds: float = Field(
-        default=10.0, gt=0, description="how often the worker re-reads admin webhook subscriptions"
-    )
-    # -- end other systems -------------------------------------------------------------
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from sinks.db import upgrade
-from tests.e2e.test_report_to_case import cli_token
 from tests.fixtures.worker import wait_http, wait_until
+from tests.support.cli import cli_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 

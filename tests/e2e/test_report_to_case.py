@@ -3,8 +3,6 @@ An HTTP report becomes a case visible through the API within a few seconds."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import httpx
@@ -12,19 +10,9 @@ import pytest
 
 from sinks.db import upgrade
 from tests.fixtures.worker import wait_http, wait_until
+from tests.support.cli import cli_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
-
-
-def cli_token(env: dict[str, str], role: str, name: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "gridhub", "token", "create", "--role", role, "--name", name],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return out.strip().splitlines()[-1]
 
 
 def test_http_report_becomes_case_on_postgres(hub_env, running, postgres_url):

@@ -1,4 +1,4 @@
-"""The fault suite (issue 6): marks every test here ``faults`` (plus ``kafka``,
+"""The fault suite: marks every test here ``faults`` (plus ``kafka``,
 ``postgres`` and ``e2e``), prints one table line per scenario in the terminal
 summary and writes them as JSON to ``<pytest basetemp>/faults-summary.json``."""
 
@@ -23,7 +23,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
     if not harness.RESULTS:
         return
-    terminalreporter.section("fault scenarios (issue 6)")
+    terminalreporter.section("fault scenarios")
     terminalreporter.write_line(harness.HEADER)
     for scenario in harness.RESULTS:
         terminalreporter.write_line(scenario.line())

@@ -1,4 +1,4 @@
-"""Several workers (issue 6): three ``gridhub worker`` processes with one app id share
+"""Several workers: three ``gridhub worker`` processes with one app id share
 the partitions; under load one is stopped (SIGTERM) and another killed (SIGKILL);
 the survivor takes their partitions over and every report still ends in exactly
 the case it makes in an undisturbed run (known by construction, see harness)."""

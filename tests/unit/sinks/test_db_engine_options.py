@@ -1,4 +1,4 @@
-"""PostgreSQL engines give up quickly on an unreachable server (issue 6): a
+"""PostgreSQL engines give up quickly on an unreachable server: a
 connection attempt after ``PG_CONNECT_TIMEOUT_S``, a wait for a pooled
 connection after ``POOL_TIMEOUT_S``."""
 

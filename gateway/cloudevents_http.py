@@ -2,7 +2,7 @@
 mode in, :class:`~schemas.envelope.Envelope` out; and the checks the gateway makes
 before an inbound event goes to ``gridhub.intake``.
 
-The worker (``streams.intake``) stays the authority on every event: the gateway
+The worker (``streams.logic.intake``) stays the authority on every event: the gateway
 checks what it can answer cheaply and clearly (the envelope, the data's schema,
 the category, the grid), so a sender learns of a bad event from its HTTP answer
 rather than from the DLQ. Pure functions, no I/O.

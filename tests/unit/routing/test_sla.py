@@ -79,16 +79,71 @@ def test_naive_times_are_refused(calendar: WorkCalendar) -> None:
         calendar.add_working_days(local(2026, 3, 13, 10, 0), -1)
 
 
-def test_2027_falls_back_to_weekdays_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_2027_counts_the_statutory_holidays_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     calendar = WorkCalendar()
     with caplog.at_level(logging.WARNING, logger="routing.sla"):
         friday = local(2027, 3, 12, 10, 0)
         assert calendar.add_working_days(friday, 1) == local(2027, 3, 15, 10, 0)
         assert calendar.add_working_days(friday, 5) == local(2027, 3, 19, 10, 0)
-        assert calendar.is_workday(date(2027, 1, 1))  # New Year: unknown without overrides
+        assert not calendar.is_workday(date(2027, 1, 1))  # New Year, from `holidays`
+        assert not calendar.is_workday(date(2027, 2, 8))  # Spring Festival, lunar
+        assert not calendar.is_workday(date(2027, 2, 20))  # Saturday: no 调休 known
     warnings = [r for r in caplog.records if "2027" in r.getMessage()]
     assert len(warnings) == 1
     assert warnings[0].levelno == logging.WARNING
+    assert "make-up workdays" in warnings[0].getMessage()
+
+
+def test_what_holidays_gives_for_2027() -> None:
+    # holidays.China 0.108 for 2027: statutory days plus the next-workday in-lieu
+    # days it computes for those on a weekend; no announced make-up workday.
+    calendar = WorkCalendar()
+    rest = [
+        date(2027, 1, 1),
+        *(date(2027, 2, d) for d in range(5, 11)),  # Eve (Fri) to Wed, in lieu Tue-Wed
+        date(2027, 4, 5),  # Qingming
+        *(date(2027, 5, d) for d in range(1, 5)),  # Labour Day, in lieu Mon-Tue
+        date(2027, 6, 9),  # Dragon Boat
+        date(2027, 9, 15),  # Mid-Autumn
+        *(date(2027, 10, d) for d in range(1, 6)),  # National Day, in lieu Mon-Tue
+    ]
+    for day in rest:
+        assert not calendar.is_workday(day), day
+    weekdays_off = {
+        day
+        for day in (date(2027, 1, 1) + timedelta(days=n) for n in range(365))
+        if day.weekday() < 5 and not calendar.is_workday(day)
+    }
+    assert weekdays_off == {day for day in rest if day.weekday() < 5}
+    saturdays_and_sundays = (date(2027, 1, 2) + timedelta(days=n) for n in range(364))
+    assert not any(calendar.is_workday(d) for d in saturdays_and_sundays if d.weekday() >= 5)
+
+
+def test_p3_and_p4_from_30_december_2026_skip_new_year_2027(district: District) -> None:
+    start = local(2026, 12, 30, 10, 0)  # Wednesday
+    # Thu 31 Dec works (chinese_calendar); Fri 1 Jan is New Year (holidays); Sat-Sun
+    _, resolve_by = district.deadlines(Priority.P3, start)  # 3 working days
+    assert resolve_by == local(2027, 1, 5, 10, 0)
+    _, resolve_by = district.deadlines(Priority.P4, start)  # 5 working days
+    assert resolve_by == local(2027, 1, 7, 10, 0)
+
+
+def test_spring_festival_2027_is_skipped(district: District) -> None:
+    start = local(2027, 2, 4, 10, 0)  # Thursday before the Eve (Fri 5 Feb)
+    _, resolve_by = district.deadlines(Priority.P3, start)
+    assert resolve_by == local(2027, 2, 15, 10, 0)  # Thu 11, Fri 12, Mon 15
+    _, resolve_by = district.deadlines(Priority.P4, start)
+    assert resolve_by == local(2027, 2, 17, 10, 0)
+    # a case opened on the first day of the festival counts from Thursday 11 Feb
+    _, resolve_by = district.deadlines(Priority.P3, local(2027, 2, 6, 9, 0))
+    assert resolve_by == local(2027, 2, 15, 9, 0)
+
+
+def test_national_day_2027_is_skipped(calendar: WorkCalendar) -> None:
+    start = local(2027, 9, 30, 18, 0)  # Thursday
+    assert calendar.add_working_days(start, 1) == local(2027, 10, 6, 18, 0)
 
 
 def test_2027_overrides_file(tmp_path: Path) -> None:

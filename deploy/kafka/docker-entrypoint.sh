@@ -7,6 +7,21 @@
 #   KAFKA_PARTITIONS (8)         KAFKA_RETENTION_HOURS (168)
 #   KAFKA_HEAP (1g)              KAFKA_CLUSTER_ID (generated on first start)
 #   KAFKA_DATA_DIR (/var/lib/kafka)  KAFKA_LIBS (/opt/kafka/libs)
+#   KAFKA_ADMIN_USER (admin)     KAFKA_ADMIN_PASSWORD (required, see below)
+#   KAFKA_ALLOW_PLAINTEXT (unset: refuse to start without KAFKA_ADMIN_PASSWORD)
+#
+# Clients authenticate with SASL/SCRAM-SHA-512 on KAFKA_PORT and are authorised
+# by ACLs (StandardAuthorizer; no ACL, no access). KAFKA_ADMIN_USER is the only
+# super user with a password: its SCRAM credential is written into the storage
+# when it is formatted (first start), so changing KAFKA_ADMIN_PASSWORD later
+# needs the credential altered through the admin API first. The other users and
+# their ACLs are created by deploy/kafka/kafka_access.py (compose: the init
+# service). The KRaft controller listener is plaintext but bound to 127.0.0.1:
+# only this container reaches it (its anonymous principal is a super user, as
+# KRaft requires of the controller listener). No TLS: this is the one-host
+# image, on a compose network that nothing outside the host joins
+# (deploy/README.md, Security). KAFKA_ALLOW_PLAINTEXT=true keeps the old
+# unauthenticated single listener, for a throwaway broker only.
 set -euo pipefail
 
 data=${KAFKA_DATA_DIR:-/var/lib/kafka}
@@ -19,15 +34,57 @@ config=$data/server.properties
 log4j=$data/log4j2.properties
 mkdir -p "$data"
 
+admin_user=${KAFKA_ADMIN_USER:-admin}
+admin_password=${KAFKA_ADMIN_PASSWORD:-}
+scram=()
+if [ -n "$admin_password" ]; then
+  # Goes into a JAAS string and the --add-scram argument unquoted: keep it simple.
+  for value in "$admin_user" "$admin_password"; do
+    if [[ ! $value =~ ^[A-Za-z0-9_-]+$ ]]; then
+      echo "KAFKA_ADMIN_USER/KAFKA_ADMIN_PASSWORD: use letters, digits, '_' and '-' only" >&2
+      exit 64
+    fi
+  done
+  if [ ${#admin_password} -lt 24 ]; then
+    echo "KAFKA_ADMIN_PASSWORD: at least 24 characters" >&2
+    exit 64
+  fi
+  scram=(--add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_password]")
+  security=$(cat <<SASL
+listeners=CLIENT://0.0.0.0:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=CLIENT://$host:$port
+controller.quorum.voters=$node_id@127.0.0.1:$controller_port
+listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=CLIENT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$admin_user" password="$admin_password";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$admin_user;User:ANONYMOUS
+SASL
+)
+elif [ "${KAFKA_ALLOW_PLAINTEXT:-}" = "true" ]; then
+  security=$(cat <<PLAIN
+listeners=PLAINTEXT://0.0.0.0:$port,CONTROLLER://0.0.0.0:$controller_port
+advertised.listeners=PLAINTEXT://$host:$port
+controller.quorum.voters=$node_id@$host:$controller_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+PLAIN
+)
+else
+  echo "KAFKA_ADMIN_PASSWORD is not set: refusing to start an open broker" \
+    "(KAFKA_ALLOW_PLAINTEXT=true for a throwaway one)" >&2
+  exit 64
+fi
+
+umask 077  # server.properties holds the admin password
 cat >"$config" <<PROPS
 process.roles=broker,controller
 node.id=$node_id
-controller.quorum.voters=$node_id@$host:$controller_port
-listeners=PLAINTEXT://0.0.0.0:$port,CONTROLLER://0.0.0.0:$controller_port
-advertised.listeners=PLAINTEXT://$host:$port
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+$security
 log.dirs=$data/logs
 auto.create.topics.enable=false
 num.partitions=${KAFKA_PARTITIONS:-8}
@@ -61,7 +118,7 @@ if [ ! -s "$data/cluster.id" ]; then
   echo "${KAFKA_CLUSTER_ID:-$generated}" >"$data/cluster.id"
 fi
 java "${java_opts[@]}" -cp "$libs" kafka.tools.StorageTool format --ignore-formatted \
-  -t "$(cat "$data/cluster.id")" -c "$config"
+  -t "$(cat "$data/cluster.id")" -c "$config" "${scram[@]}"
 
 heap=${KAFKA_HEAP:-1g}
 exec java "${java_opts[@]}" "-Xmx$heap" "-Xms$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \

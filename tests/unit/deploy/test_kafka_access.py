@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -140,20 +141,40 @@ def test_the_broker_image_refuses_to_start_open(tmp_path: Path) -> None:
 
 def test_the_broker_image_requires_scram_and_acls(tmp_path: Path) -> None:
     password = "p" * 32
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "admin.ready").touch()  # left by an earlier start
     result = _entrypoint(tmp_path, KAFKA_ADMIN_PASSWORD=password)
     assert result.returncode == 0, result.stderr
     props = dict(
         line.split("=", 1)
-        for line in (tmp_path / "data" / "server.properties").read_text().splitlines()
+        for line in (data / "server.properties").read_text().splitlines()
         if "=" in line
     )
-    assert props["listener.security.protocol.map"] == "CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
-    assert props["listeners"] == "CLIENT://0.0.0.0:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["listener.security.protocol.map"] == (
+        "CLIENT:SASL_PLAINTEXT,LOCAL:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    )
+    # Only the SASL listener is on the network; the plaintext ones are loopback.
+    assert props["listeners"] == (
+        "CLIENT://0.0.0.0:9092,LOCAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093"
+    )
+    assert props["inter.broker.listener.name"] == "LOCAL"
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert props["authorizer.class.name"].endswith("StandardAuthorizer")
     assert props["allow.everyone.if.no.acl.found"] == "false"
-    assert props["super.users"] == "User:admin;User:ANONYMOUS"  # anonymous: loopback controller
-    assert (tmp_path / "data" / "server.properties").stat().st_mode & 0o077 == 0
+    assert props["super.users"] == "User:admin;User:ANONYMOUS"  # anonymous: loopback only
+    assert password not in (data / "server.properties").read_text()
+    assert (data / "server.properties").stat().st_mode & 0o077 == 0
+    # The admin's credential is set through the loopback listener after the
+    # start (a background step); then admin.ready tells the health check.
+    for _ in range(100):
+        if (data / "admin.ready").exists():
+            break
+        time.sleep(0.1)
+    assert (data / "admin.ready").exists()
     java = (tmp_path / "java.log").read_text()
-    assert f"--add-scram SCRAM-SHA-512=[name=admin,password={password}]" in java
     assert "kafka.Kafka" in java
+    assert (
+        "kafka.admin.ConfigCommand --bootstrap-server 127.0.0.1:9094 --alter --entity-type users"
+        f" --entity-name admin --add-config SCRAM-SHA-512=[password={password}]"
+    ) in java

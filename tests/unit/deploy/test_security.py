@@ -522,8 +522,12 @@ def test_the_app_role_gets_rows_not_the_schema() -> None:
 # ---------------------------------------------------------- the code's side
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the settings side of the locked-down deployment is being written; "
+    "this marker goes when it lands (strict: an unexpected pass fails)",
+)
 def test_the_code_honours_the_expected_settings() -> None:
-    """Skipped, with the names, until the settings model has them all."""
+    """Every setting the manifests set is a real setting of the code."""
     missing = sorted(set(EXPECTED_SETTINGS) - setting_names())
-    if missing:
-        pytest.skip(f"deploy/ sets, the code does not know yet: {', '.join(missing)}")
+    assert not missing, f"deploy/ sets, the code does not know yet: {', '.join(missing)}"

@@ -5,8 +5,13 @@
 - every build context and Dockerfile exists, and the app image's build context
   holds what ``pip install .`` needs (a wheel is built from exactly the files
   the Dockerfile copies);
-- every ``GRIDHUB_*`` variable is a real setting, the prod services get the
-  secrets prod requires, and those settings load.
+- every ``GRIDHUB_*`` variable is a real setting (or one the deployment expects
+  the code to add: contract.py), each prod service gets the secrets it needs and
+  no other, and those settings load;
+- nothing is published beyond the host's loopback, every service has resource
+  limits, Kafka and PostgreSQL sit on an internal network, Kafka needs SCRAM
+  logins (the users and ACLs are those of deploy/kubernetes/kafka-users.yaml) and
+  no app connects to PostgreSQL as the superuser or the schema owner.
 Not checked here: pulling images, building them, starting containers.
 """
 
@@ -26,12 +31,14 @@ import pytest
 import yaml
 
 from gridhub.settings import Settings
+from tests.unit.deploy.contract import known_names
 
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE_DIR = REPO / "deploy" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
 SCHEMA = COMPOSE_DIR / "compose-spec.json"
 APP_SERVICES = {"init", "worker-1", "worker-2", "gateway"}
+LONG_RUNNING = {"worker-1", "worker-2", "gateway"}
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
 
 
@@ -90,7 +97,7 @@ def app_environment(compose: dict[str, Any], service: str) -> dict[str, str]:
 
 
 def test_every_gridhub_variable_is_a_real_setting(compose: dict[str, Any]) -> None:
-    fields = {f"GRIDHUB_{name.upper()}" for name in Settings.model_fields}
+    fields = known_names()
     used = set()
     for name, service in compose["services"].items():
         for key in service.get("environment", {}) or {}:
@@ -103,30 +110,144 @@ def test_every_gridhub_variable_is_a_real_setting(compose: dict[str, Any]) -> No
     assert "GRIDHUB_DATABASE_URL" in used
 
 
-def test_prod_services_get_the_secrets_prod_requires(compose: dict[str, Any]) -> None:
+def required(value: str, variable: str) -> bool:
+    """``${VARIABLE:?...}`` in ``value``: compose refuses to start without it."""
+    return re.search(r"\$\{" + variable + r":\?[^}]+\}", value) is not None
+
+
+def test_prod_services_get_the_secrets_they_need_and_no_others(compose: dict[str, Any]) -> None:
+    secrets = {
+        "GRIDHUB_TOKEN_SECRET",
+        "GRIDHUB_WEBHOOK_SECRET",
+        "GRIDHUB_DATABASE_URL",
+        "GRIDHUB_MIGRATION_DATABASE_URL",
+        "GRIDHUB_KAFKA_SASL_PASSWORD",
+    }
+    needs = {
+        # Token pepper for the gateway only (L10); webhook key for gateway and workers.
+        "gateway": {
+            "GRIDHUB_TOKEN_SECRET",
+            "GRIDHUB_WEBHOOK_SECRET",
+            "GRIDHUB_DATABASE_URL",
+            "GRIDHUB_KAFKA_SASL_PASSWORD",
+        },
+        "worker-1": {
+            "GRIDHUB_WEBHOOK_SECRET",
+            "GRIDHUB_DATABASE_URL",
+            "GRIDHUB_KAFKA_SASL_PASSWORD",
+        },
+        "init": {"GRIDHUB_MIGRATION_DATABASE_URL", "GRIDHUB_KAFKA_SASL_PASSWORD"},
+    }
+    needs["worker-2"] = needs["worker-1"]
     for service in APP_SERVICES:
         env = app_environment(compose, service)
         assert env["GRIDHUB_ENV"] == "prod", service
-        # Required interpolation (${VAR:?...}): compose refuses to start without it.
-        assert re.fullmatch(r"\$\{GRIDHUB_TOKEN_SECRET:\?[^}]+\}", env["GRIDHUB_TOKEN_SECRET"])
-        assert "${POSTGRES_PASSWORD:?" in env["GRIDHUB_DATABASE_URL"]
+        assert secrets & set(env) == needs[service], service
+        for name in needs[service] - {"GRIDHUB_DATABASE_URL", "GRIDHUB_MIGRATION_DATABASE_URL"}:
+            assert env[name].startswith("${") and required(env[name], env[name][2:].split(":")[0])
         assert compose["services"][service]["image"] == "gridhub:0.1.0"
+
+
+def test_apps_use_the_app_role_and_only_init_the_owner(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]["environment"]
+    superuser = postgres["POSTGRES_USER"]
+    assert superuser not in {"gridhub", "gridhub_app", "gridhub_owner"}
+    for service in LONG_RUNNING:
+        url = app_environment(compose, service)["GRIDHUB_DATABASE_URL"]
+        assert url.startswith("postgresql://gridhub_app:") and required(url, "DB_APP_PASSWORD")
+    url = app_environment(compose, "init")["GRIDHUB_MIGRATION_DATABASE_URL"]
+    assert url.startswith("postgresql://gridhub_owner:") and required(url, "DB_OWNER_PASSWORD")
+    for service in compose["services"].values():
+        for value in (service.get("environment") or {}).values():
+            assert (
+                "POSTGRES_PASSWORD" not in str(value) or service is compose["services"]["postgres"]
+            )
+    # The roles come from the same SQL as in Kubernetes, on the first start.
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["postgres"]["volumes"]}
+    assert mounts["/docker-entrypoint-initdb.d"] == "../postgres/initdb"
+    assert mounts["/opt/gridhub/roles.sql"] == "../postgres/roles.sql"
+    script = (COMPOSE_DIR / "../postgres/initdb/10-gridhub-roles.sh").read_text()
+    assert "-f /opt/gridhub/roles.sql" in script
+    assert "owner=gridhub_owner" in script and "app=gridhub_app" in script
+    for variable in ("DB_OWNER_PASSWORD", "DB_APP_PASSWORD"):
+        assert variable in script and required(postgres[variable], variable)
+
+
+def test_kafka_needs_scram_logins_with_a_user_per_component(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]["environment"]
+    assert required(kafka["KAFKA_ADMIN_PASSWORD"], "KAFKA_ADMIN_PASSWORD")
+    assert "KAFKA_ALLOW_PLAINTEXT" not in kafka
+    users = {
+        "gateway": "gridhub-gateway",
+        "worker-1": "gridhub-worker",
+        "worker-2": "gridhub-worker",
+        "init": "admin",
+    }
+    for service, user in users.items():
+        env = app_environment(compose, service)
+        assert env["GRIDHUB_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", service
+        assert env["GRIDHUB_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", service
+        assert env["GRIDHUB_KAFKA_SASL_USERNAME"] == user, service
+    # init gives the component users their passwords and the ACLs of the cluster.
+    init = compose["services"]["init"]
+    command = " ".join(init["command"])
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in init["volumes"]}
+    assert mounts["/opt/gridhub/kafka-users.yaml"] == "../kubernetes/kafka-users.yaml"
+    assert mounts["/opt/gridhub/kafka_access.py"] == "../kafka/kafka_access.py"
+    env = app_environment(compose, "init")
+    for user, service in (("gridhub-gateway", "gateway"), ("gridhub-worker", "worker-1")):
+        variable = re.search(rf"--password {user}=(\w+)", command)
+        assert variable, user
+        password = app_environment(compose, service)["GRIDHUB_KAFKA_SASL_PASSWORD"]
+        assert required(env[variable.group(1)], variable.group(1))
+        assert required(password, variable.group(1))  # the same .env value
 
 
 def test_the_compose_settings_load_as_prod(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    values = {"POSTGRES_PASSWORD": "pw", "GRIDHUB_TOKEN_SECRET": "a-real-secret"}
+    values = {"DB_APP_PASSWORD": "pw", "GRIDHUB_TOKEN_SECRET": "a-real-secret"}
     for key, value in app_environment(compose, "gateway").items():
         expanded = _INTERPOLATION.sub(lambda m: values.get(m.group(1), ""), value)
         monkeypatch.setenv(key, expanded)
     settings = Settings()
     assert settings.env == "prod"
-    assert settings.db_url.startswith("postgresql://gridhub:pw@postgres:5432/")
+    assert settings.db_url.startswith("postgresql://gridhub_app:pw@postgres:5432/")
     assert settings.bootstrap == "kafka:9092"
     monkeypatch.setenv("GRIDHUB_TOKEN_SECRET", "dev-only-insecure-secret")
     with pytest.raises(ValueError, match="GRIDHUB_TOKEN_SECRET"):
         Settings()
+
+
+def test_nothing_is_published_beyond_loopback(compose: dict[str, Any]) -> None:
+    published = {}
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert isinstance(port, str) and port.startswith("127.0.0.1:"), f"{name}: {port}"
+            published[name] = port
+    assert set(published) == {"gateway", "prometheus", "grafana"}
+
+
+def test_every_service_has_cpu_and_memory_limits(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        limits = service["deploy"]["resources"]["limits"]
+        assert {"cpus", "memory"} <= set(limits), name
+
+
+def test_kafka_and_postgres_are_on_the_internal_network_only(compose: dict[str, Any]) -> None:
+    assert compose["networks"]["backend"]["internal"] is True
+    services = compose["services"]
+    for name in ("kafka", "postgres"):
+        assert services[name]["networks"] == ["backend"], name
+    on_backend = {name for name, s in services.items() if "backend" in s.get("networks", [])}
+    assert on_backend == {"kafka", "postgres", "init", "worker-1", "worker-2", "gateway"}
+
+
+def test_app_containers_drop_privileges(compose: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
 
 
 def test_env_example_lists_every_required_variable(compose: dict[str, Any]) -> None:
@@ -140,13 +261,17 @@ def test_env_example_lists_every_required_variable(compose: dict[str, Any]) -> N
 
 def test_workers_and_gateway_start_after_migrations(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert services["init"]["command"] == ["gridhub db upgrade && gridhub topics create"]
+    [command] = services["init"]["command"]
+    assert command.index("kafka_access.py") < command.index("gridhub db upgrade")
+    assert command.endswith("&& gridhub db upgrade && gridhub topics create")
     for name in ("worker-1", "worker-2", "gateway"):
         assert services[name]["depends_on"]["init"]["condition"] == (
             "service_completed_successfully"
         )
-    port = Settings().worker_web_port
+    # The health check reaches the metrics port from inside the container.
+    port = app_environment(compose, "worker-1")["GRIDHUB_WORKER_METRICS_PORT"]
     assert f"127.0.0.1:{port}/healthz" in " ".join(services["worker-1"]["healthcheck"]["test"])
+    assert app_environment(compose, "worker-1")["GRIDHUB_WORKER_WEB_BIND"] == "127.0.0.1"
 
 
 def test_the_app_image_context_holds_the_whole_package(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """deploy/kubernetes, offline: built-in kinds are validated (strict: unknown
 fields fail) against the Kubernetes JSON schemas that ``kubernetes-validate``
-ships; the custom resources (Strimzi ``Kafka``/``KafkaNodePool``/``KafkaTopic``,
-the Prometheus Operator's ``PodMonitor``) have no schema there and are checked
-by hand below, as is the wiring between the files and the code."""
+ships; the custom resources (Strimzi ``Kafka``/``KafkaNodePool``/``KafkaTopic``/
+``KafkaUser``, the Prometheus Operator's ``PodMonitor``) have no schema there and
+are checked by hand below, as is the wiring between the files and the code.
+Who may talk to whom (Kafka users, NetworkPolicies, Ingress, secrets per
+process) is checked in test_security.py."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import yaml
 
 from gridhub.settings import Settings
 from schemas.topics import TopicNames
+from tests.unit.deploy.contract import known_names
 
 REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy" / "kubernetes"
@@ -74,7 +77,13 @@ def test_the_validator_really_rejects_mistakes() -> None:
 def test_custom_resources_are_not_in_the_shipped_schemas() -> None:
     # Why the Strimzi resources are checked by hand (next tests) instead.
     custom = [d for _, d in ALL if d["apiVersion"].startswith(CUSTOM_GROUPS)]
-    assert {d["kind"] for d in custom} == {"Kafka", "KafkaNodePool", "KafkaTopic", "PodMonitor"}
+    assert {d["kind"] for d in custom} == {
+        "Kafka",
+        "KafkaNodePool",
+        "KafkaTopic",
+        "KafkaUser",
+        "PodMonitor",
+    }
     with pytest.raises(kubernetes_validate.SchemaNotFoundError):
         kubernetes_validate.validate(custom[0], KUBERNETES_VERSION, strict=True)
 
@@ -120,26 +129,42 @@ def test_workers_never_outnumber_partitions() -> None:
 
 
 @pytest.mark.parametrize(
-    ("deployment", "port"),
-    [("gridhub-worker", "GRIDHUB_WORKER_WEB_PORT"), ("gridhub-gateway", "GRIDHUB_GATEWAY_PORT")],
+    ("deployment", "probe_port", "metrics_port"),
+    [
+        # The worker's probes and metrics share its metrics port: Faust's own web
+        # port is bound to loopback, out of the kubelet's and Prometheus' reach.
+        ("gridhub-worker", "GRIDHUB_WORKER_METRICS_PORT", "GRIDHUB_WORKER_METRICS_PORT"),
+        # The gateway answers probes on the API port, /metrics on its own.
+        ("gridhub-gateway", "GRIDHUB_GATEWAY_PORT", "GRIDHUB_METRICS_PORT"),
+    ],
 )
-def test_probes_and_scraping_use_health_readiness_and_metrics(deployment: str, port: str) -> None:
+def test_probes_and_scraping_use_health_readiness_and_metrics(
+    deployment: str, probe_port: str, metrics_port: str
+) -> None:
     doc = named("Deployment", deployment)
-    number = int(named("ConfigMap", "gridhub-config")["data"][port])
+    config = named("ConfigMap", "gridhub-config")["data"]
+    probes, metrics = int(config[probe_port]), int(config[metrics_port])
     pod = doc["spec"]["template"]
     [container] = pod["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert number in ports.values()
+    assert ports["http-metrics"] == metrics  # the PodMonitor's port name
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     for probe in ("livenessProbe", "readinessProbe"):
-        assert ports[container[probe]["httpGet"]["port"]] == number
+        assert ports[container[probe]["httpGet"]["port"]] == probes
     annotations = pod["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == str(number)
+    assert annotations["prometheus.io/port"] == str(metrics)
     assert annotations["prometheus.io/path"] == "/metrics"
     # The job label the alert rules select on (prometheus-kubernetes.yml, monitoring.yaml).
     assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == deployment
+
+
+def test_the_pod_monitor_scrapes_the_metrics_ports_only() -> None:
+    [monitor] = of_kind("PodMonitor")
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "http-metrics", "path": "/metrics", "interval": "15s"}
+    ]
 
 
 def test_the_gateway_scales_with_an_hpa_behind_a_service() -> None:
@@ -155,28 +180,36 @@ def test_the_gateway_scales_with_an_hpa_behind_a_service() -> None:
     assert service["spec"]["selector"].items() <= labels.items()
 
 
-def test_database_url_and_secrets_come_from_the_secret() -> None:
+def test_secret_references_name_existing_keys() -> None:
+    """Every secretKeyRef names a key of the Secret it reads: gridhub-secrets
+    (secret.example.yaml), a KafkaUser's Secret (its ``password``, made by the
+    User Operator) or gridhub-postgres-roles (postgres-roles.yaml's comment)."""
     secret = named("Secret", "gridhub-secrets")
+    users = {u["metadata"]["name"] for u in of_kind("KafkaUser")}
+    roles_keys = {"admin-url", "owner-password", "app-password"}
     for owner, container in containers():
-        env = {e["name"]: e for e in container.get("env", [])}
-        for name in ("GRIDHUB_DATABASE_URL", "GRIDHUB_TOKEN_SECRET"):
-            ref = env[name]["valueFrom"]["secretKeyRef"]
-            assert ref["name"] == "gridhub-secrets", owner
-            assert ref["key"] in secret["stringData"], owner
-        assert [s["configMapRef"]["name"] for s in container["envFrom"]] == ["gridhub-config"]
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref is None:
+                continue
+            if ref["name"] == "gridhub-secrets":
+                assert ref["key"] in secret["stringData"], owner
+            elif ref["name"] == "gridhub-postgres-roles":
+                assert ref["key"] in roles_keys, owner
+            else:
+                assert ref["name"] in users and ref["key"] == "password", owner
     config = named("ConfigMap", "gridhub-config")["data"]
-    assert not {k for k in config if "SECRET" in k or "DATABASE" in k}
+    assert not {k for k in config if "SECRET" in k or "DATABASE" in k or "PASSWORD" in k}
 
 
 def test_every_gridhub_variable_is_a_setting_and_prod_loads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fields = {f"GRIDHUB_{name.upper()}" for name in Settings.model_fields}
     config = named("ConfigMap", "gridhub-config")["data"]
     used = set(config)
     for _, container in containers():
-        used |= {e["name"] for e in container.get("env", [])}
-    assert used <= fields, used - fields
+        used |= {e["name"] for e in container.get("env", []) if e["name"].startswith("GRIDHUB_")}
+    assert used <= known_names(), used - known_names()
     for key, value in config.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("GRIDHUB_TOKEN_SECRET", "from-the-secret")
@@ -191,8 +224,21 @@ def test_kustomization_lists_existing_files_and_no_secret() -> None:
     resources = kustomization["resources"]
     for resource in resources:
         assert (K8S / resource).is_file(), resource
-    assert "secret.example.yaml" not in resources
-    assert "namespace.yaml" in resources and "migrate-job.yaml" in resources
+    # Templates, and the one-off job with the database administrator, stay out.
+    for template in (
+        "secret.example.yaml",
+        "kafka-user-external.example.yaml",
+        "postgres-roles.yaml",
+    ):
+        assert template not in resources
+    for wanted in (
+        "namespace.yaml",
+        "migrate-job.yaml",
+        "kafka-users.yaml",
+        "networkpolicies.yaml",
+        "ingress.yaml",
+    ):
+        assert wanted in resources
     for _, doc in ALL:
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == kustomization["namespace"]

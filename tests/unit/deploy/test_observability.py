@@ -31,6 +31,7 @@ PROMETHEUS = REPO / "deploy" / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
 GRAFANA = REPO / "deploy" / "grafana"
+COMPOSE = REPO / "deploy" / "compose" / "compose.yaml"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 JOBS = {"gridhub-worker", "gridhub-gateway"}
 
@@ -192,12 +193,15 @@ def test_rules_select_the_jobs_the_scrape_configs_define() -> None:
     compose = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     scraped = {c["job_name"]: c for c in compose["scrape_configs"]}
     assert set(scraped) >= JOBS
-    port = Settings().worker_web_port
+    # The metrics ports compose gives the apps, not the API or Faust's web port.
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    port = services["worker-1"]["environment"]["GRIDHUB_WORKER_METRICS_PORT"]
     workers = scraped["gridhub-worker"]["static_configs"][0]["targets"]
     assert workers == [f"worker-1:{port}", f"worker-2:{port}"]
-    assert scraped["gridhub-gateway"]["static_configs"][0]["targets"] == [
-        f"gateway:{Settings().gateway_port}"
-    ]
+    metrics = services["gateway"]["environment"]["GRIDHUB_METRICS_PORT"]
+    assert scraped["gridhub-gateway"]["static_configs"][0]["targets"] == [f"gateway:{metrics}"]
+    assert int(metrics) != Settings().gateway_port
+    assert int(port) != Settings().worker_web_port
 
 
 def test_kubernetes_scrape_config_takes_the_job_from_the_app_name() -> None:

@@ -20,8 +20,15 @@ the write they cover" and "the same cases as a clean run" (DESIGN.md §7):
   offset along with the others, commits only a run that starts exactly at the
   committed (or, never committed, the first) offset, and :func:`rewind_stalled`
   re-reads a partition from there when its head has stayed missing while later
-  records were acked — every effect downstream is idempotent, so re-reading is
-  harmless.
+  records were acked or released — every effect downstream is idempotent, so
+  re-reading is harmless.
+* **A re-read undone by the fetch before it.** Faust's drain loop drops every
+  record below its read offset (the highest offset it delivered). A seek made
+  while the loop was still delivering an earlier fetch was followed by those
+  older records, which moved the read offset past the hole again, so the
+  records fetched again were dropped and the partition stalled for good.
+  :meth:`GaplessConsumer.rewind` therefore only asks for a re-read; the drain
+  loop seeks before its next fetch.
 * **Skipped records acked as handled.** A stream skips the records fetched
   before the latest rebalance and acks them; a partition that stays with the
   worker keeps those acks and commits them before it is sought back, so the
@@ -30,7 +37,8 @@ the write they cover" and "the same cases as a clean run" (DESIGN.md §7):
 * **Records handled out of order.** A skipped record fetched again later is
   handled after the records behind it, and near-duplicate merging depends on
   the order of reports. :class:`InOrder` lets each stage take a partition's
-  records strictly in offset order, once, re-reading from any hole at once.
+  records strictly in offset order, once, re-reading from any hole from the
+  next fetch on.
 * **A producer flush that gives up.** Table writes go through Faust's producer
   buffer, whose ``flush`` returns as soon as one hand-over to the Kafka client
   takes longer than 0.1 s, even with records still in it — and Faust commits
@@ -70,27 +78,79 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         self.first_offsets: dict[TP, int] = {}
         # records a stage let through acked but unhandled (see InOrder)
         self._uncounted: weakref.WeakSet[Any] = weakref.WeakSet()
+        # tp -> highest offset acked without counting since the last seek to
+        # the committed offsets: a record seen that is to be fetched again
+        self._released: dict[TP, int] = {}
+        # tp -> (offset, generation) to re-read the partition from, sought by
+        # the drain loop before its next fetch (see rewind)
+        self._rereads: dict[TP, tuple[int, int]] = {}
 
     async def rewind(self, tp: TP, offset: int) -> None:
-        """Seek ``tp`` back to ``offset`` while the partition is being fetched.
+        """Have ``tp`` read again from ``offset``, from the next fetch on.
 
-        The Kafka client runs in the consumer's own thread; Faust's ``seek``
-        calls it from this one, which is fine while fetching is paused (during
-        recovery) but can leave a running fetcher waiting for good. So the seek
-        runs in the consumer's thread."""
+        The seek is only requested here; the drain loop makes it just before it
+        fetches again (:meth:`_wait_next_records`), when every record of its
+        previous fetch has been handed to the streams. Sought at once, from a
+        stage, the partition went on receiving the rest of a fetch made before
+        the seek, and Faust's drain loop moved its read offset (the highest
+        offset delivered, below which it drops records as already read) past
+        them again: the records fetched again from ``offset`` were all dropped,
+        and if nothing newer arrived to reveal the hole once more, the partition
+        never moved again — the fault test lost every later report of a
+        partition that way. Upstream: Faust drops records below a read offset
+        that a seek did not reset (robinhood/faust#542), a fetch racing a seek
+        leaves gaps in what the streams get (faust-streaming/faust#216, fixed
+        there for recovery only by faust-streaming/faust#217), and the Kafka
+        client warns that seeking in the middle of consumption can lose data
+        unless every pending message is processed first (the docstring of
+        ``aiokafka.AIOKafkaConsumer.seek``)."""
+        generation = self.app.consumer_generation_id
+        pending = self._rereads.get(tp)
+        if pending is None or pending[1] != generation or offset < pending[0]:
+            self._rereads[tp] = (offset, generation)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        if self._rereads and self.flow_active:
+            await self._seek_rereads()
+        return await super()._wait_next_records(timeout)
+
+    async def _seek_rereads(self) -> None:
+        """Make the seeks :meth:`rewind` requested in this generation, in the
+        consumer's thread: the Kafka client runs there, and a seek from this
+        thread can leave a running fetcher waiting for good."""
+        rereads, self._rereads = self._rereads, {}
+        generation = self.app.consumer_generation_id
+        assigned = self.assignment()
+        due = {
+            tp: offset
+            for tp, (offset, asked_in) in rereads.items()
+            if asked_in == generation and tp in assigned
+        }
+        if not due:
+            return
         thread: Any = self._thread
 
         async def seek_there() -> None:
-            thread._ensure_consumer().seek(tp, offset)
+            client = thread._ensure_consumer()
+            for tp, offset in due.items():
+                client.seek(tp, offset)
 
-        await thread.call_thread(seek_there)
-        self._read_offset[tp] = offset if offset else None
+        try:
+            await thread.call_thread(seek_there)
+        except Exception as exc:  # revoked meanwhile: the rebalance seeks it anyway
+            log.warning("could not re-read %s: %r", sorted(due), exc)
+            return
+        for tp, offset in due.items():
+            self._read_offset[tp] = offset if offset else None
 
     def uncount(self, message: Any) -> None:
         """Its coming ack will not count: the record is to be fetched again."""
         self._uncounted.add(message)
 
     async def perform_seek(self) -> None:
+        # Every partition is read again from its committed offset.
+        self._rereads.clear()
+        self._released.clear()
         await super().perform_seek()
         never_committed = [
             tp
@@ -116,11 +176,20 @@ class GaplessConsumer(faust_aiokafka.Consumer):
     def head_missing(self, tp: TP) -> bool:
         """Some record at or after the next offset to commit is acked, but not
         that record itself (gaps Faust saw in the offsets, such as transaction
-        markers, count as acked, as Faust counts them)."""
+        markers, count as acked, as Faust counts them) — or, nothing acked, a
+        record at or after it was released uncounted while that record itself
+        is not on its way to a stage.
+
+        The second case is a partition whose stages released every record
+        behind a hole (see :class:`InOrder`): no counted ack reveals the hole,
+        and if the re-read came to nothing and no later record arrives, only
+        this check can notice it."""
         expected = self.next_to_commit(tp)
-        acked = self._acked[tp]
-        if expected is None or not acked:
+        if expected is None:
             return False
+        acked = self._acked[tp]
+        if not acked:
+            return self._released.get(tp, -1) >= expected and not self._in_flight(tp, expected)
         head = min(acked)
         gaps = self._gap.get(tp)
         if gaps:
@@ -145,9 +214,17 @@ class GaplessConsumer(faust_aiokafka.Consumer):
             if not message.acked:
                 message.acked = True
                 self._unacked_messages.discard(message)
+                if self.app.topics.acks_enabled_for(message.topic):
+                    tp = message.tp
+                    self._released[tp] = max(self._released.get(tp, -1), message.offset)
+                    self._acked.setdefault(tp, [])  # so the commit loop looks at it
             return False
         acked: bool = super().ack(message)
         return acked
+
+    def _in_flight(self, tp: TP, offset: int) -> bool:
+        """The record is delivered to the streams and not acked yet."""
+        return any(m.tp == tp and m.offset == offset for m in list(self._unacked_messages))
 
     def _new_offset(self, tp: TP) -> int | None:
         expected = self.next_to_commit(tp)
@@ -227,7 +304,7 @@ async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> d
     stalled = consumer.stalled_since(older_than)
     for tp, committed in stalled.items():
         log.warning(
-            "%s[%d]: offset %d was never acked while later ones were; "
+            "%s[%d]: offset %d was never acked while later ones were seen; "
             "re-reading the partition from it",
             tp.topic,
             tp.partition,
@@ -250,8 +327,9 @@ class InOrder:
     * lets the expected record through;
     * acks a record it has already let through (fetched again after a seek);
     * for a record beyond the expected one (a hole), acks it without counting
-      the ack and seeks the partition back to the expected offset, so the
-      missing record and everything behind it arrive again, in order;
+      the ack and has the partition re-read from the expected offset (see
+      :meth:`GaplessConsumer.rewind`), so the missing record and everything
+      behind it arrive again, in order;
     * acks a record fetched before the latest rebalance without counting it
       (it is fetched again from the committed offset).
     """

@@ -39,6 +39,13 @@ the write they cover" and "the same cases as a clean run" (DESIGN.md §7):
   the order of reports. :class:`InOrder` lets each stage take a partition's
   records strictly in offset order, once, re-reading from any hole from the
   next fetch on.
+* **A rebalance (or a stop) that waits for good.** When a rebalance starts or
+  the worker stops, Faust clears every stream's queue and then waits until
+  every message delivered to a stream is acked. A record of a topic that two
+  stages read is one message acked once per stage; when one stage has handled
+  its copy and still holds the event (its last batch) while the other's copy
+  is cleared from its queue, that wait never ends. :class:`ReleasingQueue`
+  acks what it drops, without counting.
 * **A producer flush that gives up.** Table writes go through Faust's producer
   buffer, whose ``flush`` returns as soon as one hand-over to the Kafka client
   takes longer than 0.1 s, even with records still in it — and Faust commits
@@ -58,6 +65,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT
+from mode.utils.queues import ThrowableQueue
 
 log = logging.getLogger(__name__)
 
@@ -285,15 +293,61 @@ class GuardedTransport(faust_aiokafka.Transport):
     Producer = DrainingProducer
 
 
+class ReleasingQueue(ThrowableQueue[Any]):
+    """A stream's queue that acks the events it drops, without counting them.
+
+    Faust clears every stream's queue when a rebalance starts or the worker
+    stops (``flow_control.clear()``), then waits until every message delivered
+    to a stream is acked (``Consumer.wait_empty``, which has no time limit and
+    swallows cancellation). A record of a topic that two stages read (reports:
+    the case and hotspot agents; case events: the database writer and the
+    report-up agent) is one message with one ack per stage. If one stage has
+    handled its copy and still holds the event — an agent keeps its last batch
+    until the next one arrives — while the other stage's copy is cleared from
+    its queue, the message never gets its last ack and never becomes garbage,
+    so the wait never ends: the rebalance after a worker left never completed
+    and the survivor stopped working (the fault test lost 395 and 424 reports
+    so), or a worker did not stop on SIGTERM. Faust's stock queue drops the
+    events silently (robinhood/faust#402, faust-streaming/faust#133 report
+    the hang). An event dropped here is acked uncounted, like one a stream
+    skips: the record is fetched again from the committed offset."""
+
+    def __init__(self, *args: Any, app: faust.App, **kwargs: Any) -> None:
+        self._app = app
+        super().__init__(*args, **kwargs)
+
+    def clear(self) -> None:
+        dropped = list(self._queue)  # type: ignore[attr-defined]
+        super().clear()
+        consumer = self._app.consumer
+        for item in dropped:
+            message = getattr(item, "message", None)
+            if message is None or not self._app.topics.acks_enabled_for(message.topic):
+                continue
+            if isinstance(consumer, GaplessConsumer):
+                consumer.uncount(message)
+            item.ack()
+
+
 class GuardedApp(faust.App):
     """A Faust app on :class:`GuardedTransport` (both the consumer's and the
-    producer's transport)."""
+    producer's transport) whose stream queues are :class:`ReleasingQueue`."""
 
     def _new_transport(self) -> Any:
         return GuardedTransport(self.conf.broker_consumer, self)
 
     def _new_producer_transport(self) -> Any:
         return GuardedTransport(self.conf.broker_producer, self)
+
+    def FlowControlQueue(  # noqa: N802 (Faust's name)
+        self, maxsize: int | None = None, *, clear_on_resume: bool = False
+    ) -> ThrowableQueue[Any]:
+        return ReleasingQueue(
+            maxsize=maxsize,
+            flow_control=self.flow_control,
+            clear_on_resume=clear_on_resume,
+            app=self,
+        )
 
 
 async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> dict[TP, int]:

@@ -5,13 +5,16 @@ tests/integration/streams drives them on a real one."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from typing import Any
 
+import faust
 import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.types.tuples import ConsumerMessage
 
 from streams.delivery import (
     STALL_SECONDS,
@@ -19,6 +22,7 @@ from streams.delivery import (
     GaplessConsumer,
     GuardedApp,
     InOrder,
+    ReleasingQueue,
     rewind_stalled,
 )
 
@@ -502,3 +506,41 @@ def test_a_head_on_its_way_to_a_stage_is_not_missing(app: GuardedApp) -> None:
     assert not consumer.head_missing(TP0)
     assert consumer.ack(head)
     assert not consumer.head_missing(TP0)
+
+
+# -- a rebalance (or stop) that clears the queues of two stages reading one topic ------
+
+
+async def test_a_record_cleared_from_one_stage_queue_does_not_hold_the_rebalance(
+    app: GuardedApp,
+) -> None:
+    """Both the case and the hotspot agent read reports: one message, one ack per
+    stage. The case stage handled its copy and still holds the event (its last
+    batch); the rebalance clears the hotspot stage's queue. Faust's wait_empty
+    waits until no delivered message is left unacked and alive — with the stock
+    queue this one never was, and the rebalance never completed."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    message = ConsumerMessage(
+        TP0.topic, 0, 10, 0.0, 0, [], b"k", b"v", None, 1, 1, TP0, generation_id=1
+    )
+    consumer.track_message(message)
+    message.incref(2)  # delivered to both stages' queues
+    event = faust.Event(app, b"k", b"v", [], message)
+    cases, hotspots = app.FlowControlQueue(maxsize=10), app.FlowControlQueue(maxsize=10)
+    assert isinstance(cases, ReleasingQueue)
+    cases.put_nowait(event)
+    hotspots.put_nowait(event)
+    held = cases.get_nowait()
+    held.ack()  # the case stage handled it, and keeps its batch
+    app.flow_control.suspend()  # a rebalance starts ...
+    cases.clear()  # ... and Faust clears every stream's queue (flow_control.clear())
+    hotspots.clear()
+    gc.collect()
+    consumer._clean_unacked_messages()
+    assert not consumer._unacked_messages  # what wait_empty waits for
+    assert message.acked and consumer._acked[TP0] == []  # acked, not counted
+    assert held is event

@@ -29,6 +29,13 @@ fault is fixed upstream.
   the producer before it commits (PR #273), but the buffer's flush returns as
   soon as one hand-over takes longer than 0.1 s, table writes still buffered.
   The flush waits until every record buffered before it is delivered.
+- **A rebalance (or a stop) that waits for good** — :class:`ReleasingQueue`.
+  Faust clears every stream queue and then waits, without a limit, until every
+  delivered message is acked; a record of a topic two stages read is one message
+  acked once per stage, so when one stage still holds its handled copy while the
+  other's copy is cleared, the wait never ends (robinhood/faust#402, faust#133).
+  The queues ack what they drop, without counting (the record is fetched again
+  from the committed offset). Remove when Faust acks what it clears.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT
 from faust.types.tuples import ack_lock
+from mode.utils.queues import ThrowableQueue
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +82,79 @@ class GaplessConsumer(faust_aiokafka.Consumer):
         self.first_offsets: dict[TP, int] = {}
         # records a stage let through acked but unhandled (see InOrder)
         self._uncounted: weakref.WeakSet[Any] = weakref.WeakSet()
+        # tp -> highest offset acked without counting since the last seek to
+        # the committed offsets: a record seen that is to be fetched again
+        self._released: dict[TP, int] = {}
+        # tp -> (offset, generation) to re-read the partition from, sought by
+        # the drain loop before its next fetch (see rewind)
+        self._rereads: dict[TP, tuple[int, int]] = {}
 
     async def rewind(self, tp: TP, offset: int) -> None:
-        """Seek ``tp`` back to ``offset`` while the partition is being fetched.
+        """Have ``tp`` read again from ``offset``, from the next fetch on.
 
-        The Kafka client runs in the consumer's own thread; Faust's ``seek``
-        calls it from this one, which is fine while fetching is paused (during
-        recovery) but can leave a running fetcher waiting for good. So the seek
-        runs in the consumer's thread."""
+        The seek is only requested here; the drain loop makes it just before it
+        fetches again (:meth:`_wait_next_records`), when every record of its
+        previous fetch has been handed to the streams. Sought at once, from a
+        stage, the partition went on receiving the rest of a fetch made before
+        the seek, and Faust's drain loop moved its read offset (the highest
+        offset delivered, below which it drops records as already read) past
+        them again: the records fetched again from ``offset`` were all dropped,
+        and if nothing newer arrived to reveal the hole once more, the partition
+        never moved again — the fault test lost every later report of a
+        partition that way. Upstream: Faust drops records below a read offset
+        that a seek did not reset (robinhood/faust#542), a fetch racing a seek
+        leaves gaps in what the streams get (faust-streaming/faust#216, fixed
+        there for recovery only by faust-streaming/faust#217), and the Kafka
+        client warns that seeking in the middle of consumption can lose data
+        unless every pending message is processed first (the docstring of
+        ``aiokafka.AIOKafkaConsumer.seek``)."""
+        generation = self.app.consumer_generation_id
+        pending = self._rereads.get(tp)
+        if pending is None or pending[1] != generation or offset < pending[0]:
+            self._rereads[tp] = (offset, generation)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        if self._rereads and self.flow_active:
+            await self._seek_rereads()
+        return await super()._wait_next_records(timeout)
+
+    async def _seek_rereads(self) -> None:
+        """Make the seeks :meth:`rewind` requested in this generation, in the
+        consumer's thread: the Kafka client runs there, and a seek from this
+        thread can leave a running fetcher waiting for good."""
+        rereads, self._rereads = self._rereads, {}
+        generation = self.app.consumer_generation_id
+        assigned = self.assignment()
+        due = {
+            tp: offset
+            for tp, (offset, asked_in) in rereads.items()
+            if asked_in == generation and tp in assigned
+        }
+        if not due:
+            return
         thread: Any = self._thread
 
         async def seek_there() -> None:
-            thread._ensure_consumer().seek(tp, offset)
+            client = thread._ensure_consumer()
+            for tp, offset in due.items():
+                client.seek(tp, offset)
 
-        await thread.call_thread(seek_there)
-        self._read_offset[tp] = offset if offset else None
+        try:
+            await thread.call_thread(seek_there)
+        except Exception as exc:  # revoked meanwhile: the rebalance seeks it anyway
+            log.warning("could not re-read %s: %r", sorted(due), exc)
+            return
+        for tp, offset in due.items():
+            self._read_offset[tp] = offset if offset else None
 
     def uncount(self, message: Any) -> None:
         """Its coming ack will not count: the record is to be fetched again."""
         self._uncounted.add(message)
 
     async def perform_seek(self) -> None:
+        # Every partition is read again from its committed offset.
+        self._rereads.clear()
+        self._released.clear()
         await super().perform_seek()
         never_committed = [
             tp
@@ -120,11 +180,20 @@ class GaplessConsumer(faust_aiokafka.Consumer):
     def head_missing(self, tp: TP) -> bool:
         """Some record at or after the next offset to commit is acked, but not
         that record itself (gaps Faust saw in the offsets, such as transaction
-        markers, count as acked, as Faust counts them)."""
+        markers, count as acked, as Faust counts them) — or, nothing acked, a
+        record at or after it was released uncounted while that record itself
+        is not on its way to a stage.
+
+        The second case is a partition whose stages released every record
+        behind a hole (see :class:`InOrder`): no counted ack reveals the hole,
+        and if the re-read came to nothing and no later record arrives, only
+        this check can notice it."""
         expected = self.next_to_commit(tp)
-        acked = self._acked[tp]
-        if expected is None or not acked:
+        if expected is None:
             return False
+        acked = self._acked[tp]
+        if not acked:
+            return self._released.get(tp, -1) >= expected and not self._in_flight(tp, expected)
         head = min(acked)
         gaps = self._gap.get(tp)
         if gaps:
@@ -158,9 +227,17 @@ class GaplessConsumer(faust_aiokafka.Consumer):
                 if not message.acked:
                     message.acked = True
                     self._unacked_messages.discard(message)
+                    if self.app.topics.acks_enabled_for(message.topic):
+                        tp = message.tp
+                        self._released[tp] = max(self._released.get(tp, -1), message.offset)
+                        self._acked.setdefault(tp, [])  # so the commit loop looks at it
             return False
         acked: bool = super().ack(message)
         return acked
+
+    def _in_flight(self, tp: TP, offset: int) -> bool:
+        """The record is delivered to the streams and not acked yet."""
+        return any(m.tp == tp and m.offset == offset for m in list(self._unacked_messages))
 
     def _new_offset(self, tp: TP) -> int | None:
         expected = self.next_to_commit(tp)
@@ -228,15 +305,61 @@ class GuardedTransport(faust_aiokafka.Transport):
     Producer = DrainingProducer
 
 
+class ReleasingQueue(ThrowableQueue[Any]):
+    """A stream's queue that acks the events it drops, without counting them.
+
+    Faust clears every stream's queue when a rebalance starts or the worker
+    stops (``flow_control.clear()``), then waits until every message delivered
+    to a stream is acked (``Consumer.wait_empty``, which has no time limit and
+    swallows cancellation). A record of a topic that two stages read (reports:
+    the case and hotspot agents; case events: the database writer and the
+    report-up agent) is one message with one ack per stage. If one stage has
+    handled its copy and still holds the event — an agent keeps its last batch
+    until the next one arrives — while the other stage's copy is cleared from
+    its queue, the message never gets its last ack and never becomes garbage,
+    so the wait never ends: the rebalance after a worker left never completed
+    and the survivor stopped working (the fault test lost 395 and 424 reports
+    so), or a worker did not stop on SIGTERM. Faust's stock queue drops the
+    events silently (robinhood/faust#402, faust-streaming/faust#133 report
+    the hang). An event dropped here is acked uncounted, like one a stream
+    skips: the record is fetched again from the committed offset."""
+
+    def __init__(self, *args: Any, app: faust.App, **kwargs: Any) -> None:
+        self._app = app
+        super().__init__(*args, **kwargs)
+
+    def clear(self) -> None:
+        dropped = list(self._queue)  # type: ignore[attr-defined]
+        super().clear()
+        consumer = self._app.consumer
+        for item in dropped:
+            message = getattr(item, "message", None)
+            if message is None or not self._app.topics.acks_enabled_for(message.topic):
+                continue
+            if isinstance(consumer, GaplessConsumer):
+                consumer.uncount(message)
+            item.ack()
+
+
 class GuardedApp(faust.App):
     """A Faust app on :class:`GuardedTransport` (both the consumer's and the
-    producer's transport)."""
+    producer's transport) whose stream queues are :class:`ReleasingQueue`."""
 
     def _new_transport(self) -> Any:
         return GuardedTransport(self.conf.broker_consumer, self)
 
     def _new_producer_transport(self) -> Any:
         return GuardedTransport(self.conf.broker_producer, self)
+
+    def FlowControlQueue(  # noqa: N802 (Faust's name)
+        self, maxsize: int | None = None, *, clear_on_resume: bool = False
+    ) -> ThrowableQueue[Any]:
+        return ReleasingQueue(
+            maxsize=maxsize,
+            flow_control=self.flow_control,
+            clear_on_resume=clear_on_resume,
+            app=self,
+        )
 
 
 async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> dict[TP, int]:
@@ -252,7 +375,7 @@ async def rewind_stalled(app: faust.App, older_than: float = STALL_SECONDS) -> d
     stalled = consumer.stalled_since(older_than)
     for tp, committed in stalled.items():
         log.warning(
-            "%s[%d]: offset %d was never acked while later ones were; "
+            "%s[%d]: offset %d was never acked while later ones were seen; "
             "re-reading the partition from it",
             tp.topic,
             tp.partition,
@@ -275,8 +398,9 @@ class InOrder:
     * lets the expected record through;
     * acks a record it has already let through (fetched again after a seek);
     * for a record beyond the expected one (a hole), acks it without counting
-      the ack and seeks the partition back to the expected offset, so the
-      missing record and everything behind it arrive again, in order;
+      the ack and has the partition re-read from the expected offset (see
+      :meth:`GaplessConsumer.rewind`), so the missing record and everything
+      behind it arrive again, in order;
     * acks a record fetched before the latest rebalance without counting it
       (it is fetched again from the committed offset).
 

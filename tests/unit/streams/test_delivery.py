@@ -5,14 +5,17 @@ tests/integration/streams drives them on a real one."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import faust
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-from faust.types.tuples import ack_lock
+from faust.types.tuples import ConsumerMessage, ack_lock
 
 from streams.delivery import (
     STALL_SECONDS,
@@ -20,6 +23,7 @@ from streams.delivery import (
     GaplessConsumer,
     GuardedApp,
     InOrder,
+    ReleasingQueue,
     rewind_stalled,
 )
 
@@ -379,3 +383,194 @@ async def test_a_hole_still_there_a_while_after_the_seek_is_sought_again(gated: 
     gate.sought[TP0] = (expected, when - STALL_SECONDS)
     await offsets(gate, stream, Ev(14))
     assert seeks == [(TP0, 11), (TP0, 11)]
+
+
+# -- a rewind while Faust's drain loop still delivers the records fetched before it ------
+
+
+class PartitionLog:
+    """One partition on the broker and the Kafka client's fetch position in it."""
+
+    def __init__(self, tp: TP, position: int, end: int) -> None:
+        self.tp = tp
+        self.position = position
+        self.end = end
+
+    def seek(self, tp: TP, offset: int) -> None:
+        assert tp == self.tp
+        self.position = offset
+
+    def fetch(self, max_records: int) -> dict[TP, list[Any]]:
+        offsets = range(self.position, min(self.position + max_records, self.end))
+        self.position += len(offsets)
+        records = [
+            ConsumerRecord(self.tp.topic, self.tp.partition, o, 0, 0, None, b"", None, 0, 0, [])
+            for o in offsets
+        ]
+        return {self.tp: records} if records else {}
+
+
+class ClientThread:
+    """Stands in for Faust's consumer thread, which runs the Kafka client's calls."""
+
+    def __init__(self, log: PartitionLog) -> None:
+        self.log = log
+
+    def _ensure_consumer(self) -> PartitionLog:
+        return self.log
+
+    async def call_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)
+        return await fn(*args, **kwargs)
+
+
+class Delivered:
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+async def drain_through_gate(
+    app: GuardedApp, log: PartitionLog, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> list[int]:
+    """Run Faust's own drain loop over ``log`` into an agent that takes each record
+    through an :class:`InOrder` gate as it arrives; returns the offsets it admitted."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    consumer._set_active_tps({TP0})
+    monkeypatch.setattr(consumer, "_thread", ClientThread(log))
+    monkeypatch.setattr(consumer, "highwater", lambda tp: log.end)
+    monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
+
+    async def fetch(active_partitions: Any, timeout: float) -> dict[TP, list[Any]]:
+        await asyncio.sleep(0.001)
+        return log.fetch(batch)
+
+    monkeypatch.setattr(consumer, "_getmany", fetch)
+    gate, stream, admitted = InOrder(app), Acks(), []
+
+    async def agent(message: Any) -> None:
+        # The stage handles each record as it arrives, while the drain loop
+        # still holds the rest of the records fetched with it.
+        for event in await gate.admit(stream, [Delivered(message)]):  # type: ignore[arg-type]
+            admitted.append(event.message.offset)
+
+    consumer.callback = agent
+    fetcher = consumer  # anything with a _stopped event the loop can watch
+    drain = asyncio.create_task(consumer._drain_messages(fetcher))
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if admitted and admitted[-1] == log.end - 1:
+                break
+    finally:
+        drain.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await drain
+    return admitted
+
+
+async def test_a_rewind_is_not_undone_by_the_records_fetched_before_it(
+    app: GuardedApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault test's lost partition: record 10 went missing, the gate rewound to
+    it, but Faust's drain loop went on delivering the records fetched before the
+    seek and moved its read offset past them again, so the records fetched again
+    from 10 were dropped as already read; nothing later arrived to trigger another
+    rewind, and the partition never moved again."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    consumer._committed_offset[TP0] = 10
+    log = PartitionLog(TP0, position=11, end=20)  # 10 was dropped from the queues
+    admitted = await drain_through_gate(app, log, monkeypatch, batch=5)
+    assert admitted == list(range(10, 20))
+
+
+async def test_a_hole_is_reread_even_when_every_record_behind_it_was_released_uncounted(
+    app: GuardedApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate releases the records behind a hole without counting their acks; if
+    its rewind came to nothing and no later record arrives, only the stall check
+    can notice, so it must count released records as seen."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    monkeypatch.setattr(consumer, "assignment", lambda: {TP0})
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "rewind", seek)
+    consumer._committed_offset[TP0] = 10
+    for offset in (11, 12, 13):  # 10 missing: the gate released these
+        released = Fetched(offset, generation_id=1)
+        consumer.uncount(released)
+        assert not consumer.ack(released)
+    assert consumer.head_missing(TP0)
+    assert await consumer.commit() is False  # nothing to commit, but the stall is noted
+    committed, since = consumer.stalled[TP0]
+    consumer.stalled[TP0] = (committed, since - STALL_SECONDS)
+    assert await rewind_stalled(app) == {TP0: 10}
+    assert seeks == [(TP0, 10)]
+
+
+def test_a_head_on_its_way_to_a_stage_is_not_missing(app: GuardedApp) -> None:
+    """A stage that holds the head in a slow batch (the database down) while
+    records behind it were released must not have the partition re-read under it."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    consumer._committed_offset[TP0] = 10
+    head = Fetched(10, generation_id=1)
+    consumer._unacked_messages.add(head)  # delivered, not acked yet
+    released = Fetched(12, generation_id=1)
+    consumer.uncount(released)
+    consumer.ack(released)
+    assert not consumer.head_missing(TP0)
+    assert consumer.ack(head)
+    assert not consumer.head_missing(TP0)
+
+
+# -- a rebalance (or stop) that clears the queues of two stages reading one topic ------
+
+
+async def test_a_record_cleared_from_one_stage_queue_does_not_hold_the_rebalance(
+    app: GuardedApp,
+) -> None:
+    """Both the case and the hotspot agent read reports: one message, one ack per
+    stage. The case stage handled its copy and still holds the event (its last
+    batch); the rebalance clears the hotspot stage's queue. Faust's wait_empty
+    waits until no delivered message is left unacked and alive — with the stock
+    queue this one never was, and the rebalance never completed."""
+    consumer = app.consumer
+    assert isinstance(consumer, GaplessConsumer)
+    app.topics.acking_topics.add(TP0.topic)
+    app.consumer_generation_id = 1
+    app.flow_control.resume()
+    message = ConsumerMessage(
+        TP0.topic, 0, 10, 0.0, 0, [], b"k", b"v", None, 1, 1, TP0, generation_id=1
+    )
+    consumer.track_message(message)
+    message.incref(2)  # delivered to both stages' queues
+    event = faust.Event(app, b"k", b"v", [], message)
+    cases, hotspots = app.FlowControlQueue(maxsize=10), app.FlowControlQueue(maxsize=10)
+    assert isinstance(cases, ReleasingQueue)
+    cases.put_nowait(event)
+    hotspots.put_nowait(event)
+    held = cases.get_nowait()
+    held.ack()  # the case stage handled it, and keeps its batch
+    app.flow_control.suspend()  # a rebalance starts ...
+    cases.clear()  # ... and Faust clears every stream's queue (flow_control.clear())
+    hotspots.clear()
+    gc.collect()
+    consumer._clean_unacked_messages()
+    assert not consumer._unacked_messages  # what wait_empty waits for
+    assert message.acked and consumer._acked[TP0] == []  # acked, not counted
+    assert held is event

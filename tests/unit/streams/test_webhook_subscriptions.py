@@ -96,9 +96,10 @@ async def test_agent_delivers_to_a_subscription_added_while_running(
         before = note("department:shizheng", 1)
         value, headers = encode_notification(before)
         await agent.put(value, key=before.recipient.encode(), headers=headers)
-        await asyncio.sleep(0.3)
-        row = outbox.delivery(before.id)
-        assert row is not None and row["status"] == "dead"  # no subscription yet
+        deadline = time.monotonic() + 10
+        while (row := outbox.delivery(before.id)) is None or row["status"] != "dead":
+            assert time.monotonic() < deadline, row  # no subscription yet: dead at once
+            await asyncio.sleep(0.02)
 
         SubscriptionStore(engine).create(
             "department:shizheng", receiver.url("/shizheng"), created_by="admin"

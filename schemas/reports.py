@@ -87,3 +87,15 @@ class Report(BaseModel):
     external_ref: str | None = None
     submitted_by: str | None = Field(default=None, description="token name of the submitter")
     attributes: dict[str, Any] = Field(default_factory=dict, description="source-specific facts")
+
+
+def encode_report(report: Report) -> bytes:
+    """A report as the value of its ``gridhub.reports`` record (its JSON): the
+    gateway publishes its own reports there, the intake stage everyone else's."""
+    return report.model_dump_json().encode()
+
+
+def report_key(report: Report) -> bytes:
+    """The key of its ``gridhub.reports`` record: the community, so a community's
+    reports and case commands share a partition (DESIGN.md §5)."""
+    return report.community_code.encode()

@@ -28,14 +28,11 @@ from schemas.envelope import (
     decode_kafka,
 )
 from schemas.reports import Report
+from schemas.reports import encode_report as encode_report  # the wire form's one home
 
 CASE_AGENT_SOURCE = "urn:gridhub:case-agent"
 REPORTUP_SOURCE = "urn:gridhub:report-up"
 _STRUCTURED_HEADERS = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
-
-
-def encode_report(report: Report) -> bytes:
-    return report.model_dump_json().encode()
 
 
 def decode_report(raw: bytes) -> Report:

@@ -19,9 +19,9 @@ import faust
 
 from schemas import trace
 from schemas.envelope import Envelope, EnvelopeError, decode_kafka
-from schemas.reports import Report
+from schemas.reports import Report, encode_report, report_key
 from streams.batching import ack_all, event_batches
-from streams.codecs import dead_letter_record, encode_report
+from streams.codecs import dead_letter_record
 from streams.config import StreamConfig, StreamDeps
 from streams.logic.intake import IntakeError, KnownPlaces, ReferencePlaces, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
@@ -32,16 +32,6 @@ log = logging.getLogger(__name__)
 
 def record_time(message: Any) -> datetime:
     return datetime.fromtimestamp(float(message.timestamp or 0), UTC)
-
-
-def traced(report: Report, envelope: Envelope) -> Report:
-    """Carry the event's W3C ``traceparent`` (set by the gateway) into the report,
-    as ``attributes["trace_id"]``, so every later stage can log with it."""
-    trace_id = trace.parse_traceparent(envelope.extensions.get(trace.TRACEPARENT))
-    if trace_id is None or report.attributes.get(trace.TRACE_ID_ATTRIBUTE) == trace_id:
-        return report
-    attributes = {**report.attributes, trace.TRACE_ID_ATTRIBUTE: trace_id}
-    return report.model_copy(update={"attributes": attributes})
 
 
 def register(
@@ -69,11 +59,6 @@ def register(
         message: Any, envelope: Envelope | Exception, outcome: Report | Exception
     ) -> None:
         source = source_kind(envelope.type) if isinstance(envelope, Envelope) else UNKNOWN
-        if isinstance(outcome, Report) and isinstance(envelope, Envelope):
-            try:
-                outcome = traced(outcome, envelope)
-            except Exception as exc:
-                outcome = exc
         if isinstance(outcome, EnvelopeError | IntakeError):
             await _dead_letter(message, outcome.reason, source)
             return
@@ -84,7 +69,7 @@ def register(
             return
         trace.bind_report(outcome)
         meter.received(message.topic, source)
-        await topics.reports.send(key=outcome.community_code.encode(), value=encode_report(outcome))
+        await topics.reports.send(key=report_key(outcome), value=encode_report(outcome))
         meter.sent(reports_topic, source)
 
     async def handle(messages: list[Any]) -> None:

@@ -16,17 +16,13 @@ from datetime import datetime
 
 from routing.district import District
 from routing.placement import PlacementRefused
+from routing.reports import REPORT_ID_NAMESPACE, derived_report_id, report_of_submission
 from schemas.envelope import CAP_ALERT, CITYMGMT_CASE, REPORT_SUBMITTED, SENSOR_ALARM, Envelope
 from schemas.reports import Report, ReportSubmission
 from streams.logic.intake.cap import KnownPlaces, ReferencePlaces, normalise_cap
 from streams.logic.intake.citymgmt import citymgmt_report_id, normalise_citymgmt
-from streams.logic.intake.common import (
-    REPORT_ID_NAMESPACE,
-    IntakeError,
-    derived_report_id,
-    refused_place,
-)
-from streams.logic.intake.grid import grid_report, normalise_grid_report, read_submission
+from streams.logic.intake.common import IntakeError, refused_place
+from streams.logic.intake.grid import normalise_grid_report, read_submission
 from streams.logic.intake.sensor import normalise_sensor
 
 __all__ = [
@@ -115,7 +111,7 @@ def normalise_batch(
             placement = next(placements)
             if isinstance(placement, PlacementRefused):
                 raise refused_place(placement)
-            out.append(grid_report(envelope, sub, placement, received_at))
+            out.append(report_of_submission(envelope, sub, placement, received_at))
         except Exception as exc:
             out.append(exc)
     return out

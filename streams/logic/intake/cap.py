@@ -40,17 +40,12 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from routing.district import District
+from routing.reports import aware, build_report, clip, derived_report_id
 from schemas.cap import CapRefused, accept_cap, follows_references_only
 from schemas.envelope import Envelope
 from schemas.reports import GRID_CODE_PATTERN, GeoPoint, Report
 from schemas.sources import CapAlert, CapArea, CapInfo
-from streams.logic.intake.common import (
-    IntakeError,
-    aware,
-    build_report,
-    clip,
-    derived_report_id,
-)
+from streams.logic.intake.common import IntakeError
 
 CANCELLED_BY_SENDER = "cancelled by sender"
 CAP_FOLD_PREFIX = "cap:"

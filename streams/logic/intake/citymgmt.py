@@ -10,16 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from routing.district import District
+from routing.reports import REPORT_ID_NAMESPACE, build_report
 from schemas.envelope import Envelope
 from schemas.reports import Report
 from schemas.sources import CitymgmtCase
-from streams.logic.intake.common import (
-    REPORT_ID_NAMESPACE,
-    IntakeError,
-    build_report,
-    data_model,
-    place,
-)
+from streams.logic.intake.common import IntakeError, data_model, place
 
 
 def citymgmt_report_id(case_number: str) -> str:

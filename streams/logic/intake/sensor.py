@@ -7,16 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from routing.district import District
+from routing.reports import build_report, derived_report_id
 from schemas.envelope import Envelope
 from schemas.reports import Report
 from schemas.sources import SensorAlarm
-from streams.logic.intake.common import (
-    IntakeError,
-    build_report,
-    data_model,
-    derived_report_id,
-    place,
-)
+from streams.logic.intake.common import IntakeError, data_model, place
 
 
 def normalise_sensor(envelope: Envelope, district: District, received_at: datetime) -> Report:

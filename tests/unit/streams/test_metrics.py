@@ -17,7 +17,6 @@ from schemas.cases import CaseEvent, CaseEventType, CaseState, SlaState
 from schemas.envelope import encode_structured
 from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
-from streams.agents.intake_agent import traced
 from streams.agents.writer_agent import write_with_retry
 from streams.app import build_app, register_agents
 from streams.codecs import decode_report, encode_case_event, encode_report
@@ -177,10 +176,10 @@ def test_source_kind_is_bounded() -> None:
 
 def test_intake_carries_the_traceparent_into_the_report(district) -> None:
     envelope = report_envelope().model_copy(update={"traceparent": TRACEPARENT})
-    report = traced(normalise(envelope, district, NOW), envelope)
+    report = normalise(envelope, district, NOW)
     assert report.attributes["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     plain = report_envelope()
-    assert "trace_id" not in traced(normalise(plain, district, NOW), plain).attributes
+    assert "trace_id" not in normalise(plain, district, NOW).attributes
 
 
 # ------------------------------------------------------------------ agents

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from gateway import metrics
 from gateway.deps import Follower, GatewayDeps
 from gateway.errors import BodySizeLimit, install_database_errors, validation_error_handler
-from gateway.routes import ROUTERS
+from gateway.routes import BODY_MODELS, ROUTERS
 from gateway.routes.pages import STATIC_PATH, static_files
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,14 @@ async def _stop(part: Follower) -> None:
         log.exception("stopping %s failed", type(part).__name__)
 
 
-def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) -> FastAPI:
+def create_app(
+    deps: GatewayDeps, *, registry: CollectorRegistry | None = None, freeze_heap: bool = False
+) -> FastAPI:
+    """The application. ``freeze_heap`` (a server process, not a test): once started,
+    everything alive so far (routes, models, the district's rules, clients) moves to
+    the collector's permanent generation, so the collections that requests' short-lived
+    objects trigger never walk it again."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The publisher, then the followers (command results, case feed); stopped
@@ -43,6 +54,10 @@ def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) 
             for part in (deps.publisher, *deps.followers):
                 await part.start()
                 running.push_async_callback(_stop, part)
+            if freeze_heap:
+                gc.collect()
+                gc.freeze()
+                running.callback(gc.unfreeze)
             app.state.started = True
             try:
                 yield
@@ -66,8 +81,30 @@ def create_app(deps: GatewayDeps, *, registry: CollectorRegistry | None = None) 
     for router in ROUTERS:
         app.include_router(router)
     app.mount(STATIC_PATH, static_files(), name="static")
+    _document_bodies(app, BODY_MODELS)
     # Request metrics by route template and trace context as the outermost
     # middleware, and GET /metrics on ``registry`` (default: a fresh one with the
     # process collectors).
     metrics.install(app, registry)
     return app
+
+
+def _document_bodies(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Add ``models`` (and the models they nest) to the OpenAPI components: routes
+    that read their body themselves refer to them there."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            _, defs = models_json_schema(
+                [(model, "validation") for model in models],
+                ref_template="#/components/schemas/{model}",
+            )
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in defs.get("$defs", {}).items():
+                components.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

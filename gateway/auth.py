@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.deps import Deps
+from gateway.deps import GatewayDeps, deps_of
 from gateway.ports import TokenInfo, TokenVerifier
 from gateway.ratelimit import retry_after
 from schemas.policy import ADMIN, DEPARTMENT, GRID_WORKER, LEADER, OPERATOR, SYSTEM
@@ -35,38 +35,53 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[TokenInfo]]:
     ``roles`` (``admin`` always passes; no roles at all means any signed-in role).
 
     A token the verifier remembers (``sinks.tokens.CachedTokens``) is answered on
-    the event loop; any other lookup hits the database and runs in the thread pool."""
+    the event loop; any other lookup hits the database and runs in the thread pool.
+
+    One dependency does it all (the deps come from the request, not from a second
+    dependency): each level of FastAPI's dependency solving costs more per request
+    than the whole check of a remembered token."""
     allowed = frozenset(roles)
     listed = ", ".join(sorted(allowed | {ADMIN}))
 
     async def dependency(
-        deps: Deps,
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> TokenInfo:
-        if credentials is None:
-            raise unauthorized("missing bearer token (send 'Authorization: Bearer <token>')")
-        record = await verify_token(deps.tokens, credentials.credentials)
-        if record is None:
-            raise unauthorized("invalid or revoked token")
-        if deps.rate_limiter is not None:
-            wait = deps.rate_limiter.acquire(str(record.id))
-            if wait > 0:
-                raise HTTPException(
-                    status_code=429,
-                    detail=(
-                        f"rate limit exceeded for this token ({deps.rate_limiter.rate:g}/s, "
-                        f"burst {deps.rate_limiter.burst}); retry later"
-                    ),
-                    headers={"Retry-After": retry_after(wait)},
-                )
-        if allowed and record.role != ADMIN and record.role not in allowed:
-            raise HTTPException(
-                status_code=403,
-                detail=f"role {record.role!r} may not do this; allowed roles: {listed}",
-            )
-        return record
+        return await authorize(deps_of(request), credentials, allowed, listed)
 
     return dependency
+
+
+async def authorize(
+    deps: GatewayDeps,
+    credentials: HTTPAuthorizationCredentials | None,
+    allowed: frozenset[str],
+    listed: str,
+) -> TokenInfo:
+    """The caller's token record: signed in, within its rate limit, of a role in
+    ``allowed`` (any role if empty; ``admin`` always). Raises 401, 429 or 403."""
+    if credentials is None:
+        raise unauthorized("missing bearer token (send 'Authorization: Bearer <token>')")
+    record = await verify_token(deps.tokens, credentials.credentials)
+    if record is None:
+        raise unauthorized("invalid or revoked token")
+    if deps.rate_limiter is not None:
+        wait = deps.rate_limiter.acquire(str(record.id))
+        if wait > 0:
+            raise HTTPException(
+                status_code=429,
+                detail=(
+                    f"rate limit exceeded for this token ({deps.rate_limiter.rate:g}/s, "
+                    f"burst {deps.rate_limiter.burst}); retry later"
+                ),
+                headers={"Retry-After": retry_after(wait)},
+            )
+    if allowed and record.role != ADMIN and record.role not in allowed:
+        raise HTTPException(
+            status_code=403,
+            detail=f"role {record.role!r} may not do this; allowed roles: {listed}",
+        )
+    return record
 
 
 async def verify_token(tokens: TokenVerifier, plaintext: str) -> TokenInfo | None:

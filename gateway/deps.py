@@ -92,13 +92,18 @@ class GatewayDeps:
         return self.max_body_bytes
 
 
-async def get_deps(request: Request) -> GatewayDeps:
-    """FastAPI dependency: the deps ``create_app`` stored on the application
-    (async: a plain function would cost a thread-pool hop on every request)."""
+def deps_of(request: Request) -> GatewayDeps:
+    """The deps ``create_app`` stored on the application of ``request``."""
     deps = request.app.state.deps
     if not isinstance(deps, GatewayDeps):  # pragma: no cover - wiring error
         raise RuntimeError("create_app() did not store GatewayDeps on app.state")
     return deps
+
+
+async def get_deps(request: Request) -> GatewayDeps:
+    """FastAPI dependency: :func:`deps_of` (async: a plain function would cost a
+    thread-pool hop on every request)."""
+    return deps_of(request)
 
 
 Deps = Annotated[GatewayDeps, Depends(get_deps)]

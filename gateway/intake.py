@@ -1,33 +1,37 @@
-"""Putting inbound events on ``gridhub.intake`` — the one way every door does it.
+"""Where every door puts what it accepts.
 
-- :func:`report_event` builds the ``org.gridhub.report.submitted`` CloudEvent of a
-  report, for the phone (``POST /api/v1/reports``) and Open311 (``POST requests``):
-  id and subject = the report id, ``submittedby`` = the token's name, and the
-  ``traceparent`` of the HTTP request, so the worker's logs of the report join the
-  request's trace.
-- :func:`publish_event` publishes any inbound event in structured mode, with
-  ``submittedby`` set by the gateway whatever the sender said.
-- :func:`publish_report` does both for a report and answers a broker that did not
-  take it as a 503 with ``Retry-After``; :func:`bus_unavailable` is that answer.
+- The gateway's own reports (the phone's ``POST /api/v1/reports``, Open311's ``POST
+  requests``) are checked and placed on their grid here, so they go **straight to
+  ``gridhub.reports``** keyed by community — the case agent's input — built by the
+  same function the worker's intake stage uses (:func:`routing.reports.report_of_submission`):
+  id = the report id, ``submitted_by`` = the token's name, the trace id of the HTTP
+  request. :func:`publish_report` does that and answers a broker that did not take it
+  as a 503 with ``Retry-After``; :func:`bus_unavailable` is that answer.
+- Events of other systems (``POST /api/v1/events``, ``/cap``) go to ``gridhub.intake``,
+  the door for outside systems, where the worker normalises each source:
+  :func:`publish_event` publishes one in structured mode, :func:`publish_batch` a
+  batch in bulk, with ``submittedby`` set by the gateway whatever the sender said.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from fastapi import HTTPException
 
 from gateway.deps import GatewayDeps
 from gateway.metrics import request_traceparent
 from gateway.ports import TokenInfo
-from gateway.publisher import PublishError
+from gateway.publisher import OutgoingRecord, PublishError
+from routing.placement import Placement
+from routing.reports import SUBMITTED_BY, report_of_submission
 from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_structured, now_utc
-from schemas.reports import ReportSubmission
+from schemas.reports import Report, ReportSubmission, encode_report, report_key
 
 log = logging.getLogger(__name__)
 
-SUBMITTED_BY = "submittedby"  # extension set by the gateway: the token's name
 RETRY_AFTER_SECONDS = 5
 REPORT_UNAVAILABLE = (
     "the event bus is unavailable, so the report was not accepted; "
@@ -54,35 +58,38 @@ def report_id(
     return uuid.uuid5(deps.idempotency_namespace, f"{scope}:{idempotency_key}")
 
 
-def report_event(
-    submission: ReportSubmission, report_id: uuid.UUID, source: str, submitter: str
-) -> Envelope:
-    """The ``report.submitted`` event of ``submission`` as ``report_id``."""
-    return Envelope.model_validate(
-        {
-            "id": str(report_id),
-            "source": source,
-            "type": REPORT_SUBMITTED,
-            "subject": str(report_id),
-            "time": now_utc(),
-            "datacontenttype": "application/json",
-            "data": submission.model_copy(update={"report_id": report_id}).model_dump(mode="json"),
-            SUBMITTED_BY: submitter,
-            "traceparent": request_traceparent(),  # W3C trace context, followed by the worker
-        }
+def submitted_report(
+    submission: ReportSubmission,
+    placement: Placement,
+    report_id: uuid.UUID,
+    source: str,
+    submitter: str,
+) -> Report:
+    """The normalised report of a submission the gateway has validated and placed.
+
+    It is built from the ``report.submitted`` event the submission would have been
+    on ``gridhub.intake`` — constructed, not validated again (every part of it is
+    already checked) — so the worker would have built the very same report."""
+    rid = str(report_id)
+    received = now_utc()
+    event = Envelope.model_construct(
+        id=rid,
+        source=source,
+        type=REPORT_SUBMITTED,
+        subject=rid,
+        time=received,
+        datacontenttype="application/json",
+        submittedby=submitter,  # the extensions routing.reports reads
+        traceparent=request_traceparent(),
     )
-
-
-async def publish_event(deps: GatewayDeps, envelope: Envelope, submitter: str, key: bytes) -> None:
-    """``envelope`` on the intake topic, structured, ``submittedby`` = ``submitter``.
-    Raises :class:`~gateway.publisher.PublishError` when the broker does not take it."""
-    value, headers = encode_structured(envelope.model_copy(update={SUBMITTED_BY: submitter}))
-    await deps.publisher.publish(deps.topics.intake, key, value, headers)
+    if submission.report_id != report_id:
+        submission = submission.model_copy(update={"report_id": report_id})
+    return report_of_submission(event, submission, placement, received)
 
 
 def bus_unavailable(exc: PublishError, detail: str) -> HTTPException:
     """The answer when the broker did not take an event: 503, retry later."""
-    log.warning("not published to the intake topic: %s", exc)
+    log.warning("not published: %s", exc)
     return HTTPException(
         status_code=503, detail=detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
@@ -92,14 +99,42 @@ async def publish_report(
     deps: GatewayDeps,
     token: TokenInfo,
     submission: ReportSubmission,
+    placement: Placement,
     report_id: uuid.UUID,
     *,
     source: str | None = None,
-) -> None:
-    """Publish the report (keyed by its id) as ``source`` (default: the gateway's);
+) -> Report:
+    """Publish the report to ``gridhub.reports`` as ``source`` (default: the gateway's);
     a broker that does not take it is an ``HTTPException`` 503 with ``Retry-After``."""
-    event = report_event(submission, report_id, source or deps.source, token.name)
+    report = submitted_report(submission, placement, report_id, source or deps.source, token.name)
     try:
-        await publish_event(deps, event, token.name, str(report_id).encode())
+        await deps.publisher.publish(
+            deps.topics.reports, report_key(report), encode_report(report), []
+        )
     except PublishError as exc:
         raise bus_unavailable(exc, REPORT_UNAVAILABLE) from exc
+    return report
+
+
+def intake_record(
+    deps: GatewayDeps, envelope: Envelope, submitter: str, key: bytes
+) -> OutgoingRecord:
+    """``envelope`` as a structured-mode record for the intake topic, ``submittedby`` =
+    ``submitter``."""
+    value, headers = encode_structured(envelope.model_copy(update={SUBMITTED_BY: submitter}))
+    return OutgoingRecord(deps.topics.intake, key, value, headers)
+
+
+async def publish_event(deps: GatewayDeps, envelope: Envelope, submitter: str, key: bytes) -> None:
+    """``envelope`` on the intake topic, structured, ``submittedby`` = ``submitter``.
+    Raises :class:`~gateway.publisher.PublishError` when the broker does not take it."""
+    record = intake_record(deps, envelope, submitter, key)
+    await deps.publisher.publish(*record)
+
+
+async def publish_batch(
+    deps: GatewayDeps, records: Sequence[OutgoingRecord]
+) -> list[PublishError | None]:
+    """Every record at once (one lingering batch per partition), each answered:
+    None once the broker holds it, else why not."""
+    return await deps.publisher.publish_many(records)

@@ -1,10 +1,16 @@
-"""Publishing events to Kafka: the port, the aiokafka adapter and an in-memory twin."""
+"""Publishing events to Kafka: the port, the aiokafka adapter and an in-memory twin.
+
+One record is published with :meth:`EventPublisher.publish` (the HTTP answer waits
+for the broker's ack); a batch with :meth:`EventPublisher.publish_many`, which the
+adapter hands to the producer as one record batch per partition and awaits together,
+so a thousand events cost one linger and a few requests, not a thousand sends.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -15,6 +21,7 @@ from aiokafka.errors import (
     OutOfOrderSequenceNumber,
     UnknownProducerId,
 )
+from aiokafka.partitioner import DefaultPartitioner
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +37,16 @@ class PublishError(RuntimeError):
     """The broker did not take the event; the HTTP caller gets a 503."""
 
 
+class OutgoingRecord(NamedTuple):
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+
+
+PublishedRecord = OutgoingRecord  # what the in-memory twin keeps
+
+
 class EventPublisher(Protocol):
     async def start(self) -> None: ...
 
@@ -38,6 +55,11 @@ class EventPublisher(Protocol):
     async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
         """Return only once the broker has acknowledged the record; raise
         :class:`PublishError` when it cannot."""
+        ...
+
+    async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[PublishError | None]:
+        """Publish every record at once; per record, in order: None once the broker
+        has acknowledged it, else the :class:`PublishError` saying why not."""
         ...
 
 
@@ -93,12 +115,16 @@ class KafkaPublisher:
         if producer is not None:
             await producer.stop()
 
-    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+    async def _current(self) -> Any:
         producer = self._producer
         if producer is None:
             if not self._wanted:
                 raise PublishError("the Kafka producer is not started")
             producer = await self._replace(None)
+        return producer
+
+    async def publish(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> None:
+        producer = await self._current()
         try:
             await producer.send_and_wait(topic, value=value, key=key, headers=headers)
         except FENCED as exc:
@@ -108,6 +134,92 @@ class KafkaPublisher:
             raise PublishError(f"Kafka did not accept the event: {exc}") from exc
         except KafkaError as exc:
             raise PublishError(f"Kafka did not accept the event: {exc}") from exc
+
+    async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[PublishError | None]:
+        """One record batch per partition (split where it fills), all awaited together.
+        Records go to the partition their key gives, as :meth:`publish` would send them."""
+        try:
+            producer = await self._current()
+        except PublishError as exc:  # Kafka away: every record gets the answer
+            return [exc] * len(records)
+        outcomes: list[PublishError | None] = [None] * len(records)
+        try:
+            groups = await self._by_partition(producer, records)
+        except KafkaError as exc:
+            error = PublishError(f"Kafka did not accept the events: {exc}")
+            return [error] * len(records)
+        waits: list[tuple[list[int], Any]] = []
+        for (topic, partition), indexes in groups.items():
+            for batch, members in self._batches(producer, records, indexes):
+                try:
+                    future = await producer.send_batch(batch, topic, partition=partition)
+                except KafkaError as exc:
+                    for index in members:
+                        outcomes[index] = PublishError(f"Kafka did not accept the event: {exc}")
+                    continue
+                waits.append((members, future))
+        results = await asyncio.gather(*(future for _, future in waits), return_exceptions=True)
+        fenced = False
+        for (members, _), result in zip(waits, results, strict=True):
+            if isinstance(result, KafkaError):
+                fenced = fenced or isinstance(result, FENCED)
+                for index in members:
+                    outcomes[index] = PublishError(f"Kafka did not accept the event: {result}")
+            elif isinstance(result, BaseException):
+                raise result
+        if fenced:
+            await self._replace(producer)
+        return outcomes
+
+    @staticmethod
+    async def _by_partition(
+        producer: Any, records: Sequence[OutgoingRecord]
+    ) -> dict[tuple[str, int], list[int]]:
+        """Record indexes by (topic, partition), the partition chosen as the producer's
+        default partitioner would (murmur2 of the key), once per distinct key."""
+        partitioner = DefaultPartitioner()
+        known: dict[tuple[str, bytes | None], int] = {}
+        partitions: dict[str, list[int]] = {}
+        groups: dict[tuple[str, int], list[int]] = {}
+        for index, record in enumerate(records):
+            if record.topic not in partitions:
+                partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
+            where = (record.topic, record.key)
+            partition = known.get(where) if record.key is not None else None
+            if partition is None:
+                every = partitions[record.topic]
+                partition = partitioner(record.key, every, every)
+                if record.key is not None:
+                    known[where] = partition
+            groups.setdefault((record.topic, partition), []).append(index)
+        return groups
+
+    @staticmethod
+    def _batches(
+        producer: Any, records: Sequence[OutgoingRecord], indexes: list[int]
+    ) -> list[tuple[Any, list[int]]]:
+        """The records at ``indexes`` in as few record batches as their size allows."""
+        out: list[tuple[Any, list[int]]] = []
+        batch, members = producer.create_batch(), list[int]()
+        for index in indexes:
+            record = records[index]
+            appended = batch.append(
+                key=record.key, value=record.value, timestamp=None, headers=record.headers
+            )
+            if appended is None:  # full: close it and start the next
+                out.append((batch, members))
+                batch, members = producer.create_batch(), []
+                if (
+                    batch.append(
+                        key=record.key, value=record.value, timestamp=None, headers=record.headers
+                    )
+                    is None
+                ):
+                    raise PublishError("an event larger than a whole record batch")
+            members.append(index)
+        if members:
+            out.append((batch, members))
+        return out
 
     async def _replace(self, broken: Any) -> Any:
         """A fresh producer in place of ``broken`` (once, however many requests
@@ -125,13 +237,6 @@ class KafkaPublisher:
             self._producer = await self._new_producer()
             self.replacements += 1
             return self._producer
-
-
-class PublishedRecord(NamedTuple):
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers
 
 
 @dataclass
@@ -152,6 +257,14 @@ class InMemoryPublisher:
         if self.fail_with is not None:
             raise PublishError(str(self.fail_with)) from self.fail_with
         self.records.append(PublishedRecord(topic, key, value, list(headers)))
+
+    async def publish_many(self, records: Sequence[OutgoingRecord]) -> list[PublishError | None]:
+        if self.fail_with is not None:
+            return [PublishError(str(self.fail_with))] * len(records)
+        self.records.extend(
+            PublishedRecord(r.topic, r.key, r.value, list(r.headers)) for r in records
+        )
+        return [None] * len(records)
 
     def on(self, topic: str) -> list[PublishedRecord]:
         return [record for record in self.records if record.topic == topic]

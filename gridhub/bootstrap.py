@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from gridhub.settings import Settings
@@ -144,7 +145,20 @@ def worker_app(settings: Settings) -> faust.App:
     return app
 
 
-def gateway_app(settings: Settings) -> FastAPI:
+def gateway_processes(settings: Settings, given: int | None = None) -> int:
+    """How many gateway server processes to run: ``given``, else the setting; 0 means
+    one per core."""
+    count = settings.gateway_processes if given is None else given
+    return count or os.cpu_count() or 1
+
+
+def gateway_server() -> FastAPI:
+    """The app of one gateway server process, from the ``GRIDHUB_*`` environment
+    (each of several server processes builds its own: uvicorn's app factory)."""
+    return gateway_app(Settings(), freeze_heap=True)
+
+
+def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.app import create_app
     from gateway.deps import GatewayDeps
     from gateway.feed import KafkaCaseFeed
@@ -185,7 +199,7 @@ def gateway_app(settings: Settings) -> FastAPI:
         action_timeout=settings.action_timeout,
         sse_heartbeat=settings.sse_heartbeat,
     )
-    return create_app(deps)
+    return create_app(deps, freeze_heap=freeze_heap)
 
 
 def open311_config(settings: Settings) -> Open311Config:

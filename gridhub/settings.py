@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # -- gateway: HTTP, tokens, limits -----------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    gateway_processes: int = Field(
+        default=1,
+        ge=0,
+        description="gateway server processes sharing the port; 0: one per core",
+    )
     gateway_shutdown_grace: int = Field(
         default=5, ge=0, description="seconds open requests (SSE) get to finish on shutdown"
     )

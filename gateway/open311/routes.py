@@ -34,7 +34,7 @@ from gateway.deps import Deps, GatewayDeps
 from gateway.open311 import docs, requests, services
 from gateway.open311.render import Format, Open311Error, errors, render
 from gateway.ports import ServiceRequestReader, TokenInfo
-from routing.placement import PlacementRefused
+from routing.placement import Placement, PlacementRefused
 from schemas.envelope import now_utc
 from schemas.policy import ADMIN, GRID_WORKER, SYSTEM, grid_in_scope
 from schemas.reports import ReportSubmission
@@ -180,13 +180,13 @@ async def post_request(
     token = await _api_token(deps, form.get("api_key") or request.query_params.get("api_key"))
     _check_jurisdiction(deps, form.get("jurisdiction_id"))
     submission = requests.submission(form, deps.district, now_utc())
-    grid_code = _grid_of(submission, deps)
-    if token.role == GRID_WORKER and not grid_in_scope(token.scope, grid_code):
-        raise Open311Error(403, f"grid {grid_code} is outside this api_key's scope")
+    placement = _place(submission, deps)
+    if token.role == GRID_WORKER and not grid_in_scope(token.scope, placement.grid_code):
+        raise Open311Error(403, f"grid {placement.grid_code} is outside this api_key's scope")
     report_id = intake.report_id(deps, token, idempotency_key, door="open311")
     source = token.scope if token.role == SYSTEM and token.scope else deps.open311_source
     try:
-        await intake.publish_report(deps, token, submission, report_id, source=source)
+        await intake.publish_report(deps, token, submission, placement, report_id, source=source)
     except HTTPException as exc:  # the bus did not take it
         # GeoReport v2: any failure during create request processing is a 400.
         raise Open311Error(
@@ -229,9 +229,9 @@ async def _api_token(deps: GatewayDeps, api_key: str | None) -> TokenInfo:
     return record
 
 
-def _grid_of(submission: ReportSubmission, deps: GatewayDeps) -> str:
+def _place(submission: ReportSubmission, deps: GatewayDeps) -> Placement:
     try:
-        return deps.district.place(submission.location, submission.grid_code).grid_code
+        return deps.district.place(submission.location, submission.grid_code)
     except PlacementRefused as refused:
         field = {"location": "lat/long", "": "location"}.get(refused.field, refused.field)
         raise Open311Error(400, f"{field}: {refused.reason}") from refused

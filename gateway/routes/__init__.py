@@ -1,9 +1,11 @@
 """The gateway's routes, one module per resource, and :data:`ROUTERS`: every router
-``create_app`` includes, in this order."""
+``create_app`` includes, in this order; :data:`BODY_MODELS`: the request bodies
+routes read themselves, which ``create_app`` adds to the OpenAPI components."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from gateway.open311 import routes as open311
 from gateway.routes import (
@@ -21,6 +23,7 @@ from gateway.routes import (
     stream,
     webhooks,
 )
+from schemas.reports import ReportSubmission
 
 ROUTERS: tuple[APIRouter, ...] = (
     reports.router,  # phones: POST /api/v1/reports, GET /api/v1/reports/{id}
@@ -37,4 +40,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks.router,  # /api/v1/admin/webhooks
     meta.router,  # /healthz, /readyz, /schemas/
     pages.router,  # /m/, /console/, /reports/
+)
+
+BODY_MODELS: tuple[type[BaseModel], ...] = (
+    ReportSubmission,  # POST /api/v1/reports reads it itself (the hot path)
 )

@@ -1,10 +1,11 @@
 """Other systems publish over HTTP: ``POST /api/v1/events`` (CloudEvents HTTP binding:
 binary, structured and batched mode) and ``POST /api/v1/cap`` (CAP 1.2 XML).
 
-Both answer once the broker holds the event (``send_and_wait`` on
-``gridhub.intake``, structured mode, key = ``partitionkey`` or the source); the
-case follows asynchronously. A system token publishes only as its own source
-(its scope, see :func:`schemas.policy.source_allowed`).
+Both answer once the broker holds the event (on ``gridhub.intake``, structured
+mode, key = ``partitionkey`` or the source; a batch goes to the broker in one
+record batch per partition); the case follows asynchronously. A system token
+publishes only as its own source (its scope, see
+:func:`schemas.policy.source_allowed`).
 
 A batch is answered per event, in batch order: ``[{id, status, error?}]`` with
 ``status`` 202 (accepted), 400/413/422 (refused, ``error`` names the attribute),
@@ -15,7 +16,6 @@ a body that is not a batch at all is 400, a batch over the event limit 413.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated, Any, Literal
 
@@ -42,7 +42,7 @@ from gateway.cloudevents_http import (
 )
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
-from gateway.intake import bus_unavailable, publish_event
+from gateway.intake import bus_unavailable, intake_record, publish_batch, publish_event
 from gateway.ports import TokenInfo
 from gateway.publisher import PublishError
 from gateway.routes.common import AUTH_ERRORS, INVALID
@@ -260,15 +260,17 @@ async def _batch(
             _refused(results[index], problem)
         else:
             checked.append((index, envelope))
-    outcomes = await asyncio.gather(
-        *(_publish(deps, envelope, token) for _, envelope in checked), return_exceptions=True
+    outcomes = await publish_batch(
+        deps,
+        [
+            intake_record(deps, envelope, token.name, partition_key(envelope))
+            for _, envelope in checked
+        ],
     )
     for (index, _), outcome in zip(checked, outcomes, strict=True):
-        if isinstance(outcome, PublishError):
+        if outcome is not None:
             log.warning("batch event not published: %s", outcome)
             results[index].update(status=503, error=UNAVAILABLE)
-        elif isinstance(outcome, BaseException):
-            raise outcome
     for result in results:
         result.setdefault("error", None)
     status = 200 if all(r["status"] == 202 for r in results) else 207

@@ -182,16 +182,21 @@ class HubProcess:
 
 
 def spawn(
-    verb: str, env: Mapping[str, str], log_dir: Path, *, log_name: str | None = None
+    verb: str,
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    args: Sequence[str] = (),
+    log_name: str | None = None,
 ) -> HubProcess:
-    """Start ``python -m gridhub <verb>`` (this interpreter) in its own session, its
-    output appended to ``log_dir/log_name`` (default: ``<verb>-<6 hex digits>.log``)."""
+    """Start ``python -m gridhub <verb> <args>`` (this interpreter) in its own session,
+    its output appended to ``log_dir/log_name`` (default: ``<verb>-<6 hex digits>.log``)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / (log_name or f"{verb}-{uuid.uuid4().hex[:6]}.log")
     log = log_path.open("ab")
     try:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and entry point
-            [sys.executable, "-m", "gridhub", verb],
+            [sys.executable, "-m", "gridhub", verb, *args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

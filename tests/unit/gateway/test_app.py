@@ -1,9 +1,11 @@
 """``create_app``'s lifespan: the publisher and the followers (command results,
 case feed) start with the application and stop in reverse — also when one of
-them fails to start, and whatever one of them raises when it stops."""
+them fails to start, and whatever one of them raises when it stops; a server process freezes its
+start-up heap while it runs."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -87,3 +89,12 @@ def test_a_follower_that_fails_to_start_stops_the_others(deps: GatewayDeps) -> N
         "stop results",
         "stop publisher",
     ]
+
+
+def test_a_server_freezes_its_start_up_heap_while_it_runs(deps: GatewayDeps) -> None:
+    before = gc.get_freeze_count()
+    with TestClient(create_app(deps, freeze_heap=True)):
+        assert gc.get_freeze_count() > before
+    assert gc.get_freeze_count() == before  # given back to the collector on shutdown
+    with TestClient(create_app(deps)):
+        assert gc.get_freeze_count() == before

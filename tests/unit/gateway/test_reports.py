@@ -6,16 +6,18 @@ from fastapi.testclient import TestClient
 
 from gateway.deps import GatewayDeps
 from gateway.publisher import InMemoryPublisher
+from routing.district import District
 from routing.geo import wgs84_to_gcj02
-from schemas.envelope import REPORT_SUBMITTED, decode_kafka
-from schemas.reports import ReportSubmission
+from routing.reports import report_of_submission
+from schemas.envelope import REPORT_SUBMITTED, Envelope
+from schemas.reports import Report, ReportSubmission
 from tests.support.demo_district import CATEGORY, COMMUNITY, GRID, INSIDE, OTHER_GRID
 from tests.support.gateway import TokenFactory, report_body
 
 URL = "/api/v1/reports"
 
 
-def test_accepted_report_is_a_cloudevent_on_the_intake_topic(
+def test_accepted_report_goes_placed_to_the_reports_topic_keyed_by_community(
     client: TestClient, auth: TokenFactory, publisher: InMemoryPublisher, deps: GatewayDeps
 ) -> None:
     response = client.post(URL, json=report_body(), headers=auth("grid_worker", name="王网格"))
@@ -29,19 +31,40 @@ def test_accepted_report_is_a_cloudevent_on_the_intake_topic(
         "status": "accepted",
     }
     [record] = publisher.records
-    assert record.topic == deps.topics.intake == "test.gridhub.intake"
-    assert record.key == report_id.encode()
-    event = decode_kafka(record.value, record.headers, record.key)
-    assert event.type == REPORT_SUBMITTED
-    assert event.id == event.subject == report_id
-    assert event.source == "urn:gridhub:gateway"
-    assert event.datacontenttype == "application/json"
-    assert event.time is not None
-    assert event.extensions["submittedby"] == "王网格"
-    data = ReportSubmission.model_validate(event.data)
-    assert data.report_id == uuid.UUID(report_id)
-    assert data.category == CATEGORY
-    assert data.reporter is not None and data.reporter.phone == "13800000000"
+    assert record.topic == deps.topics.reports == "test.gridhub.reports"
+    report = Report.model_validate_json(record.value)
+    assert record.key == report.community_code.encode() == GRID[:12].encode()
+    assert report.id == report.source_event_id == report_id
+    assert (report.source, report.source_type) == ("urn:gridhub:gateway", REPORT_SUBMITTED)
+    assert report.grid_code == GRID and report.category == CATEGORY
+    assert report.submitted_by == "王网格"
+    assert report.reporter is not None and report.reporter.phone == "13800000000"
+    assert report.received_at == report.occurred_at  # no occurred_at given: the time received
+    assert set(report.attributes) == {"trace_id"}
+
+
+def test_the_gateway_builds_the_report_the_intake_stage_would(
+    client: TestClient,
+    auth: TokenFactory,
+    publisher: InMemoryPublisher,
+    district: District,
+) -> None:
+    """One rule, one place: the report published is exactly what the worker builds
+    from the same submission in a ``report.submitted`` event."""
+    body = report_body(occurred_at="2026-11-26T08:40:00+08:00", media=["m-1"])
+    client.post(URL, json=body, headers=auth("grid_worker", name="王网格"))
+    report = Report.model_validate_json(publisher.records[0].value)
+    event = Envelope(
+        id=report.id,
+        source=report.source,
+        type=REPORT_SUBMITTED,
+        time=report.received_at,
+        submittedby="王网格",
+        traceparent=f"00-{report.attributes['trace_id']}-00f067aa0ba902b7-01",
+    )
+    submission = ReportSubmission.model_validate({**body, "report_id": report.id})
+    placement = district.place(submission.location, submission.grid_code)
+    assert report == report_of_submission(event, submission, placement, report.received_at)
 
 
 def test_same_idempotency_key_gives_the_same_report_id(
@@ -55,7 +78,8 @@ def test_same_idempotency_key_gives_the_same_report_id(
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     assert other.json()["report_id"] != first.json()["report_id"]
-    assert [r.key for r in publisher.records[:2]] == [first.json()["report_id"].encode()] * 2
+    ids = [Report.model_validate_json(r.value).id for r in publisher.records[:2]]
+    assert ids == [first.json()["report_id"]] * 2
 
 
 def test_idempotency_key_is_per_token(client: TestClient, auth: TokenFactory) -> None:
@@ -118,8 +142,10 @@ def test_gcj02_location_is_converted_before_the_grid_lookup(
     # The GCJ-02 offset is several hundred metres: taken as WGS84 it would miss the grid.
     response = client.post(URL, json=body, headers=auth("grid_worker", scope=GRID))
     assert response.status_code == 202, response.text
-    data = decode_kafka(publisher.records[0].value, publisher.records[0].headers).data
-    assert data["location"]["crs"] == "gcj02"  # the stream normalises; the event is as sent
+    report = Report.model_validate_json(publisher.records[0].value)
+    assert report.grid_code == GRID
+    assert report.location is not None and report.location.crs == "wgs84"
+    assert abs(report.location.lat - INSIDE["lat"]) < 1e-5
 
 
 def test_unknown_grid_code_is_422(client: TestClient, auth: TokenFactory) -> None:
@@ -180,3 +206,29 @@ def test_report_not_yet_in_the_database_is_404(client: TestClient, auth: TokenFa
 def test_department_may_not_read_reports(client: TestClient, auth: TokenFactory) -> None:
     response = client.get(f"{URL}/{uuid.uuid4()}", headers=auth("department", scope="chengguan"))
     assert response.status_code == 403
+
+
+def test_the_body_is_checked_like_any_route_checks_it(
+    client: TestClient, auth: TokenFactory, publisher: InMemoryPublisher
+) -> None:
+    headers = auth("grid_worker")
+    bad_type = client.post(URL, json=report_body(category=7), headers=headers)
+    assert bad_type.status_code == 422
+    assert [e["field"] for e in bad_type.json()["errors"]] == ["body.category"]
+    nowhere = client.post(URL, json=report_body(location=None), headers=headers)
+    assert nowhere.status_code == 422
+    assert "location or grid_code is required" in nowhere.json()["errors"][0]["message"]
+    for raw in (b"", b"{not json", b"[]"):
+        response = client.post(
+            URL, content=raw, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, raw
+        assert response.json()["errors"][0]["field"].startswith("body")
+    assert publisher.records == []
+
+
+def test_the_caller_is_checked_before_the_body(client: TestClient, auth: TokenFactory) -> None:
+    assert client.post(URL, content=b"{not json").status_code == 401
+    response = client.post(URL, json={}, headers=auth("operator"))
+    assert response.status_code == 403
+    assert "grid_worker" in response.json()["detail"]

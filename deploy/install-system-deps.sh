@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and pages need: a PostgreSQL server (binaries only;
 # our own scripts start throwaway clusters), CJK fonts for rendered Chinese and
-# promtool for the Prometheus rules.
+# promtool for the Prometheus rules; wrk, the HTTP load generator of `gridhub bench`.
 # Java and Maven (for the Kafka broker jars) ship with the machine.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 # promtool (checks and unit-tests deploy/prometheus); Debian ships it with the server,
 # which its package does not start in a container (policy-rc.d).
 command -v promtool >/dev/null || missing+=(prometheus)
+# wrk drives the gateway in `gridhub bench` (and its test) from a process of its own.
+command -v wrk >/dev/null || missing+=(wrk)
 for tool in java mvn; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required (OpenJDK 17 + Maven)" >&2; exit 1; }
 done

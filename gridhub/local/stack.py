@@ -4,6 +4,10 @@ Broker (unless ``GRIDHUB_KAFKA_BOOTSTRAP`` names a cluster) → migrations →
 topics → demo tokens → worker and gateway as child processes, each in its own
 session with its log in ``<GRIDHUB_HOME>/logs``: Ctrl-C reaches only ``gridhub up``,
 which then stops them with one SIGTERM each, and the broker last.
+
+The machine's cores are shared out by :class:`ProcessPlan`: half to gateway server
+processes, the rest to worker processes (no more than there are partitions to
+share), so a report storm can use every core.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gridhub import bootstrap
@@ -26,6 +31,34 @@ DEMO_ROLES = {
     "department": ("demo-department-shizheng", "shizheng"),
     "leader": ("demo-leader", None),
 }
+
+
+@dataclass(frozen=True)
+class ProcessPlan:
+    """How many worker and gateway processes the hub runs on this machine."""
+
+    workers: int
+    gateways: int
+
+    @classmethod
+    def for_machine(cls, settings: Settings, cores: int | None = None) -> ProcessPlan:
+        """Half the cores (at least one) to the gateway, unless
+        ``GRIDHUB_GATEWAY_PROCESSES`` says; the rest (at least one, at most one per
+        partition) to the workers."""
+        cores = max(1, cores or os.cpu_count() or 1)
+        if "gateway_processes" in settings.model_fields_set:
+            gateways = settings.gateway_processes or cores
+        else:
+            gateways = max(1, cores // 2)
+        workers = max(1, min(settings.topic_partitions, cores - gateways))
+        return cls(workers=workers, gateways=gateways)
+
+    def commands(self) -> dict[str, list[str]]:
+        """The ``gridhub`` command line of each of the hub's processes, by name."""
+        return {
+            "worker": ["worker"],
+            "gateway": ["gateway", "--processes", str(self.gateways)],
+        }
 
 
 def demo_tokens(settings: Settings) -> dict[str, str]:
@@ -76,9 +109,12 @@ def run_stack(settings: Settings) -> int:
         bootstrap.create_hub_topics(settings)
         tokens = demo_tokens(settings)
         logs = settings.home / "logs"
+        plan = ProcessPlan.for_machine(settings)
         children = [
-            spawn(verb, os.environ, logs, log_name=f"{verb}.log") for verb in ("worker", "gateway")
+            spawn(verb, os.environ, logs, args=command[1:], log_name=f"{verb}.log")
+            for verb, command in plan.commands().items()
         ]
+        print("Started:", "; ".join(f"gridhub {' '.join(c)}" for c in plan.commands().values()))
 
         def alive() -> bool:
             return all(child.alive() for child in children)

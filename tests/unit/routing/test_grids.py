@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import shapely
 from shapely.geometry import Point, box
 
 from routing.district import default_data_dir
@@ -75,6 +76,21 @@ def test_locate_many_agrees_with_locate(grids: GridRegistry) -> None:
         "990101003002004",
     ]
     assert grids.locate_many([]) == []
+
+
+def test_one_point_and_a_batch_find_the_grid_the_polygons_cover(grids: GridRegistry) -> None:
+    """The cell index (one point) and the STRtree (a batch) agree with a plain scan of
+    the polygons, lowest code first, over a raster that hits edges and corners too."""
+    lats = [39.8995 + 0.0005 * n for n in range(42)]
+    lons = [116.3825 + 0.0005 * n for n in range(66)]
+    points = [(lat, lon) for lat in lats for lon in lons]
+    scanned = [
+        next((g for g in grids if shapely.intersects_xy(g.polygon, lon, lat)), None)
+        for lat, lon in points
+    ]
+    assert [grids.locate(lat, lon) for lat, lon in points] == scanned
+    assert grids.locate_many(points) == scanned
+    assert any(g is None for g in scanned) and any(g is not None for g in scanned)
 
 
 def test_get_and_names(grids: GridRegistry) -> None:

@@ -1,7 +1,12 @@
 """The latency phase: reports POSTed to a real gateway at a fixed rate (open loop,
-each at its own start time), and per report the time from its HTTP 202 to its row
-in the ``reports`` table, seen by :class:`SeenTracker` polling every 5 ms with the
-cheapest query the database allows.
+each at its own scheduled start), and per report the time from that start to its
+case being visible through the API (``GET /api/v1/reports/{id}`` answers its
+``case_id``).
+
+Asking the API for every pending report every few milliseconds would load the
+gateway being measured, so :class:`SeenTracker` polls the ``reports`` table every
+5 ms with the cheapest query the database allows, and each report it sees is then
+read through the API until the answer has its case: the clock stops at that answer.
 """
 
 from __future__ import annotations
@@ -101,9 +106,65 @@ class SeenTracker:
         return generic
 
 
+class ApiConfirmer:
+    """Reads each report the tracker saw through the API until its answer carries
+    the case; :attr:`visible` is when that answer arrived (``time.perf_counter``)."""
+
+    def __init__(self, base_url: str, token: str, tracker: SeenTracker, clients: int = 8) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.tracker = tracker
+        self.clients = clients
+        self.visible: dict[str, float] = {}
+        self.errors: list[str] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        asked: set[str] = set()
+
+        async def reader() -> None:
+            async with httpx.AsyncClient(
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {self.token}"},
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                timeout=httpx.Timeout(30.0),
+            ) as client:
+                while True:
+                    report_id = await queue.get()
+                    try:
+                        response = await client.get(f"/api/v1/reports/{report_id}")
+                    except httpx.HTTPError as exc:
+                        self.errors.append(f"{type(exc).__name__}: {exc}")
+                        response = None
+                    at = time.perf_counter()
+                    if (
+                        response is not None
+                        and response.status_code == 200
+                        and response.json().get("case_id")
+                    ):
+                        self.visible[report_id] = at
+                        continue
+                    await asyncio.sleep(0.005)  # not yet: ask again
+                    queue.put_nowait(report_id)
+
+        readers = [asyncio.create_task(reader()) for _ in range(self.clients)]
+        try:
+            while not stop.is_set():
+                for report_id in list(self.tracker.seen):
+                    if report_id not in asked:
+                        asked.add(report_id)
+                        queue.put_nowait(report_id)
+                await asyncio.sleep(0.002)
+        finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+
+
 async def measure_latency(
     base_url: str,
     token: str,
+    reader_token: str,
     bodies: Sequence[tuple[str, dict[str, Any]]],
     rate: float,
     tracker: SeenTracker,
@@ -111,13 +172,16 @@ async def measure_latency(
     warmup: Sequence[tuple[str, dict[str, Any]]] = (),
     settle_seconds: float = 30.0,
 ) -> LatencyRun:
-    """POST ``bodies`` at ``rate``/s (open loop: each at its own start time) and
-    measure HTTP 202 → report row first seen in the database."""
+    """POST ``bodies`` at ``rate``/s (open loop: each at its own scheduled start) and
+    measure that start → the report's case visible through the API."""
     concurrency = max(8, math.ceil(rate / 25))
-    accepted_at: dict[str, float] = {}
+    accepted_at: dict[str, float] = {}  # report id -> scheduled start of its request
     http_ms: list[float] = []
     failures: list[str] = []
     retries: list[str] = []
+    confirmer = ApiConfirmer(base_url, reader_token, tracker)
+    stop_confirming = asyncio.Event()
+    confirming = asyncio.create_task(confirmer.run(stop_confirming))
 
     async with contextlib.AsyncExitStack() as clients:
         # One single-connection client per in-flight request, handed out by a queue:
@@ -136,15 +200,21 @@ async def measure_latency(
                 )
             )
 
-        async def post(report_id: str, body: dict[str, Any], record: bool) -> None:
-            client = await idle.get()
+        async def post(
+            report_id: str, body: dict[str, Any], record: bool, scheduled: float
+        ) -> None:
+            client = await idle.get()  # waiting for a connection counts: open loop
             try:
-                await send(client, report_id, body, record)
+                await send(client, report_id, body, record, scheduled)
             finally:
                 idle.put_nowait(client)
 
         async def send(
-            client: httpx.AsyncClient, report_id: str, body: dict[str, Any], record: bool
+            client: httpx.AsyncClient,
+            report_id: str,
+            body: dict[str, Any],
+            record: bool,
+            scheduled: float,
         ) -> None:
             tracker.expect(report_id)
             begun = time.perf_counter()
@@ -171,11 +241,12 @@ async def measure_latency(
                 failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
                 return
             if record:
-                accepted_at[report_id] = done
+                accepted_at[report_id] = scheduled
                 http_ms.append(1000.0 * (done - begun))
 
         # Warm-up (not measured): connections, the gateway's producer, the worker's fetch.
-        await asyncio.gather(*(post(rid, body, False) for rid, body in warmup))
+        now = time.perf_counter()
+        await asyncio.gather(*(post(rid, body, False, now) for rid, body in warmup))
         warm_deadline = time.monotonic() + settle_seconds
         while warmup and tracker.pending and time.monotonic() < warm_deadline:
             await asyncio.sleep(0.05)
@@ -185,14 +256,15 @@ async def measure_latency(
         tasks: list[asyncio.Task[None]] = []
         started = time.perf_counter()
         for n, (report_id, body) in enumerate(bodies):
-            delay = started + n / rate - time.perf_counter()
+            scheduled = started + n / rate
+            delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(report_id, body, True)))
+            tasks.append(asyncio.create_task(post(report_id, body, True, scheduled)))
             elapsed = time.perf_counter() - started
             status.show(
                 f"latency: {n + 1}/{len(bodies)} sent {(n + 1) / elapsed if elapsed else 0:,.0f}/s"
-                f", {len(tracker.seen)} seen"
+                f", {len(confirmer.visible)} visible"
             )
         budget = max(60.0, 10 * len(bodies) / rate)
         _, unfinished = await asyncio.wait(tasks, timeout=budget)
@@ -201,18 +273,23 @@ async def measure_latency(
         await asyncio.gather(*unfinished, return_exceptions=True)
         send_seconds = time.perf_counter() - started
         deadline = time.monotonic() + settle_seconds
-        while tracker.pending and time.monotonic() < deadline:
+        while time.monotonic() < deadline and not all(
+            rid in confirmer.visible for rid in accepted_at
+        ):
             if tracker.error is not None:
                 raise BenchError(f"latency: polling the database failed: {tracker.error}")
             await asyncio.sleep(0.02)
+        stop_confirming.set()
+        await confirming
 
+    # In the order sent, so a latency that grows during the run shows (a backlog).
     latencies = [
-        max(0.0, 1000.0 * (tracker.seen[rid] - at))
-        for rid, at in accepted_at.items()
-        if rid in tracker.seen
+        max(0.0, 1000.0 * (confirmer.visible[rid] - at))
+        for rid, at in sorted(accepted_at.items(), key=lambda kv: kv[1])
+        if rid in confirmer.visible
     ]
     status.show(
-        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted_at)} seen", force=True
+        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted_at)} visible", force=True
     )
     if not latencies:
         first = failures[0] if failures else "no report row showed up"

@@ -2,6 +2,7 @@
 Python, Kafka, PostgreSQL and SQLite, the load average, and :class:`CpuMeter`, the CPU
 used by the worker, gateway, broker and database between two points (Linux procfs).
 Only informative: a probe that fails answers "unknown" or leaves its figure out.
+:func:`rss_mb` is the resident memory of some processes (the worker's, for the soak).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import platform
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,25 @@ class CpuMeter:
         if self.machine is not None and busy is not None:
             out["machine"] = 100.0 * (busy - self.machine) / wall
         return out
+
+
+def rss_mb(pids: Iterable[int]) -> float | None:
+    """Resident memory of some processes and their children, in MB (Linux procfs)."""
+    wanted = set(pids)
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[1]) in wanted:
+                wanted.add(int(entry.name))
+    total = 0
+    found = False
+    for pid in wanted:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+                found = True
+    return total / 1024 if found else None

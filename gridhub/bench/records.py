@@ -20,7 +20,11 @@ Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
 
 def report_records(count: int, district: District, seed: int) -> list[Record]:
     """``count`` distinct report CloudEvents, structured mode, keyed by report id."""
-    generator = TrafficGenerator(district, seed)
+    return more_records(TrafficGenerator(district, seed), count)
+
+
+def more_records(generator: TrafficGenerator, count: int) -> list[Record]:
+    """The next ``count`` report CloudEvents of ``generator``, timed now."""
     now = datetime.now(UTC)
     out: list[Record] = []
     for _ in range(count):

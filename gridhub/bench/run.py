@@ -1,8 +1,10 @@
 """One bench run from start to clean-up: :class:`Bench` starts what it needs (a
 throwaway broker and PostgreSQL server unless given ones, fresh databases and
-topics, worker and gateway processes), runs the three phases in order — baseline,
-full loop on PostgreSQL then on SQLite, latency against the PostgreSQL worker — and
-gathers a :class:`~gridhub.bench.results.BenchResult`.
+topics, worker, baseline and gateway processes), runs the phases in order — the
+baselines, the full loop on PostgreSQL, the latency against its workers, the gateway
+alone, the full loop on SQLite — and gathers a
+:class:`~gridhub.bench.results.BenchResult` (or, for ``--soak``, a
+:class:`~gridhub.bench.results.SoakRun`).
 
 Everything it starts or creates is registered on one exit stack as it goes, so it
 is all stopped or removed at the end, also on Ctrl-C or a failed phase.
@@ -15,6 +17,8 @@ import contextlib
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -24,10 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import Engine, func, select
 
 from gridhub.bench.baseline import baseline_pass_through
 from gridhub.bench.broker import OffsetReader, drop_topics_and_groups, group_lag, topic_records
+from gridhub.bench.gateway_load import run_wrk, write_bodies
+from gridhub.bench.hops import group_ids
 from gridhub.bench.latency import SeenTracker, measure_latency
 from gridhub.bench.machine import (
     CpuMeter,
@@ -35,14 +42,17 @@ from gridhub.bench.machine import (
     machine_info,
     postgres_version,
     postmaster_pid,
+    rss_mb,
 )
-from gridhub.bench.records import Record, produce_all, report_records
+from gridhub.bench.records import Record, more_records, produce_all, report_records
 from gridhub.bench.results import (
     BenchConfig,
     BenchError,
     BenchResult,
+    GatewayRun,
     LatencyRun,
     PipelineRun,
+    SoakRun,
     stage_rates,
 )
 from gridhub.console import StatusLine
@@ -51,6 +61,7 @@ from gridhub.settings import Settings
 from gridhub.simulate import TrafficGenerator
 from gridhub.topics import create_topics
 from routing.district import District
+from schemas.envelope import BATCH_CONTENT_TYPE
 from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.models import cases, reports
@@ -58,6 +69,8 @@ from sinks.tokens import TokenStore
 
 _READY_MARKERS = ("Ready", " OK ^", "😊")
 _SAMPLE_SECONDS = 0.1
+SOAK_CHUNK = 50_000  # reports produced at a time, as the workers keep up
+SOAK_SAMPLE_SECONDS = 10.0
 
 
 class Bench:
@@ -123,10 +136,10 @@ class Bench:
         self.postgres_pid = postmaster_pid(server.data_dir)
         return server.url()
 
-    def _fresh_postgres(self, server_url: str) -> str:
+    def _fresh_postgres(self, server_url: str, tag: str) -> str:
         from gridhub.local.postgres import create_database_at, drop_database_at
 
-        name = f"gridhub_{self.run_id}"
+        name = f"gridhub_{self.run_id}_{tag}"
         url = create_database_at(server_url, name)
         self.stack.callback(drop_database_at, server_url, name)
         return url
@@ -154,14 +167,27 @@ class Bench:
             "GRIDHUB_TOKEN_SECRET": self.secret,
         }
 
-    def _spawn(self, verb: str, env: Mapping[str, str], tag: str) -> HubProcess:
-        process = spawn(verb, env, self.tmp)
+    def _spawn(
+        self, verb: str, env: Mapping[str, str], tag: str, args: Sequence[str] = ()
+    ) -> HubProcess:
+        process = spawn(verb, env, self.tmp, args=args)
         self.processes.append(process)
         if self.config.keep_logs is not None:
             # Registered first, so it runs after the stop below (LIFO).
-            self.stack.callback(self._keep_log, process, f"{tag}-{verb}.log")
+            self.stack.callback(self._keep_log, process, f"{tag}-{verb}-{process.pid}.log")
         self.stack.callback(process.stop)
         return process
+
+    def _spawn_workers(self, env: Mapping[str, str], tag: str) -> list[HubProcess]:
+        """The worker processes (same app id: they share the partitions), each with
+        its own home and web port."""
+        workers = []
+        for n in range(self.config.worker_processes):
+            home = Path(env["GRIDHUB_HOME"]) / f"worker-{n}"
+            home.mkdir(parents=True, exist_ok=True)
+            own = {**env, "GRIDHUB_HOME": str(home), "GRIDHUB_WORKER_WEB_PORT": str(free_port())}
+            workers.append(self._spawn("worker", own, tag))
+        return workers
 
     def _keep_log(self, process: HubProcess, name: str) -> None:
         if self.config.keep_logs is None:
@@ -190,11 +216,63 @@ class Bench:
             )
         )
 
+    def hops_baseline(self, server_url: str, records: Sequence[Record]) -> float:
+        """The same-hops hand-written program (:mod:`gridhub.bench.hops`) in as many
+        processes as the worker gets, timed like the full loop."""
+        db_url = self._fresh_postgres(server_url, "hops")
+        upgrade(db_url)
+        prefix = f"{self.run_id}-hops."
+        names = TopicNames.with_prefix(prefix)
+        create_topics(self.bootstrap, names.all(), self.config.partitions, 1)
+        asyncio.run(
+            produce_all(self.bootstrap, names.intake, records, self.status, "hops: pre-produce")
+        )
+        group = f"{self.run_id}-hops"
+        engine = make_engine(db_url)
+        self.stack.callback(engine.dispose)
+        programs = [
+            self._spawn_module(
+                "gridhub.bench.hops",
+                [
+                    "--bootstrap", self.bootstrap, "--prefix", prefix,
+                    "--group", group, "--database-url", db_url,
+                ],
+                f"hops-{n}",
+            )
+            for n in range(self.config.worker_processes)
+        ]  # fmt: skip
+        offsets = OffsetReader(self.bootstrap, [names.reports, names.case_events])
+        try:
+            run = self._watch(
+                "same-hops baseline", programs, engine, offsets, names, len(records),
+                groups=group_ids(group), ready_markers=("hops baseline ready",),
+            )  # fmt: skip
+        finally:
+            offsets.close()
+        stop_all(programs)
+        return run.eps
+
+    def _spawn_module(self, module: str, args: Sequence[str], tag: str) -> HubProcess:
+        log_path = self.tmp / f"{tag}.log"
+        log = log_path.open("ab")
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = HubProcess(tag, proc, log_path, log)
+        self.processes.append(process)
+        self.stack.callback(process.stop)
+        return process
+
     def pipeline(
         self, backend: str, db_url: str, records: Sequence[Record]
-    ) -> tuple[PipelineRun, HubProcess, dict[str, str]]:
-        """Pre-produce, start the worker, time the reports table filling up. The
-        worker is left running (the caller stops it, or measures latency first)."""
+    ) -> tuple[PipelineRun, list[HubProcess], dict[str, str]]:
+        """Pre-produce, start the workers, time the loop until every consumer group is
+        at zero lag. The workers are left running (the caller stops them, or measures
+        latency first)."""
         env = self._hub_env(backend, db_url)
         names = TopicNames.with_prefix(env["GRIDHUB_TOPIC_PREFIX"])
         create_topics(self.bootstrap, names.all(), self.config.partitions, 1)
@@ -208,110 +286,144 @@ class Bench:
         self.stack.callback(engine.dispose)
         offsets = OffsetReader(self.bootstrap, [names.reports, names.case_events, names.intake_dlq])
         try:
-            worker = self._spawn("worker", env, backend)
-            run = self._watch(backend, worker, engine, offsets, names, len(records))
+            workers = self._spawn_workers(env, backend)
+            run = self._watch(
+                backend, workers, engine, offsets, names, len(records),
+                groups=[env["GRIDHUB_APP_ID"]], ready_markers=_READY_MARKERS,
+            )  # fmt: skip
         finally:
             offsets.close()
         run.topic_records = topic_records(self.bootstrap, f"{self.run_id}-{backend}")
-        return run, worker, env
+        run.rss_mb = rss_mb(w.pid for w in workers)
+        run.processes = len(workers)
+        return run, workers, env
 
     def _watch(
         self,
         backend: str,
-        worker: HubProcess,
+        workers: Sequence[HubProcess],
         engine: Engine,
         offsets: OffsetReader,
         names: TopicNames,
         expected: int,
+        *,
+        groups: Sequence[str],
+        ready_markers: Sequence[str],
     ) -> PipelineRun:
+        """From the first report row to the moment every consumer group in ``groups``
+        has committed everything (hotspot, report-up and webhook work in flight count)."""
+        trees = frozenset({"postgres", "worker"})
         pids = {
-            "worker": worker.pid,
+            "worker": workers[0].pid if len(workers) == 1 else None,
             "broker": self.broker_pid,
-            "postgres": self.postgres_pid if backend == "postgresql" else None,
+            "postgres": self.postgres_pid if backend != "sqlite" else None,
             "bench": os.getpid(),
         }
-        meter = CpuMeter(pids, trees=frozenset({"postgres"}))
+        pids.update({f"worker{n}": w.pid for n, w in enumerate(workers) if len(workers) > 1})
+        meter = CpuMeter(pids, trees=trees)
+        spawned_at = min(w.spawned_at for w in workers)
         deadline = time.monotonic() + self.config.phase_timeout
         ready_at: float | None = None
         first_row: float | None = None
+        rows_at: float | None = None
         samples: list[tuple[float, int, int, int]] = []  # t, reports topic, case events, rows
         label = f"{backend}: full loop"
         moved_at, last_counts = time.monotonic(), (0, 0, 0)
+        zero_since: float | None = None
         with engine.connect() as conn:
             while True:
                 now = time.monotonic()
-                if ready_at is None and any(m in worker.log_text() for m in _READY_MARKERS):
+                if ready_at is None and all(
+                    any(m in w.log_text() for m in ready_markers) for w in workers
+                ):
                     ready_at = now
-                    meter = CpuMeter(pids, trees=frozenset({"postgres"}))  # processing only
+                    meter = CpuMeter(pids, trees=trees)  # processing only
                 rows = int(conn.execute(select(func.count()).select_from(reports)).scalar_one())
                 conn.rollback()
                 ends = offsets.ends()
                 counts = (ends[names.reports], ends[names.case_events], rows)
-                samples.append((now - worker.spawned_at, *counts))
+                samples.append((now - spawned_at, *counts))
                 if counts != last_counts:
                     moved_at, last_counts = now, counts
                 if rows and first_row is None:
-                    first_row = now
-                if first_row is not None:
+                    # The first row showed since the last sample: start the clock there
+                    # (a short run could otherwise finish between two samples).
+                    first_row = samples[-2][0] + spawned_at if len(samples) > 1 else now
+                if rows >= expected:
+                    rows_at = rows_at or now
+                    lag = sum(group_lag(self.bootstrap, g) or 0 for g in groups)
+                    if lag == 0:
+                        if zero_since is not None and now - zero_since >= 1.0:
+                            break  # zero twice, a commit interval apart
+                        zero_since = zero_since or now
+                    else:
+                        zero_since = None
+                        moved_at = now if lag else moved_at
+                    self.status.show(f"{label}: all rows in, {lag} records behind")
+                elif first_row is not None:
                     elapsed = now - first_row
                     self.status.show(
                         f"{label}: {rows}/{expected} rows "
                         f"{rows / elapsed if elapsed > 0 else 0:,.0f}/s"
                     )
                 else:
-                    state = "processing" if ready_at else "starting worker"
-                    self.status.show(f"{label}: {state} ({now - worker.spawned_at:.0f}s)")
-                if rows >= expected:
-                    break
-                dead = ends[names.intake_dlq]
+                    state = "processing" if ready_at else "starting"
+                    self.status.show(f"{label}: {state} ({now - spawned_at:.0f}s)")
+                dead = ends.get(names.intake_dlq, 0)
                 if dead:
                     raise BenchError(
                         f"{backend}: {dead} bench event(s) went to the DLQ {names.intake_dlq}; "
-                        f"worker log:\n{worker.log_tail()}"
+                        f"log:\n{workers[0].log_tail()}"
                     )
-                if not worker.alive():
-                    raise BenchError(
-                        f"{backend}: the worker exited ({worker.proc.returncode}):\n"
-                        f"{worker.log_tail()}"
-                    )
+                for worker in workers:
+                    if not worker.alive():
+                        raise BenchError(
+                            f"{backend}: the {worker.name} exited ({worker.proc.returncode}):\n"
+                            f"{worker.log_tail()}"
+                        )
                 if now > deadline or now - moved_at > self.config.stall_seconds:
                     raise BenchError(
                         f"{backend}: only {rows}/{expected} report rows after "
-                        f"{now - worker.spawned_at:.0f}s ({now - moved_at:.0f}s without "
-                        f"progress); worker log:\n{worker.log_tail()}"
+                        f"{now - spawned_at:.0f}s ({now - moved_at:.0f}s without "
+                        f"progress); log:\n{workers[0].log_tail()}"
                     )
-                time.sleep(_SAMPLE_SECONDS)
-            done = time.monotonic()
+                time.sleep(_SAMPLE_SECONDS if rows < expected else 0.5)
+            done = zero_since if zero_since is not None else time.monotonic()
             cpu = meter.percent()
+            if len(workers) > 1:
+                cpu["worker"] = sum(v for k, v in cpu.items() if k.startswith("worker"))
             case_count = int(conn.execute(select(func.count()).select_from(cases)).scalar_one())
         if first_row is None:
             raise BenchError(f"{backend}: no report row appeared")
         self.status.show(
-            f"{label}: {expected}/{expected} rows in {done - first_row:.2f}s", force=True
+            f"{label}: {expected}/{expected} rows, zero lag after {done - first_row:.2f}s",
+            force=True,
         )
         return PipelineRun(
             backend=backend,
             events=expected,
-            spawned_at=worker.spawned_at,
+            spawned_at=spawned_at,
             ready_at=ready_at,
             first_row_at=first_row,
             done_at=done,
             cases=case_count,
             stages=stage_rates(samples),
             cpu=cpu,
+            rows_at=rows_at,
         )
 
     def _wait_idle(
-        self, group: str, worker: HubProcess, timeout: float = 180.0
+        self, group: str, workers: Sequence[HubProcess], timeout: float = 180.0
     ) -> tuple[int, float]:
-        """Wait until the worker's group has committed everything (twice in a row);
+        """Wait until the workers' group has committed everything (twice in a row);
         returns the records still behind and the seconds waited."""
         started = time.monotonic()
         zero_seen = 0
         lag = 0
         while time.monotonic() - started < timeout:
-            if not worker.alive():
-                raise BenchError(f"the worker exited:\n{worker.log_tail()}")
+            for worker in workers:
+                if not worker.alive():
+                    raise BenchError(f"the worker exited:\n{worker.log_tail()}")
             lag = group_lag(self.bootstrap, group) or 0
             zero_seen = zero_seen + 1 if lag == 0 else 0
             if zero_seen >= 2:
@@ -320,18 +432,30 @@ class Bench:
             time.sleep(1.0)
         return lag, time.monotonic() - started
 
-    def latency(
-        self, env: Mapping[str, str], db_url: str, district: District, worker: HubProcess
-    ) -> LatencyRun:
-        gateway = self._spawn("gateway", env, "postgresql")
+    def _gateway(self, env: Mapping[str, str], tag: str) -> tuple[HubProcess, str]:
+        processes = self.config.gateway_processes or os.cpu_count() or 1
+        gateway = self._spawn("gateway", env, tag, args=["--processes", str(processes)])
         base = f"http://127.0.0.1:{env['GRIDHUB_GATEWAY_PORT']}"
         wait_ready(f"{base}/readyz", gateway, 90, self.status)
+        return gateway, base
+
+    def latency(
+        self,
+        env: Mapping[str, str],
+        db_url: str,
+        district: District,
+        workers: Sequence[HubProcess],
+        gateway: HubProcess,
+        base: str,
+    ) -> LatencyRun:
         # The worker's other stages (hotspots, report-ups...) may still be working off
         # the throughput phase's backlog: the latency is of an idle worker.
-        lag_left, waited = self._wait_idle(env["GRIDHUB_APP_ID"], worker)
+        lag_left, waited = self._wait_idle(env["GRIDHUB_APP_ID"], workers)
         engine = make_engine(db_url)
         self.stack.callback(engine.dispose)
-        token, _ = TokenStore(engine, self.secret).create("grid_worker", "gridhub-bench")
+        store = TokenStore(engine, self.secret)
+        token, _ = store.create("grid_worker", "gridhub-bench")
+        reader, _ = store.create("operator", "gridhub-bench-reader")
         generator = TrafficGenerator(district, self.config.seed + 1)
         now = datetime.now(UTC)
 
@@ -350,15 +474,17 @@ class Bench:
             meter = CpuMeter(
                 {
                     "gateway": gateway.pid,
-                    "worker": worker.pid,
+                    **{f"worker{n}": w.pid for n, w in enumerate(workers)},
                     "broker": self.broker_pid,
                     "postgres": self.postgres_pid,
                     "bench": os.getpid(),
                 },
-                trees=frozenset({"postgres"}),
+                trees=frozenset({"postgres", "gateway"}),
             )
             run = asyncio.run(
-                measure_latency(base, token, bodies, self.config.rate, tracker, self.status, warmup)
+                measure_latency(
+                    base, token, reader, bodies, self.config.rate, tracker, self.status, warmup
+                )
             )
             run.cpu = meter.percent()
             run.backlog_wait, run.backlog_left = waited, lag_left
@@ -366,41 +492,181 @@ class Bench:
         finally:
             tracker.stop()
 
+    def gateway_load(self, db_url: str, gateway: HubProcess, base: str) -> GatewayRun:
+        """wrk against the gateway alone (the workers are stopped): single reports,
+        then CloudEvents batches."""
+        cfg = self.config
+        store = TokenStore(make_engine(db_url), self.secret)
+        district = District.load(self.settings.rules_dir)
+        generator = TrafficGenerator(district, cfg.seed + 2)
+        now = datetime.now(UTC)
+        phones = [store.create("grid_worker", f"bench-phone-{n}")[0] for n in range(100)]
+        singles = []
+        for n in range(2000):
+            data = dict(generator.grid_report(now).envelope.data)
+            data.pop("report_id", None)  # each POST a new report
+            singles.append((phones[n % len(phones)], orjson.dumps(data)))
+        systems = []
+        for n in range(4):
+            source = f"urn:gridhub:bench:system-{n}"
+            systems.append((source, store.create("system", f"bench-system-{n}", source)[0]))
+        batches = []
+        for n in range(200):
+            source, token = systems[n % len(systems)]
+            events = []
+            for _ in range(cfg.batch_events):
+                event = generator.grid_report(now).envelope.model_dump(mode="json")
+                event["source"] = source
+                event.pop("submittedby", None)
+                events.append({k: v for k, v in event.items() if v is not None})
+            batches.append((token, orjson.dumps(events)))
+        store.engine.dispose()
+        singles_file = write_bodies(self.tmp / "posts.lines", singles)
+        batches_file = write_bodies(self.tmp / "batches.lines", batches)
+        seconds = cfg.gateway_seconds
+        # Warm-up: connections, every process's producer and token cache.
+        run_wrk(
+            f"{base}/api/v1/reports", singles_file,
+            seconds=min(3.0, seconds), connections=cfg.gateway_connections,
+        )  # fmt: skip
+        self.status.show(f"gateway: {seconds:g}s of single reports (wrk)", force=True)
+        meter = CpuMeter(
+            {"gateway": gateway.pid, "broker": self.broker_pid, "bench": os.getpid()},
+            trees=frozenset({"gateway"}),
+        )
+        posts = run_wrk(
+            f"{base}/api/v1/reports", singles_file,
+            seconds=seconds, connections=cfg.gateway_connections,
+        )  # fmt: skip
+        cpu = meter.percent()
+        self.status.show(f"gateway: {seconds:g}s of CloudEvents batches (wrk)", force=True)
+        batch = run_wrk(
+            f"{base}/api/v1/events", batches_file,
+            seconds=seconds, connections=max(2, cfg.gateway_connections // 4),
+            content_type=BATCH_CONTENT_TYPE,
+        )  # fmt: skip
+        return GatewayRun(
+            processes=cfg.gateway_processes or os.cpu_count() or 1,
+            connections=cfg.gateway_connections,
+            posts_per_s=posts.per_second,
+            posts_non_2xx=posts.non_2xx,
+            posts_errors=posts.socket_errors,
+            posts_p99_ms=posts.p99_ms,
+            batch_events=cfg.batch_events,
+            batches_per_s=batch.per_second,
+            batch_non_2xx=batch.non_2xx,
+            batch_errors=batch.socket_errors,
+            cpu=cpu,
+        )
+
+    # ---------------------------------------------------------------- the soak
+
+    def soak(self, server_url: str, district: District) -> SoakRun:
+        """``config.soak`` reports through the full loop on PostgreSQL, fed in chunks
+        as the workers keep up; the workers' memory sampled as they go."""
+        total = self.config.soak or 0
+        db_url = self._fresh_postgres(server_url, "soak")
+        env = self._hub_env("soak", db_url)
+        names = TopicNames.with_prefix(env["GRIDHUB_TOPIC_PREFIX"])
+        create_topics(self.bootstrap, names.all(), self.config.partitions, 1)
+        upgrade(db_url)
+        engine = make_engine(db_url)
+        self.stack.callback(engine.dispose)
+        workers = self._spawn_workers(env, "soak")
+        generator = TrafficGenerator(district, self.config.seed)
+        chunk = min(SOAK_CHUNK, total)
+        produced, rows, samples = 0, 0, list[tuple[int, float]]()
+        started = last_sample = time.monotonic()
+        with engine.connect() as conn:
+            while rows < total:
+                for worker in workers:
+                    if not worker.alive():
+                        raise BenchError(f"soak: the worker exited:\n{worker.log_tail()}")
+                if produced < total and produced - rows < 2 * chunk:
+                    batch = more_records(generator, min(chunk, total - produced))
+                    asyncio.run(
+                        produce_all(self.bootstrap, names.intake, batch, self.status, "soak")
+                    )
+                    produced += len(batch)
+                rows = int(conn.execute(select(func.count()).select_from(reports)).scalar_one())
+                conn.rollback()
+                now = time.monotonic()
+                if now - last_sample >= SOAK_SAMPLE_SECONDS or rows >= total:
+                    last_sample = now
+                    mb = rss_mb(w.pid for w in workers)
+                    if mb is not None:
+                        samples.append((rows, mb))
+                    self.status.show(
+                        f"soak: {rows:,}/{total:,} reports, worker RSS {mb or 0:,.0f} MB",
+                        force=True,
+                    )
+                time.sleep(1.0)
+        self._wait_idle(env["GRIDHUB_APP_ID"], workers)
+        mb = rss_mb(w.pid for w in workers)
+        if mb is not None:
+            samples.append((rows, mb))
+        return SoakRun(reports=total, rss_mb=samples, seconds=time.monotonic() - started)
+
     # ---------------------------------------------------------------- all of it
+
+    def _prepare(self) -> tuple[District, str, dict[str, Any]]:
+        self.tmp = Path(tempfile.mkdtemp(prefix="gridhub-bench-"))
+        self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
+        district = District.load(self.settings.rules_dir)
+        self._start_broker()
+        server_url = self._start_postgres()
+        probe = make_engine(self._fresh_postgres(server_url, "probe"))
+        try:
+            machine = machine_info(self.kafka_version, postgres_version(probe))
+        finally:
+            probe.dispose()
+        return district, server_url, machine
+
+    def run_soak(self) -> tuple[SoakRun, dict[str, Any]]:
+        with self.stack:
+            district, server_url, machine = self._prepare()
+            self.say(f"gridhub bench --soak {self.config.soak}: broker {self.bootstrap}")
+            soak = self.soak(server_url, district)
+            self.status.done()
+            machine["loadavg_at_end"] = round(os.getloadavg()[0], 2)
+            return soak, machine
 
     def run(self) -> BenchResult:
         with self.stack:
             cfg = self.config
-            self.tmp = Path(tempfile.mkdtemp(prefix="gridhub-bench-"))
-            self.stack.callback(shutil.rmtree, self.tmp, ignore_errors=True)
-            district = District.load(self.settings.rules_dir)
-            self._start_broker()
-            server_url = self._start_postgres()
-            pg_url = self._fresh_postgres(server_url)
+            district, server_url, machine = self._prepare()
+            pg_url = self._fresh_postgres(server_url, "pg")
             sqlite_url = f"sqlite:///{self.tmp / 'bench.db'}"
-            pg_engine = make_engine(pg_url)
-            self.stack.callback(pg_engine.dispose)
-            machine = machine_info(self.kafka_version, postgres_version(pg_engine))
             self.say(
-                f"gridhub bench {self.run_id}: {cfg.events} events, broker {self.bootstrap}, "
-                f"{cfg.partitions} partitions"
+                f"gridhub bench {self.run_id}: {cfg.events} events, baselines "
+                f"{cfg.baseline_events}, broker {self.bootstrap}, {cfg.partitions} partitions, "
+                f"{cfg.worker_processes} worker process(es)"
             )
-            records = report_records(cfg.events, district, cfg.seed)
+            records = report_records(max(cfg.events, cfg.baseline_events), district, cfg.seed)
 
-            baseline = self.baseline(records)
-            pg_run, pg_worker, pg_env = self.pipeline("postgresql", pg_url, records)
-            latency = self.latency(pg_env, pg_url, district, pg_worker)
+            baseline = self.baseline(records[: cfg.baseline_events])
+            hops = self.hops_baseline(server_url, records[: cfg.baseline_events])
+            pg_run, pg_workers, pg_env = self.pipeline("postgresql", pg_url, records[: cfg.events])
+            gateway, base = self._gateway(pg_env, "postgresql")
+            latency = self.latency(pg_env, pg_url, district, pg_workers, gateway, base)
+            stop_all(pg_workers)  # the gateway alone from here
+            gateway_run = self.gateway_load(pg_url, gateway, base)
             stop_all(self.processes)
-            sqlite_run, sqlite_worker, _ = self.pipeline("sqlite", sqlite_url, records)
-            sqlite_worker.stop()
+            sqlite_run, sqlite_workers, _ = self.pipeline(
+                "sqlite", sqlite_url, records[: cfg.events]
+            )
+            stop_all(sqlite_workers)
             self.status.done()
             # Other work on the machine skews every figure: say how busy it was.
             machine["loadavg_at_end"] = round(os.getloadavg()[0], 2)
             return BenchResult(
                 events=cfg.events,
                 baseline_eps=baseline,
+                baseline_events=cfg.baseline_events,
+                hops_baseline_eps=hops,
                 pipelines={"postgresql": pg_run, "sqlite": sqlite_run},
                 latency=latency,
+                gateway=gateway_run,
                 machine=machine,
             )
 

@@ -1,28 +1,33 @@
--- gridhub bench: wrk POSTs request bodies cycled from a file, one JSON body a line.
--- usage: wrk ... -s wrk_post.lua URL -- BODIES_FILE TOKEN CONTENT_TYPE
--- At the end it prints one JSON line (prefixed "gridhub-wrk ") with the counts.
+-- gridhub bench: wrk POSTs the lines of a file in turn, each "TOKEN<TAB>BODY"
+-- (the body one line of JSON), with "Authorization: Bearer TOKEN".
+-- usage: wrk ... -s wrk_post.lua URL -- LINES_FILE CONTENT_TYPE
+-- At the end it prints one line, "gridhub-wrk " and a JSON object of the counts.
 
-local bodies = {}
+local requests = {}
 local count = 0
-local next_body = 0
+local next_line = 0
 
 function init(args)
+  local content_type = args[2] or "application/json"
+  -- every request is formatted once, here: request() only hands them out
   for line in io.lines(args[1]) do
-    if #line > 0 then
-      bodies[#bodies + 1] = line
+    local tab = string.find(line, "\t", 1, true)
+    if tab then
+      local headers = {
+        ["Authorization"] = "Bearer " .. string.sub(line, 1, tab - 1),
+        ["Content-Type"] = content_type,
+      }
+      requests[#requests + 1] = wrk.format("POST", nil, headers, string.sub(line, tab + 1))
     end
   end
-  count = #bodies
-  wrk.method = "POST"
-  wrk.headers["Authorization"] = "Bearer " .. args[2]
-  wrk.headers["Content-Type"] = args[3] or "application/json"
-  -- threads start at different bodies
-  next_body = math.random(count) - 1
+  count = #requests
+  -- each thread starts somewhere else in the file
+  next_line = math.random(count) - 1
 end
 
 function request()
-  next_body = next_body % count + 1
-  return wrk.format(nil, nil, nil, bodies[next_body])
+  next_line = next_line % count + 1
+  return requests[next_line]
 end
 
 function done(summary, latency, requests)

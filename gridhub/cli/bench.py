@@ -9,10 +9,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from gridhub.bench import Bench, BenchConfig, BenchError, render
+from gridhub.bench.results import render_soak
 from gridhub.console import StatusLine
 from gridhub.local.processes import sigterm_as_interrupt
 
@@ -21,9 +23,17 @@ from gridhub.local.processes import sigterm_as_interrupt
 @click.option(
     "--events",
     type=click.IntRange(min=1),
-    default=20_000,
+    default=BenchConfig.events,
     show_default=True,
-    help="events per throughput phase",
+    help="events per full-loop phase",
+)
+@click.option(
+    "--baseline-events",
+    type=click.IntRange(min=1),
+    default=BenchConfig.baseline_events,
+    show_default=True,
+    help="records of the one-hop and the same-hops baselines (at least 100,000 for a "
+    "figure worth comparing: start-up must not dominate)",
 )
 @click.option(
     "--rate",
@@ -35,9 +45,51 @@ from gridhub.local.processes import sigterm_as_interrupt
 @click.option(
     "--latency-seconds",
     type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
+    default=BenchConfig.latency_seconds,
     show_default=True,
     help="seconds of traffic for the latency",
+)
+@click.option(
+    "--worker-processes",
+    type=click.IntRange(min=1),
+    default=BenchConfig.worker_processes,
+    show_default=True,
+    help="worker processes sharing the partitions (the same-hops baseline gets as many)",
+)
+@click.option(
+    "--gateway-processes",
+    type=click.IntRange(min=0),
+    default=BenchConfig.gateway_processes,
+    show_default=True,
+    help="gateway server processes (0: one per core)",
+)
+@click.option(
+    "--gateway-seconds",
+    type=click.FloatRange(min=1),
+    default=BenchConfig.gateway_seconds,
+    show_default=True,
+    help="seconds of wrk load on the gateway, for single reports and for batches each",
+)
+@click.option(
+    "--gateway-connections",
+    type=click.IntRange(min=1),
+    default=BenchConfig.gateway_connections,
+    show_default=True,
+    help="wrk's connections to the gateway",
+)
+@click.option(
+    "--batch-events",
+    type=click.IntRange(min=1),
+    default=BenchConfig.batch_events,
+    show_default=True,
+    help="events per CloudEvents batch request",
+)
+@click.option(
+    "--soak",
+    type=click.IntRange(min=1),
+    default=None,
+    help="instead of the phases: this many reports through the full loop (PostgreSQL), "
+    "sampling the workers' memory (e.g. 1000000; long, not for CI)",
 )
 @click.option(
     "--postgres-url",
@@ -75,8 +127,15 @@ from gridhub.local.processes import sigterm_as_interrupt
 )
 def bench(
     events: int,
+    baseline_events: int,
     rate: float,
     latency_seconds: float,
+    worker_processes: int,
+    gateway_processes: int,
+    gateway_seconds: float,
+    gateway_connections: int,
+    batch_events: int,
+    soak: int | None,
     postgres_url: str | None,
     bootstrap: str | None,
     partitions: int,
@@ -84,16 +143,26 @@ def bench(
     json_path: Path | None,
     keep_logs: Path | None,
 ) -> None:
-    """Measure throughput (baseline, full loop on PostgreSQL and SQLite) and latency.
+    """Measure the targets of DESIGN.md §9: the baselines (one hop; same hops and
+    database writes, no logic), the full loop on PostgreSQL and SQLite, the latency
+    through the API, and the gateway under wrk; or, with --soak N, the workers'
+    memory over N reports.
 
-    Starts what it needs (broker, PostgreSQL, one worker, one gateway) on
-    127.0.0.1 and removes it all afterwards, also on Ctrl-C. Progress goes to
-    stderr, the table to stdout.
+    Starts what it needs (broker, PostgreSQL, workers, gateway) on 127.0.0.1 and
+    removes it all afterwards, also on Ctrl-C. Progress goes to stderr, the table
+    to stdout. Run it on a quiet machine: the load average is printed with it.
     """
     config = BenchConfig(
         events=events,
+        baseline_events=baseline_events,
         rate=rate,
         latency_seconds=latency_seconds,
+        worker_processes=worker_processes,
+        gateway_processes=gateway_processes,
+        gateway_seconds=gateway_seconds,
+        gateway_connections=gateway_connections,
+        batch_events=batch_events,
+        soak=soak,
         postgres_url=postgres_url,
         bootstrap=bootstrap,
         partitions=partitions,
@@ -107,6 +176,16 @@ def bench(
     status = StatusLine(sys.stderr)
     try:
         with sigterm_as_interrupt():
+            if soak is not None:
+                soaked, machine = Bench(config, status).run_soak()
+                doc = {
+                    "soak": soaked.to_json(),
+                    "worker_rss_mb": soaked.rss_mb[-1][1] if soaked.rss_mb else None,
+                    "machine": machine,
+                }
+                click.echo(render_soak(soaked, machine))
+                _write(json_path, doc)
+                return
             result = Bench(config, status).run()
     except KeyboardInterrupt:
         status.done()
@@ -117,7 +196,11 @@ def bench(
         click.echo(f"bench failed: {exc}", err=True)
         sys.exit(1)
     click.echo(render(result))
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
-        click.echo(f"\nwrote {json_path}")
+    _write(json_path, result.to_json())
+
+
+def _write(path: Path | None, doc: dict[str, Any]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        click.echo(f"\nwrote {path}")

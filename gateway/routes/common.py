@@ -62,8 +62,17 @@ async def read_json_body(request: Request, model: type[M]) -> M:
         return model.model_validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+            [
+                {**error, "loc": ("body", *error["loc"]), "input": _printable(error["input"])}
+                for error in exc.errors()
+            ]
         ) from exc
+
+
+def _printable(value: Any) -> Any:
+    """An input that can go back in a JSON answer (a body that is not JSON is bytes,
+    maybe not even UTF-8)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def header_value(request: Request, name: str, *, max_length: int) -> str | None:

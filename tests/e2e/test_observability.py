@@ -91,7 +91,9 @@ def test_metrics_health_and_one_trace_from_http_to_the_worker(hub_env, running, 
         return text if ready and "gridhub_consumer_lag{" in text else None
 
     text = wait_until(worker_metrics, 40, "the worker's case census and lag", interval=1)
-    assert sample(text, "gridhub_events_in_total", stage="intake", source="report") >= 1
+    # The gateway publishes its reports placed, straight to the case agent's input.
+    reports_in = {"stage": "case", "topic": env.topics.reports}
+    assert sample(text, "gridhub_events_in_total", **reports_in) >= 1
     assert sample(text, "gridhub_case_events_total", type="opened") >= 1
     assert sample(text, "gridhub_report_to_case_seconds_count", outcome="opened") >= 1
     assert sample(text, "gridhub_db_write_batch_size_count") >= 1

@@ -232,3 +232,15 @@ def test_the_caller_is_checked_before_the_body(client: TestClient, auth: TokenFa
     response = client.post(URL, json={}, headers=auth("operator"))
     assert response.status_code == 403
     assert "grid_worker" in response.json()["detail"]
+
+
+def test_a_body_that_is_not_utf8_is_a_422_not_a_crash(
+    client: TestClient, auth: TokenFactory
+) -> None:
+    response = client.post(
+        URL,
+        content=b"\x80\xff{",
+        headers={**auth("grid_worker"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"

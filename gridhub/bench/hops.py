@@ -142,6 +142,11 @@ async def _stage(
     bootstrap: str, topic: str, group: str, handle: Handler, stop: asyncio.Event
 ) -> None:
     from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import (
+        CommitFailedError,
+        IllegalGenerationError,
+        RebalanceInProgressError,
+    )
 
     consumer = AIOKafkaConsumer(
         topic,
@@ -161,7 +166,12 @@ async def _stage(
             records = [record for part in batches.values() for record in part]
             if records:
                 await handle(records)
-                await consumer.commit()  # after the outputs are durable
+                try:
+                    await consumer.commit()  # after the outputs are durable
+                except (CommitFailedError, IllegalGenerationError, RebalanceInProgressError):
+                    # Another process joined and took some partitions: it re-reads the
+                    # uncommitted records, whose writes are idempotent (at least once).
+                    log.info("%s: commit refused by a rebalance; records re-read", group)
     finally:
         await consumer.stop()
 

@@ -115,24 +115,29 @@ def case_event_of(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def rows_of(events: list[dict[str, Any]]) -> tuple[list[Row], list[Row], list[Row]]:
-    """The three tables' rows of a batch of case events."""
-    timeline, cases, reports = [], [], []
+    """The three tables' rows of a batch of case events, one per key and in key order
+    as the worker writes them (a record read twice after a rebalance is one row)."""
+    timeline: dict[tuple[str, int], Row] = {}
+    cases: dict[str, Row] = {}
+    reports: dict[str, Row] = {}
     for event in events:
         case, report = event["case"], event["report"]
-        timeline.append(
-            {
-                "case_id": case["id"],
-                "version": case["version"],
-                "event_id": event["event_id"],
-                "type": event["type"],
-                "time": event["time"],
-                "actor": event["actor"],
-                "data": {},
-            }
-        )
-        cases.append({**case, "snapshot": case})
-        reports.append({**report, "case_id": case["id"], "external_ref": None})
-    return timeline, cases, reports
+        timeline[(case["id"], case["version"])] = {
+            "case_id": case["id"],
+            "version": case["version"],
+            "event_id": event["event_id"],
+            "type": event["type"],
+            "time": event["time"],
+            "actor": event["actor"],
+            "data": {},
+        }
+        cases[case["id"]] = {**case, "snapshot": case}
+        reports[report["id"]] = {**report, "case_id": case["id"], "external_ref": None}
+    return (
+        [timeline[k] for k in sorted(timeline)],
+        [cases[k] for k in sorted(cases)],
+        [reports[k] for k in sorted(reports)],
+    )
 
 
 Handler = Callable[[list[Any]], Awaitable[None]]

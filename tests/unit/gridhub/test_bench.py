@@ -164,7 +164,8 @@ def test_the_same_hops_baseline_writes_every_column_of_the_workers_tables() -> N
     }
     report = report_of(event)
     assert community_key(event["data"]) == b"39.90,116.38"
-    timeline, case_rows, report_rows = rows_of([case_event_of(report)])
+    timeline, case_rows, report_rows = rows_of([case_event_of(report)] * 2)  # read twice
+    assert len(timeline) == len(case_rows) == len(report_rows) == 1
     assert set(timeline[0]) == {c.name for c in case_events.columns}
     assert set(case_rows[0]) == {c.name for c in cases.columns}
     assert set(report_rows[0]) == {c.name for c in reports.columns}

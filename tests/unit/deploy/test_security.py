@@ -151,6 +151,7 @@ def topic(name: str, *operations: str) -> set[tuple[str, str, str, str]]:
 
 EXPECTED_ACLS = {
     "gridhub-gateway": topic(TOPICS.intake, "Write", "Describe")
+    | topic(TOPICS.reports, "Write", "Describe")
     | topic(TOPICS.case_commands, "Write", "Describe")
     | topic(TOPICS.case_events, "Read", "Describe")
     | topic(TOPICS.command_results, "Read", "Describe")

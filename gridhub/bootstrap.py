@@ -104,10 +104,13 @@ def stream_config(settings: Settings) -> StreamConfig:
 
 def worker_app(settings: Settings) -> faust.App:
     """The worker with every stage; the webhook and brief stages get their ports
-    on the database here (``streams`` never builds an engine)."""
+    on the database here (``streams`` never builds an engine). Applies the
+    worker's garbage-collector policy to this process (``streams.gcpolicy``):
+    call it from the worker's entry point only."""
     from sinks.outbox import Outbox
     from sinks.subscriptions import DbSubscriptions
     from sinks.webhooks import WebhookConfig
+    from streams import gcpolicy
     from streams.agents.brief_agent import DatabaseBriefs, brief_names
     from streams.app import build_app, register_agents
     from streams.config import NotificationPorts
@@ -123,10 +126,11 @@ def worker_app(settings: Settings) -> faust.App:
         base_delay=settings.webhook_base_delay,
         timeout=settings.webhook_timeout,
     )
+    metrics = StreamMetrics.create(process_registry())  # served at :worker_web_port/metrics
     deps = StreamDeps(
         district=district,
         sink=CaseProjectionWriter(db),
-        metrics=StreamMetrics.create(process_registry()),  # served at :worker_web_port/metrics
+        metrics=metrics,
         notifications=NotificationPorts(
             outbox=Outbox(db),
             webhooks=webhooks,
@@ -142,6 +146,7 @@ def worker_app(settings: Settings) -> faust.App:
     )
     app = build_app(config)
     register_agents(app, config, deps)
+    gcpolicy.install(app, gcpolicy.GcPolicy(), metrics.registry)
     return app
 
 

@@ -26,9 +26,11 @@ def up() -> None:
 def worker() -> None:
     """Run one Faust worker (all stages); start more with the same app id to scale out."""
     import faust
+    from mode.loop import use
 
     from gridhub.logging import setup_logging
 
+    use("uvloop")  # before anything makes an event loop
     settings = Settings()
     logs = setup_logging(settings, "worker")
     bootstrap.migrate(settings)  # idempotent and serialised across processes

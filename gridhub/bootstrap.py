@@ -127,9 +127,11 @@ def worker_app(settings: Settings) -> faust.App:
         timeout=settings.webhook_timeout,
     )
     metrics = StreamMetrics.create(process_registry())  # served at :worker_web_port/metrics
+    projection = CaseProjectionWriter(db)
     deps = StreamDeps(
         district=district,
-        sink=CaseProjectionWriter(db),
+        sink=projection,
+        archive=projection,  # closed cases leave the worker's memory, found here again
         metrics=metrics,
         notifications=NotificationPorts(
             outbox=Outbox(db),

@@ -115,7 +115,6 @@ class CaseSnapshot(BaseModel):
     grid_codes: list[str] = Field(
         default_factory=list, description="every grid the case covers (CAP areas)"
     )
-    report_ids: list[str] = Field(default_factory=list)
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     resolution: dict[str, Any] | None = Field(
         default=None, description="the department's evidence: note and media"
@@ -127,7 +126,10 @@ class CaseEvent(BaseModel):
 
     Each event carries the case snapshot after it, so the database projection is
     an idempotent upsert of the highest version, and the timeline an insert of
-    ``(case_id, version)`` that ignores repeats."""
+    ``(case_id, version)`` that ignores repeats. The snapshot does not list the
+    case's reports (an event would grow with every report): ``opened`` and
+    ``report_attached`` carry the report they take, its id and the new count
+    in ``data``, and the projection's ``reports`` rows know their case."""
 
     model_config = ConfigDict(frozen=True)
 

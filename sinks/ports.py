@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from schemas.cases import CaseEvent, CaseSnapshot
+from schemas.cases import CaseEvent, CaseSnapshot, CaseState
 from schemas.reports import Report
 
 
@@ -43,6 +43,36 @@ class CaseSink(Protocol):
     def write(self, events: Sequence[CaseEvent]) -> WriteStats:
         """Project ``events`` in one all-or-nothing step; raise if that failed."""
         ...
+
+
+@dataclass(frozen=True)
+class ArchivedCase:
+    """A case no longer live (closed, rejected, merged) as the projection holds
+    it: its last snapshot and its reports in the order they came."""
+
+    snapshot: CaseSnapshot
+    report_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Archived:
+    """What :meth:`CaseArchive.archived` found: the cases, and which of the
+    reports asked about belong to one of them."""
+
+    cases: dict[str, ArchivedCase] = field(default_factory=dict)
+    reports: dict[str, str] = field(default_factory=dict)  # report id -> case id
+
+
+class CaseArchive(Protocol):
+    """The projection read back by the case agent for cases that left its memory."""
+
+    def archived(self, report_ids: Sequence[str], case_ids: Sequence[str]) -> Archived:
+        """The cases no longer live among ``case_ids`` and among the cases of
+        ``report_ids``, with the reports of those that are theirs."""
+        ...
+
+
+_ENDED = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
 
 
 @dataclass
@@ -89,6 +119,19 @@ class InMemoryCaseSink:
             reports=len(changed_reports),
             timeline_inserted=timeline_inserted,
         )
+
+    def archived(self, report_ids: Sequence[str], case_ids: Sequence[str]) -> Archived:
+        wanted = {c for c in case_ids if c in self.cases}
+        wanted |= {self.report_case[r] for r in report_ids if r in self.report_case}
+        cases = {
+            case_id: ArchivedCase(
+                self.cases[case_id], tuple(r.id for r in self.reports_of(case_id))
+            )
+            for case_id in sorted(wanted)
+            if self.cases[case_id].state in _ENDED
+        }
+        reports = {r: self.report_case[r] for r in report_ids if self.report_case.get(r) in cases}
+        return Archived(cases, reports)
 
     def reports_of(self, case_id: str) -> list[Report]:
         """The reports attached to ``case_id``, in received order."""

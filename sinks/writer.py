@@ -50,10 +50,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
-from schemas.cases import CaseEvent
+from schemas.cases import CaseEvent, CaseSnapshot, CaseState
 from schemas.reports import Report
 from sinks.models import case_events, cases, reports
-from sinks.ports import WriteStats
+from sinks.ports import Archived, ArchivedCase, WriteStats
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 _KEYS_PER_QUERY = 10_000
 
 Row = dict[str, Any]
+_ENDED_STATES = [CaseState.CLOSED.value, CaseState.REJECTED.value, CaseState.MERGED.value]
 
 
 class CaseProjectionWriter:
@@ -103,6 +104,47 @@ class CaseProjectionWriter:
             cases=upserted,
             reports=attached,
             timeline_inserted=inserted,
+        )
+
+    def archived(self, report_ids: Sequence[str], case_ids: Sequence[str]) -> Archived:
+        """:class:`~sinks.ports.CaseArchive`: the cases no longer live among
+        ``case_ids`` and the cases of ``report_ids``, each with its reports (and
+        those of the cases merged into it), oldest first; three indexed reads."""
+        with self.engine.connect() as conn:
+            owners: dict[str, str] = {}
+            for start in range(0, len(report_ids), _KEYS_PER_QUERY):
+                chunk = list(report_ids[start : start + _KEYS_PER_QUERY])
+                query = select(reports.c.id, reports.c.case_id).where(reports.c.id.in_(chunk))
+                owners.update({str(r): str(c) for r, c in conn.execute(query)})
+            wanted = sorted({*case_ids, *owners.values()})
+            found: dict[str, CaseSnapshot] = {}
+            for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                chunk = wanted[start : start + _KEYS_PER_QUERY]
+                query = select(cases.c.id, cases.c.snapshot).where(
+                    cases.c.id.in_(chunk), cases.c.state.in_(_ENDED_STATES)
+                )
+                for case_id, snapshot in conn.execute(query):
+                    found[str(case_id)] = CaseSnapshot.model_validate(snapshot)
+            taken: dict[str, list[str]] = {case_id: [] for case_id in found}
+            if found:
+                into = (
+                    select(cases.c.id, cases.c.merged_into)
+                    .where(cases.c.merged_into.in_(list(found)))
+                    .subquery()
+                )
+                own = select(reports.c.id, reports.c.case_id, reports.c.received_at).where(
+                    reports.c.case_id.in_(list(found))
+                )
+                handed = select(reports.c.id, into.c.merged_into, reports.c.received_at).join(
+                    into, into.c.id == reports.c.case_id
+                )
+                both = own.union_all(handed).subquery()
+                query = select(both.c[0], both.c[1]).order_by(both.c[2], both.c[0])
+                for report_id, case_id in conn.execute(query):
+                    taken[str(case_id)].append(str(report_id))
+        return Archived(
+            cases={c: ArchivedCase(found[c], tuple(taken[c])) for c in found},
+            reports={r: c for r, c in owners.items() if c in found},
         )
 
 

@@ -8,9 +8,7 @@ from streams import observability
 from streams.agents import (
     brief_agent,
     case_agent,
-    hotspot_agent,
     intake_agent,
-    reportup_agent,
     webhook_agent,
     writer_agent,
 )
@@ -57,27 +55,29 @@ def build_app(config: StreamConfig) -> faust.App:
 def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> StageTopics:
     """Attach every stage of the loop to ``app``, in the order of the loop:
 
-    collect (intake) → aggregate, assign, resolve (cases) → analyse (hotspots) →
-    the database projection (writer) → report (report-up) → feedback (webhooks)
-    → the daily brief. The last two write to the database through ports the
+    collect (intake) → aggregate, analyse, assign, resolve and report (the case
+    agent, which also writes the database projection, counts hotspots and sends
+    the alerts and notifications its events raise) → feedback (webhooks) → the
+    daily brief. The last two write to the database through ports the
     composition root builds (``deps.notifications``, ``deps.briefs``); without
-    them they are left out. Plus the worker's health and metrics pages and the
-    timer that re-reads partitions whose head was dropped (``streams.delivery``)."""
+    them they are left out. With ``config.projection_from_feed`` a DB writer also
+    projects ``gridhub.case-events`` through ``deps.sink``. Plus the worker's
+    health and metrics pages and the timer that re-reads partitions whose head
+    was dropped (``streams.delivery``)."""
     topics = stage_topics(app, config)
-    cases = case_agent.CaseTables(app, config.partitions)
+    cases = case_agent.CaseTables(app, config)
     # Intake places a CAP Update/Cancel with no area where the case agent's global
     # reference index says its alert is (streams.logic.intake.cap).
     intake_agent.register(app, topics, config, deps, references=cases.reference_place)
     case_agent.register(app, topics, config, deps, tables=cases)
-    hotspot_agent.register(app, topics, config, deps)
-    writer_agent.register(app, topics, config, deps)
-    reportup_agent.register(app, topics, config, deps)
+    if config.projection_from_feed:
+        writer_agent.register(app, topics, config, deps)
     if deps.notifications is not None:
         webhook_agent.register(app, topics, config, deps)
     if deps.briefs is not None:
         brief_agent.register(app, topics, config, deps)
     # /healthz, /readyz and (with deps.metrics) /metrics on the worker's web port.
-    observability.register(app, topics, config, deps)
+    observability.register(app, topics, config, deps, cases=cases.memory.cases)
 
     async def rewind_dropped_records() -> None:
         await rewind_stalled(app)

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
@@ -32,6 +32,7 @@ from schemas.reports import encode_report as encode_report  # the wire form's on
 
 CASE_AGENT_SOURCE = "urn:gridhub:case-agent"
 REPORTUP_SOURCE = "urn:gridhub:report-up"
+HOTSPOT_SOURCE = "urn:gridhub:hotspot-agent"  # the source hotspot alerts always had
 _STRUCTURED_HEADERS = [(CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE.encode())]
 
 
@@ -74,9 +75,9 @@ class _CaseEventDocument(BaseModel):
 
 
 def decode_case_event(raw: bytes) -> CaseEvent:
-    """Read the ``data`` of a structured case-event CloudEvent. Every case event is
-    read by three agents, so the usual record is parsed and validated in one pass
-    of pydantic's JSON parser; anything odd takes the slow path for its error."""
+    """Read the ``data`` of a structured case-event CloudEvent: the usual record
+    is parsed and validated in one pass of pydantic's JSON parser; anything odd
+    takes the slow path for its error."""
     try:
         doc = _CaseEventDocument.model_validate_json(raw)
     except ValueError:
@@ -84,41 +85,6 @@ def decode_case_event(raw: bytes) -> CaseEvent:
     if not doc.type.startswith(CASE_EVENT_PREFIX):
         raise ValueError("not a GridHub case event")
     return doc.data
-
-
-SHARED_DECODES = 4096
-T = TypeVar("T")
-
-
-class SharedDecodes(Generic[T]):
-    """``decode`` once per record for every agent of this worker that reads it.
-
-    Faust consumes a topic once per worker and hands the very same record to each
-    agent that reads it (the case and hotspot agents both read the reports; the
-    DB writer and report-up both read the case events), so decoded values are
-    remembered by the identity of the record's value; the entry holds that value,
-    so the identity cannot be reused while it is kept. Bounded: the oldest of
-    ``size`` entries leave first, and an agent lagging further behind just decodes
-    again. The decoded contracts are frozen models, so sharing them is safe."""
-
-    def __init__(self, decode: Callable[[bytes], T], size: int = SHARED_DECODES) -> None:
-        self._decode = decode
-        self.size = size
-        self._decoded: dict[int, tuple[bytes, T]] = {}
-
-    def decode(self, raw: bytes) -> T:
-        hit = self._decoded.get(id(raw))
-        if hit is not None and hit[0] is raw:
-            return hit[1]
-        value = self._decode(raw)
-        if len(self._decoded) >= self.size:
-            del self._decoded[next(iter(self._decoded))]  # dicts keep insertion order
-        self._decoded[id(raw)] = (raw, value)
-        return value
-
-
-shared_case_events = SharedDecodes(decode_case_event)
-shared_reports = SharedDecodes(decode_report)
 
 
 def _decode_case_event_slowly(raw: bytes) -> CaseEvent:

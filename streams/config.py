@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from routing.district import District
 from schemas.alerts import Alert
 from schemas.topics import TopicNames
-from sinks.ports import CaseSink
+from sinks.ports import CaseArchive, CaseSink
 
 if TYPE_CHECKING:
     from sinks.outbox import Outbox
@@ -35,18 +35,24 @@ class StreamConfig:
     replication: int = 1
     web_port: int = 6066
     web_enabled: bool = True
-    # Batches of the stages that batch by count and time alone: intake, hotspots
-    # and report-up (the case agent and the database writers have their own).
+    # Batches of the stages that batch by count and time alone: intake and the
+    # webhooks (the case agent and the feed's database writer have their own).
     stage_batch: int = 1000
     stage_batch_seconds: float = 0.05
     case_batch: int = 500
     case_batch_seconds: float = 0.02
     db_batch: int = 500
     db_batch_seconds: float = 0.2
+    # A database fed from gridhub.case-events by its own agent, besides the
+    # projection the case agent writes (streams.agents.writer_agent).
+    projection_from_feed: bool = False
     commit_every_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
     producer_linger_seconds: float = 0.005
     merge_window: timedelta = timedelta(hours=48)
+    # A closed case leaves the case agent's memory this long after it closed
+    # (with an archive to find it again: StreamDeps.archive).
+    closed_retention: timedelta = timedelta(hours=1)
     supervision_seconds: float = 30.0
 
 
@@ -80,10 +86,13 @@ class StreamDeps:
 
     ``notifications`` and ``briefs`` are the ports of the webhook stage and the
     daily brief, which write to the database: without them (unit tests of the
-    other stages) those two stages are not attached."""
+    other stages) those two stages are not attached. ``archive`` reads closed
+    cases back from the projection: without it they stay in the case agent's
+    memory."""
 
     district: District
     sink: CaseSink
+    archive: CaseArchive | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
     metrics: StreamMetrics | None = None
     notifications: NotificationPorts | None = None

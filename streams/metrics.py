@@ -27,7 +27,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from schemas.cases import CaseEvent, CaseEventType
+from schemas.cases import CaseEvent, CaseEventType, CaseSnapshot, CaseState
 from schemas.envelope import CAP_ALERT, CITYMGMT_CASE, REPORT_SUBMITTED, SENSOR_ALARM
 
 # Seconds. Explicit buckets, each sized for what it measures.
@@ -283,35 +283,15 @@ def partition_of(key: bytes, partitions: int) -> int:
     return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 
-def case_census(
-    records: Iterable[tuple[Any, Any]],
-    now: datetime,
-    *,
-    active: set[int] | None = None,
-    partitions: int = 1,
-) -> CaseCensus:
-    """Count the case agent's table values (``CaseRecord`` as JSON). With
-    ``active``, only cases whose community code hashes to one of those partitions
-    count: a worker's table also holds its standby partitions, which another
-    worker reports."""
+def case_census(cases: Iterable[CaseSnapshot], now: datetime) -> CaseCensus:
+    """Count the cases a case agent holds (only its active partitions' cases)."""
     counts: Tally[tuple[str, str, str]] = Tally()
     oldest: dict[str, float] = {}
-    owner: dict[str, bool] = {}
-    for case_id, raw in records:
-        if not isinstance(raw, dict):
-            continue
-        if active is not None:
-            community = str(case_id)[:12]
-            mine = owner.get(community)
-            if mine is None:
-                mine = owner[community] = partition_of(community.encode(), partitions) in active
-            if not mine:
-                continue
-        case = raw.get("case") or {}
-        state, priority = str(case.get("state")), str(case.get("priority"))
-        counts[(state, priority, str(case.get("sla_state") or "on_track"))] += 1
-        if state == "open" and case.get("opened_at"):
-            age = (now - datetime.fromisoformat(str(case["opened_at"]))).total_seconds()
+    for case in cases:
+        state, priority = case.state.value, case.priority.value
+        counts[(state, priority, case.sla_state.value)] += 1
+        if case.state is CaseState.OPEN:
+            age = (now - case.opened_at).total_seconds()
             oldest[priority] = max(oldest.get(priority, 0.0), age)
     return CaseCensus(dict(counts), oldest)
 

@@ -7,8 +7,8 @@
   Prometheus text format (or OpenMetrics, if the scraper asks for it).
 
 Two timers keep the gauges fresh: consumer lag per actively assigned partition
-(highwater minus committed offset) and the case census from the case agent's
-table. Both run on every worker, each reporting only its active partitions, so
+(highwater minus committed offset) and the census of the cases the case agent
+holds. Both run on every worker, each reporting only its active partitions, so
 sums across workers are totals.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from schemas.cases import CaseSnapshot
 from sinks.webhooks import Attempt, Outcome, WebhookSender
 from streams.config import StreamConfig, StreamDeps
 from streams.metrics import StreamMetrics, case_census
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CASES_TABLE = "cases"  # the case agent's table of CaseRecord values
 METRICS_SECONDS = 15.0
 _POSITION_TIMEOUT = 2.0
 
@@ -68,15 +69,17 @@ def register(
     config: StreamConfig,
     deps: StreamDeps,
     *,
+    cases: Callable[[], Iterable[CaseSnapshot]] | None = None,
     interval: float = METRICS_SECONDS,
 ) -> None:
+    """Health pages always; with ``deps.metrics`` the metrics page and its timers
+    (the case census from ``cases``: the cases the case agent holds)."""
     names = consumed_topics(topics)
     _health_pages(app, names)
     metrics = deps.metrics
     if metrics is None:
         return
     _metrics_page(app, metrics.registry)
-    reports_topic = topics.reports.get_topic_name()
 
     async def lag() -> None:
         try:
@@ -85,30 +88,11 @@ def register(
             log.debug("consumer lag not updated: %s", exc)
 
     async def census() -> None:
-        table: Any = app.tables.get(CASES_TABLE)
-        if table is None:
-            return
-        assigned = active_partitions(app, frozenset({reports_topic}))
-        partitions = _partition_count(app, reports_topic) or config.partitions
-        metrics.set_case_census(
-            case_census(
-                list(table.items()),
-                deps.clock(),
-                active={tp.partition for tp in assigned},
-                partitions=partitions,
-            )
-        )
+        if cases is not None:
+            metrics.set_case_census(case_census(cases(), deps.clock()))
 
     app.timer(interval, name="gridhub.metrics.lag")(lag)
     app.timer(interval, name="gridhub.metrics.cases")(census)
-
-
-def _partition_count(app: faust.App, topic: str) -> int | None:
-    try:
-        count = app.consumer.topic_partitions(topic)
-    except Exception:  # the consumer has no metadata yet
-        return None
-    return count if isinstance(count, int) and count > 0 else None
 
 
 async def update_lag(app: faust.App, metrics: StreamMetrics, names: frozenset[str]) -> None:

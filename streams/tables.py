@@ -1,30 +1,26 @@
-"""Writing Faust tables on behalf of an earlier event of a batch.
+"""Faust tables written on behalf of an input that is no longer current.
 
 A Faust table sends each write to the changelog partition of the event being
-processed (the stream's current event), and a windowed table reads its window
-from that event too. The batched stages write their state only after the
-batch's output is durably on Kafka, when no single event is current, so each
-write must name the input that caused it. Two ways, both here so that Faust's
-insides are touched in this module and ``streams.delivery`` only:
+processed (the stream's current event). The case agent writes its state only
+after a batch's outputs are durably on Kafka, and coalesces those writes until
+the next offset commit, when no event is current: each write names the
+partition of the input that caused it (:class:`PinnedTable`).
 
-- :class:`PinnedTable` / :func:`pinned_table`: the caller pins the changelog
-  partition (the case agent: plain tables keyed by case, index and cell);
-- :func:`current_events`: the caller makes an earlier event the stream's
-  current one (the hotspot agent: windowed tables, whose window comes from the
-  event as well). Faust has no public way to do this; its stream iteration uses
-  the same private setter per event.
+:class:`StateTable` holds bytes the caller encodes (no codec per write) and
+remembers each key's partition as it is written, as Faust's in-memory store
+only does for the keys it recovers: a revoked partition's keys then leave the
+store with the recovered ones instead of lingering until the partition returns.
 
-Reads and recovery are plain Faust.
+Faust's insides are touched here and in ``streams.delivery`` only; reads and
+recovery are plain Faust.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import faust
-from faust.types import EventT
 
 
 class PinnedTable(faust.Table[str, Any]):
@@ -53,13 +49,43 @@ def pinned_table(app: faust.App, name: str, partitions: int, *, global_: bool = 
     return app.tables.add(table)
 
 
-@contextmanager
-def current_events(stream: faust.Stream[Any]) -> Iterator[Callable[[EventT[Any]], None]]:
-    """A setter that makes an event of the batch the stream's current event, so the
-    table writes that follow go to its changelog partition (and its window);
-    the stream's own current event is put back on exit (Faust's take buffer reads it)."""
-    previous = stream.current_event
-    try:
-        yield stream._set_current_event
-    finally:
-        stream._set_current_event(previous)
+class StateTable(PinnedTable):
+    """String keys, bytes values, each write on the partition it is given."""
+
+    def write(self, key: str, value: bytes | None, partition: int) -> None:
+        """Set (or, ``None``, delete) ``key`` and send it to changelog ``partition``."""
+        self.pinned = partition
+        try:
+            if value is None:
+                if key in self:
+                    del self[key]
+            else:
+                self[key] = value
+        finally:
+            self.pinned = None
+        located = getattr(self.data, "_key_partition", None)
+        if located is not None:  # the in-memory store's record of each key's partition
+            if value is None:
+                located.pop(key, None)
+            else:
+                located[key] = partition
+
+    def stored(self) -> Iterator[tuple[str, bytes, int | None]]:
+        """``(key, value, partition)`` of every key held (partition None: unknown)."""
+        located = getattr(self.data, "_key_partition", {})
+        for key, value in list(self.data.items()):
+            yield str(key), value, located.get(key)
+
+
+def state_table(app: faust.App, name: str, partitions: int) -> StateTable:
+    table = StateTable(
+        app,
+        name=name,
+        default=None,
+        beacon=app.tables.beacon,
+        partitions=partitions,
+        key_type=str,
+        value_type=bytes,
+    )
+    app.tables.add(table)
+    return table

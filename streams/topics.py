@@ -28,6 +28,9 @@ class StageTopics:
     notifications: faust.TopicT
     command_results: faust.TopicT
 
+    def by_name(self) -> dict[str, faust.TopicT]:
+        return {topic.get_topic_name(): topic for topic in vars(self).values()}
+
 
 def raw_topic(app: faust.App, name: str, config: StreamConfig) -> faust.TopicT:
     return app.topic(

@@ -1,191 +1,134 @@
-"""Aggregate + assign + resolve: the one writer per case.
+"""Aggregate, analyse, assign, resolve and report: the one writer per case.
 
 Consumes normalised reports and case commands — both keyed by community code,
-so a case's state and everything that changes it share one partition — and
-publishes every accepted change to ``gridhub.case-events`` and every command's
-answer to the command-results topic. The decisions are ``streams.logic.casework``
-and ``streams.logic.commands``; this module owns the tables, the batch lifecycle
-and the outputs.
+so a case's state and everything that changes it share one partition. The
+decisions are pure (``streams.logic``: casework, commands, hotspots, reportup);
+this module owns the batch lifecycle and its outputs, ``streams.casememory``
+what the agent holds.
 
 Lifecycle of a batch (what makes a SIGKILL harmless):
 
-1. take up to ``case_batch`` inputs, un-acked;
-2. decide each in order over a staged view of the tables (reads see the
-   batch's own writes; writes are held back);
-3. send every output and wait until the producer has delivered it;
-4. only then write the staged state to the tables (their changelogs), each
-   write pinned to the partition of the input that caused it;
-5. ack the inputs; Faust commits their offsets after flushing the changelogs.
+1. take up to ``case_batch`` inputs, un-acked, and decode each once;
+2. where cases of the partition have left memory, ask the archive (the
+   projection) about the batch's reports and cases not in memory;
+3. decide each input in order over a staged view of memory (reads see the
+   batch's own writes; writes are held back); count every report new to its
+   case for hotspots; derive what each case event reports up (P1 and SLA
+   alerts, notifications of the duty office, departments, systems, reporters);
+4. send every output straight through the Kafka client and write the batch's
+   case events to the database projection in one transaction, and wait until
+   the broker and the database have both;
+5. only then hand the staged state to memory, which writes it to its changelog
+   before the next offset commit;
+6. ack the inputs.
 
-A crash before 4 leaves the state as it was, so reprocessing yields the same
-events again (identical ids and versions, which every consumer deduplicates).
-A crash during or after 4 leaves some case records written: the case record is
-the source of truth for "this report / command was already applied", so those
-inputs are skipped and nothing is doubled.
+A crash before 5 leaves the state as it was, so reprocessing yields the same
+events again (identical ids and versions: the projection's upserts and every
+consumer deduplicate). A crash after some state reached the changelog leaves
+those case records ahead of the offsets: the case record is the source of
+truth for "this report / command was already applied", so those inputs are
+skipped and nothing is doubled.
 
-A supervision timer turns due SLA marks into ``supervise`` commands; the change
-itself is then made here, like every other change.
+A supervision timer turns due SLA marks into ``supervise`` commands (the change
+itself is then made here, like every other change) and lets closed cases leave
+memory and nearby entries expire.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from pydantic import ValidationError
 
+from routing.hotspots import HotspotRule
 from schemas import trace
-from schemas.cases import CaseCommand, FollowReport, SuperviseTick
+from schemas.alerts import Alert, Notification
+from schemas.cases import CaseCommand, CaseEvent, FollowReport, Priority, SuperviseTick
+from schemas.reports import Report
+from sinks.ports import CaseArchive
 from streams.batching import ack_all, event_batches
-from streams.codecs import dead_letter_record, encode_case_event, shared_reports
+from streams.casememory import CaseMemory, StagedCaseStore, reference_entry
+from streams.codecs import (
+    HOTSPOT_SOURCE,
+    dead_letter_record,
+    decode_report,
+    encode_alert,
+    encode_case_event,
+    encode_notification,
+)
 from streams.config import StreamConfig, StreamDeps
-from streams.logic.casestore import CaseRecord, NearEntry
+from streams.logic.casestore import CaseRecord
 from streams.logic.casework import CaseWork
 from streams.logic.commands import handle_command
+from streams.logic.hotspots import count_report, state_key
+from streams.logic.reportup import alert_notifications, report_up
 from streams.logic.supervision import DueIndex
 from streams.metrics import StageMeter
-from streams.tables import pinned_table
+from streams.projection import write_with_retry
+from streams.sending import KafkaSender, Output, Sender
+from streams.tables import pinned_table, state_table
 from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
-_DELETE = object()
-
-
-def reference_entry(value: Any) -> tuple[str | None, str | None]:
-    """``(case id, grid code)`` of a ``reference-index`` value: a JSON object, or
-    the bare case id written before the index kept grids (no grid known then)."""
-    if isinstance(value, dict):
-        case_id, grid_code = value.get("case_id"), value.get("grid_code")
-        return (str(case_id) if case_id else None, str(grid_code) if grid_code else None)
-    return (str(value) if value is not None else None, None)
+AGENT_NAME = "gridhub.cases"
 
 
 class CaseTables:
-    """The case agent's Faust tables (JSON values)."""
+    """What the case agent keeps: its memory over the ``cases`` table, and the
+    global CAP reference index (every worker holds all of it)."""
 
-    def __init__(self, app: faust.App, partitions: int) -> None:
-        self.cases = pinned_table(app, "cases", partitions)  # case id -> CaseRecord
-        self.reports = pinned_table(app, "report-index", partitions)  # report id -> case id
-        self.folds = pinned_table(app, "fold-index", partitions)  # fold key -> case id
-        self.cells = pinned_table(app, "near-index", partitions)  # cell -> [[id, lat, lon]]
+    def __init__(self, app: faust.App, config: StreamConfig) -> None:
+        table = state_table(app, "cases", config.partitions)
+        self.memory = CaseMemory(table, config.merge_window, config.closed_retention)
         # CAP alert -> its case and the case's grid, on every worker: an Update or
         # Cancel may arrive on another community's partition than the alert it
         # refers to, and one with no area is placed by intake where its alert is.
-        self.references = pinned_table(app, "reference-index", partitions, global_=True)
-        # Parsed records by case id, valid while the table still holds the very
-        # dict they were parsed from (a write replaces it): parsing is the
-        # costliest part of a lookup and nearby cases are looked up again and again.
-        self._parsed: dict[str, tuple[Any, CaseRecord]] = {}
+        self.references = pinned_table(app, "reference-index", config.partitions, global_=True)
 
-    def parsed(self, case_id: str) -> CaseRecord | None:
-        raw = self.cases.get(case_id)
-        if raw is None:
-            return None
-        hit = self._parsed.get(case_id)
-        if hit is not None and hit[0] is raw:
-            return hit[1]
-        record = CaseRecord.model_validate(raw)
-        self._parsed[case_id] = (raw, record)
-        return record
+        async def recovered() -> None:
+            self.memory.rebuild()
+
+        table.on_recover(recovered)
 
     def reference_place(self, key: str) -> str | None:
         """The grid of the case holding a CAP fold key, as far as this worker's copy
         of the global index knows (intake's lookup for reference-only messages)."""
         return reference_entry(self.references.get(key))[1]
 
-    def store_parsed(self, record: CaseRecord) -> None:
-        raw = record.model_dump(mode="json")
-        self.cases[record.case.id] = raw
-        self._parsed[record.case.id] = (raw, record)
+
+@dataclass
+class _Input:
+    message: Any
+    report: Report | None = None
+    command: CaseCommand | None = None
+    error: str | None = None
 
 
-class StagedCaseStore:
-    """:class:`~streams.logic.casestore.CaseStore` over :class:`CaseTables` for one
-    batch: reads see the batch's own writes, which are held until :meth:`apply`."""
+@dataclass
+class _Batch:
+    """What one batch produces."""
 
-    def __init__(self, tables: CaseTables) -> None:
-        self.tables = tables
-        self.partition = 0
-        self._records: dict[str, CaseRecord | None] = {}
-        self._writes: dict[tuple[str, str], tuple[Any, int]] = {}
-
-    def _get(self, table: str, key: str) -> Any:
-        staged = self._writes.get((table, key))
-        if staged is not None:
-            return None if staged[0] is _DELETE else staged[0]
-        return getattr(self.tables, table).get(key)
-
-    def _put(self, table: str, key: str, value: Any) -> None:
-        self._writes[(table, key)] = (value, self.partition)
-
-    def record(self, case_id: str) -> CaseRecord | None:
-        if case_id not in self._records:
-            self._records[case_id] = self.tables.parsed(case_id)
-        return self._records[case_id]
-
-    def save(self, record: CaseRecord) -> None:
-        self._records[record.case.id] = record
-        self._put("cases", record.case.id, record)
-
-    def case_of_report(self, report_id: str) -> str | None:
-        value = self._get("reports", report_id)
-        return str(value) if value is not None else None
-
-    def index_report(self, report_id: str, case_id: str) -> None:
-        self._put("reports", report_id, case_id)
-
-    def case_of_fold(self, key: str) -> str | None:
-        value = self._get("folds", key)
-        return str(value) if value is not None else None
-
-    def set_fold(self, key: str, case_id: str | None) -> None:
-        self._put("folds", key, _DELETE if case_id is None else case_id)
-
-    def near(self, key: str) -> list[NearEntry]:
-        return [
-            NearEntry(str(c), float(lat), float(lon))
-            for c, lat, lon in self._get("cells", key) or []
-        ]
-
-    def set_near(self, key: str, entries: list[NearEntry]) -> None:
-        value = [[e.case_id, e.lat, e.lon] for e in entries] if entries else _DELETE
-        self._put("cells", key, value)
-
-    def case_of_reference(self, key: str) -> str | None:
-        return reference_entry(self._get("references", key))[0]
-
-    def publish_reference(self, key: str, case_id: str, grid_code: str) -> None:
-        self._put("references", key, {"case_id": case_id, "grid_code": grid_code})
-
-    def apply(self) -> int:
-        """Write the staged state to the tables; returns the number of writes."""
-        for (name, key), (value, partition) in self._writes.items():
-            table = getattr(self.tables, name)
-            table.pinned = partition
-            try:
-                if value is _DELETE:
-                    if key in table:
-                        del table[key]
-                elif isinstance(value, CaseRecord):
-                    self.tables.store_parsed(value)
-                else:
-                    table[key] = value
-            finally:
-                table.pinned = None
-        count = len(self._writes)
-        self._writes.clear()
-        return count
+    outputs: list[Output] = field(default_factory=list)
+    events: list[CaseEvent] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Output:
-    topic: faust.TopicT
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None = None
+def _decode(message: Any, commands_topic: str) -> _Input:
+    raw = message.value or b""
+    if message.topic == commands_topic:
+        try:
+            return _Input(message, command=CaseCommand.model_validate_json(raw))
+        except ValidationError as exc:
+            return _Input(message, error=f"command: {exc.errors()[0]['msg']}")
+    try:
+        return _Input(message, report=decode_report(raw))
+    except ValueError as exc:
+        return _Input(message, error=f"report: {exc}")
 
 
 def register(
@@ -194,10 +137,18 @@ def register(
     config: StreamConfig,
     deps: StreamDeps,
     tables: CaseTables | None = None,
+    *,
+    sender: Sender | None = None,
+    hotspot_rule: HotspotRule | None = None,
 ) -> CaseTables:
-    """Attach the case agent and its supervision timer; returns its tables (made
-    here unless given: ``register_agents`` makes them first, for intake's lookup)."""
-    tables = tables if tables is not None else CaseTables(app, config.partitions)
+    """Attach the case agent and its timers; returns its tables (made here unless
+    given: ``register_agents`` makes them first, for intake's lookup). Outputs go
+    through ``sender`` (default: the Kafka client itself)."""
+    tables = tables if tables is not None else CaseTables(app, config)
+    memory = tables.memory
+    out = sender if sender is not None else KafkaSender(app, topics.by_name())
+    rule = hotspot_rule if hotspot_rule is not None else HotspotRule.load()
+    archive: CaseArchive | None = deps.archive
     inputs = app.topic(
         topics.reports.get_topic_name(),
         topics.case_commands.get_topic_name(),
@@ -206,97 +157,199 @@ def register(
         key_serializer="raw",
         value_serializer="raw",
     )
-    commands_topic = topics.case_commands.get_topic_name()
-    dlq_topic = topics.intake_dlq.get_topic_name()
+    names = _Names(topics)
     meter = StageMeter(deps.metrics, "case")
+    taxonomy = deps.district.taxonomy
+    hooks = getattr(app, "before_commit", None)
+    if hooks is not None:
+        hooks.append(memory.flush)
 
-    def case_events(events: list[Any]) -> list[Output]:
-        meter.case_events(events)
-        out = []
-        for change in events:
-            value, headers = encode_case_event(change)
-            out.append(Output(topics.case_events, change.case_id.encode(), value, headers))
-        return out
+    def category_name(code: str) -> str:
+        category = taxonomy.get(code)
+        return category.name_zh if category is not None else code
 
-    def dead_letter(message: Any, reason: str, stage: str) -> Output:
+    def dead_letter(batch: _Batch, message: Any, reason: str, stage: str) -> None:
         log.warning("dead-letter %s/%s: %s", message.partition, message.offset, reason)
         meter.dead_lettered(message.topic)
         value, headers = dead_letter_record(message, reason, stage)
-        return Output(topics.intake_dlq, message.key, value, headers)
+        batch.outputs.append(Output(names.dlq, message.key, value, headers))
 
-    def command_output(command: CaseCommand) -> Output:
+    def command_output(batch: _Batch, command: CaseCommand) -> None:
         value = command.model_dump_json().encode()
-        return Output(topics.case_commands, command.partition_key, value)
+        batch.outputs.append(Output(names.commands, command.partition_key, value))
 
-    def on_report(work: CaseWork, message: Any) -> list[Output]:
-        try:
-            report = shared_reports.decode(message.value or b"")
-        except ValueError as exc:
-            return [dead_letter(message, f"report: {exc}", "case")]
+    def on_report(
+        batch: _Batch, work: CaseWork, staged: StagedCaseStore, report: Report, message: Any
+    ) -> None:
         trace.bind_report(report)
         outcome = work.on_report(report)
-        out = case_events(outcome.events)
+        batch.events += outcome.events
         if outcome.dead_letter:
-            out.append(dead_letter(message, outcome.dead_letter, "case"))
+            dead_letter(batch, message, outcome.dead_letter, "case")
         if outcome.forward_to:
-            follow = CaseCommand(
-                command_id=f"follow:{report.id}",
-                case_id=outcome.forward_to,
-                actor=f"source:{report.source}",
-                role="system",
-                time=report.received_at,
-                body=FollowReport(report=report),
+            command_output(
+                batch,
+                CaseCommand(
+                    command_id=f"follow:{report.id}",
+                    case_id=outcome.forward_to,
+                    actor=f"source:{report.source}",
+                    role="system",
+                    time=report.received_at,
+                    body=FollowReport(report=report),
+                ),
             )
-            out.append(command_output(follow))
-        return out
+        if not outcome.duplicate:
+            count_hotspot(batch, staged, report, message)
 
-    def on_command(work: CaseWork, message: Any) -> list[Output]:
-        try:
-            command = CaseCommand.model_validate_json(message.value or b"")
-        except ValidationError as exc:
-            return [dead_letter(message, f"command: {exc.errors()[0]['msg']}", "case-commands")]
+    def count_hotspot(batch: _Batch, staged: StagedCaseStore, report: Report, message: Any) -> None:
+        key = state_key(report.grid_code, report.category)
+        counted = count_report(staged.hotspot(key), report, int(message.offset), rule)
+        if counted is None:
+            return
+        state, alert = counted
+        staged.put_hotspot(key, state)
+        if alert is not None:
+            raise_alert(batch, alert, HOTSPOT_SOURCE)
+            for notification in alert_notifications(alert):
+                notify(batch, notification)
+
+    def raise_alert(batch: _Batch, alert: Alert, source: str | None = None) -> None:
+        value, headers = encode_alert(alert) if source is None else encode_alert(alert, source)
+        batch.outputs.append(Output(names.alerts, alert.grid_code.encode(), value, headers))
+        log.log(logging.WARNING if source else logging.INFO, "%s (%s)", alert.title, alert.id)
+
+    def notify(batch: _Batch, notification: Notification) -> None:
+        value, headers = encode_notification(notification)
+        key = notification.recipient.encode()
+        batch.outputs.append(Output(names.notifications, key, value, headers))
+
+    def on_command(batch: _Batch, work: CaseWork, command: CaseCommand) -> None:
         trace.bind(case_id=command.case_id)
         outcome = handle_command(work, command)
-        out = case_events(outcome.events)
+        batch.events += outcome.events
         result = outcome.result.model_dump_json().encode()
-        out.append(Output(topics.command_results, command.case_id.encode(), result))
-        out.extend(command_output(follow_up) for follow_up in outcome.follow_ups)
-        return out
+        batch.outputs.append(Output(names.results, command.case_id.encode(), result))
+        for follow_up in outcome.follow_ups:
+            command_output(batch, follow_up)
+
+    def report_ups(batch: _Batch, staged: StagedCaseStore) -> None:
+        """Case events first, in order, then what each reports up: the priority a
+        case had before each of its events is known here, exactly."""
+        priorities: dict[str, Priority | None] = {}
+        for change in batch.events:
+            value, headers = encode_case_event(change)
+            batch.outputs.append(Output(names.events, change.case_id.encode(), value, headers))
+        for change in batch.events:
+            case_id = change.case_id
+            if case_id not in priorities:
+                before = staged.before(case_id)
+                priorities[case_id] = before.case.priority if before is not None else None
+            decision = report_up(
+                change, priorities[case_id], category_name, staged.report_ids(case_id)
+            )
+            priorities[case_id] = change.case.priority
+            for alert in decision.alerts:
+                raise_alert(batch, alert)
+            for notification in decision.notifications:
+                notify(batch, notification)
+
+    async def archived(items: Sequence[_Input]) -> tuple[dict[str, CaseRecord], dict[str, str]]:
+        """The batch's cases that left memory, from the archive: only asked where
+        a partition has let cases go (and only about what memory lacks)."""
+        if archive is None or not memory.evicted:
+            return {}, {}
+        report_ids, case_ids = [], []
+        for item in items:
+            if item.message.partition not in memory.evicted:
+                continue
+            if item.report is not None and item.report.id not in memory.reports:
+                report_ids.append(item.report.id)
+            elif item.command is not None and item.command.case_id not in memory.records:
+                case_ids.append(item.command.case_id)
+        if not report_ids and not case_ids:
+            return {}, {}
+        found = await asyncio.to_thread(archive.archived, report_ids, case_ids)
+        records = {
+            case_id: CaseRecord(
+                case=case.snapshot,
+                last_report_at=case.snapshot.updated_at,
+                report_ids=list(case.report_ids),
+            )
+            for case_id, case in found.cases.items()
+            if case_id not in memory.records
+        }
+        return records, {r: c for r, c in found.reports.items() if c in records}
 
     async def case_stage(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(stream, config.case_batch, config.case_batch_seconds):
-            meter.start(batch)
-            staged = StagedCaseStore(tables)
+        async for events in event_batches(stream, config.case_batch, config.case_batch_seconds):
+            meter.start(events)
+            items = [_decode(event.message, names.commands) for event in events]
+            records, reports = await archived(items)
+            staged = StagedCaseStore(memory, tables.references, records, reports)
             work = CaseWork(deps.district, staged, config.merge_window)
-            outputs: list[Output] = []
-            for event in batch:
-                message = event.message
-                staged.partition = message.partition
-                if message.topic == commands_topic:
-                    outputs += on_command(work, message)
+            batch = _Batch()
+            for item in items:
+                staged.partition = item.message.partition
+                if item.command is not None:
+                    on_command(batch, work, item.command)
+                elif item.report is not None:
+                    on_report(batch, work, staged, item.report, item.message)
                 else:
-                    outputs += on_report(work, message)
-            for out in outputs:
-                await out.topic.send(key=out.key, value=out.value, headers=out.headers)
-            await app.producer.flush()  # 3: the output is on Kafka ...
-            staged.apply()  # 4: ... before the state that says it happened
-            await ack_all(stream, batch)
+                    stage = "case-commands" if item.message.topic == names.commands else "case"
+                    dead_letter(batch, item.message, item.error or "undecodable", stage)
+            report_ups(batch, staged)
+            # 4: on Kafka and in the database ...
+            writes = [out.send(batch.outputs)]
+            if batch.events:
+                writes.append(write_with_retry(deps.sink, batch.events, deps.metrics))
+            await asyncio.gather(*writes)
+            staged.apply()  # 5: ... before the state that says it happened
+            if hooks is None:  # no commit hook on this app: write the state now
+                memory.flush()
+            await ack_all(stream, events)
             trace.clear()
             if meter.enabled:
-                for out in outputs:
-                    name = out.topic.get_topic_name()
-                    if name != dlq_topic:
-                        meter.sent(name)
+                meter.case_events(batch.events)
+                for output in batch.outputs:
+                    if output.topic != names.dlq:
+                        meter.sent(output.topic)
                 meter.finish(deps.clock())
 
-    app.agent(inputs, name="gridhub.cases")(case_stage)
+    app.agent(inputs, name=AGENT_NAME)(case_stage)
+    _timers(app, topics, config, deps, memory)
+    return tables
 
-    due_index = DueIndex()  # parses only the records that changed or have a mark due
+
+class _Names:
+    """Topic names of the case agent's outputs."""
+
+    def __init__(self, topics: StageTopics) -> None:
+        self.commands = topics.case_commands.get_topic_name()
+        self.dlq = topics.intake_dlq.get_topic_name()
+        self.events = topics.case_events.get_topic_name()
+        self.results = topics.command_results.get_topic_name()
+        self.alerts = topics.alerts.get_topic_name()
+        self.notifications = topics.notifications.get_topic_name()
+
+
+def _timers(
+    app: faust.App,
+    topics: StageTopics,
+    config: StreamConfig,
+    deps: StreamDeps,
+    memory: CaseMemory,
+) -> None:
+    due_index = DueIndex()  # looks again only at the records that changed
+
+    def same(record: Any) -> CaseRecord:
+        held: CaseRecord = record
+        return held
 
     async def supervision_timer() -> None:
-        """Ask the owner of each case with a due SLA mark to raise it."""
+        """Ask the owner of each case with a due SLA mark to raise it; let closed
+        cases go and nearby entries expire."""
         now = deps.clock()
-        due = due_index.due(list(tables.cases.items()), now, CaseRecord.model_validate)
+        due = due_index.due(memory.items(), now, same)
         for case_id, record, marks in due:
             tick = CaseCommand(
                 command_id=f"supervise:{case_id}:{record.case.version}:{marks[-1]}",
@@ -309,6 +362,8 @@ def register(
             await topics.case_commands.send(
                 key=tick.partition_key, value=tick.model_dump_json().encode()
             )
+        memory.expire_near()
+        if deps.archive is not None:
+            memory.evict_closed(now)
 
     app.timer(config.supervision_seconds, name="gridhub.supervision")(supervision_timer)
-    return tables

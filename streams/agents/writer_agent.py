@@ -1,4 +1,10 @@
-"""Projection: write case events to the database in batches.
+"""Projection from the feed: write ``gridhub.case-events`` to a database in batches.
+
+The case agent writes the projection itself, in the batch that decides the
+events (``streams.agents.case_agent``). This agent is for a database fed from
+the public feed instead — a second database, or one being rebuilt alongside a
+running hub (``StreamConfig.projection_from_feed``); ``gridhub replay`` rebuilds
+one offline from the same feed.
 
 Lifecycle: take up to ``db_batch`` events (or what arrived within
 ``db_batch_seconds``), write them in one transaction through the injected
@@ -10,46 +16,22 @@ database is back; the sink's upserts make the retry and any replay harmless.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 import faust
 
 from schemas.cases import CaseEvent
-from sinks.ports import CaseSink
 from streams.batching import ack_all, event_batches
-from streams.codecs import shared_case_events
+from streams.codecs import decode_case_event
 from streams.config import StreamConfig, StreamDeps
-from streams.metrics import StageMeter, StreamMetrics
+from streams.metrics import StageMeter
+from streams.projection import write_with_retry
 from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 5.0
-
-
-async def write_with_retry(
-    sink: CaseSink, batch: list[CaseEvent], metrics: StreamMetrics | None = None
-) -> None:
-    delay = 0.1
-    while True:
-        started = time.perf_counter()
-        try:
-            await asyncio.to_thread(sink.write, batch)
-            if metrics is not None:
-                metrics.db_write_seconds.observe(time.perf_counter() - started)
-                metrics.db_write_batch_size.observe(len(batch))
-            return
-        except Exception as exc:
-            if metrics is not None:
-                metrics.db_write_failures.inc()
-            log.warning(
-                "DB write of %d events failed (%s); retrying in %.1fs", len(batch), exc, delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+AGENT_NAME = "gridhub.db-writer"
 
 
 def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps) -> None:
@@ -61,7 +43,7 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             decoded: list[CaseEvent] = []
             for event in batch:
                 try:
-                    decoded.append(shared_case_events.decode(event.message.value or b""))
+                    decoded.append(decode_case_event(event.message.value or b""))
                 except ValueError:
                     log.error(
                         "skipping a record that is not a case event at %s/%s",
@@ -73,4 +55,4 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
             await ack_all(stream, batch)
             meter.finish()
 
-    app.agent(topics.case_events, name="gridhub.db-writer")(writer)
+    app.agent(topics.case_events, name=AGENT_NAME)(writer)

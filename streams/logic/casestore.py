@@ -20,12 +20,14 @@ RECENT_COMMANDS = 64
 
 class CaseRecord(BaseModel):
     """The case agent's own view of a case: the public snapshot plus the
-    bookkeeping it needs to keep its indexes right."""
+    bookkeeping it needs to keep its indexes right, and the ids of the reports
+    it took (the source of truth for "this report was already applied")."""
 
     model_config = ConfigDict(frozen=True)
 
     case: CaseSnapshot
     last_report_at: datetime
+    report_ids: list[str] = Field(default_factory=list)
     fold_keys: list[str] = Field(default_factory=list)
     cells: list[str] = Field(default_factory=list)
     sla_started_at: datetime | None = None
@@ -91,7 +93,10 @@ class CaseStore(Protocol):
 
     def set_fold(self, key: str, case_id: str | None) -> None: ...
 
-    def near(self, key: str) -> list[NearEntry]: ...
+    def near(self, key: str) -> list[NearEntry]:
+        """The live cases indexed under a nearby cell (the caller does not change
+        the list: :meth:`set_near` replaces it)."""
+        ...
 
     def case_of_reference(self, key: str) -> str | None:
         """Fold key -> case id across every partition (CAP alerts), for the

@@ -114,7 +114,7 @@ class CaseWork:
         or miss entries whose case records were, which are written again here."""
         for case_id in (self.store.case_of_report(report.id), case_id_for(report)):
             record = self.store.record(case_id) if case_id else None
-            if record is not None and report.id in record.case.report_ids:
+            if record is not None and report.id in record.report_ids:
                 self._reindex(record, report)
                 return True
         return False
@@ -138,8 +138,8 @@ class CaseWork:
         for cell in record.cells:
             entries = self.store.near(cell)
             if all(entry.case_id != case.id for entry in entries):
-                entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
-                self.store.set_near(cell, entries)
+                entry = NearEntry(case.id, case.location.lat, case.location.lon)
+                self.store.set_near(cell, [*entries, entry])
 
     def _live(self, case_id: str | None) -> CaseRecord | None:
         record = self.store.record(case_id) if case_id else None
@@ -203,7 +203,7 @@ class CaseWork:
 
     def follow(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
         """A forwarded Update/Cancel reaches the case's own writer."""
-        if report.id in record.case.report_ids:
+        if report.id in record.report_ids:
             return []
         if report.attributes.get("cancel"):
             return self.cancel(record, report)
@@ -241,7 +241,6 @@ class CaseWork:
             updated_at=time,
             priority_reasons=list(reasons),
             grid_codes=grid_codes,
-            report_ids=[report.id],
         )
         opened = CaseEvent(
             case_id=case.id,
@@ -253,7 +252,7 @@ class CaseWork:
             case=case,
             report=report,
         )
-        record = CaseRecord(case=case, last_report_at=time)
+        record = CaseRecord(case=case, last_report_at=time, report_ids=[report.id])
         record = self._register(record, report)
         events = [opened]
         dispatched = self.route(record, time)
@@ -299,7 +298,7 @@ class CaseWork:
     def attach(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
         """``report_attached``: the case heats up; priority may rise with it."""
         case = record.case
-        if report.id in case.report_ids:
+        if report.id in record.report_ids:
             return []
         count = case.report_count + 1
         category = self.district.taxonomy.get(case.category)
@@ -326,7 +325,6 @@ class CaseWork:
             data={"report_id": report.id, "report_count": count, "priority": priority.value},
             report=report,
             report_count=count,
-            report_ids=[*case.report_ids, report.id],
             priority=priority,
             priority_reasons=reasons,
         )
@@ -336,6 +334,7 @@ class CaseWork:
                     "case": event.case,
                     "last_report_at": report.received_at,
                     "fold_keys": folds,
+                    "report_ids": [*record.report_ids, report.id],
                 }
             )
         )
@@ -357,9 +356,13 @@ class CaseWork:
             report=report,
             state=CaseState.REJECTED,
             closed_at=report.received_at,
-            report_ids=[*record.case.report_ids, report.id],
         )
-        self.store.save(self.unregister(record).model_copy(update={"case": event.case}))
+        kept = self.unregister(record)
+        self.store.save(
+            kept.model_copy(
+                update={"case": event.case, "report_ids": [*record.report_ids, report.id]}
+            )
+        )
         return [event]
 
     def route(

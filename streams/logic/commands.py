@@ -116,7 +116,7 @@ def _follow_ups(cmd: CaseCommand, record: CaseRecord) -> list[CaseCommand]:
             actor=cmd.actor,
             role=SYSTEM,
             time=cmd.time,
-            body=AbsorbMerge(merged_from=case.id, report_ids=case.report_ids),
+            body=AbsorbMerge(merged_from=case.id, report_ids=record.report_ids),
         )
     ]
 
@@ -406,7 +406,7 @@ def absorb(
     case = record.case
     if case.state not in (CaseState.OPEN, CaseState.DISPATCHED, CaseState.IN_PROGRESS):
         return []
-    new_ids = [r for r in body.report_ids if r not in case.report_ids]
+    new_ids = [r for r in body.report_ids if r not in record.report_ids]
     event = next_event(
         case,
         CaseEventType.REPORT_ATTACHED,
@@ -414,11 +414,11 @@ def absorb(
         cmd.actor,
         {"merged_from": body.merged_from, "report_ids": new_ids},
         report_count=case.report_count + len(new_ids),
-        report_ids=[*case.report_ids, *new_ids],
     )
     for report_id in new_ids:
         work.store.index_report(report_id, case.id)
-    return _save(work, record, event)
+    taken = record.model_copy(update={"report_ids": [*record.report_ids, *new_ids]})
+    return _save(work, taken, event)
 
 
 def supervise(work: CaseWork, record: CaseRecord, now: datetime) -> list[CaseEvent]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +75,8 @@ class HotspotState:
     # Position (input offset) of the last record applied, kept by the agent with
     # the state so that a record replayed after a crash is not counted twice.
     position: int = -1
+    # Reports by source in the same windows as ``counts`` (an alert's breakdown).
+    sources: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def newest(self) -> int | None:
@@ -88,6 +90,7 @@ class HotspotState:
             "alerted": sorted(self.alerted),
             "since": self.since,
             "position": self.position,
+            "sources": [[start, dict(n)] for start, n in sorted(self.sources.items())],
         }
 
     @classmethod
@@ -100,6 +103,10 @@ class HotspotState:
             alerted=frozenset(int(s) for s in data.get("alerted", [])),
             since=None if data.get("since") is None else int(data["since"]),
             position=int(data.get("position", -1)),
+            sources={
+                int(start): {str(k): int(v) for k, v in by_source.items()}
+                for start, by_source in data.get("sources", [])
+            },
         )
 
 
@@ -128,6 +135,10 @@ def observe(state: HotspotState | None, report: Report, rule: HotspotRule) -> Ob
         return Observation(state, start, False, 0, (), None)
     counts = {w: n for w, n in state.counts.items() if w >= oldest_kept}
     counts[start] = counts.get(start, 0) + 1
+    sources = {w: by for w, by in state.sources.items() if w >= oldest_kept}
+    window = dict(sources.get(start, {}))
+    window[report.source] = window.get(report.source, 0) + 1
+    sources[start] = window
     alerted = {w for w in state.alerted if w >= oldest_kept}
     since = start if state.since is None else min(state.since, start)
     first = max(since, start - depth * size)
@@ -137,7 +148,7 @@ def observe(state: HotspotState | None, report: Report, rule: HotspotRule) -> Ob
         verdict = rule.evaluate(counts[start], baseline, report.category)
         if verdict is not None:
             alerted.add(start)
-    new_state = HotspotState(counts, frozenset(alerted), since, state.position)
+    new_state = HotspotState(counts, frozenset(alerted), since, state.position, sources)
     return Observation(new_state, start, True, counts[start], baseline, verdict)
 
 
@@ -268,3 +279,21 @@ class HotspotTracker:
         for old in [w for w in self._sources if w < newest - horizon]:
             del self._sources[old]
         return window
+
+
+def count_report(
+    state: HotspotState | None, report: Report, position: int, rule: HotspotRule
+) -> tuple[HotspotState, Alert | None] | None:
+    """Count one report the case agent has just taken for the first time, at input
+    ``position``; the new state and the alert it raises, if any. None when the
+    state already counted that position (the record is read again after a crash
+    that wrote the state but not the case records)."""
+    state = state or HotspotState()
+    if position <= state.position:
+        return None
+    observation = observe(state, report, rule)
+    alert = None
+    if observation.verdict is not None:
+        sources = observation.state.sources.get(observation.window_start)
+        alert = hotspot_alert(report, observation, observation.verdict, sources)
+    return replace(observation.state, position=position), alert

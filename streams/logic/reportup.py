@@ -1,8 +1,9 @@
 """Report (报告) and feedback (反馈): which alerts and notifications a case event raises.
 
-Pure decisions on contracts (DESIGN.md §2 stages 4 and 7); the agents in
-``streams.agents.reportup_agent`` put them on ``gridhub.alerts`` (keyed by grid
-code) and ``gridhub.notifications`` (keyed by recipient).
+Pure decisions on contracts (DESIGN.md §2 stages 4 and 7); the case agent
+(``streams.agents.case_agent``) decides them for the events of each batch and
+puts them on ``gridhub.alerts`` (keyed by grid code) and
+``gridhub.notifications`` (keyed by recipient) with the batch's other outputs.
 
 Alerts (every id deterministic, so a replay re-sends the same ids):
 
@@ -19,8 +20,7 @@ Alerts (every id deterministic, so a replay re-sends the same ids):
 Notifications (``id`` deterministic, ``channel`` ``app``: every one lands in the
 recipient's inbox, and is also POSTed where a webhook subscription matches):
 
-- ``duty_office`` — every P1 alert (from here) and every hotspot alert (read back
-  from ``gridhub.alerts``, where the hotspot agent writes them);
+- ``duty_office`` — every P1 alert and every hotspot alert (:func:`alert_notifications`);
 - ``department:<lead>`` — on ``dispatched`` and ``reworked`` (a task, or a task
   back), and on the SLA marks of a case it holds (督办 is addressed to it);
 - ``system:<source>`` — every change of a case that another system opened under
@@ -31,17 +31,14 @@ recipient's inbox, and is also POSTed where a webhook subscription matches):
   ``resolved``, ``closed`` or ``rejected``. The channel is ``app``: whether the
   reporter left a phone is personal data this stage does not see.
 
-A ``report_attached`` event does not say whether the priority was P1 before it;
-:class:`PriorityMemory` remembers the last priority seen per case (bounded, and
-live cases only). After a restart the memory is empty, so the first attach to a
-P1 case re-sends its P1 alert — with the same id, which receivers drop.
+An event does not say which priority the case had before it, nor which reports
+it holds: the case agent, which knows both, passes them in.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind, Notification
@@ -62,7 +59,7 @@ MARK_ESCALATION_150 = "escalation_150"
 _DUTY_KINDS = frozenset({AlertKind.P1_CASE, AlertKind.HOTSPOT})
 _REPORTER_EVENTS = frozenset({CaseEventType.RESOLVED, CaseEventType.CLOSED, CaseEventType.REJECTED})
 _DEPARTMENT_EVENTS = frozenset({CaseEventType.DISPATCHED, CaseEventType.REWORKED})
-_FORGET_STATES = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
+_ENDED = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
 
 CategoryName = Callable[[str], str]
 
@@ -79,34 +76,6 @@ class ReportUp:
     notifications: tuple[Notification, ...] = ()
 
 
-# -- memory of priorities ---------------------------------------------------------
-
-
-@dataclass
-class PriorityMemory:
-    """The last priority seen per case, for cases still live; least recently
-    seen entries go first past ``capacity`` (memory bounded by open cases)."""
-
-    capacity: int = 200_000
-    _seen: OrderedDict[str, Priority] = field(default_factory=OrderedDict)
-
-    def previous(self, case_id: str) -> Priority | None:
-        return self._seen.get(case_id)
-
-    def remember(self, event: CaseEvent) -> None:
-        case = event.case
-        if case.state in _FORGET_STATES:
-            self._seen.pop(case.id, None)
-            return
-        self._seen[case.id] = case.priority
-        self._seen.move_to_end(case.id)
-        while len(self._seen) > self.capacity:
-            self._seen.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-
 # -- decisions -------------------------------------------------------------------
 
 
@@ -114,7 +83,7 @@ def became_p1(event: CaseEvent, previous: Priority | None) -> bool:
     """Did this event make the case P1 (or open it as P1)? ``previous`` is the
     priority last seen for the case, None when unknown."""
     case = event.case
-    if case.priority is not Priority.P1 or case.state in _FORGET_STATES:
+    if case.priority is not Priority.P1 or case.state in _ENDED:
         return False
     match event.type:
         case CaseEventType.OPENED:
@@ -130,11 +99,13 @@ def report_up(
     event: CaseEvent,
     previous: Priority | None = None,
     category_name: CategoryName = _code,
+    report_ids: Sequence[str] = (),
 ) -> ReportUp:
-    """The alerts and notifications one case event raises (see the module doc)."""
+    """The alerts and notifications one case event raises (see the module doc);
+    ``report_ids`` are the case's reports, whose reporters hear of its outcome."""
     alerts = list(_alerts(event, previous, category_name))
     notifications = [n for alert in alerts for n in alert_notifications(alert)]
-    notifications += _case_notifications(event, alerts, category_name)
+    notifications += _case_notifications(event, alerts, category_name, report_ids)
     return ReportUp(alerts=tuple(alerts), notifications=tuple(notifications))
 
 
@@ -248,7 +219,7 @@ def _alert_body(alert: Alert) -> str:
 
 
 def _case_notifications(
-    event: CaseEvent, alerts: list[Alert], category_name: CategoryName
+    event: CaseEvent, alerts: list[Alert], category_name: CategoryName, report_ids: Sequence[str]
 ) -> list[Notification]:
     case = event.case
     name = category_name(case.category)
@@ -276,7 +247,7 @@ def _case_notifications(
         subject, body = _reporter_text(event, name)
         out += [
             _case_note(event, f"{REPORTER_PREFIX}{report_id}", subject, body)
-            for report_id in dict.fromkeys(case.report_ids)
+            for report_id in dict.fromkeys(report_ids)
         ]
     return out
 

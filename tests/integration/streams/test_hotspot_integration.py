@@ -1,6 +1,7 @@
 """A synthetic burst of reports on the real broker raises exactly one hotspot alert,
-through a real Faust worker process running the hotspot agent (windowed tables,
-changelogs and all), and a worker killed with SIGKILL hands its state on.
+through a real Faust worker process running the case agent (which counts every
+report new to its case; its state and changelog and all), and a worker killed
+with SIGKILL hands its state on.
 
 Two Faust start-up races shape the set-up (both seen here, both outside this
 agent): a worker that creates its tables' changelog topics itself can join the
@@ -9,7 +10,9 @@ raises ``PartitionsMismatch`` (the agent crashes and the event is skipped); and
 records fetched while a new worker is still recovering (the fetcher starts
 before "Seek stream partitions to committed offsets") can be dropped from the
 stream's buffer. So the changelogs are created up front, as a deployment
-should, and records are produced once the worker says it is ready."""
+should, and records are produced once the worker says it is ready. The reports
+have no location, so each opens a case of its own; the gas smells also raise
+P1 alerts, which the feed here leaves out."""
 
 from __future__ import annotations
 
@@ -26,11 +29,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from gridhub.bootstrap import changelog_topics
 from gridhub.topics import create_topics
 from routing.district import District
-from schemas.alerts import ALERT_TYPE_PREFIX, Alert
+from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.envelope import decode_kafka
 from schemas.reports import Report, community_of, street_of
 from sinks.ports import InMemoryCaseSink
-from streams.agents import hotspot_agent
+from streams.agents import case_agent
 from streams.app import build_app
 from streams.codecs import encode_report
 from streams.config import StreamConfig, StreamDeps
@@ -62,8 +65,8 @@ def report(at: datetime, category: str, grid: str = GRID, report_id: str | None 
     )
 
 
-def hotspot_changelogs(env: HubEnv, tmp_path) -> dict[str, tuple[int, dict[str, str]]]:
-    """The changelogs of the hotspot worker's tables, as the composition root finds
+def case_changelogs(env: HubEnv, tmp_path) -> dict[str, tuple[int, dict[str, str]]]:
+    """The changelogs of the case worker's tables, as the composition root finds
     them on a built (never started) app."""
     config = StreamConfig(
         app_id=env.env["GRIDHUB_APP_ID"],
@@ -75,19 +78,19 @@ def hotspot_changelogs(env: HubEnv, tmp_path) -> dict[str, tuple[int, dict[str, 
     )
     app = build_app(config)
     deps = StreamDeps(district=District.load(), sink=InMemoryCaseSink())
-    hotspot_agent.register(app, stage_topics(app, config), config, deps)
+    case_agent.register(app, stage_topics(app, config), config, deps)
     return changelog_topics(app)
 
 
 def spawn_worker(env: HubEnv, running: list[HubProcess]) -> HubProcess:
-    log_path = env.home / f"hotspot-worker-{len(running)}.log"
+    log_path = env.home / f"case-worker-{len(running)}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.streams.hotspot_worker"],
+        [sys.executable, "-m", "tests.integration.streams.case_worker"],
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         env={**env.env, "PYTHONUNBUFFERED": "1"},  # the log survives a SIGKILL
     )
-    worker = HubProcess(f"hotspot-worker-{len(running)}", proc, log_path)
+    worker = HubProcess(f"case-worker-{len(running)}", proc, log_path)
     running.append(worker)
     return worker
 
@@ -115,7 +118,7 @@ def produce(bootstrap: str, topic: str, reports: list[Report]) -> None:
 
 
 class AlertFeed:
-    """Every record on the alerts topic, decoded, in arrival order."""
+    """Every hotspot alert on the alerts topic, decoded, in arrival order."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.consumer = KafkaConsumer(
@@ -131,7 +134,8 @@ class AlertFeed:
         for record in self.consumer:
             event = decode_kafka(record.value, record.headers)
             alert = Alert.model_validate(event.data)
-            self.alerts.append((record.key, alert, event.type, event.subject))
+            if alert.kind is AlertKind.HOTSPOT:
+                self.alerts.append((record.key, alert, event.type, event.subject))
         return [alert for _, alert, _, _ in self.alerts]
 
     def wait_for(self, category: str, timeout: float = 120) -> float:
@@ -151,7 +155,7 @@ def test_synthetic_burst_raises_exactly_one_hotspot_alert(
 ):
     env = hub_env(f"sqlite:///{tmp_path / 'unused.db'}")
     # As a deployment would: the tables' changelogs exist before the first worker.
-    for name, (count, settings) in hotspot_changelogs(env, tmp_path).items():
+    for name, (count, settings) in case_changelogs(env, tmp_path).items():
         create_topics(kafka_bootstrap, [name], count, 1, configs={name: settings})
     started = time.monotonic()
     worker = spawn_worker(env, running)

@@ -3,6 +3,7 @@ in-memory store and an in-memory sink (the integration tier runs them on Kafka).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from sinks.outbox import Outbox
 from sinks.ports import InMemoryCaseSink
 from sinks.webhooks import WebhookConfig
 from streams.agents.brief_agent import DatabaseBriefs, brief_names
-from streams.agents.case_agent import reference_entry
 from streams.app import build_app, register_agents
+from streams.casememory import reference_entry
 from streams.codecs import decode_case_event, decode_report, encode_case_event, encode_report
 from streams.config import NotificationPorts, StreamDeps
 from streams.logic.casestore import DictCaseStore
@@ -30,14 +31,12 @@ from tests.support.streams import Captured, settle, unit_config
 
 @pytest.fixture
 def worker(district, tmp_path: Path):
-    config = unit_config(tmp_path)
+    config = unit_config(tmp_path, projection_from_feed=True)
     app = build_app(config)
     sink = InMemoryCaseSink()
     topics: StageTopics = register_agents(app, config, StreamDeps(district=district, sink=sink))
     app.finalize()
-    captured = Captured()
-    for name in ("reports", "intake_dlq", "case_events"):
-        captured.patch(getattr(topics, name), name)
+    captured = Captured.every(topics)
     return app, sink, captured
 
 
@@ -98,18 +97,14 @@ def test_register_agents_attaches_every_stage_given_their_ports(district, tmp_pa
     )
     app = build_app(config)
     register_agents(app, config, deps)
-    assert set(app.agents) == {
-        "gridhub.intake",
-        "gridhub.cases",
-        "gridhub.hotspots",
-        "gridhub.db-writer",
-        "gridhub.report-up",
-        "gridhub.report-up.alerts",
-        "gridhub.webhooks",
-    }
+    assert set(app.agents) == {"gridhub.intake", "gridhub.cases", "gridhub.webhooks"}
     bare = build_app(config)
     register_agents(bare, config, StreamDeps(district=district, sink=InMemoryCaseSink()))
     assert "gridhub.webhooks" not in bare.agents
+    fed = build_app(config)
+    from_feed = replace(config, projection_from_feed=True)
+    register_agents(fed, from_feed, StreamDeps(district=district, sink=InMemoryCaseSink()))
+    assert "gridhub.db-writer" in fed.agents
     engine.dispose()
 
 

@@ -14,7 +14,6 @@ from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKin
 from schemas.cases import CaseEvent
 from schemas.envelope import decode_kafka
 from streams.codecs import (
-    SharedDecodes,
     case_event_cloudevent,
     decode_alert,
     decode_case_event,
@@ -62,21 +61,6 @@ def test_records_that_are_not_case_events_are_refused(events) -> None:
     for bad in (b"not json", b"[]", orjson.dumps({**doc, "data": {"case_id": "x"}})):
         with pytest.raises(ValueError):
             decode_case_event(bad)
-
-
-def test_the_shared_decoder_decodes_each_record_once(events) -> None:
-    shared = SharedDecodes(decode_case_event, size=2)
-    first, second, third = (encode_case_event(e)[0] for e in events[:3])
-    decoded = shared.decode(first)
-    assert decoded == events[0]
-    assert shared.decode(first) is decoded  # the same record, read by another agent
-    copy = bytes(bytearray(first))  # an equal record, another object: decoded anew
-    assert shared.decode(copy) == decoded and shared.decode(copy) is not decoded
-    shared.decode(second)
-    shared.decode(third)  # the bound: the oldest entries have left
-    assert shared.decode(first) is not decoded and shared.decode(first) == decoded
-    with pytest.raises(ValueError):
-        shared.decode(b"not json")
 
 
 HOTSPOT = Alert(

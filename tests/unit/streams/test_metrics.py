@@ -13,11 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from schemas import trace
-from schemas.cases import CaseEvent, CaseEventType, CaseState, SlaState
+from schemas.cases import CaseEvent, CaseEventType, CaseSnapshot, CaseState, Priority, SlaState
 from schemas.envelope import encode_structured
 from schemas.topics import TopicNames
 from sinks.ports import InMemoryCaseSink
-from streams.agents.writer_agent import write_with_retry
 from streams.app import build_app, register_agents
 from streams.codecs import decode_report, encode_case_event, encode_report
 from streams.config import StreamConfig, StreamDeps
@@ -32,8 +31,11 @@ from streams.metrics import (
     partition_of,
     source_kind,
 )
+from streams.projection import write_with_retry
 from streams.topics import StageTopics
+from tests.support.cases import CaseStory
 from tests.support.envelopes import report_envelope
+from tests.support.streams import Captured
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -95,33 +97,21 @@ def test_case_events_feed_sla_counters_and_both_latencies(metrics, district) -> 
     assert value(metrics, "gridhub_case_to_closure_seconds_bucket", le="7200.0", **closure) == 0
 
 
-def record(state: str, priority: str, opened: datetime, sla: str = "on_track") -> dict[str, Any]:
-    return {
-        "case": {
-            "state": state,
-            "priority": priority,
-            "sla_state": sla,
-            "opened_at": opened.isoformat(),
-        }
-    }
+def snapshot(state: str, priority: str, opened: datetime, sla: str = "on_track") -> CaseSnapshot:
+    return CaseStory.open("990101001001-aaaa", priority=Priority(priority)).case.model_copy(
+        update={"state": CaseState(state), "sla_state": SlaState(sla), "opened_at": opened}
+    )
 
 
-def test_census_counts_only_active_partitions_and_ages_open_cases() -> None:
-    a, b = "990101001001-aaaa", "990101001002-bbbb"
-    pa, pb = partition_of(a[:12].encode(), 4), partition_of(b[:12].encode(), 4)
-    assert pa != pb  # the two communities live on different partitions
-    rows = [
-        (a, record("open", "P1", NOW - timedelta(minutes=20))),
-        (a + "x", record("open", "P1", NOW - timedelta(minutes=5))),
-        (b, record("dispatched", "P2", NOW, "overdue")),
-        ("ignored", None),
+def test_census_counts_the_cases_held_and_ages_open_cases() -> None:
+    cases = [
+        snapshot("open", "P1", NOW - timedelta(minutes=20)),
+        snapshot("open", "P1", NOW - timedelta(minutes=5)),
+        snapshot("dispatched", "P2", NOW, "overdue"),
     ]
-    everything = case_census(rows, NOW)
-    assert everything.counts == {("open", "P1", "on_track"): 2, ("dispatched", "P2", "overdue"): 1}
-    assert everything.oldest_open == {"P1": 1200.0}
-    only_b = case_census(rows, NOW, active={pb}, partitions=4)
-    assert only_b.counts == {("dispatched", "P2", "overdue"): 1}
-    assert only_b.oldest_open == {}
+    census = case_census(cases, NOW)
+    assert census.counts == {("open", "P1", "on_track"): 2, ("dispatched", "P2", "overdue"): 1}
+    assert census.oldest_open == {"P1": 1200.0}
 
 
 def test_census_gauges_reset_combinations_that_disappear(metrics) -> None:
@@ -185,19 +175,6 @@ def test_intake_carries_the_traceparent_into_the_report(district) -> None:
 # ------------------------------------------------------------------ agents
 
 
-class Captured:
-    def __init__(self) -> None:
-        self.sent: dict[str, list[dict[str, Any]]] = {}
-
-    def patch(self, topic: Any, name: str) -> None:
-        bucket = self.sent.setdefault(name, [])
-
-        async def send(**kwargs: Any) -> None:
-            bucket.append(kwargs)
-
-        topic.send = send
-
-
 class FailingOnceSink(InMemoryCaseSink):
     failed = False
 
@@ -216,14 +193,13 @@ def worker(district, tmp_path: Path, metrics: StreamMetrics):
         topics=TopicNames.with_prefix("unit."),
         datadir=tmp_path,
         web_enabled=False,
+        projection_from_feed=True,  # the DB-writer agent too
     )
     app = build_app(config)
     deps = StreamDeps(district=district, sink=FailingOnceSink(), clock=lambda: NOW, metrics=metrics)
     topics: StageTopics = register_agents(app, config, deps)
     app.finalize()
-    captured = Captured()
-    for name in ("reports", "intake_dlq", "case_events", "command_results"):
-        captured.patch(getattr(topics, name), name)
+    captured = Captured.every(topics)
     return app, captured
 
 

@@ -10,7 +10,6 @@ from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.cases import CaseEventType, CaseState, Priority
 from streams.logic.reportup import (
     DUTY_OFFICE,
-    PriorityMemory,
     ReportUp,
     alert_notifications,
     became_p1,
@@ -26,9 +25,7 @@ def names(code: str) -> str:
 
 
 def story(priority: Priority = Priority.P3) -> CaseStory:
-    s = CaseStory.open(CASE, priority=priority)
-    s.case = s.case.model_copy(update={"report_ids": ["r-1"]})
-    return s
+    return CaseStory.open(CASE, priority=priority)
 
 
 def ids(items) -> list[str]:
@@ -146,7 +143,6 @@ def test_rework_goes_back_to_the_lead_department():
 @pytest.mark.parametrize("final", ["resolved", "closed", "rejected"])
 def test_reporters_hear_the_outcome(final):
     s = story()
-    s.case = s.case.model_copy(update={"report_ids": ["r-1", "r-2", "r-1"]})
     s.dispatch()
     if final == "rejected":
         event = s.step(
@@ -157,7 +153,7 @@ def test_reporters_hear_the_outcome(final):
     else:
         s.resolve()
         event = s.close()
-    notes = report_up(event, Priority.P3).notifications
+    notes = report_up(event, Priority.P3, report_ids=["r-1", "r-2", "r-1"]).notifications
     assert [n.recipient for n in notes] == ["reporter:r-1", "reporter:r-2"]
     assert [n.id for n in notes] == [
         f"{final}:reporter:r-1:{CASE}:{event.version}",
@@ -174,20 +170,6 @@ def test_accepted_and_comments_tell_nobody():
     s.dispatch()
     assert report_up(s.accept(), Priority.P3) == ReportUp()
     assert report_up(s.step(CaseEventType.COMMENTED), Priority.P3) == ReportUp()
-
-
-def test_priority_memory_forgets_finished_cases_and_stays_bounded():
-    memory = PriorityMemory(capacity=2)
-    s = story(Priority.P2)
-    memory.remember(s.events[0])
-    assert memory.previous(CASE) is Priority.P2
-    memory.remember(s.step(CaseEventType.CLOSED, state=CaseState.CLOSED))
-    assert memory.previous(CASE) is None
-    for n in range(3):
-        memory.remember(CaseStory.open(f"c-{n}", priority=Priority.P1).events[0])
-    assert len(memory) == 2
-    assert memory.previous("c-0") is None
-    assert memory.previous("c-2") is Priority.P1
 
 
 def hotspot() -> Alert:

@@ -1,30 +1,30 @@
-"""The report-up, webhook and brief agents without a broker (Faust ``test_context``),
-the webhook agent against a real local HTTP receiver and a SQLite outbox."""
+"""The feedback stages without a broker (Faust ``test_context``): the webhook agent
+against a real local HTTP receiver and a SQLite outbox, and the daily brief. (What
+a case event reports up is decided by the case agent: test_case_agent.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind
+from schemas.alerts import Alert, AlertKind
 from schemas.cases import Priority
-from schemas.envelope import decode_kafka
 from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.outbox import Outbox
 from sinks.outbox_models import inbox
 from sinks.ports import InMemoryCaseSink
 from sinks.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookConfig, verify_signature
-from streams.agents import brief_agent, reportup_agent, webhook_agent
+from streams.agents import brief_agent, webhook_agent
 from streams.agents.brief_agent import DatabaseBriefs
 from streams.app import build_app
-from streams.codecs import encode_alert, encode_case_event, encode_notification
+from streams.codecs import encode_notification
 from streams.config import NotificationPorts, StreamConfig, StreamDeps
 from streams.logic.reportup import alert_notifications, report_up
 from streams.topics import stage_topics
@@ -69,7 +69,6 @@ def hub(district, tmp_path: Path, engine, receiver: Receiver):
         notifications=NotificationPorts(Outbox(engine), hooks),
         briefs=DatabaseBriefs(engine, tmp_path / "briefs", brief_agent.brief_names(district)),
     )
-    reportup_agent.register(app, topics, config, deps)
     webhook_agent.register(app, topics, config, deps)
     brief_job = brief_agent.register(app, topics, config, deps)
     app.finalize()
@@ -81,65 +80,12 @@ def hub(district, tmp_path: Path, engine, receiver: Receiver):
 
 def p1_story() -> list[Any]:
     s = CaseStory.open(CASE, priority=Priority.P1)
-    s.case = s.case.model_copy(update={"report_ids": ["r-1"], "category": "gas_smell"})
+    s.case = s.case.model_copy(update={"category": "gas_smell"})
     s.events[0] = s.events[0].model_copy(update={"case": s.case})
     s.dispatch("chengguan")
     s.resolve()
     s.close()
     return s.events
-
-
-async def test_report_up_agent_sends_alerts_and_notifications(hub):
-    app, captured, _ = hub
-    events = p1_story()
-    async with app.agents[reportup_agent.AGENT_NAME].test_context() as agent:
-        for event in [*events, events[0]]:  # the opening again: a replay
-            value, headers = encode_case_event(event)
-            await agent.put(value, key=event.case_id.encode(), headers=headers)
-        await settle()
-    alerts = captured.sent["alerts"]
-    assert len(alerts) == 2  # P1 at opening, and the same alert again on the replay
-    for sent in alerts:
-        envelope = decode_kafka(sent["value"], sent["headers"])
-        assert envelope.type == f"{ALERT_TYPE_PREFIX}p1_case"
-        assert envelope.id == f"p1_case:{CASE}"
-        assert sent["key"] == events[0].case.grid_code.encode()
-        assert envelope.subject == events[0].case.grid_code
-        assert "燃气" in Alert.model_validate(envelope.data).title  # the category's name
-    sent = [
-        (m["key"], decode_kafka(m["value"], m["headers"])) for m in captured.sent["notifications"]
-    ]
-    assert {e.type for _, e in sent} == {NOTIFICATION_TYPE}
-    assert [(k, e.id) for k, e in sent] == [
-        (b"duty_office", f"duty_office:p1_case:{CASE}"),
-        (b"department:chengguan", f"dispatched:department:chengguan:{CASE}:2"),
-        (b"reporter:r-1", f"resolved:reporter:r-1:{CASE}:3"),
-        (b"reporter:r-1", f"closed:reporter:r-1:{CASE}:4"),
-        (b"duty_office", f"duty_office:p1_case:{CASE}"),
-    ]
-
-
-async def test_alerts_agent_tells_the_duty_office_of_hotspots_only(hub):
-    app, captured, _ = hub
-    hotspot = Alert(
-        id="hotspot:990101001001001:garbage:2026-11-26T09:00:00Z",
-        kind=AlertKind.HOTSPOT,
-        time=datetime(2026, 11, 26, 9, 4, tzinfo=UTC),
-        grid_code="990101001001001",
-        category="garbage",
-        title="garbage hotspot",
-        detail={"count": 5},
-    )
-    p1 = hotspot.model_copy(update={"id": "p1_case:x", "kind": AlertKind.P1_CASE})
-    async with app.agents[reportup_agent.ALERTS_AGENT_NAME].test_context() as agent:
-        for alert in (hotspot, p1):
-            value, headers = encode_alert(alert)
-            await agent.put(value, key=alert.grid_code.encode(), headers=headers)
-        await agent.put(b"not an alert", key=b"x", headers=[])
-        await settle()
-    [sent] = captured.sent["notifications"]
-    assert sent["key"] == b"duty_office"
-    assert decode_kafka(sent["value"], sent["headers"]).id == f"duty_office:{hotspot.id}"
 
 
 async def test_webhook_agent_stores_the_inbox_and_posts_signed_webhooks(
@@ -161,7 +107,8 @@ async def test_webhook_agent_stores_the_inbox_and_posts_signed_webhooks(
         )
     ]
     notes += list(report_up(events[1], Priority.P1).notifications)  # department
-    notes += list(report_up(events[3], Priority.P1).notifications)  # reporter (inbox only)
+    # reporter (inbox only)
+    notes += list(report_up(events[3], Priority.P1, report_ids=["r-1"]).notifications)
     async with app.agents[webhook_agent.AGENT_NAME].test_context() as agent:
         for note in [*notes, *notes]:  # every notification twice
             value, headers = encode_notification(note)

@@ -11,8 +11,8 @@ from sqlalchemy.exc import OperationalError
 
 from schemas.cases import CaseEvent
 from sinks.ports import InMemoryCaseSink, WriteStats
-from streams.agents import writer_agent
-from streams.agents.writer_agent import MAX_BACKOFF_SECONDS, write_with_retry
+from streams import projection
+from streams.projection import MAX_BACKOFF_SECONDS, write_with_retry
 
 
 class FlakySink(InMemoryCaseSink):
@@ -38,7 +38,7 @@ async def test_a_failing_write_is_retried_with_capped_backoff_until_it_succeeds(
     async def fake_sleep(delay: float) -> None:
         slept.append(delay)
 
-    monkeypatch.setattr(writer_agent.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(projection.asyncio, "sleep", fake_sleep)
     sink = FlakySink(failures=9)
     await write_with_retry(sink, [])
 
@@ -60,7 +60,7 @@ async def test_the_writer_does_not_return_while_the_database_is_down(
         if calls == 50:
             raise TimeoutError("still down")
 
-    monkeypatch.setattr(writer_agent.asyncio, "sleep", stop_after_a_while)
+    monkeypatch.setattr(projection.asyncio, "sleep", stop_after_a_while)
     sink = FlakySink(failures=10**6)
     with pytest.raises(TimeoutError):
         await write_with_retry(sink, [])

@@ -200,3 +200,32 @@ def test_awkward_values_do_not_block_the_projection(engine: Engine) -> None:
     assert row["attributes"] == {"raw": "xy"}
     assert row["occurred_at"] == datetime(2025, 3, 3, 7, 0, tzinfo=UTC)
     assert row["description"].replace("\x00", "") == "badbyte"
+
+
+def test_the_archive_finds_closed_cases_and_their_reports(engine: Engine) -> None:
+    """What the case agent asks of the projection for cases that left its memory:
+    ended cases only, each with its reports in the order they came, those of the
+    cases merged into it included."""
+    writer = CaseProjectionWriter(engine)
+    closed = _story()  # two reports, closed
+    live = CaseStory.open("110105001001-bbbb", report=make_report("r-live"))
+    merged = CaseStory.open("110105001001-cccc", report=make_report("r-merged"))
+    merged.step(
+        CaseEventType.MERGED,
+        state=CaseState.MERGED,
+        merged_into=closed.case.id,
+        closed_at=merged.case.updated_at,
+    )
+    writer.write(closed.events + live.events + merged.events)
+
+    found = writer.archived(["r-second", "r-live", "r-unknown"], [live.case.id, merged.case.id])
+    assert set(found.cases) == {closed.case.id, merged.case.id}  # the live one is not archived
+    assert found.reports == {"r-second": closed.case.id}
+    archived = found.cases[closed.case.id]
+    assert archived.snapshot == closed.case
+    assert archived.report_ids == (f"r-{closed.case.id}", "r-merged", "r-second")  # same time
+    assert found.cases[merged.case.id].report_ids == ("r-merged",)
+    memory = InMemoryCaseSink()
+    memory.write(closed.events + live.events + merged.events)
+    twin = memory.archived(["r-second", "r-live", "r-unknown"], [live.case.id, merged.case.id])
+    assert set(twin.cases) == set(found.cases) and twin.reports == found.reports

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from gridhub.settings import Settings
@@ -88,21 +89,24 @@ def token_store(settings: Settings) -> TokenStore:
     return TokenStore(engine(settings), settings.token_secret.get_secret_value())
 
 
-def stream_config(settings: Settings) -> StreamConfig:
+def stream_config(settings: Settings, index: int = 0) -> StreamConfig:
+    """The worker's configuration; ``index`` tells the processes of one
+    ``gridhub worker --processes N`` apart (each its own runtime directory)."""
     return StreamConfig(
         app_id=settings.app_id,
         bootstrap=settings.bootstrap,
         topics=settings.topics,
-        datadir=settings.home / "worker",
+        datadir=settings.home / ("worker" if index == 0 else f"worker-{index}"),
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
         web_port=settings.worker_web_port,
         db_batch=settings.db_batch_size,
         db_batch_seconds=settings.db_batch_seconds,
+        closed_retention=timedelta(seconds=settings.closed_retention_seconds),
     )
 
 
-def worker_app(settings: Settings) -> faust.App:
+def worker_app(settings: Settings, index: int = 0) -> faust.App:
     """The worker with every stage; the webhook and brief stages get their ports
     on the database here (``streams`` never builds an engine). Applies the
     worker's garbage-collector policy to this process (``streams.gcpolicy``):
@@ -116,7 +120,7 @@ def worker_app(settings: Settings) -> faust.App:
     from streams.config import NotificationPorts
     from streams.metrics import StreamMetrics, process_registry
 
-    config = stream_config(settings)
+    config = stream_config(settings, index)
     db = engine(settings)
     district = load_district(settings)
     webhooks = WebhookConfig(

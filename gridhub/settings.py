@@ -62,6 +62,11 @@ class Settings(BaseSettings):
 
     # -- worker ------------------------------------------------------------------------
     app_id: str = Field(default="gridhub", description="Faust app id = consumer group")
+    worker_processes: int = Field(
+        default=1,
+        ge=1,
+        description="processes of `gridhub worker` (one core each), sharing the partitions",
+    )
     worker_web_port: int = Field(
         default=StreamConfig.web_port, description="worker web/metrics port"
     )
@@ -70,6 +75,11 @@ class Settings(BaseSettings):
     )
     db_batch_seconds: float = Field(
         default=StreamConfig.db_batch_seconds, gt=0, description="max wait to fill a batch"
+    )
+    closed_retention_seconds: float = Field(
+        default=StreamConfig.closed_retention.total_seconds(),
+        ge=0,
+        description="how long a closed case stays in the worker's memory (then the database's)",
     )
     briefs_dir: Path | None = Field(default=None, description="daily briefs; default home/briefs")
     brief_tz: str = Field(default=DEFAULT_TZ, description="the district's day boundaries")

@@ -16,6 +16,7 @@ pairs and the inverse against the same pairs.
 from __future__ import annotations
 
 import math
+from math import asin, cos, radians, sin, sqrt
 from typing import Protocol
 
 LatLon = tuple[float, float]
@@ -100,10 +101,11 @@ def _lat_lon(point: LatLon | HasLatLon) -> LatLon:
 def distance_m(a: LatLon | HasLatLon, b: LatLon | HasLatLon) -> float:
     """Great-circle (haversine) distance in metres between two WGS84 points,
     each a ``(lat, lon)`` tuple or anything with ``lat`` and ``lon`` (a ``GeoPoint``)."""
-    lat1, lon1 = map(math.radians, _lat_lon(a))
-    lat2, lon2 = map(math.radians, _lat_lon(b))
-    h = (
-        math.sin((lat2 - lat1) / 2.0) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2.0) ** 2
-    )
-    return 2.0 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    return haversine_m(*_lat_lon(a), *_lat_lon(b))
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """:func:`distance_m` of two points given in degrees (the hot path's form)."""
+    lat1, lon1, lat2, lon2 = radians(lat1), radians(lon1), radians(lat2), radians(lon2)
+    h = sin((lat2 - lat1) / 2.0) ** 2 + cos(lat1) * cos(lat2) * sin((lon2 - lon1) / 2.0) ** 2
+    return 2.0 * _EARTH_RADIUS_M * asin(min(1.0, sqrt(h)))

@@ -35,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy import (
     Connection,
     Engine,
@@ -51,6 +52,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 
 from schemas.cases import CaseEvent, CaseSnapshot, CaseState
+from schemas.encoded import snapshot_json
 from schemas.reports import Report
 from sinks.models import case_events, cases, reports
 from sinks.ports import Archived, ArchivedCase, WriteStats
@@ -346,7 +348,8 @@ def _case_row(event: CaseEvent) -> Row:
         "opened_at": case.opened_at,
         "updated_at": case.updated_at,
         "closed_at": case.closed_at,
-        "snapshot": case.model_dump(mode="json"),
+        # The bytes the case event carries (one serialisation for both).
+        "snapshot": orjson.Fragment(snapshot_json(case)),
     }
 
 

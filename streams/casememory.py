@@ -42,7 +42,8 @@ from typing import Any
 import orjson
 
 from schemas.cases import LIVE_STATES, CaseSnapshot
-from streams.logic.casestore import CaseRecord, NearEntry
+from schemas.encoded import snapshot_json
+from streams.logic.casestore import CaseRecord, NearEntry, ring_keys
 from streams.logic.hotspots import HotspotState
 from streams.tables import StateTable
 
@@ -54,7 +55,10 @@ _DELETE = object()
 
 
 def record_bytes(record: CaseRecord) -> bytes:
-    return record.model_dump_json().encode()
+    """The record as JSON, its snapshot spliced in as the case event wrote it."""
+    rest = record.__pydantic_serializer__.to_json(record, exclude={"case"})
+    joint = b"," if len(rest) > 2 else b""
+    return b'{"case":' + snapshot_json(record.case) + joint + rest[1:]
 
 
 def reference_entry(value: Any) -> tuple[str | None, str | None]:
@@ -182,7 +186,8 @@ class CaseMemory:
                 continue
             entry = NearEntry(case_id, case.location.lat, case.location.lon)
             for cell in record.cells:
-                self.cells.setdefault(cell, []).append(entry)
+                for key in ring_keys(cell):
+                    self.cells.setdefault(key, []).append(entry)
 
     def _expired(self, record: CaseRecord, newest: datetime | None) -> bool:
         return (
@@ -192,21 +197,24 @@ class CaseMemory:
     # ------------------------------------------------------------ the sweeps
 
     def expire_near(self) -> int:
-        """Drop the nearby-cell entries of cases past the merge window; how many."""
+        """Drop the nearby-cell entries of cases past the merge window; of how many cases."""
         newest = max((r.last_report_at for r in self.records.values()), default=None)
         gone = 0
         for case_id, record in self.records.items():
-            if record.cells and self._expired(record, newest):
-                for cell in record.cells:
-                    entries = self.cells.get(cell)
-                    if entries is None:
-                        continue
-                    kept = [e for e in entries if e.case_id != case_id]
-                    gone += len(entries) - len(kept)
-                    if kept:
-                        self.cells[cell] = kept
-                    else:
-                        del self.cells[cell]
+            if not record.cells or not self._expired(record, newest):
+                continue
+            found = False
+            for key in {k for cell in record.cells for k in ring_keys(cell)}:
+                entries = self.cells.get(key)
+                if entries is None:
+                    continue
+                kept = [e for e in entries if e.case_id != case_id]
+                found = found or len(kept) < len(entries)
+                if kept:
+                    self.cells[key] = kept
+                else:
+                    del self.cells[key]
+            gone += found
         return gone
 
     def evict_closed(self, now: datetime) -> list[str]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, Notification
 from schemas.cases import CaseEvent
+from schemas.encoded import snapshot_json
 from schemas.envelope import (
     CASE_EVENT_PREFIX,
     CONTENT_TYPE_HEADER,
@@ -43,11 +44,11 @@ def decode_report(raw: bytes) -> Report:
 def _attributes(event: CaseEvent) -> dict[str, Any]:
     return {
         "specversion": "1.0",
-        "id": event.event_id,
+        "id": f"{event.case_id}:{event.version}",
         "source": CASE_AGENT_SOURCE,
-        "type": f"{CASE_EVENT_PREFIX}{event.type.value}",
+        "type": CASE_EVENT_PREFIX + event.type.value,
         "subject": event.case_id,
-        "time": event.time.isoformat().replace("+00:00", "Z"),
+        "time": _iso(event.time),
         "datacontenttype": "application/json",
     }
 
@@ -59,12 +60,28 @@ def case_event_cloudevent(event: CaseEvent) -> dict[str, Any]:
 
 
 def encode_case_event(event: CaseEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """:func:`case_event_cloudevent` as JSON. pydantic writes ``data`` straight to
-    JSON, a third of the cost of building it as Python objects first; the object
-    is closed by hand around it (the attributes are never empty)."""
-    head = orjson.dumps(_attributes(event))
-    value = head[:-1] + b',"data":' + event.model_dump_json().encode() + b"}"
-    return value, list(_STRUCTURED_HEADERS)
+    """:func:`case_event_cloudevent` as JSON, written by orjson around the two
+    parts pydantic serialises: the snapshot (:func:`schemas.encoded.snapshot_json`,
+    which the projection then reuses) and the report the event takes."""
+    report = event.report
+    doc = {
+        **_attributes(event),
+        "data": {
+            "case_id": event.case_id,
+            "version": event.version,
+            "type": event.type,
+            "time": event.time,
+            "actor": event.actor,
+            "data": event.data,
+            "case": orjson.Fragment(snapshot_json(event.case)),
+            "report": (
+                orjson.Fragment(report.__pydantic_serializer__.to_json(report))
+                if report is not None
+                else None
+            ),
+        },
+    }
+    return orjson.dumps(doc, option=orjson.OPT_UTC_Z), list(_STRUCTURED_HEADERS)
 
 
 class _CaseEventDocument(BaseModel):

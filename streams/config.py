@@ -37,10 +37,13 @@ class StreamConfig:
     web_enabled: bool = True
     # Batches of the stages that batch by count and time alone: intake and the
     # webhooks (the case agent and the feed's database writer have their own).
+    # The windows are short: under load a batch fills while the one before it is
+    # handled (the records wait in the stream's buffer), and at a few hundred
+    # reports a second a long window would only add to every report's latency.
     stage_batch: int = 1000
-    stage_batch_seconds: float = 0.05
-    case_batch: int = 500
-    case_batch_seconds: float = 0.02
+    stage_batch_seconds: float = 0.01
+    case_batch: int = 1000
+    case_batch_seconds: float = 0.01
     db_batch: int = 500
     db_batch_seconds: float = 0.2
     # A database fed from gridhub.case-events by its own agent, besides the
@@ -48,7 +51,7 @@ class StreamConfig:
     projection_from_feed: bool = False
     commit_every_seconds: float = 1.0
     session_timeout_seconds: float = 10.0
-    producer_linger_seconds: float = 0.005
+    producer_linger_seconds: float = 0.002
     merge_window: timedelta = timedelta(hours=48)
     # A closed case leaves the case agent's memory this long after it closed
     # (with an archive to find it again: StreamDeps.archive).

@@ -217,13 +217,14 @@ class StreamMetrics:
     def record_case_events(self, events: Sequence[CaseEvent], now: datetime) -> None:
         """SLA marks, escalations and the two latencies, from one batch's events."""
         by_type: Tally[str] = Tally()
+        taken = self.report_to_case_seconds  # one child per outcome and batch, not per event
+        opened, attached = taken.labels("opened"), taken.labels("attached")
         for event in events:
             kind = event.type
             by_type[kind.value] += 1
             if kind in _REPORT_TAKEN and event.report is not None:
-                outcome = "opened" if kind is CaseEventType.OPENED else "attached"
                 seconds = (now - event.report.received_at).total_seconds()
-                self.report_to_case_seconds.labels(outcome).observe(max(seconds, 0.0))
+                (opened if kind is CaseEventType.OPENED else attached).observe(max(seconds, 0.0))
             elif kind is CaseEventType.SUPERVISED:
                 self.sla_warnings.labels(event.case.priority.value).inc()
             elif kind is CaseEventType.ESCALATED:

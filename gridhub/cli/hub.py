@@ -23,18 +23,31 @@ def up() -> None:
 
 
 @click.command()
-def worker() -> None:
-    """Run one Faust worker (all stages); start more with the same app id to scale out."""
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes sharing the partitions (default: GRIDHUB_WORKER_PROCESSES)",
+)
+@click.option("--index", type=click.IntRange(min=0), default=0, hidden=True)
+def worker(processes: int | None, index: int) -> None:
+    """Run the Faust worker (all stages); several processes with --processes N, more
+    machines with the same app id: they share the partitions."""
+    settings = Settings()
+    count = processes if processes is not None else settings.worker_processes
+    if count > 1:
+        from gridhub.workers import run_workers
+
+        sys.exit(run_workers(settings, count))
     import faust
     from mode.loop import use
 
     from gridhub.logging import setup_logging
 
     use("uvloop")  # before anything makes an event loop
-    settings = Settings()
     logs = setup_logging(settings, "worker")
     bootstrap.migrate(settings)  # idempotent and serialised across processes
-    app = bootstrap.worker_app(settings)
+    app = bootstrap.worker_app(settings, index)
     bootstrap.create_changelog_topics(settings, app)
     faust.Worker(app, loglevel="info", logging_config=logs).execute_from_commandline()
 

@@ -56,7 +56,7 @@ class ProcessPlan:
     def commands(self) -> dict[str, list[str]]:
         """The ``gridhub`` command line of each of the hub's processes, by name."""
         return {
-            "worker": ["worker"],
+            "worker": ["worker", "--processes", str(self.workers)],
             "gateway": ["gateway", "--processes", str(self.gateways)],
         }
 

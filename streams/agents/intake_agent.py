@@ -3,8 +3,8 @@ good records go to ``gridhub.reports`` keyed by community, bad ones to the DLQ
 with the reason.
 
 Batches with ``noack_take``, normalises a batch at once (one grid query for
-its points) and acks a batch only after every record in it has been handed to
-the producer; Faust flushes the producer before it commits. A CAP Update or
+its points), sends the batch's records through the Kafka client and acks the
+batch once the broker has them all. A CAP Update or
 Cancel with no area is placed through the case agent's reference index and
 the places of the CAP messages this agent normalised lately.
 """
@@ -25,6 +25,7 @@ from streams.codecs import dead_letter_record
 from streams.config import StreamConfig, StreamDeps
 from streams.logic.intake import IntakeError, KnownPlaces, ReferencePlaces, normalise_batch
 from streams.metrics import UNKNOWN, StageMeter, source_kind
+from streams.sending import KafkaSender, Output, Sender
 from streams.topics import StageTopics
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ def register(
     config: StreamConfig,
     deps: StreamDeps,
     references: ReferencePlaces | None = None,
+    *,
+    sender: Sender | None = None,
 ) -> None:
     """Attach the intake agent. ``references`` tells where the case agent holds a
     CAP alert (its global reference index); with the places of the CAP messages
@@ -47,6 +50,8 @@ def register(
     meter = StageMeter(deps.metrics, "intake")
     places = KnownPlaces(index=references)
     reports_topic = topics.reports.get_topic_name()
+    dlq_topic = topics.intake_dlq.get_topic_name()
+    outputs = sender if sender is not None else KafkaSender(app, topics.by_name())
 
     def envelope_of(message: Any) -> Envelope | Exception:
         headers = [(str(k), bytes(v or b"")) for k, v in (message.headers or [])]
@@ -55,24 +60,24 @@ def register(
         except Exception as exc:  # answered for its record below
             return exc
 
-    async def deliver(
-        message: Any, envelope: Envelope | Exception, outcome: Report | Exception
+    def deliver(
+        out: list[Output], message: Any, envelope: Envelope | Exception, outcome: Report | Exception
     ) -> None:
         source = source_kind(envelope.type) if isinstance(envelope, Envelope) else UNKNOWN
         if isinstance(outcome, EnvelopeError | IntakeError):
-            await _dead_letter(message, outcome.reason, source)
+            _dead_letter(out, message, outcome.reason, source)
             return
         if isinstance(outcome, Exception):  # a bug must not stall the loop: park the record
             log.error("intake failed on %s/%s", message.partition, message.offset, exc_info=outcome)
             reason = f"internal: {type(outcome).__name__}: {outcome}"
-            await _dead_letter(message, reason, source)
+            _dead_letter(out, message, reason, source)
             return
         trace.bind_report(outcome)
         meter.received(message.topic, source)
-        await topics.reports.send(key=report_key(outcome), value=encode_report(outcome))
+        out.append(Output(reports_topic, report_key(outcome), encode_report(outcome)))
         meter.sent(reports_topic, source)
 
-    async def handle(messages: list[Any]) -> None:
+    def handle(messages: list[Any]) -> list[Output]:
         """Decode every record, normalise the batch at once, then answer each in order."""
         envelopes = [envelope_of(message) for message in messages]
         reports = iter(
@@ -86,21 +91,23 @@ def register(
                 places,
             )
         )
+        out: list[Output] = []
         for message, envelope in zip(messages, envelopes, strict=True):
             outcome = next(reports) if isinstance(envelope, Envelope) else envelope
-            await deliver(message, envelope, outcome)
+            deliver(out, message, envelope, outcome)
+        return out
 
-    async def _dead_letter(message: Any, reason: str, source: str) -> None:
+    def _dead_letter(out: list[Output], message: Any, reason: str, source: str) -> None:
         log.info("dead-letter %s/%s: %s", message.partition, message.offset, reason)
         meter.received(message.topic, source)
         meter.dead_lettered(message.topic, source)
         value, headers = dead_letter_record(message, reason, "intake")
-        await topics.intake_dlq.send(key=message.key, value=value, headers=headers)
+        out.append(Output(dlq_topic, message.key, value, headers))
 
     async def intake(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(stream, config.stage_batch, config.stage_batch_seconds):
             meter.start(batch, count_inputs=False)
-            await handle([event.message for event in batch])
+            await outputs.send(handle([event.message for event in batch]))
             await ack_all(stream, batch)
             trace.clear()
             meter.finish()

@@ -12,19 +12,21 @@ yields identical events.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from routing.district import District
-from routing.geo import METRES_PER_DEGREE_LAT, distance_m
+from routing.geo import METRES_PER_DEGREE_LAT, haversine_m
 from schemas.cases import (
     LIVE_STATES,
     CaseEvent,
     CaseEventType,
     CaseSnapshot,
     CaseState,
+    Priority,
     SlaState,
 )
 from schemas.lifecycle import decide
@@ -35,7 +37,7 @@ from streams.logic.casestore import (
     NearEntry,
     cell_key,
     near_scope,
-    neighbour_keys,
+    ring_keys,
 )
 
 CASE_ID_NAMESPACE = uuid.UUID("2b7e4c1e-0d6b-4b8a-8f55-93c1a8f0e6d4")
@@ -45,11 +47,16 @@ TITLE_LENGTH = 80
 ATTACHABLE = frozenset({CaseState.OPEN, CaseState.DISPATCHED, CaseState.IN_PROGRESS})
 
 
+_NAMESPACE = CASE_ID_NAMESPACE.bytes
+
+
 def case_id_for(report: Report) -> str:
     """Case ids carry the community code, the key of reports and case commands,
-    so a case's commands land on the partition that holds its state."""
-    digest = uuid.uuid5(CASE_ID_NAMESPACE, report.id).hex[:12]
-    return f"{report.community_code}-{digest}"
+    so a case's commands land on the partition that holds its state. The digest
+    is the first 12 hex digits of ``uuid5(CASE_ID_NAMESPACE, report.id)``, whose
+    version and variant bits lie further on: its SHA-1 without the UUID."""
+    digest = hashlib.sha1(_NAMESPACE + report.id.encode(), usedforsecurity=False).hexdigest()
+    return f"{report.community_code}-{digest[:12]}"
 
 
 def next_event(
@@ -61,9 +68,11 @@ def next_event(
     report: Report | None = None,
     **changes: Any,
 ) -> CaseEvent:
-    """The event for one accepted change: version + 1 and the snapshot after it."""
+    """The event for one accepted change: version + 1 and the snapshot after it.
+    (Built without validating again what is valid already: the snapshot's
+    fields come from the handlers, the report was validated when read.)"""
     after = case.model_copy(update={**changes, "version": case.version + 1, "updated_at": time})
-    return CaseEvent(
+    return CaseEvent.model_construct(
         case_id=case.id,
         version=after.version,
         type=type_,
@@ -135,11 +144,12 @@ class CaseWork:
                 self.store.publish_reference(key, case.id, case.grid_code)
         if case.location is None:
             return
+        entry = NearEntry(case.id, case.location.lat, case.location.lon)
         for cell in record.cells:
-            entries = self.store.near(cell)
-            if all(entry.case_id != case.id for entry in entries):
-                entry = NearEntry(case.id, case.location.lat, case.location.lon)
-                self.store.set_near(cell, [*entries, entry])
+            for key in ring_keys(cell):
+                entries = self.store.near(key)
+                if all(e.case_id != case.id for e in entries):
+                    self.store.set_near(key, [*entries, entry])
 
     def _live(self, case_id: str | None) -> CaseRecord | None:
         record = self.store.record(case_id) if case_id else None
@@ -160,20 +170,21 @@ class CaseWork:
         if report.location is None or category is None:
             return None
         radius, window = category.dedup_radius_m, self.merge_window
-        here = (report.location.lat, report.location.lon)
+        lat0, lon0 = report.location.lat, report.location.lon
         within: list[tuple[float, int, str]] = []
         # A great circle is at least as long as its change of latitude: entries
         # further north or south than the radius are out without trigonometry.
         band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
         scope = near_scope(report.community_code, report.category)
-        for key in neighbour_keys(scope, *here, radius):
-            for entry in self.store.near(key):
-                if abs(entry.lat - here[0]) > band:
-                    continue
-                gap = distance_m(here, (entry.lat, entry.lon))
-                if gap <= radius:
-                    # The scan order breaks ties, as the first-found nearest won before.
-                    within.append((gap, len(within), entry.case_id))
+        # Every case whose cell is within two of this one's is indexed here (ring_keys).
+        for entry in self.store.near(cell_key(scope, lat0, lon0, radius)):
+            lat = entry.lat
+            if abs(lat - lat0) > band:
+                continue
+            gap = haversine_m(lat0, lon0, lat, entry.lon)
+            if gap <= radius:
+                # The index order breaks ties: the case indexed first wins.
+                within.append((gap, len(within), entry.case_id))
         for _, _, case_id in sorted(within):
             record = self._live(case_id)
             if record is not None and report.received_at - record.last_report_at <= window:
@@ -279,9 +290,10 @@ class CaseWork:
             lat, lon = case.location.lat, case.location.lon
             scope = near_scope(case.community_code, case.category)
             cell = cell_key(scope, lat, lon, category.dedup_radius_m)
-            entries = [e for e in self.store.near(cell) if e.case_id != case.id]
-            entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
-            self.store.set_near(cell, entries)
+            entry = NearEntry(case.id, lat, lon)
+            for key in ring_keys(cell):
+                entries = [e for e in self.store.near(key) if e.case_id != case.id]
+                self.store.set_near(key, [*entries, entry])
             cells.append(cell)
         return record.model_copy(update={"fold_keys": folds, "cells": cells})
 
@@ -291,8 +303,9 @@ class CaseWork:
             if self.store.case_of_fold(key) == record.case.id:
                 self.store.set_fold(key, None)
         for cell in record.cells:
-            kept = [e for e in self.store.near(cell) if e.case_id != record.case.id]
-            self.store.set_near(cell, kept)
+            for key in ring_keys(cell):
+                kept = [e for e in self.store.near(key) if e.case_id != record.case.id]
+                self.store.set_near(key, kept)
         return record.model_copy(update={"fold_keys": [], "cells": []})
 
     def attach(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
@@ -303,7 +316,7 @@ class CaseWork:
         count = case.report_count + 1
         category = self.district.taxonomy.get(case.category)
         priority, reasons = case.priority, list(case.priority_reasons)
-        if category is not None:
+        if category is not None and priority is not Priority.P1:  # P1 cannot rise
             assessed, new_reasons = self.district.assess_priority(
                 category, report.description, count, report.source_type, report.attributes
             )

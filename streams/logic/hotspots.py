@@ -118,38 +118,51 @@ class Observation:
     window_start: int
     counted: bool  # False: older than every window kept, ignored for hotspots
     count: int  # reports in the report's window, this one included
-    baseline_counts: tuple[int, ...]  # the trailing windows, oldest first
+    # the trailing windows, oldest first (gathered when the window was judged)
+    baseline_counts: tuple[int, ...]
     verdict: HotspotVerdict | None  # set once, when the window becomes a hotspot
 
 
-def observe(state: HotspotState | None, report: Report, rule: HotspotRule) -> Observation:
+def observe(
+    state: HotspotState | None, report: Report, rule: HotspotRule, position: int | None = None
+) -> Observation:
     """Count ``report`` in its window and evaluate that window against the
     windows just before it. Late reports count in their own window while it is
-    still kept; a window alerts at most once, however many reports follow."""
+    still kept; a window alerts at most once, however many reports follow. The
+    new state keeps ``position`` (default: the old state's). The trailing windows
+    are only gathered when the window can be a hotspot at all (its count has
+    reached the category's minimum): below it ``baseline_counts`` is empty."""
     state = state or HotspotState()
     size, depth = rule.window_seconds, rule.baseline_windows
     start = window_start(report.received_at, size)
-    newest = max(start, state.newest if state.newest is not None else start)
+    previous = max(state.counts) if state.counts else None
+    newest = start if previous is None or start > previous else previous
     oldest_kept = newest - depth * size
     if start < oldest_kept:
         return Observation(state, start, False, 0, (), None)
-    counts = {w: n for w, n in state.counts.items() if w >= oldest_kept}
-    counts[start] = counts.get(start, 0) + 1
-    sources = {w: by for w, by in state.sources.items() if w >= oldest_kept}
-    window = dict(sources.get(start, {}))
+    if newest == previous:  # no window left the kept ones: copy as they are
+        counts, sources, alerted = dict(state.counts), dict(state.sources), state.alerted
+    else:
+        counts = {w: n for w, n in state.counts.items() if w >= oldest_kept}
+        sources = {w: by for w, by in state.sources.items() if w >= oldest_kept}
+        alerted = frozenset(w for w in state.alerted if w >= oldest_kept)
+    count = counts[start] = counts.get(start, 0) + 1
+    window = dict(sources.get(start, ()))
     window[report.source] = window.get(report.source, 0) + 1
     sources[start] = window
-    alerted = {w for w in state.alerted if w >= oldest_kept}
-    since = start if state.since is None else min(state.since, start)
-    first = max(since, start - depth * size)
-    baseline = tuple(counts.get(w, 0) for w in range(first, start, size))
+    since = start if state.since is None or start < state.since else state.since
+    baseline: tuple[int, ...] = ()
     verdict = None
-    if start not in alerted:
-        verdict = rule.evaluate(counts[start], baseline, report.category)
+    limits = rule.thresholds(report.category)
+    if start not in alerted and limits.enabled and count >= limits.min_count:
+        first = max(since, start - depth * size)
+        baseline = tuple(counts.get(w, 0) for w in range(first, start, size))
+        verdict = rule.evaluate(count, baseline, report.category)
         if verdict is not None:
-            alerted.add(start)
-    new_state = HotspotState(counts, frozenset(alerted), since, state.position, sources)
-    return Observation(new_state, start, True, counts[start], baseline, verdict)
+            alerted = alerted | {start}
+    kept = state.position if position is None else position
+    new_state = HotspotState(counts, alerted, since, kept, sources)
+    return Observation(new_state, start, True, count, baseline, verdict)
 
 
 def hotspot_alert(
@@ -288,12 +301,13 @@ def count_report(
     ``position``; the new state and the alert it raises, if any. None when the
     state already counted that position (the record is read again after a crash
     that wrote the state but not the case records)."""
-    state = state or HotspotState()
-    if position <= state.position:
+    if state is not None and position <= state.position:
         return None
-    observation = observe(state, report, rule)
+    observation = observe(state, report, rule, position)
     alert = None
     if observation.verdict is not None:
         sources = observation.state.sources.get(observation.window_start)
         alert = hotspot_alert(report, observation, observation.verdict, sources)
-    return replace(observation.state, position=position), alert
+    if not observation.counted:  # too old to count: only the position moves on
+        return replace(observation.state, position=position), None
+    return observation.state, alert

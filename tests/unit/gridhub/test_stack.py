@@ -26,7 +26,7 @@ def test_the_gateway_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ProcessPlan.for_machine(Settings(), 2).gateways == 2
 
 
-def test_the_commands_start_that_many_gateway_servers() -> None:
+def test_the_commands_start_that_many_gateway_servers_and_workers() -> None:
     commands = ProcessPlan(workers=2, gateways=3).commands()
     assert commands["gateway"] == ["gateway", "--processes", "3"]
-    assert commands["worker"][0] == "worker"
+    assert commands["worker"] == ["worker", "--processes", "2"]

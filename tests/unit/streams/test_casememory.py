@@ -14,13 +14,14 @@ import pytest
 from schemas.cases import CaseState
 from streams.app import build_app
 from streams.casememory import EVICTED_KEY, HOTSPOT_KEY, CaseMemory, StagedCaseStore
-from streams.logic.casestore import CaseRecord, NearEntry
+from streams.logic.casestore import CaseRecord, NearEntry, cell_key, ring_keys
 from streams.logic.hotspots import HotspotState
 from streams.tables import StateTable, state_table
 from tests.support.cases import T0, CaseStory, make_report
 from tests.support.streams import unit_config
 
 WINDOW = timedelta(hours=48)
+CELL = cell_key("990101001001|garbage", 39.9022, 116.383, 200)
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ async def table(app: faust.App) -> StateTable:
     return state_table(app, "cases", 4)
 
 
-def record(n: int, *, at=T0, cells=("c|x",), state=CaseState.DISPATCHED, closed=None) -> CaseRecord:
+def record(n: int, *, at=T0, cells=(CELL,), state=CaseState.DISPATCHED, closed=None) -> CaseRecord:
     report = make_report(f"r-{n}", at=at)
     case = CaseStory.open(f"990101001001-{n:012d}", report=report, at=at).case
     case = case.model_copy(update={"state": state, "closed_at": closed})
@@ -92,7 +93,8 @@ async def test_rebuild_restores_records_indexes_and_hotspots_from_the_table(
     location = fresh.case.location
     assert location is not None
     # The stale case is past the merge window of the newest: nothing nearby finds it.
-    assert memory.cells == {"c|x": [NearEntry(fresh.case.id, location.lat, location.lon)]}
+    entry = NearEntry(fresh.case.id, location.lat, location.lon)
+    assert memory.cells == {key: [entry] for key in ring_keys(CELL)}  # the ring around its cell
     assert memory.hotspots == {"g|garbage": HotspotState(position=3)}
     assert memory.partition[stale.case.id] == 1
 
@@ -105,10 +107,10 @@ async def test_nearby_entries_expire_with_the_merge_window(table: StateTable) ->
     assert memory.expire_near() == 0
     memory.put(record(2, at=T0 + WINDOW), 0)  # a report two days on
     memory.reindex()  # both indexed: the newest is not past the window plus the slack yet
-    assert len(memory.cells["c|x"]) == 2
+    assert len(memory.cells[CELL]) == 2
     memory.put(record(3, at=T0 + WINDOW + timedelta(hours=2)), 0)
     assert memory.expire_near() == 1
-    assert [e.case_id for e in memory.cells["c|x"]] == [record(2).case.id]
+    assert [e.case_id for e in memory.cells[CELL]] == [record(2).case.id]
     assert old.case.id in memory.records  # the case itself stays: only its entry went
 
 

@@ -1,6 +1,6 @@
 """Bytes on the wire: the fast case-event encoder writes exactly the CloudEvent of
-``case_event_cloudevent``; the one-pass decoder reads it back, refuses anything
-else as before; the shared decoder decodes one record once for every agent;
+``case_event_cloudevent``, and the projection gets the very bytes of its
+snapshot; the one-pass decoder reads it back, refuses anything else as before;
 alerts and notifications round-trip as CloudEvents."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from schemas.alerts import ALERT_TYPE_PREFIX, NOTIFICATION_TYPE, Alert, AlertKind
-from schemas.cases import CaseEvent
+from schemas.cases import CaseEvent, CaseEventType
+from schemas.encoded import snapshot_json
 from schemas.envelope import decode_kafka
 from streams.codecs import (
     case_event_cloudevent,
@@ -26,6 +27,7 @@ from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.intake import normalise
 from streams.logic.reportup import DUTY_OFFICE, alert_notifications
+from tests.support.cases import CaseStory, district_load
 from tests.support.envelopes import report_envelope
 
 WHEN = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -50,6 +52,17 @@ def test_encoded_case_events_are_their_cloudevents_and_decode_back(events) -> No
         assert orjson.loads(value) == orjson.loads(orjson.dumps(case_event_cloudevent(event)))
         assert headers == [("content-type", b"application/cloudevents+json")]
         assert decode_case_event(value) == event
+
+
+def test_every_kind_of_event_encodes_as_pydantic_would(events) -> None:
+    story = CaseStory.open("990101001001-0123456789ab", at=WHEN + timedelta(microseconds=7))
+    story.dispatch("chengguan")
+    story.step(CaseEventType.ESCALATED, data={"mark": "overdue", "level": 1, "at": WHEN})
+    for event in [*district_load(30), *story.events]:
+        value, _ = encode_case_event(event)
+        assert orjson.loads(value) == orjson.loads(orjson.dumps(case_event_cloudevent(event)))
+    # The projection writes the snapshot the event carries, serialised once.
+    assert snapshot_json(events[0].case) is snapshot_json(events[0].case)
 
 
 def test_records_that_are_not_case_events_are_refused(events) -> None:

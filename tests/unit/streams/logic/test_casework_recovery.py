@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas.cases import CaseEventType
-from streams.logic.casestore import DictCaseStore
+from streams.logic.casestore import DictCaseStore, ring_keys
 from streams.logic.casework import CaseWork
 from tests.support.reports import nearby_report
 
@@ -43,8 +43,9 @@ def test_reopening_after_a_lost_record_does_not_list_the_case_twice_nearby(distr
     store.records.clear()
 
     assert work.on_report(first).events[0].type is CaseEventType.OPENED
-    listed = [e.case_id for entries in store.cells.values() for e in entries]
-    assert listed == [case_id]
+    [cell] = store.records[case_id].cells
+    assert set(store.cells) == set(ring_keys(cell))  # indexed around its cell ...
+    assert all([e.case_id for e in entries] == [case_id] for entries in store.cells.values())
 
 
 def test_a_report_joins_only_a_case_of_its_own_community(district):

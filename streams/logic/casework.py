@@ -68,11 +68,9 @@ def next_event(
     report: Report | None = None,
     **changes: Any,
 ) -> CaseEvent:
-    """The event for one accepted change: version + 1 and the snapshot after it.
-    (Built without validating again what is valid already: the snapshot's
-    fields come from the handlers, the report was validated when read.)"""
+    """The event for one accepted change: version + 1 and the snapshot after it."""
     after = case.model_copy(update={**changes, "version": case.version + 1, "updated_at": time})
-    return CaseEvent.model_construct(
+    return CaseEvent(
         case_id=case.id,
         version=after.version,
         type=type_,

@@ -1,5 +1,6 @@
-"""Database outage: PostgreSQL stopped for 60 s under load. The DB writer
-backs off and retries without committing offsets past what it wrote, the gateway's
+"""Database outage: PostgreSQL stopped for 60 s under load. The case agent, which
+writes the projection in the batch that decides it, backs off and retries
+without committing offsets past what it wrote, the gateway's
 reads answer 503 with a clear message at once instead of hanging, and everything
 catches up once PostgreSQL is back (on its own server here: the session's shared
 server must not stop)."""
@@ -87,19 +88,17 @@ def test_postgres_stopped_for_a_minute_under_load(kafka_bootstrap, tmp_path):
                 assert answer.headers.get("Retry-After")
                 if frozen is None and time.monotonic() - down_at > 5:
                     # Past the commit interval: what was written before the outage is committed.
-                    frozen = harness.committed_offsets(
-                        kafka_bootstrap, group, env.topics.case_events
-                    )
-                    produced = harness.end_offsets(kafka_bootstrap, env.topics.case_events)
+                    frozen = harness.committed_offsets(kafka_bootstrap, group, env.topics.reports)
+                    produced = harness.end_offsets(kafka_bootstrap, env.topics.reports)
                 time.sleep(1.0)
-            # The writer held its batch: nothing past what it wrote is committed, while
-            # the case agent went on producing case events it could not write.
-            committed = harness.committed_offsets(kafka_bootstrap, group, env.topics.case_events)
-            produced_late = harness.end_offsets(kafka_bootstrap, env.topics.case_events)
+            # The case agent held its batch: nothing past what it wrote is committed on
+            # its input, while intake went on producing reports it could not write.
+            committed = harness.committed_offsets(kafka_bootstrap, group, env.topics.reports)
+            produced_late = harness.end_offsets(kafka_bootstrap, env.topics.reports)
             scenario.notes["sent_during"] = load.sent - scenario.notes["sent_before"]
             scenario.notes["read_probes"] = probes
             scenario.notes["slowest_503_s"] = round(slowest, 2)
-            scenario.notes["unwritten_case_events"] = sum(produced_late.values()) - sum(
+            scenario.notes["unwritten_reports"] = sum(produced_late.values()) - sum(
                 committed.values()
             )
             assert slowest < READ_BOUND_S, f"a read took {slowest:.1f}s during the outage"

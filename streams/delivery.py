@@ -440,9 +440,10 @@ class ReleasingQueue(ThrowableQueue[Any]):
     Faust clears every stream's queue when a rebalance starts or the worker
     stops (``flow_control.clear()``), then waits until every message delivered
     to a stream is acked (``Consumer.wait_empty``, which has no time limit and
-    swallows cancellation). A record of a topic that two stages read (reports:
-    the case and hotspot agents; case events: the database writer and the
-    report-up agent) is one message with one ack per stage. If one stage has
+    swallows cancellation). A record of a topic that two stages read (as the
+    reports were, by the case and hotspot agents, before the hotspot counts
+    moved into the case agent; today the DB writer of a database fed from the
+    feed shares no topic) is one message with one ack per stage. If one stage has
     handled its copy and still holds the event — an agent keeps its last batch
     until the next one arrives — while the other stage's copy is cleared from
     its queue, the message never gets its last ack and never becomes garbage,

@@ -241,6 +241,10 @@ def register(
             batch.outputs.append(Output(names.events, change.case_id.encode(), value, headers))
         for change in batch.events:
             case_id = change.case_id
+            if change.report is not None:  # what is logged now is about this report and case
+                trace.bind_report(change.report, case_id)
+            else:
+                trace.bind(case_id=case_id)
             if case_id not in priorities:
                 before = staged.before(case_id)
                 priorities[case_id] = before.case.priority if before is not None else None

@@ -1,4 +1,6 @@
-"""Hotspot detection state, without Faust (the agent keeps it in tables).
+"""Hotspot detection state, without Faust (the case agent keeps it in its memory
+and changelog, and counts each report the first time a case takes it:
+:func:`count_report`).
 
 Time is event time: a report counts in the window of its ``received_at``, never
 of the wall clock, so a replay or a synthetic burst gives the same windows, the
@@ -6,14 +8,14 @@ same baselines and the same alerts. Windows are tumbling and aligned to the
 epoch (as Faust's are): with 1 h windows they start on the hour.
 
 Per grid × category, :class:`HotspotState` holds the counts of the current
-window and the ``baseline_windows`` before it, plus the windows that already
-alerted; :func:`observe` advances it by one report and says whether the
-report's window just became a hotspot (at most once per window). Alert ids are
-deterministic: ``hotspot:{grid}:{category}:{window start ISO}``.
+window and the ``baseline_windows`` before it, by source too (an alert's
+breakdown), plus the windows that already alerted; :func:`observe` advances it
+by one report and says whether the report's window just became a hotspot (at
+most once per window). Alert ids are deterministic:
+``hotspot:{grid}:{category}:{window start ISO}``.
 
-Per grid × category × source, counts per window feed the analysis;
-:class:`HotspotTracker` is the in-memory reference of both (tests, simulations)
-and :func:`breakdown` turns ``(key, count)`` pairs of either store into rows.
+:class:`HotspotTracker` is an in-memory reference of the analysis (tests,
+simulations) and :func:`breakdown` turns ``(key, count)`` pairs into rows.
 """
 
 from __future__ import annotations

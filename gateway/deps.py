@@ -15,6 +15,7 @@ from gateway.defaults import (
     EVENTS_MAX_BATCH,
     EVENTS_MAX_EVENT_BYTES,
     MAX_BODY_BYTES,
+    PUBLIC_CACHE_SECONDS,
     SSE_HEARTBEAT,
 )
 from gateway.feed import CaseFeed
@@ -24,15 +25,18 @@ from gateway.ports import (
     BriefReader,
     CaseReader,
     DistrictData,
+    PublicReader,
     ServiceRequestReader,
     StatsReader,
     SubscriptionAdmin,
     TokenVerifier,
 )
+from gateway.publiccache import TtlCache
 from gateway.publisher import EventPublisher
 from gateway.ratelimit import RateLimiter
 from gateway.results import CommandResults
 from schemas.topics import TopicNames
+from sinks.briefs import DEFAULT_TZ as DISTRICT_TZ
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
 # restarts and processes, or a retry after a restart would become a new report.
@@ -67,6 +71,7 @@ class GatewayDeps:
     briefs: BriefReader | None = None  # daily briefs on demand
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
+    public: PublicReader | None = None  # /api/v1/public/..., /public/
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with
@@ -79,6 +84,8 @@ class GatewayDeps:
     max_event_bytes: int = EVENTS_MAX_EVENT_BYTES
     action_timeout: float = ACTION_TIMEOUT  # seconds to wait for the case agent's answer
     sse_heartbeat: float = SSE_HEARTBEAT  # seconds between ``: ping`` comments
+    tz: str = DISTRICT_TZ  # the district's days, weeks and months
+    public_cache: TtlCache = field(default_factory=lambda: TtlCache(PUBLIC_CACHE_SECONDS))
 
     @property
     def followers(self) -> tuple[Follower, ...]:

@@ -163,19 +163,22 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.deps import GatewayDeps
     from gateway.feed import KafkaCaseFeed
     from gateway.media import MediaStore
+    from gateway.publiccache import TtlCache
     from gateway.publisher import KafkaPublisher
     from gateway.ratelimit import RateLimiter
     from gateway.results import KafkaCommandResults
     from sinks.open311 import ServiceRequestQueries
+    from sinks.public import PublicFigures
     from sinks.stats import CaseStats
     from sinks.subscriptions import SubscriptionStore
 
     db = engine(settings)
+    district = load_district(settings)
     deps = GatewayDeps(
         queries=CaseQueries(db),
         # Verified tokens are remembered for 5 s: a revocation bites within that.
         tokens=CachedTokens(TokenStore(db, settings.token_secret.get_secret_value())),
-        district=load_district(settings),
+        district=district,
         publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
         topics=settings.topics,
         command_results=KafkaCommandResults(settings.bootstrap, settings.topics.command_results),
@@ -187,6 +190,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         briefs=BriefQueries(db),
         service_requests=ServiceRequestQueries(db),
         subscriptions=SubscriptionStore(db),
+        public=PublicFigures(db, [c.code for c in district.taxonomy if c.public]),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0
@@ -198,6 +202,8 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         max_event_bytes=settings.events_max_event_bytes,
         action_timeout=settings.action_timeout,
         sse_heartbeat=settings.sse_heartbeat,
+        tz=settings.brief_tz,
+        public_cache=TtlCache(settings.public_cache_seconds),
     )
     return create_app(deps, freeze_heap=freeze_heap)
 

@@ -15,6 +15,7 @@ from gateway.defaults import (
     EVENTS_MAX_EVENT_BYTES,
     MEDIA_MAX_BYTES,
     OPEN311_CONTACT,
+    PUBLIC_CACHE_SECONDS,
     SSE_BUFFER,
     SSE_HEARTBEAT,
 )
@@ -110,6 +111,11 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
         description="seconds a case action waits for the agent's answer",
+    )
+    public_cache_seconds: float = Field(
+        default=PUBLIC_CACHE_SECONDS,
+        gt=0,
+        description="anonymous public reads are answered from memory this long",
     )
     media_dir: Path | None = Field(default=None, description="uploaded photos; default home/media")
     media_max_bytes: int = Field(default=MEDIA_MAX_BYTES, ge=1, description="largest upload")

@@ -17,6 +17,7 @@ from gateway.routes import (
     media,
     meta,
     pages,
+    public,
     reference,
     reports,
     stats,
@@ -34,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     me.router,  # /api/v1/me/profile, tasks, inbox
     reference.router,  # /api/v1/categories, grids, departments
     stats.router,  # /api/v1/stats/...
+    public.router,  # /api/v1/public/... (no token)
     exports.router,  # /api/v1/exports/cases.csv, /api/v1/briefs/{day}
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...

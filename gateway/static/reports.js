@@ -7,6 +7,7 @@ import {
   wireHeader,
   gridNameIn, nameIn,
 } from "./common.js";
+import { barChart, hbarChart, num, pct } from "./charts.js";
 
 addStrings({
   zh: {
@@ -53,8 +54,6 @@ const DAY = 86400000;
 const localDay = (when = new Date()) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(when);
 const dayStart = (isoDay) => new Date(`${isoDay}T00:00:00${OFFSET}`);
 const addDays = (isoDay, n) => localDay(new Date(dayStart(isoDay).getTime() + n * DAY + 12 * 3600000));
-const pct = (v) => (v === null || v === undefined ? "—" : `${(Number(v) * 100).toFixed(1)}%`);
-const num = (v) => (v === null || v === undefined ? "—" : String(Math.round(Number(v) * 100) / 100));
 const INDICATORS = {
   on_time_rate: { fmt: pct, max: 1, lowerBetter: false },
   closure_rate: { fmt: pct, max: 1, lowerBetter: false },
@@ -77,54 +76,6 @@ async function count(params) {
 function tile(id, label, value, cls = "") {
   return el("div", { class: `tile ${cls}`, id },
     el("div", { class: "muted" }, label), el("div", { class: "n" }, String(value)));
-}
-
-// ---- charts (SVG) -------------------------------------------------------------------
-function barChart(values, labels, title, { width = 640, height = 230, colour = "#0b5cad" } = {}) {
-  const max = Math.max(1, ...values);
-  const pad = { l: 40, b: 40, t: 16, r: 8 };
-  const w = (width - pad.l - pad.r) / (values.length || 1);
-  const h = height - pad.t - pad.b;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "chart" });
-  root.append(svg("title", {}, title));
-  for (const tick of [0, 0.5, 1]) {
-    const y = pad.t + h - tick * h;
-    root.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: y, y2: y, stroke: tick ? "#e3e8ef" : "#889" }));
-    root.append(svg("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end", class: "axis" }, String(Math.round(max * tick * 10) / 10)));
-  }
-  values.forEach((v, i) => {
-    const bh = (v / max) * h;
-    const x = pad.l + i * w + w * 0.15;
-    const bar = svg("rect", { x: x.toFixed(1), y: (pad.t + h - bh).toFixed(1), width: (w * 0.7).toFixed(1), height: bh.toFixed(1), fill: colour, class: "bar", "data-value": v });
-    bar.append(svg("title", {}, `${labels[i]}: ${v}`));
-    root.append(bar);
-    if (v) root.append(svg("text", { x: (x + w * 0.35).toFixed(1), y: (pad.t + h - bh - 4).toFixed(1), "text-anchor": "middle", class: "value" }, String(v)));
-    root.append(svg("text", { x: (x + w * 0.35).toFixed(1), y: height - pad.b + 16, "text-anchor": "middle", class: "axis" }, labels[i]));
-  });
-  return root;
-}
-
-// rows: [[label, value, text]]; value scaled against max; colour by good/bad.
-function hbarChart(rows, title, { width = 640, max = 1, lowerBetter = false, fmt = pct } = {}) {
-  if (!rows.length) return el("p", { class: "muted" }, t("no_data"));
-  const rowH = 28;
-  const left = 200;
-  const right = 70;
-  const height = rows.length * rowH + 12;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "chart" });
-  root.append(svg("title", {}, title));
-  rows.forEach(([label, value], i) => {
-    const y = 6 + i * rowH;
-    const known = value !== null && value !== undefined;
-    const share = known ? Math.max(0, Math.min(1, Number(value) / max)) : 0;
-    const good = lowerBetter ? 1 - share : share;
-    const colour = good >= 0.9 ? "#1e7b34" : good >= 0.7 ? "#a86400" : "#b3261e";
-    root.append(svg("text", { x: left - 8, y: y + 18, "text-anchor": "end" }, `${i + 1}. ${label}`));
-    root.append(svg("rect", { x: left, y: y + 5, width: (width - left - right).toFixed(1), height: rowH - 10, fill: "#eef2f7" }));
-    if (known) root.append(svg("rect", { x: left, y: y + 5, width: ((width - left - right) * share).toFixed(1), height: rowH - 10, fill: colour, class: "bar", "data-value": value }));
-    root.append(svg("text", { x: width - right + 6, y: y + 18 }, fmt(value)));
-  });
-  return root;
 }
 
 function table(rows, columns, id) {

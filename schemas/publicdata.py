@@ -61,8 +61,9 @@ def snap_point(lat: float, lon: float, metres: float = PUBLIC_GRID_METRES) -> tu
     """The centre of the ~``metres`` cell a point falls in: the same answer for every
     point of the cell, so a public point says no more than the cell."""
     lat_step = metres / METRES_PER_DEGREE
-    lon_step = metres / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
     snapped_lat = (math.floor(lat / lat_step) + 0.5) * lat_step
+    # The band's own latitude sets the longitude step: one step for the whole band.
+    lon_step = metres / (METRES_PER_DEGREE * max(math.cos(math.radians(snapped_lat)), 0.01))
     snapped_lon = (math.floor(lon / lon_step) + 0.5) * lon_step
     return round(snapped_lat, 5), round(snapped_lon, 5)
 

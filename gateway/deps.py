@@ -25,6 +25,7 @@ from gateway.ports import (
     BriefReader,
     CaseReader,
     DistrictData,
+    FeedbackRecorder,
     PublicReader,
     ServiceRequestReader,
     StatsReader,
@@ -72,6 +73,8 @@ class GatewayDeps:
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
     public: PublicReader | None = None  # /api/v1/public/..., /public/
+    feedback: FeedbackRecorder | None = None  # reporters' ratings through /f/{token}
+    feedback_secret: str = ""  # checks feedback links (the worker signs them)
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with

@@ -94,6 +94,16 @@ class PublicReader(Protocol):
     def stories(self, period: Period, limit: int = 50) -> list[dict[str, Any]]: ...
 
 
+class FeedbackRecorder(Protocol):
+    """``sinks.feedback.FeedbackStore``: one rating per report."""
+
+    def record(
+        self, report_id: str, case_id: str, score: int, comment: str | None, now: datetime
+    ) -> bool: ...
+    def forget(self, report_id: str) -> None: ...
+    def get(self, report_id: str) -> dict[str, Any] | None: ...
+
+
 class BriefReader(Protocol):
     """``sinks.queries.BriefQueries``: the daily brief of one local day, read now."""
 

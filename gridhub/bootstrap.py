@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from gridhub.settings import Settings
@@ -111,6 +112,7 @@ def worker_app(settings: Settings) -> faust.App:
     from streams.agents.brief_agent import DatabaseBriefs, brief_names
     from streams.app import build_app, register_agents
     from streams.config import NotificationPorts
+    from streams.logic.feedback import FeedbackLinks
     from streams.metrics import StreamMetrics, process_registry
 
     config = stream_config(settings)
@@ -138,6 +140,11 @@ def worker_app(settings: Settings) -> faust.App:
             out_dir=settings.briefs_dir or settings.home / "briefs",
             names=brief_names(district),
             tz=settings.brief_tz,
+        ),
+        feedback=FeedbackLinks(
+            secret=settings.feedback_secret.get_secret_value(),
+            ttl=timedelta(days=settings.feedback_link_days),
+            base_url=settings.public_url,
         ),
     )
     app = build_app(config)
@@ -167,6 +174,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.publisher import KafkaPublisher
     from gateway.ratelimit import RateLimiter
     from gateway.results import KafkaCommandResults
+    from sinks.feedback import FeedbackStore
     from sinks.open311 import ServiceRequestQueries
     from sinks.public import PublicFigures
     from sinks.stats import CaseStats
@@ -191,6 +199,8 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         service_requests=ServiceRequestQueries(db),
         subscriptions=SubscriptionStore(db),
         public=PublicFigures(db, [c.code for c in district.taxonomy if c.public]),
+        feedback=FeedbackStore(db),
+        feedback_secret=settings.feedback_secret.get_secret_value(),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0

@@ -88,6 +88,17 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="how often the worker re-reads admin webhook subscriptions"
     )
 
+    # -- feedback links for reporters (signed by the worker, read by the gateway) --
+    feedback_secret: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="signs reporters' feedback links (/f/{token})"
+    )
+    feedback_link_days: int = Field(
+        default=30, ge=1, le=366, description="how long a feedback link works"
+    )
+    public_url: str = Field(
+        default="", description="the hub's public base URL, for links sent to reporters"
+    )
+
     # -- gateway: HTTP, tokens, limits -----------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
@@ -150,6 +161,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.env != "dev" and self.token_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("GRIDHUB_TOKEN_SECRET must be set outside dev mode")
+        if self.env != "dev" and self.feedback_secret.get_secret_value() == DEV_SECRET:
+            raise ValueError("GRIDHUB_FEEDBACK_SECRET must be set outside dev mode")
         return self
 
     @property

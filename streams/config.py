@@ -13,6 +13,7 @@ from routing.district import District
 from schemas.alerts import Alert
 from schemas.topics import TopicNames
 from sinks.ports import CaseSink
+from streams.logic.feedback import FeedbackLinks
 
 if TYPE_CHECKING:
     from sinks.outbox import Outbox
@@ -88,3 +89,4 @@ class StreamDeps:
     metrics: StreamMetrics | None = None
     notifications: NotificationPorts | None = None
     briefs: BriefWriter | None = None
+    feedback: FeedbackLinks | None = None  # reporters' feedback links (None: none issued)

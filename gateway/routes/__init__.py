@@ -13,6 +13,7 @@ from gateway.routes import (
     cases,
     events,
     exports,
+    feedback,
     me,
     media,
     meta,
@@ -36,6 +37,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     reference.router,  # /api/v1/categories, grids, departments
     stats.router,  # /api/v1/stats/...
     public.router,  # /api/v1/public/... (no token)
+    feedback.api,  # /api/v1/feedback/{token} (the link is the credential)
+    feedback.router,  # /f/{token}
     exports.router,  # /api/v1/exports/cases.csv, /api/v1/briefs/{day}
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...

@@ -6,7 +6,9 @@ Two agents, each in its own consumer of a topic it does not own:
   every event of a case reaches the same worker, in order) and sends the
   :func:`~streams.logic.reportup.report_up` decisions: alerts to ``gridhub.alerts``
   (key grid code), notifications to ``gridhub.notifications`` (key recipient),
-  the P1 notification to the duty office straight away, without a second hop;
+  the P1 notification to the duty office straight away, without a second hop,
+  and the feedback decisions of :mod:`streams.logic.feedback` (reporters' links,
+  回访不满意 items for the duty office);
 - ``gridhub.report-up.alerts`` consumes ``gridhub.alerts`` and tells the duty
   office of every *hotspot* alert (raised by the hotspot agent). P1 alerts it
   skips: the first agent already notified them, with the same id.
@@ -34,6 +36,7 @@ from streams.codecs import (
     shared_case_events,
 )
 from streams.config import StreamConfig, StreamDeps
+from streams.logic.feedback import feedback_notifications
 from streams.logic.reportup import PriorityMemory, alert_notifications, report_up
 from streams.metrics import StageMeter
 from streams.topics import StageTopics
@@ -92,6 +95,8 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                     await send_alert(alert)
                     log.info("alert %s: %s", alert.id, alert.title)
                 for notification in decision.notifications:
+                    await send_notification(notification)
+                for notification in feedback_notifications(case_event, deps.feedback):
                     await send_notification(notification)
             await ack_all(stream, batch)
             trace.clear()

@@ -27,7 +27,8 @@ clears it). Per department:
 ``mean_handling_hours``       mean hours from the start of the assignment (the
                 平均处置时长    ``dispatched``, or the ``reworked`` that sent it back)
                               to each ``resolved`` in the period
-``ratings``     评价数        cases rated in the period (the last score counts)
+``ratings``     评价数        cases rated in the period by a reporter through the
+                              feedback link (the last score counts)
 ``mean_satisfaction`` 平均满意度 mean of those scores (1–5)
 ==========================  =====================================================
 
@@ -59,7 +60,10 @@ from schemas.cases import CaseEventType, CaseState
 from sinks.models import case_events, cases, reports
 
 AreaLevel = Literal["street", "community"]
-GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
+GRID_WORKER_ROLE = "grid_worker"
+# Satisfaction is what the people who reported say through their feedback links
+# (the case agent records them as "reporter:<report id>"), not the centre's own view.
+SATISFACTION_RATERS = "reporter:"  # the role prefix of a verifier recorded by the gateway
 
 DEPARTMENT_LABELS: dict[str, str] = {
     "department": "部门",
@@ -195,6 +199,7 @@ def _indicators(
             case_events.c.version,
             case_events.c.type,
             case_events.c.time,
+            case_events.c.actor,
             case_events.c.data,
         )
         .where(
@@ -220,7 +225,7 @@ def _indicators(
     lead: str | None = None
     cycle_start: datetime | None = None
     reworks = 0
-    for case_id, _version, type_, time, data in rows:
+    for case_id, _version, type_, time, actor, data in rows:
         if case_id != current:
             current, lead, cycle_start, reworks = case_id, None, None, 0
         data = data or {}
@@ -255,7 +260,8 @@ def _indicators(
             case "rated":
                 score = data.get("score")
                 key = credit(case_id, lead)
-                if in_period and lead and key and isinstance(score, int):
+                rater = str(actor).startswith(SATISFACTION_RATERS)
+                if in_period and lead and key and rater and isinstance(score, int):
                     groups[key].scores[case_id] = score
 
     for case_id, group, resolve_by, closed_at in due_rows:

@@ -23,11 +23,13 @@ METRES_PER_DEGREE = 111_320.0
 PUBLIC_GRID_METRES = 100.0
 
 # 11-digit mobile numbers, landlines with an area code, and 18-character
-# resident ID numbers (GB 11643), each not glued to more digits.
+# resident ID numbers (GB 11643), each standing alone: not part of a longer run
+# of letters and digits (a UUID, a hex id, a grid code).
+_ALONE_BEFORE, _ALONE_AFTER = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
 _PERSONAL = (
-    ("phone", re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")),
-    ("landline", re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")),
-    ("id_number", re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")),
+    ("phone", re.compile(rf"{_ALONE_BEFORE}1[3-9]\d{{9}}{_ALONE_AFTER}")),
+    ("landline", re.compile(rf"{_ALONE_BEFORE}0\d{{2,3}}-?\d{{7,8}}{_ALONE_AFTER}")),
+    ("id_number", re.compile(rf"{_ALONE_BEFORE}\d{{17}}[\dXx]{_ALONE_AFTER}")),
 )
 
 # A case state in plain words for the person who reported it (zh, en).

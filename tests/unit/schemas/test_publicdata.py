@@ -67,3 +67,8 @@ def test_last_complete_month_in_the_district_zone() -> None:
     # 2026-12-31 17:00 UTC is already 2027-01-01 in Beijing: December is complete.
     now = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
     assert last_complete(PeriodKind.MONTH, now, TZ).label == "2026-12"
+
+
+def test_digits_inside_ids_are_not_personal_data() -> None:
+    assert personal_data_in("5b27418b-fc81-4dca-ac3b-0306666804ab 990101001001-4befe2245417") == []
+    assert personal_data_in("电话13912345678，") == ["phone:13912345678"]

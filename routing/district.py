@@ -7,7 +7,7 @@ points it at a directory with its own files of the same names.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from routing.priority import PriorityRules, assess_priority
 from routing.rules import RoutingDecision, RoutingRules
 from routing.sla import CalendarOverrides, SlaClock, SlaPolicy, WorkCalendar, load_policies
 from routing.sources import SourceMappings
+from routing.statuses import STATUS_FILE, StatusMap
 from routing.taxonomy import Category, Taxonomy
 from schemas.cases import Priority
 from schemas.reports import GeoPoint
@@ -66,6 +67,7 @@ class District:
     priority_rules: PriorityRules
     calendar: WorkCalendar
     sources: SourceMappings
+    statuses: StatusMap = field(default_factory=StatusMap)
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> District:
@@ -82,6 +84,7 @@ class District:
             priority_rules=PriorityRules.from_data(routing_data, str(routing_path)),
             calendar=WorkCalendar(_overrides(root / CALENDAR_FILE)),
             sources=SourceMappings.load(root),
+            statuses=StatusMap.load(root / STATUS_FILE),
         )
         district._check_rules(routing_path)
         district.sources.check(district.taxonomy)

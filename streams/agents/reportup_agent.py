@@ -59,6 +59,9 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
         category = taxonomy.get(code)
         return category.name_zh if category is not None else code
 
+    def source_status(source: str, state: str) -> dict[str, str]:
+        return deps.district.statuses.status(source, state).as_json()
+
     async def send_alert(alert: Alert) -> None:
         value, headers = encode_alert(alert)
         await topics.alerts.send(key=alert.grid_code.encode(), value=value, headers=headers)
@@ -89,7 +92,9 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                     trace.bind_report(case_event.report, case_event.case_id)
                 else:
                     trace.bind(case_id=case_event.case_id)
-                decision = report_up(case_event, memory.previous(case_event.case_id), category_name)
+                decision = report_up(
+                    case_event, memory.previous(case_event.case_id), category_name, source_status
+                )
                 memory.remember(case_event)
                 for alert in decision.alerts:
                     await send_alert(alert)

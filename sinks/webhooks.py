@@ -21,7 +21,8 @@ receiver holds at most ``per_url_concurrency`` of the ``concurrency`` request
 slots (and none while it waits to retry), so other receivers go on being
 served. The notifications of one case to one recipient go one at a time, in
 the order submitted (:mod:`sinks.ordering`). The durable state is the
-:class:`~sinks.outbox.Outbox` row, so the consumer acks a notification once its row is written, not once it is delivered.
+:class:`~sinks.outbox.Outbox` row, so the consumer acks a notification once its
+row is written, not once it is delivered.
 """
 
 from __future__ import annotations

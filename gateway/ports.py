@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from routing.placement import Placement, PlacementRefused
 from schemas.periods import Period
@@ -84,6 +84,17 @@ class StatsReader(Protocol):
     ) -> list[dict[str, Any]]: ...
     def departments(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
     def grid_workers(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+    def areas(
+        self, start: datetime, end: datetime, level: Literal["street", "community"]
+    ) -> list[dict[str, Any]]: ...
+    def windows(
+        self,
+        *,
+        hours: int = 24,
+        grid_code: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 class PublicReader(Protocol):

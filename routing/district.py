@@ -14,6 +14,7 @@ from typing import Any
 
 from routing import _loading as L
 from routing.grids import Grid, GridRegistry
+from routing.hotspots import HotspotRule
 from routing.placement import Placement, PlacementRefused, place, place_many
 from routing.priority import PriorityRules, assess_priority
 from routing.rules import RoutingDecision, RoutingRules
@@ -29,6 +30,7 @@ TAXONOMY_FILE = "taxonomy.yaml"
 DEPARTMENTS_FILE = "departments.yaml"
 ROUTING_FILE = "routing.yaml"
 CALENDAR_FILE = "calendar_overrides.yaml"  # optional
+HOTSPOT_FILE = "hotspots.yaml"  # optional: the demo rule
 
 
 def default_data_dir() -> Path:
@@ -68,6 +70,7 @@ class District:
     calendar: WorkCalendar
     sources: SourceMappings
     statuses: StatusMap = field(default_factory=StatusMap)
+    hotspots: HotspotRule = field(default_factory=HotspotRule)
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> District:
@@ -85,6 +88,9 @@ class District:
             calendar=WorkCalendar(_overrides(root / CALENDAR_FILE)),
             sources=SourceMappings.load(root),
             statuses=StatusMap.load(root / STATUS_FILE),
+            hotspots=HotspotRule.load(root / HOTSPOT_FILE)
+            if (root / HOTSPOT_FILE).exists()
+            else HotspotRule.load(),
         )
         district._check_rules(routing_path)
         district.sources.check(district.taxonomy)

@@ -7,7 +7,7 @@ import {
   wireHeader,
   gridNameIn, nameIn,
 } from "./common.js";
-import { barChart, hbarChart, num, pct } from "./charts.js";
+import { barChart, hbarChart, num, pct, windowChart } from "./charts.js";
 
 addStrings({
   zh: {
@@ -25,6 +25,9 @@ addStrings({
     downloaded: "已下载", brief_of: "{d} 简报摘要", new_cases: "新增", closed_cases: "结案", overdue_cases: "逾期未结",
     by_category: "按类别", by_street: "按街道", updated_at: "更新于 {t}", week_of: "{d} 起", no_data: "暂无数据",
     lower_better: "（越低越好）", open_cases: "在办",
+    areas: "街道、社区考核（同一统计周期）", area_level: "层级", street: "街道", community: "社区",
+    windows: "近24小时上报量（按小时，对照热点基线）", window_key: "网格 × 类别 × 来源", all_keys: "全区合计",
+    windows_chart: "近24小时每小时上报数与热点基线", windows_legend: "柱：每小时上报数；虚线：热点规则的基线（此前各小时的均值）；点线：达到即报警的数量。",
   },
   en: {
     title: "Situation overview", today: "Today at a glance", trend: "New cases per day, last 14 days",
@@ -44,6 +47,10 @@ addStrings({
     new_cases: "New", closed_cases: "Closed", overdue_cases: "Overdue", by_category: "By category",
     by_street: "By street", updated_at: "Updated {t}", week_of: "from {d}", no_data: "No data yet",
     lower_better: " (lower is better)", open_cases: "live",
+    areas: "Streets and communities (same period)", area_level: "Level", street: "Street", community: "Community",
+    windows: "Reports per hour, last 24 h, against the hotspot baseline", window_key: "Grid × category × source",
+    all_keys: "Whole district", windows_chart: "Reports per hour in the last 24 hours against the hotspot baseline",
+    windows_legend: "Bars: reports per hour; dashed: the hotspot rule's baseline (mean of the hours before); dotted: the count that raises an alert.",
   },
 });
 
@@ -140,6 +147,24 @@ async function loadHotspots() {
   }
 }
 
+async function loadWindows() {
+  const select = document.getElementById("window-key");
+  const [grid, category, source] = (select.value || "||").split("|");
+  const params = new URLSearchParams({ hours: "24", ...(grid ? { grid_code: grid } : {}), ...(category ? { category } : {}), ...(source ? { source } : {}) });
+  const box = clear(document.getElementById("windows-chart"));
+  try {
+    const data = (await api(`/api/v1/stats/windows?${params}`)).data;
+    const hour = (iso) => new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", hour12: false }).format(new Date(iso));
+    box.append(windowChart(data.windows.map((w) => ({ ...w, label: `${hour(w.start)}` })), t("windows_chart")));
+    if (select.options.length === 1) {
+      for (const k of data.keys.slice(0, 20))
+        select.append(el("option", { value: `${k.grid_code}|${k.category}|${k.source}` }, `${gridName(k.grid_code)} × ${catName(k.category)} × ${k.source} (${k.count})`));
+    }
+  } catch (err) {
+    box.append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
+  }
+}
+
 function period() {
   const days = Number(document.getElementById("period").value || 30);
   const today = localDay();
@@ -174,6 +199,19 @@ async function loadScorecards() {
     clear(document.getElementById("dept-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
   }
   try {
+    const level = document.getElementById("area-level").value;
+    const areas = (await api(`/api/v1/stats/areas?${range}&level=${level}`)).data.items;
+    const names = level === "street" ? streetNames() : communityNames();
+    clear(document.getElementById("area-table")).append(table(areas, [
+      ["rank", (_r, i) => String(i + 1)], [level, (r) => names.get(r[level]) || r[level]],
+      ["due", (r) => num(r.due)], ["closed_n", (r) => num(r.closed)],
+      ["on_time_rate", (r) => pct(r.on_time_rate)], ["closure_rate", (r) => pct(r.closure_rate)],
+      ["rework_rate", (r) => pct(r.rework_rate)], ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
+    ], "area-scores"));
+  } catch (err) {
+    clear(document.getElementById("area-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
+  }
+  try {
     const workers = mergeWorkers((await api(`/api/v1/stats/grid-workers?${range}`)).data.items);
     workers.sort((a, b) => (b.reports || 0) - (a.reports || 0) || (b.verifications || 0) - (a.verifications || 0));
     const most = Math.max(1, ...workers.map((w) => w.reports || 0));
@@ -186,6 +224,18 @@ async function loadScorecards() {
   } catch (err) {
     clear(document.getElementById("gw-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
   }
+}
+
+function streetNames() {
+  const out = new Map();
+  for (const f of (grids && grids.features) || []) out.set(f.properties.street_code, f.properties.street_name);
+  return out;
+}
+
+function communityNames() {
+  const out = new Map();
+  for (const f of (grids && grids.features) || []) out.set(f.properties.community_code, f.properties.community_name);
+  return out;
 }
 
 // The indicators name a reporter by its token name and a verifier by its actor
@@ -244,7 +294,7 @@ async function load() {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) { setToken(""); location.reload(); return; }
   }
-  await Promise.all([loadToday(), loadTrends(), loadHotspots(), loadScorecards(), loadBrief()]);
+  await Promise.all([loadToday(), loadTrends(), loadHotspots(), loadWindows(), loadScorecards(), loadBrief()]);
   document.getElementById("updated").textContent = t("updated_at").replace("{t}", new Date().toLocaleTimeString(lang() === "en" ? "en-GB" : "zh-CN", { hour12: false }));
 }
 
@@ -270,8 +320,10 @@ function init() {
       s.textContent = err instanceof ApiError ? t("bad_token") : t("network_error");
     }
   });
+  document.getElementById("window-key").addEventListener("change", loadWindows);
   document.getElementById("indicator").addEventListener("change", loadScorecards);
   document.getElementById("period").addEventListener("change", loadScorecards);
+  document.getElementById("area-level").addEventListener("change", loadScorecards);
   document.getElementById("brief-day").addEventListener("change", loadBrief);
   document.getElementById("brief-form").addEventListener("submit", (e) => { e.preventDefault(); loadBrief(); });
   document.getElementById("brief-html").addEventListener("click", () => {

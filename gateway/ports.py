@@ -15,6 +15,7 @@ from routing.placement import Placement, PlacementRefused
 from schemas.periods import Period
 from schemas.reports import GeoPoint
 from sinks.briefs import Brief, BriefNames
+from sinks.windows import WindowRule
 
 
 class TokenInfo(Protocol):
@@ -89,6 +90,7 @@ class StatsReader(Protocol):
     ) -> list[dict[str, Any]]: ...
     def windows(
         self,
+        rule: WindowRule,
         *,
         hours: int = 24,
         grid_code: str | None = None,
@@ -253,6 +255,8 @@ class DistrictData(Protocol):
     def grids(self) -> GridsInfo: ...
     @property
     def departments(self) -> Mapping[str, DepartmentInfo]: ...
+    @property
+    def hotspots(self) -> WindowRule: ...
 
     def place(self, location: GeoPoint | None, grid_code: str | None) -> Placement: ...
 

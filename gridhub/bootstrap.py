@@ -194,7 +194,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
             settings.bootstrap, settings.topics.case_events, buffer=settings.sse_buffer
         ),
         media=MediaStore(settings.media_dir or settings.home / "media", settings.media_max_bytes),
-        stats=CaseStats(db, district.hotspots),
+        stats=CaseStats(db),
         briefs=BriefQueries(db),
         service_requests=ServiceRequestQueries(db),
         subscriptions=SubscriptionStore(db),

@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from routing.hotspots import HotspotRule
 from schemas.cases import LIVE_STATES, CaseState, Priority, SlaState
 from sinks.assessment import (
     AreaLevel,
@@ -33,7 +32,7 @@ from sinks.assessment import (
     grid_worker_indicators,
 )
 from sinks.models import cases
-from sinks.windows import windows
+from sinks.windows import WindowRule, windows
 
 # The states a department's SLA clock runs in (resolved waits on verification).
 _SLA_STATES = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
@@ -44,9 +43,8 @@ MAX_HOTSPOTS = 100
 class CaseStats:
     """Read-only statistics on one engine; each call opens its own connection."""
 
-    def __init__(self, engine: Engine, hotspot_rule: HotspotRule | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.hotspot_rule = hotspot_rule or HotspotRule.load()
 
     def _of_department(self, department: str) -> ColumnElement[bool]:
         if self.engine.dialect.name == "postgresql":
@@ -158,6 +156,7 @@ class CaseStats:
 
     def windows(
         self,
+        rule: WindowRule,
         *,
         hours: int = 24,
         grid_code: str | None = None,
@@ -167,7 +166,7 @@ class CaseStats:
         """Reports per hotspot window against the rule's baseline (see :mod:`sinks.windows`)."""
         return windows(
             self.engine,
-            self.hotspot_rule,
+            rule,
             hours=hours,
             grid_code=grid_code,
             category=category,

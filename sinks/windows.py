@@ -6,20 +6,33 @@ Counted from the ``reports`` projection by ``received_at`` — the same facts an
 the same tumbling windows (aligned to the epoch) the worker's hotspot agent
 counts — so no one needs the worker's own web server. The baseline and the count
 that would raise an alert come from :class:`routing.hotspots.HotspotRule`, the
-one rule the worker applies: the mean of the windows before (zeros included,
-from the first window with a report), floored and multiplied as the rule says.
+one rule the worker applies (passed in: sinks decide nothing): the mean of the
+windows before (zeros included, from the first window with a report), floored
+and multiplied as the rule says.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Engine, Integer, cast, func, select
 
-from routing.hotspots import HotspotRule
 from sinks.models import reports
+
+
+class WindowRule(Protocol):
+    """``routing.hotspots.HotspotRule`` as the windows use it."""
+
+    @property
+    def window_seconds(self) -> int: ...
+    @property
+    def baseline_windows(self) -> int: ...
+    def baseline(self, baseline_counts: Sequence[int]) -> float: ...
+    def required(self, baseline_counts: Sequence[int], category: str | None = None) -> int: ...
+
 
 MAX_HOURS = 24 * 7
 MAX_KEYS = 50
@@ -35,7 +48,7 @@ def _bucket(engine: Engine, seconds: int) -> ColumnElement[Any]:
 
 def windows(
     engine: Engine,
-    rule: HotspotRule,
+    rule: WindowRule,
     *,
     hours: int = 24,
     now: datetime | None = None,

@@ -165,4 +165,6 @@ def hotspot_windows(
     category: Annotated[str | None, Query(max_length=64)] = None,
     source: Annotated[str | None, Query(max_length=256)] = None,
 ) -> dict[str, Any]:
-    return _stats(deps).windows(hours=hours, grid_code=grid_code, category=category, source=source)
+    return _stats(deps).windows(
+        deps.district.hotspots, hours=hours, grid_code=grid_code, category=category, source=source
+    )

@@ -24,6 +24,7 @@ from gateway.open311.config import OPEN311_SOURCE, Open311Config
 from gateway.ports import (
     BriefReader,
     CaseReader,
+    DeliveryAdmin,
     DistrictData,
     FeedbackRecorder,
     PublicReader,
@@ -75,6 +76,7 @@ class GatewayDeps:
     public: PublicReader | None = None  # /api/v1/public/..., /public/
     feedback: FeedbackRecorder | None = None  # reporters' ratings through /f/{token}
     feedback_secret: str = ""  # checks feedback links (the worker signs them)
+    deliveries: DeliveryAdmin | None = None  # dead webhook/channel deliveries, re-sent
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with

@@ -117,6 +117,15 @@ class FeedbackRecorder(Protocol):
     def get(self, report_id: str) -> dict[str, Any] | None: ...
 
 
+class DeliveryAdmin(Protocol):
+    """``sinks.redelivery.Redelivery``: dead deliveries, and sending them again."""
+
+    def list(
+        self, kind: Literal["webhook", "channel"], status: str | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+    def resend(self, kind: Literal["webhook", "channel"], delivery_id: str) -> bool: ...
+
+
 class BriefReader(Protocol):
     """``sinks.queries.BriefQueries``: the daily brief of one local day, read now."""
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from gateway.open311.config import Open311Config
+    from streams.config import ChannelPorts
 
 
 def load_district(settings: Settings) -> District:
@@ -134,6 +135,7 @@ def worker_app(settings: Settings) -> faust.App:
             webhooks=webhooks,
             # the admin's subscriptions, from the database, beside the settings'
             subscriptions=DbSubscriptions(db, reload_seconds=settings.webhook_reload_seconds),
+            channels=channel_ports(settings, db),
         ),
         briefs=DatabaseBriefs(
             db,
@@ -150,6 +152,40 @@ def worker_app(settings: Settings) -> faust.App:
     app = build_app(config)
     register_agents(app, config, deps)
     return app
+
+
+def channel_ports(settings: Settings, db: Engine) -> ChannelPorts:
+    """E-mail when an SMTP host is set, SMS when a provider is, group robots always
+    (their URLs are in the notify rules)."""
+    from sinks.channels import Channel, ChannelLimits, ChannelOutbox, ChannelSender
+    from sinks.email import SmtpChannel
+    from sinks.robots import RobotChannel
+    from sinks.sms import HttpSmsProvider, ReportContacts, SmsChannel
+    from streams.config import ChannelPorts
+
+    channels: dict[str, Channel] = {"robot": RobotChannel()}
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.smtp_sender,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+        )
+    if settings.sms_url:
+        provider = HttpSmsProvider(
+            settings.sms_url, settings.sms_api_key.get_secret_value(), sign=settings.sms_sign
+        )
+        channels["sms"] = SmsChannel(provider, ReportContacts(db))
+    limits = ChannelLimits(
+        rate_per_second=settings.channel_rate_per_second,
+        burst=settings.channel_burst,
+        max_attempts=settings.channel_max_attempts,
+    )
+    outbox = ChannelOutbox(db)
+    sender = ChannelSender(channels, outbox, {name: limits for name in channels})
+    return ChannelPorts(outbox=outbox, sender=sender)
 
 
 def gateway_processes(settings: Settings, given: int | None = None) -> int:
@@ -177,6 +213,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from sinks.feedback import FeedbackStore
     from sinks.open311 import ServiceRequestQueries
     from sinks.public import PublicFigures
+    from sinks.redelivery import Redelivery
     from sinks.stats import CaseStats
     from sinks.subscriptions import SubscriptionStore
 
@@ -200,6 +237,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         subscriptions=SubscriptionStore(db),
         public=PublicFigures(db, [c.code for c in district.taxonomy if c.public]),
         feedback=FeedbackStore(db),
+        deliveries=Redelivery(db),
         feedback_secret=settings.feedback_secret.get_secret_value(),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)

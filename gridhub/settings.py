@@ -88,6 +88,22 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="how often the worker re-reads admin webhook subscriptions"
     )
 
+    # -- notification channels beside webhooks (sent by the worker; who gets what: notify.yaml)
+    smtp_host: str = Field(default="", description="SMTP server for e-mail; empty: no e-mail")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = Field(default="gridhub@localhost", description="From: of e-mails")
+    smtp_starttls: bool = Field(default=False, description="STARTTLS before sending")
+    smtp_username: str = Field(default="", description="SMTP login; empty: none")
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    sms_url: str = Field(default="", description="SMS provider endpoint; empty: no SMS")
+    sms_api_key: SecretStr = Field(default=SecretStr(""), description="SMS provider key")
+    sms_sign: str = Field(default="GridHub", description="SMS signature (签名)")
+    channel_rate_per_second: float = Field(
+        default=1.0, gt=0, description="sends per second per channel (e-mail, robot, SMS)"
+    )
+    channel_burst: int = Field(default=5, ge=1, description="sends at once per channel")
+    channel_max_attempts: int = Field(default=5, ge=1, description="attempts before dead")
+
     # -- feedback links for reporters (signed by the worker, read by the gateway) --
     feedback_secret: SecretStr = Field(
         default=SecretStr(DEV_SECRET), description="signs reporters' feedback links (/f/{token})"

@@ -15,6 +15,7 @@ from typing import Any
 from routing import _loading as L
 from routing.grids import Grid, GridRegistry
 from routing.hotspots import HotspotRule
+from routing.notify import NOTIFY_FILE, NotifyRules
 from routing.placement import Placement, PlacementRefused, place, place_many
 from routing.priority import PriorityRules, assess_priority
 from routing.rules import RoutingDecision, RoutingRules
@@ -71,6 +72,7 @@ class District:
     sources: SourceMappings
     statuses: StatusMap = field(default_factory=StatusMap)
     hotspots: HotspotRule = field(default_factory=HotspotRule)
+    notify: NotifyRules = field(default_factory=NotifyRules)
 
     @classmethod
     def load(cls, data_dir: Path | None = None) -> District:
@@ -91,6 +93,7 @@ class District:
             hotspots=HotspotRule.load(root / HOTSPOT_FILE)
             if (root / HOTSPOT_FILE).exists()
             else HotspotRule.load(),
+            notify=NotifyRules.load(root / NOTIFY_FILE),
         )
         district._check_rules(routing_path)
         district.sources.check(district.taxonomy)

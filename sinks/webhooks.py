@@ -44,6 +44,7 @@ import orjson
 
 from sinks.ordering import KeyedLocks, order_key
 from sinks.outbox import Delivery, Outbox
+from sinks.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,7 @@ class WebhookConfig:
 
     def retry_delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt."""
-        delay = min(self.max_delay, self.base_delay * 2.0 ** max(attempts - 1, 0))
-        return delay * (1 + self.jitter * rand())
+        return backoff_delay(attempts, self.base_delay, self.max_delay, self.jitter, rand)
 
 
 # -- signing ---------------------------------------------------------------------------

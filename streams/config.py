@@ -16,6 +16,7 @@ from sinks.ports import CaseSink
 from streams.logic.feedback import FeedbackLinks
 
 if TYPE_CHECKING:
+    from sinks.channels import ChannelOutbox, ChannelSender
     from sinks.outbox import Outbox
     from sinks.subscriptions import DbSubscriptions
     from sinks.webhooks import WebhookConfig
@@ -55,11 +56,23 @@ class StreamConfig:
 class NotificationPorts:
     """The webhook stage's collaborators: the outbox in the database (inbox rows and
     webhook deliveries), the webhook settings and, beside the settings'
-    subscriptions, the admin's from the database."""
+    subscriptions, the admin's from the database; and the other channels."""
 
     outbox: Outbox
     webhooks: WebhookConfig
     subscriptions: DbSubscriptions | None = None
+    channels: ChannelPorts | None = None  # e-mail, group robots, SMS (None: none)
+
+
+@dataclass(frozen=True)
+class ChannelPorts:
+    """The notification channels beside webhooks: their outbox table and their
+    sender; who gets what is the district's notify rules (``district.notify``)."""
+
+    outbox: ChannelOutbox
+    sender: ChannelSender
+    sweep_seconds: float = 60.0
+    stale_after: float = 300.0
 
 
 class BriefWriter(Protocol):

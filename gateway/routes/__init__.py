@@ -11,6 +11,7 @@ from gateway.open311 import routes as open311
 from gateway.routes import (
     actions,
     cases,
+    deliveries,
     events,
     exports,
     feedback,
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
+    deliveries.router,  # /api/v1/admin/deliveries (dead ones, re-sent)
     meta.router,  # /healthz, /readyz, /schemas/
     pages.router,  # /m/, /console/, /reports/
 )

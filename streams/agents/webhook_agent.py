@@ -26,7 +26,7 @@ from typing import Any
 import faust
 
 from schemas.alerts import Notification
-from sinks.channels import ChannelDelivery, TargetsOf
+from sinks.channels import ChannelDelivery, TargetLike, TargetsOf
 from sinks.outbox import Delivery, Outbox, UrlFor
 from sinks.subscriptions import DbSubscriptions, url_for
 from sinks.webhooks import WebhookConfig, WebhookSender
@@ -117,6 +117,12 @@ def register(
     sender = MeteredWebhookSender(webhooks, outbox, metrics=deps.metrics)
     meter = StageMeter(deps.metrics, "webhooks")
 
+    def channel_targets(notification: Notification) -> list[TargetLike]:
+        """The notify rules' targets on the channels this worker has (a rule for
+        e-mail means nothing until an SMTP server is configured)."""
+        have = channels.sender.channels if channels is not None else {}
+        return [t for t in deps.district.notify.targets(notification) if t.channel in have]
+
     async def deliver(stream: faust.StreamT[Any]) -> None:
         try:
             async for batch in event_batches(stream, config.db_batch, config.db_batch_seconds):
@@ -141,7 +147,7 @@ def register(
                     else []
                 )
                 by_channel = (
-                    await accept_channels(channels, notifications, deps.district.notify.targets)
+                    await accept_channels(channels, notifications, channel_targets)
                     if channels is not None and notifications
                     else []
                 )

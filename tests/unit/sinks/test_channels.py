@@ -191,10 +191,8 @@ def test_notify_rules_name_targets_and_skip_the_rest():
     routing = NotifyRules.load(Path("routing/data/notify.yaml"))
     alert = routing.targets(note())
     assert alert == [Target("email", "duty-office@district.invalid")]
-    task = routing.targets(
-        note(recipient="department:zhujian", event="org.gridhub.case.dispatched")
-    )
-    assert [t.channel for t in task] == ["robot"] and task[0].format == "wecom"
+    task = note(recipient="department:zhujian", event="org.gridhub.case.dispatched")
+    assert routing.targets(task) == []  # the demo's robot rule is an example only
     link = routing.targets(note(recipient="contact:r-1", event="org.gridhub.feedback.link"))
     assert link == [Target("sms", "r-1")]
     assert routing.targets(note(recipient="reporter:r-1", event="org.gridhub.case.closed")) == []

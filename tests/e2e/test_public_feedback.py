@@ -30,6 +30,7 @@ from streams.logic.intake import derived_report_id
 from tests.fixtures.worker import wait_http, wait_until
 from tests.support.cli import cli_token
 from tests.support.pdf import pdf_text
+from tests.support.receivers import check_sms, json_receiver, smtp_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -49,7 +50,24 @@ def secret_text(n: int) -> str:
 
 
 def test_feedback_links_ratings_and_no_personal_data_in_public(hub_env, running, postgres_url):
+    with (
+        smtp_server() as (mailbox, smtp_port),
+        json_receiver([(200, {"code": "OK"})], check_sms) as sms,
+    ):
+        _feedback_and_public(hub_env, running, postgres_url, mailbox, smtp_port, sms)
+
+
+def _feedback_and_public(hub_env, running, postgres_url, mailbox, smtp_port, sms):
     env = hub_env(postgres_url)
+    # The notification channels, on local receivers: the duty office's e-mail and
+    # the reporters' SMS (notify.yaml of the demo district says who gets what).
+    env.env |= {
+        "GRIDHUB_SMTP_HOST": "127.0.0.1",
+        "GRIDHUB_SMTP_PORT": str(smtp_port),
+        "GRIDHUB_SMS_URL": sms.url,
+        "GRIDHUB_SMS_API_KEY": "sms-key",
+        "GRIDHUB_CHANNEL_RATE_PER_SECOND": "50",
+    }
     upgrade(postgres_url)
     operator = bearer(cli_token(env.env, "operator", "e2e-operator"))
     phone_worker = bearer(cli_token(env.env, "grid_worker", "e2e-gw", "990101001001001"))
@@ -179,6 +197,22 @@ def test_feedback_links_ratings_and_no_personal_data_in_public(hub_env, running,
 
     (item,) = wait_until(unsatisfied, WAIT, "the duty office's 回访不满意 item")
     assert item["case_id"] == case_id and item["data"]["suggested_action"] == "reopen"
+
+    # The channels: each reporter got the link by SMS on the phone they left, and
+    # the duty office's mailbox has the 回访不满意 item.
+    texts_by_phone = wait_until(
+        lambda: {m["phone"]: m["text"] for m in sms.received} if len(sms.received) >= 3 else None,
+        WAIT,
+        "three SMS with feedback links",
+    )
+    assert sms.problems == [] and set(texts_by_phone) == set(PHONES)
+    assert texts_by_phone[PHONES[0]].endswith(link)
+    mail = wait_until(
+        lambda: [m for m in mailbox.messages if m["Subject"].startswith("回访不满意")],
+        WAIT,
+        "the 回访不满意 e-mail to the duty office",
+    )
+    assert mail[0]["To"] == "duty-office@district.invalid" and case_id in mail[0]["Subject"]
 
     today = datetime.now(UTC).date().isoformat()
     cards = http.get("/api/v1/public/scorecards", params={"period": "month", "date": today})

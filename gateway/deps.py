@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -56,6 +56,12 @@ class Follower(Protocol):
     async def stop(self) -> None: ...
 
 
+class DistrictFollower(Follower, Protocol):
+    """``gridhub.district_sync.DistrictSync``: takes newly imported district data."""
+
+    def versions(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class GatewayDeps:
     """The ports first, then the optional parts (a route whose part is missing
@@ -77,6 +83,7 @@ class GatewayDeps:
     feedback: FeedbackRecorder | None = None  # reporters' ratings through /f/{token}
     feedback_secret: str = ""  # checks feedback links (the worker signs them)
     deliveries: DeliveryAdmin | None = None  # dead webhook/channel deliveries, re-sent
+    district_sync: DistrictFollower | None = None  # applies newly imported district data
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with
@@ -95,7 +102,8 @@ class GatewayDeps:
     @property
     def followers(self) -> tuple[Follower, ...]:
         """The followers to start with the application (and stop, in reverse)."""
-        return tuple(part for part in (self.command_results, self.case_feed) if part is not None)
+        parts = (self.district_sync, self.command_results, self.case_feed)
+        return tuple(part for part in parts if part is not None)
 
     def body_limit(self, path: str) -> int:
         """The request body limit for ``path`` (uploads get the media limit)."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from gateway.open311.config import Open311Config
+    from gridhub.district_sync import DistrictSync
     from streams.config import ChannelPorts
 
 
@@ -151,7 +152,34 @@ def worker_app(settings: Settings) -> faust.App:
     )
     app = build_app(config)
     register_agents(app, config, deps)
+    follow_district_data(app, district_sync(settings, db, district))
     return app
+
+
+def district_sync(settings: Settings, db: Engine, district: District) -> DistrictSync:
+    """The district's imported data, applied now and polled for from then on."""
+    from gridhub.district_sync import DistrictSync
+
+    return DistrictSync(db, district, interval=settings.district_poll_seconds)
+
+
+def follow_district_data(app: faust.App, sync: DistrictSync) -> None:
+    """The worker takes newly imported grids, rules and categories without a restart."""
+    import asyncio
+    import logging
+
+    try:
+        sync.apply_new()
+    except Exception as exc:  # no database yet: the timer tries again
+        logging.getLogger(__name__).warning("district data not read: %s", exc)
+
+    async def poll() -> None:
+        try:
+            await asyncio.to_thread(sync.apply_new)
+        except Exception as exc:
+            logging.getLogger(__name__).warning("district data poll failed: %s", exc)
+
+    app.timer(sync.interval, name="gridhub.district-sync")(poll)
 
 
 def channel_ports(settings: Settings, db: Engine) -> ChannelPorts:
@@ -238,6 +266,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         public=PublicFigures(db, [c.code for c in district.taxonomy if c.public]),
         feedback=FeedbackStore(db),
         deliveries=Redelivery(db),
+        district_sync=district_sync(settings, db, district),
         feedback_secret=settings.feedback_secret.get_secret_value(),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)

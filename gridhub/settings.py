@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     rules_dir: Path | None = Field(
         default=None, description="district data (taxonomy, grids, routing); default: demo"
     )
+    district_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often worker and gateway look for newly imported data"
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="worker and gateway logs: text, or json (one object a line)"
     )

@@ -7,7 +7,7 @@ points it at a directory with its own files of the same names.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,35 @@ class District:
         district._check_rules(routing_path)
         district.sources.check(district.taxonomy)
         return district
+
+    def reloaded(self, kind: str, path: Path) -> District:
+        """A copy with one file loaded again (``grids``, ``routing`` or ``taxonomy``),
+        cross-checked like :meth:`load`; ``ValueError`` names the file and entry."""
+        match kind:
+            case "grids":
+                candidate = replace(self, grids=GridRegistry.load(path))
+            case "taxonomy":
+                candidate = replace(self, taxonomy=Taxonomy.load(path))
+                candidate.sources.check(candidate.taxonomy)
+            case "routing":
+                data = L.read_yaml(path)
+                candidate = replace(
+                    self,
+                    rules=RoutingRules.from_data(data, str(path)),
+                    sla=load_policies(data, str(path)),
+                    priority_rules=PriorityRules.from_data(data, str(path)),
+                )
+            case _:
+                raise ValueError(f"unknown district data kind {kind!r}")
+        candidate._check_rules(path)
+        return candidate
+
+    def take(self, other: District) -> None:
+        """Take every part of ``other`` in place, so everyone holding this district
+        (the worker's stages, the gateway's routes) sees the new data at once; the
+        one mutation of a district, used by the live reload of its files."""
+        for name in self.__dataclass_fields__:
+            object.__setattr__(self, name, getattr(other, name))
 
     def _check_rules(self, path: Path) -> None:
         streets, communities = self.grids.streets(), self.grids.communities()

@@ -27,6 +27,7 @@ from gateway.ports import (
     DeliveryAdmin,
     DistrictData,
     FeedbackRecorder,
+    InboxMarker,
     PublicReader,
     ServiceRequestReader,
     StatsReader,
@@ -84,6 +85,7 @@ class GatewayDeps:
     feedback_secret: str = ""  # checks feedback links (the worker signs them)
     deliveries: DeliveryAdmin | None = None  # dead webhook/channel deliveries, re-sent
     district_sync: DistrictFollower | None = None  # applies newly imported district data
+    inbox_marker: InboxMarker | None = None  # marks inbox messages read
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with

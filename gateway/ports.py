@@ -74,6 +74,16 @@ class CaseReader(Protocol):
         limit: int = 50,
     ) -> list[dict[str, Any]]: ...
 
+    def inbox_item(
+        self, notification_id: str, recipients: Sequence[str], *, reports_by: str | None = None
+    ) -> dict[str, Any] | None: ...
+
+
+class InboxMarker(Protocol):
+    """``sinks.outbox.Outbox``: marks one of a recipient's messages read."""
+
+    def mark_read(self, notification_id: str, recipient: str) -> bool: ...
+
 
 class StatsReader(Protocol):
     """``sinks.stats.CaseStats`` as the gateway uses it."""

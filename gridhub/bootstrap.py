@@ -240,6 +240,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.results import KafkaCommandResults
     from sinks.feedback import FeedbackStore
     from sinks.open311 import ServiceRequestQueries
+    from sinks.outbox import Outbox
     from sinks.public import PublicFigures
     from sinks.redelivery import Redelivery
     from sinks.stats import CaseStats
@@ -267,6 +268,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         feedback=FeedbackStore(db),
         deliveries=Redelivery(db),
         district_sync=district_sync(settings, db, district),
+        inbox_marker=Outbox(db),
         feedback_secret=settings.feedback_secret.get_secret_value(),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from schemas.reports import shown_reporter
 from sinks.brief_files import hotspot_alerts
 from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds
 from sinks.models import case_events, cases, reports
@@ -329,5 +330,5 @@ def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:
         "attributes": row["attributes"],
     }
     if include_personal:
-        out["reporter"] = row["reporter"]
+        out["reporter"] = shown_reporter(row["reporter"])
     return out

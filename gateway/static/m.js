@@ -19,6 +19,8 @@ addStrings({
     pass: "核查通过", fail: "核查不通过", note: "核查说明", reason_needed: "不通过时请填写原因",
     verified: "已提交核查", empty: "暂无", case: "案件", waiting_case: "处理中，等待立案",
     verify_photo: "核查照片", sent_later: "离线保存的上报已发送",
+    reporter: "反映人（选填，用于回访）", reporter_name: "姓名", reporter_phone: "手机号",
+    anonymous: "匿名：对工作人员隐藏姓名和电话（仅用于发送回访链接）",
     inbox: "消息", mark_read: "标为已读", read: "已读", unread_n: "{n} 条未读",
   },
   en: {
@@ -36,6 +38,8 @@ addStrings({
     verified: "Verification sent", empty: "Nothing here", case: "Case",
     waiting_case: "Processing, case not opened yet", verify_photo: "Verification photo",
     sent_later: "The reports saved offline have been sent",
+    reporter: "Who reported it (optional, for the follow-up)", reporter_name: "Name",
+    reporter_phone: "Mobile", anonymous: "Anonymous: hide name and phone from staff (used only to send the feedback link)",
     inbox: "Messages", mark_read: "Mark read", read: "Read", unread_n: "{n} unread",
   },
 });
@@ -276,6 +280,12 @@ async function submitReport(event) {
   const body = { category, description, occurred_at: new Date().toISOString() };
   if (grid) body.grid_code = grid;
   else body.location = position;
+  const name = document.getElementById("reporter-name").value.trim();
+  const phone = document.getElementById("reporter-phone").value.trim();
+  if (name || phone) {
+    body.reporter = { ...(name ? { name } : {}), ...(phone ? { phone } : {}) };
+    if (document.getElementById("reporter-anonymous").checked) body.reporter.anonymous = true;
+  }
   const item = {
     key: crypto.randomUUID(), body, photo: file, photoName: file ? file.name : null,
     mediaId: null, created: new Date().toISOString(), failed: null,

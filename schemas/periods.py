@@ -73,3 +73,10 @@ def last_complete(kind: PeriodKind, now: datetime, tz: str) -> Period:
 def _add_months(first: date, months: int) -> date:
     index = first.year * 12 + first.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def periods_ending(today: date) -> list[PeriodKind]:
+    """The periods whose brief is due on ``today``'s morning: the week on a
+    Monday, the month on the 1st (each just ended)."""
+    due = [PeriodKind.WEEK] if today.weekday() == 0 else []
+    return due + ([PeriodKind.MONTH] if today.day == 1 else [])

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from routing.district import District
 from schemas.alerts import Alert
+from schemas.periods import Period
 from schemas.topics import TopicNames
 from sinks.ports import CaseSink
 from streams.logic.feedback import FeedbackLinks
@@ -85,6 +86,12 @@ class BriefWriter(Protocol):
         ...
 
     def write(self, day: date, hotspots: Sequence[Alert] | None, now: datetime) -> list[Path]: ...
+
+    def write_period(
+        self, period: Period, hotspots: Sequence[Alert] | None, now: datetime
+    ) -> list[Path]:
+        """The weekly or monthly brief."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from schemas.periods import PeriodKind, last_complete, period_of
+from schemas.periods import PeriodKind, last_complete, period_of, periods_ending
 from schemas.publicdata import personal_data_in, plain_status, snap_point, story
 
 TZ = "Asia/Shanghai"
@@ -72,3 +72,10 @@ def test_last_complete_month_in_the_district_zone() -> None:
 def test_digits_inside_ids_are_not_personal_data() -> None:
     assert personal_data_in("5b27418b-fc81-4dca-ac3b-0306666804ab 990101001001-4befe2245417") == []
     assert personal_data_in("电话13912345678，") == ["phone:13912345678"]
+
+
+def test_weekly_briefs_on_mondays_and_monthly_on_the_first() -> None:
+    assert periods_ending(date(2026, 12, 7)) == [PeriodKind.WEEK]  # a Monday
+    assert periods_ending(date(2026, 12, 1)) == [PeriodKind.MONTH]  # a Tuesday
+    assert periods_ending(date(2027, 3, 1)) == [PeriodKind.WEEK, PeriodKind.MONTH]
+    assert periods_ending(date(2026, 12, 9)) == []

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from routing.district import District
 from schemas.alerts import Alert
-from schemas.periods import Period, last_complete
+from schemas.periods import Period, last_complete, periods_ending
 from sinks.briefs import (
     DEFAULT_TZ,
     BriefNames,

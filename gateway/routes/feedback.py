@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
@@ -94,8 +95,13 @@ def _status(deps: GatewayDeps, claim: FeedbackClaim, case: dict[str, Any] | None
         }
     category = deps.district.taxonomy.get(str(case["category"]))
     street = str(case.get("street_code") or street_of_area(str(case["id"])))
-    opened = case.get("opened_at")
-    closed = case.get("closed_at")
+    zone = ZoneInfo(deps.tz)  # the district's calendar, as /public/ counts days
+
+    def day(moment: Any) -> Any:
+        return (
+            moment.astimezone(zone).date().isoformat() if isinstance(moment, datetime) else moment
+        )
+
     return {
         "state": case["state"],
         "status": plain_status(str(case["state"])),
@@ -105,8 +111,8 @@ def _status(deps: GatewayDeps, claim: FeedbackClaim, case: dict[str, Any] | None
             "name_en": category.name_en if category else case["category"],
         },
         "street": deps.district.grids.streets().get(street, street),
-        "opened": opened.date().isoformat() if isinstance(opened, datetime) else opened,
-        "closed": closed.date().isoformat() if isinstance(closed, datetime) else closed,
+        "opened": day(case.get("opened_at")),
+        "closed": day(case.get("closed_at")),
         "rateable": case["state"] in RATEABLE_STATES and rated is None,
         "rated": rated is not None,
         "score": rated["score"] if rated else None,

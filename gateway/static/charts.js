@@ -44,7 +44,11 @@ export function hbarChart(rows, title, { width = 640, max = 1, lowerBetter = fal
     const share = known ? Math.max(0, Math.min(1, Number(value) / max)) : 0;
     const good = lowerBetter ? 1 - share : share;
     const colour = good >= 0.9 ? "#1e7b34" : good >= 0.7 ? "#a86400" : "#b3261e";
-    root.append(svg("text", { x: left - 8, y: y + 18, "text-anchor": "end" }, `${i + 1}. ${label}`));
+    // Long names (English department names) are cut to fit; the full name is the tooltip.
+    const shown = label.length > 24 ? `${label.slice(0, 23)}…` : label;
+    const name = svg("g", {}, svg("title", {}, label));
+    name.append(svg("text", { x: left - 8, y: y + 18, "text-anchor": "end" }, `${i + 1}. ${shown}`));
+    root.append(name);
     root.append(svg("rect", { x: left, y: y + 5, width: (width - left - right).toFixed(1), height: rowH - 10, fill: "#eef2f7" }));
     if (known) root.append(svg("rect", { x: left, y: y + 5, width: ((width - left - right) * share).toFixed(1), height: rowH - 10, fill: colour, class: "bar", "data-value": value }));
     root.append(svg("text", { x: width - right + 6, y: y + 18 }, fmt(value)));

@@ -17,7 +17,7 @@ no finer than a street (:mod:`schemas.publicdata` says what may go out).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,11 +75,19 @@ def ranked(current: list[dict[str, Any]], previous: list[dict[str, Any]], key: s
 
 
 class PublicFigures:
-    """Public reads on one engine, limited to ``public_categories``."""
+    """Public reads on one engine, limited to the public categories (a collection,
+    or a function giving the current ones: the taxonomy can be reloaded live)."""
 
-    def __init__(self, engine: Engine, public_categories: Collection[str]) -> None:
+    def __init__(
+        self, engine: Engine, public_categories: Collection[str] | Callable[[], Collection[str]]
+    ) -> None:
         self.engine = engine
-        self.categories = sorted(public_categories)
+        self._categories = public_categories
+
+    @property
+    def categories(self) -> list[str]:
+        found = self._categories() if callable(self._categories) else self._categories
+        return sorted(found)
 
     def scorecards(self, period: Period) -> dict[str, Any]:
         before = period.previous()

@@ -45,7 +45,7 @@ def gridhub(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_the_loop_on_another_district_and_its_data_loaded_live(
-    hub_env, running, postgres_url, tmp_path
+    hub_env, postgres_url, running, tmp_path
 ):
     env = hub_env(postgres_url)
     env.env |= {"GRIDHUB_RULES_DIR": str(RIVERSIDE), "GRIDHUB_DISTRICT_POLL_SECONDS": "1"}

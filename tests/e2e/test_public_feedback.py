@@ -49,15 +49,15 @@ def secret_text(n: int) -> str:
     return f"我是{NAMES[n]}，电话{PHONES[n]}，身份证{ID_NUMBERS[n]}，问题请尽快处理"
 
 
-def test_feedback_links_ratings_and_no_personal_data_in_public(hub_env, running, postgres_url):
+def test_feedback_links_ratings_and_no_personal_data_in_public(hub_env, postgres_url, running):
     with (
         smtp_server() as (mailbox, smtp_port),
         json_receiver([(200, {"code": "OK"})], check_sms) as sms,
     ):
-        _feedback_and_public(hub_env, running, postgres_url, mailbox, smtp_port, sms)
+        _feedback_and_public(hub_env, postgres_url, running, mailbox, smtp_port, sms)
 
 
-def _feedback_and_public(hub_env, running, postgres_url, mailbox, smtp_port, sms):
+def _feedback_and_public(hub_env, postgres_url, running, mailbox, smtp_port, sms):
     env = hub_env(postgres_url)
     # The notification channels, on local receivers: the duty office's e-mail and
     # the reporters' SMS (notify.yaml of the demo district says who gets what).

@@ -31,7 +31,7 @@ WAIT = 45.0
 
 
 def test_citymgmt_hears_every_status_of_its_case_in_order(
-    hub_env, running, postgres_url, receiver: Receiver
+    hub_env, postgres_url, running, receiver: Receiver
 ):
     url = receiver.url("/citymgmt", Behaviour(fail_first=1, fail_status=503))
     env = hub_env(postgres_url)

@@ -141,7 +141,7 @@ def sensor_report_id(event: CloudEvent) -> str:
     return derived_report_id(envelope)
 
 
-def test_cloudevents_over_http_and_kafka_become_cases(hub_env, running, postgres_url):
+def test_cloudevents_over_http_and_kafka_become_cases(hub_env, postgres_url, running):
     env = hub_env(postgres_url)
     hub = Hub(env, running)
     citymgmt = bearer(cli_token(env.env, "system", "数字城管平台", CITYMGMT))
@@ -228,7 +228,7 @@ def test_cloudevents_over_http_and_kafka_become_cases(hub_env, running, postgres
         assert case["reports"][0]["attributes"]["device_id"] == event.get_data()["device_id"]
 
 
-def test_cap_and_open311(hub_env, running, postgres_url):
+def test_cap_and_open311(hub_env, postgres_url, running):
     env = hub_env(postgres_url)
     hub = Hub(env, running)
     http = hub.http

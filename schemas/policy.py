@@ -12,7 +12,7 @@ their buttons from the server instead of a copy of these rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,9 @@ DEPARTMENT = "department"
 LEADER = "leader"
 SYSTEM = "system"
 ROLES = (ADMIN, GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM)
+# A citizen behind a feedback link (/f/{token}): no bearer token and no role to
+# create one for; the gateway checks the link and names the report as the scope.
+REPORTER = "reporter"
 
 # The duty office (operators, and admins acting as one).
 _CENTRE = frozenset(
@@ -49,6 +52,7 @@ ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     GRID_WORKER: frozenset({Action.VERIFY, Action.COMMENT, Action.RATE}),
     LEADER: frozenset({Action.COMMENT}),
     SYSTEM: frozenset(),
+    REPORTER: frozenset({Action.RATE}),
 }
 # Actions a department takes on work assigned to it, not on any case it can see.
 DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.RETURN, Action.RESOLVE})
@@ -108,9 +112,14 @@ class CaseFacts:
     departments: tuple[str, ...] = ()
     grid_codes: tuple[str, ...] = ()
     priority: Priority | None = None
+    report_ids: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, case: CaseSnapshot | Mapping[str, Any]) -> CaseFacts:
+    def of(
+        cls, case: CaseSnapshot | Mapping[str, Any], report_ids: Sequence[str] = ()
+    ) -> CaseFacts:
+        """``report_ids``: the case's reports, which a snapshot does not list (the
+        case agent's record of the case does)."""
         if isinstance(case, CaseSnapshot):
             return cls(
                 case.state,
@@ -118,6 +127,7 @@ class CaseFacts:
                 tuple(case.departments),
                 (case.grid_code, *case.grid_codes),
                 case.priority,
+                tuple(report_ids),
             )
         priority = case.get("priority")
         return cls(
@@ -130,6 +140,7 @@ class CaseFacts:
                 if code
             ),
             Priority(priority) if priority else None,
+            tuple(str(r) for r in case.get("report_ids") or report_ids),
         )
 
     def has_department(self, department: str) -> bool:
@@ -139,11 +150,14 @@ class CaseFacts:
 def sees_case(role: str, scope: str | None, case: CaseFacts) -> bool:
     """Whether a caller of ``role``/``scope`` may see ``case`` at all: departments
     their own cases, grid workers the cases in their grids (a case is in a grid
-    scope when its grid, or any grid it covers, is), the centre everything."""
+    scope when its grid, or any grid it covers, is), a reporter the case holding
+    its report, the centre everything."""
     if role == DEPARTMENT:
         return bool(scope) and case.has_department(str(scope))
     if role == GRID_WORKER:
         return any(grid_in_scope(scope, grid) for grid in case.grid_codes)
+    if role == REPORTER:  # scoped to the report the feedback link names
+        return bool(scope) and scope in case.report_ids
     return role in (OPERATOR, LEADER, ADMIN)
 
 

@@ -14,7 +14,9 @@ Lifecycle of a batch (what makes a SIGKILL harmless):
 3. decide each input in order over a staged view of memory (reads see the
    batch's own writes; writes are held back); count every report new to its
    case for hotspots; derive what each case event reports up (P1 and SLA
-   alerts, notifications of the duty office, departments, systems, reporters);
+   alerts, notifications of the duty office, departments, source systems in
+   their own status codes, reporters; reporters' feedback links and the duty
+   office's 回访不满意 items);
 4. send every output straight through the Kafka client and write the batch's
    case events to the database projection in one transaction, and wait until
    the broker and the database have both;
@@ -65,6 +67,7 @@ from streams.config import StreamConfig, StreamDeps
 from streams.logic.casestore import CaseRecord
 from streams.logic.casework import CaseWork
 from streams.logic.commands import handle_command
+from streams.logic.feedback import feedback_notifications
 from streams.logic.hotspots import count_report, state_key
 from streams.logic.reportup import alert_notifications, report_up
 from streams.logic.supervision import DueIndex
@@ -143,11 +146,11 @@ def register(
 ) -> CaseTables:
     """Attach the case agent and its timers; returns its tables (made here unless
     given: ``register_agents`` makes them first, for intake's lookup). Outputs go
-    through ``sender`` (default: the Kafka client itself)."""
+    through ``sender`` (default: the Kafka client itself); hotspots are counted
+    by ``hotspot_rule`` (default: the district's, ``hotspots.yaml``)."""
     tables = tables if tables is not None else CaseTables(app, config)
     memory = tables.memory
     out = sender if sender is not None else KafkaSender(app, topics.by_name())
-    rule = hotspot_rule if hotspot_rule is not None else HotspotRule.load()
     archive: CaseArchive | None = deps.archive
     inputs = app.topic(
         topics.reports.get_topic_name(),
@@ -159,14 +162,17 @@ def register(
     )
     names = _Names(topics)
     meter = StageMeter(deps.metrics, "case")
-    taxonomy = deps.district.taxonomy
+    district = deps.district  # taken in place by a live load: read at each use
     hooks = getattr(app, "before_commit", None)
     if hooks is not None:
         hooks.append(memory.flush)
 
     def category_name(code: str) -> str:
-        category = taxonomy.get(code)
+        category = district.taxonomy.get(code)
         return category.name_zh if category is not None else code
+
+    def source_status(source: str, state: str) -> dict[str, str]:
+        return district.statuses.status(source, state).as_json()
 
     def dead_letter(batch: _Batch, message: Any, reason: str, stage: str) -> None:
         log.warning("dead-letter %s/%s: %s", message.partition, message.offset, reason)
@@ -203,6 +209,7 @@ def register(
 
     def count_hotspot(batch: _Batch, staged: StagedCaseStore, report: Report, message: Any) -> None:
         key = state_key(report.grid_code, report.category)
+        rule = hotspot_rule if hotspot_rule is not None else district.hotspots
         counted = count_report(staged.hotspot(key), report, int(message.offset), rule)
         if counted is None:
             return
@@ -249,12 +256,18 @@ def register(
                 before = staged.before(case_id)
                 priorities[case_id] = before.case.priority if before is not None else None
             decision = report_up(
-                change, priorities[case_id], category_name, staged.report_ids(case_id)
+                change,
+                priorities[case_id],
+                category_name,
+                source_status,
+                report_ids=staged.report_ids(case_id),
             )
             priorities[case_id] = change.case.priority
             for alert in decision.alerts:
                 raise_alert(batch, alert)
             for notification in decision.notifications:
+                notify(batch, notification)
+            for notification in feedback_notifications(change, deps.feedback):
                 notify(batch, notification)
 
     async def archived(items: Sequence[_Input]) -> tuple[dict[str, CaseRecord], dict[str, str]]:

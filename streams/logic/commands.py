@@ -95,7 +95,7 @@ def action_refusal(record: CaseRecord, cmd: CaseCommand, body: CaseAction) -> Re
         cmd.scope,
         body.action,
         cmd.case_id,
-        CaseFacts.of(record.case),
+        CaseFacts.of(record.case, record.report_ids),
         passed=body.passed,
         into=body.into,
         priority=body.priority,

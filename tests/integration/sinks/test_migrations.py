@@ -10,6 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import sinks.channel_models  # noqa: F401 - and the channel deliveries
+import sinks.district_loads  # noqa: F401 - and the district data loads
+import sinks.feedback  # noqa: F401 - and the feedback ratings
 import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
 import sinks.subscriptions  # noqa: F401 - and webhook_subscriptions
 from sinks.db import alembic_config, make_engine, upgrade
@@ -29,12 +32,15 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
             "case_events",
             "cases",
+            "channel_deliveries",
+            "district_loads",
+            "feedback_ratings",
             "inbox",
             "notification_deliveries",
             "reports",

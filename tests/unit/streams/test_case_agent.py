@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
+from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind, Notification
 from schemas.cases import (
     Action,
     CaseAction,
@@ -23,12 +23,14 @@ from schemas.cases import (
     Priority,
 )
 from schemas.envelope import decode_structured_json
+from schemas.feedback import read_token
 from sinks.ports import InMemoryCaseSink
 from streams.agents import case_agent
 from streams.app import build_app
 from streams.codecs import decode_case_event, encode_report
 from streams.config import StreamDeps
 from streams.logic.casework import case_id_for
+from streams.logic.feedback import FeedbackLinks
 from streams.logic.intake import normalise
 from streams.topics import stage_topics
 from tests.support.cases import make_report
@@ -38,12 +40,18 @@ from tests.support.streams import Captured, Feed, unit_config, until
 
 
 class Hub:
-    def __init__(self, district: Any, tmp_path: Path, sink: InMemoryCaseSink) -> None:
+    def __init__(
+        self,
+        district: Any,
+        tmp_path: Path,
+        sink: InMemoryCaseSink,
+        feedback: FeedbackLinks | None = None,
+    ) -> None:
         self.config = unit_config(tmp_path)
         self.app = build_app(self.config)
         self.sink = sink
         self.topics = stage_topics(self.app, self.config)
-        deps = StreamDeps(district=district, sink=sink, archive=sink)
+        deps = StreamDeps(district=district, sink=sink, archive=sink, feedback=feedback)
         self.tables = case_agent.register(self.app, self.topics, self.config, deps)
         self.app.finalize()
         self.captured = Captured.every(self.topics)
@@ -63,6 +71,12 @@ class Hub:
 
     def notification_ids(self) -> list[str]:
         return [decode_structured_json(m["value"]).id for m in self.sent("notifications")]
+
+    def notifications(self) -> list[Notification]:
+        return [
+            Notification.model_validate(decode_structured_json(m["value"]).data)
+            for m in self.sent("notifications")
+        ]
 
     def events(self) -> list[Any]:
         return [decode_case_event(m["value"]) for m in self.sent("case_events")]
@@ -326,3 +340,49 @@ async def test_a_closed_case_leaves_memory_and_is_found_again(hub: Hub) -> None:
     assert hub.results()[-1].accepted and hub.results()[-1].version == 6
     assert memory.records[case].report_ids == [report.id]  # held again, its reports with it
     assert hub.sink.cases[case].satisfaction == 5
+
+
+async def test_reporters_get_their_links_and_source_systems_their_own_statuses(
+    district, tmp_path: Path
+) -> None:
+    """What the public side asks of report-up, decided in the case agent's batch:
+    a feedback link for a report that left a phone, the source system's own status
+    codes on every change of the case it opened, and a reporter's low rating
+    (taken only from the reporter of one of the case's reports) as the duty
+    office's 回访不满意 item."""
+    hub = Hub(district, tmp_path, InMemoryCaseSink(), FeedbackLinks(secret="s3cret"))
+    report = make_report(
+        "r-cg", grid_code=GRID, category="manhole_cover", at=LATER, source="urn:system:citymgmt/1"
+    ).model_copy(update={"external_ref": "CG42"})
+    case = case_id_for(report)
+    key = report.community_code.encode()
+    steps = [
+        command_on(case, 1, CaseAction(action=Action.RESOLVE), "department", "shizheng"),
+        command_on(case, 2, CaseAction(action=Action.RATE, score=1), "reporter", "r-other"),
+        command_on(case, 3, CaseAction(action=Action.RATE, score=2), "reporter", "r-cg"),
+    ]
+    async with hub.app.agents[case_agent.AGENT_NAME].test_context() as agent:
+        feed = Feed(agent)
+        await feed.put(hub.names.reports, encode_report(report), key=key)
+        for n, command in enumerate(steps, 1):
+            await feed.put(hub.names.case_commands, command.model_dump_json().encode(), key=key)
+            await until(lambda n=n: len(hub.results()) == n, "the command decided")
+
+    refused, rated = hub.results()[1:]
+    assert (refused.accepted, refused.rule) == (False, "scope")
+    assert rated.accepted and rated.version == 4
+    notes = hub.notifications()
+    [link] = [n for n in notes if n.recipient == "contact:r-cg"]
+    assert link.id == "feedback_link:r-cg" and link.channel == "sms"
+    assert read_token("s3cret", link.data["link"].rsplit("/", 1)[1], LATER).report_id == "r-cg"
+    system = [n for n in notes if n.recipient == "system:urn:system:citymgmt/1"]
+    assert [(n.data["version"], n.data["source_status"]["code"]) for n in system] == [
+        (1, "10"),  # 立案
+        (2, "20"),  # 派遣
+        (3, "40"),  # 处置完毕
+        (4, "40"),  # rated: still 处置完毕
+    ]
+    assert {n.data["external_ref"] for n in system} == {"CG42"}
+    [item] = [n for n in notes if n.id.startswith("feedback_unsatisfied:")]
+    assert (item.id, item.recipient) == (f"feedback_unsatisfied:{case}:4", "duty_office")
+    assert item.data["suggested_action"] == "reopen"

@@ -21,18 +21,21 @@ from gateway.feed import CaseFeed
 from gateway.media import MediaStore
 from gateway.open311.config import OPEN311_SOURCE, Open311Config
 from gateway.ports import (
+    AuditSink,
     BriefReader,
     CaseReader,
     DistrictData,
+    MediaOwners,
     ServiceRequestReader,
     StatsReader,
     SubscriptionAdmin,
     TokenVerifier,
 )
 from gateway.publisher import EventPublisher
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimits
 from gateway.results import CommandResults
 from schemas.topics import TopicNames
+from sinks.urls import UrlPolicy
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
 # restarts and processes, or a retry after a restart would become a new report.
@@ -67,9 +70,15 @@ class GatewayDeps:
     briefs: BriefReader | None = None  # daily briefs on demand
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
-    rate_limiter: RateLimiter | None = None  # per token; None: unlimited
+    rate_limits: RateLimits | None = None  # per role, per address, uploads, SSE; None: none
+    audit: AuditSink | None = None  # who read personal data (and changed what)
+    media_index: MediaOwners | None = None  # who uploaded which photo
+    revocation_followers: tuple[Follower, ...] = ()  # keep the token revocations fresh
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with
+    webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where webhooks may go
+    docs: bool = True  # /docs (Swagger UI); off outside dev
+    metrics_address: tuple[str, int] | None = None  # /metrics, apart from the API port
     open311: Open311Config = field(default_factory=Open311Config)
     source: str = GATEWAY_SOURCE
     open311_source: str = OPEN311_SOURCE
@@ -83,7 +92,8 @@ class GatewayDeps:
     @property
     def followers(self) -> tuple[Follower, ...]:
         """The followers to start with the application (and stop, in reverse)."""
-        return tuple(part for part in (self.command_results, self.case_feed) if part is not None)
+        parts = (self.command_results, self.case_feed, *self.revocation_followers)
+        return tuple(part for part in parts if part is not None)
 
     def body_limit(self, path: str) -> int:
         """The request body limit for ``path`` (uploads get the media limit)."""

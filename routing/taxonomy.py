@@ -27,6 +27,9 @@ class Category:
     default_priority: Priority
     dedup_radius_m: float = DEFAULT_DEDUP_RADIUS_M
     keywords: tuple[str, ...] = ()
+    # Whether its cases may be shown to anyone (Open311 reads, /public/): only
+    # when the district says so; disputes, police and domestic matters never.
+    public: bool = False
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -60,7 +63,14 @@ def _category(entry: Mapping[str, Any], where: str) -> Category:
         default_priority=L.priority(entry.get("default_priority"), "default_priority", where),
         dedup_radius_m=L.number(entry, "dedup_radius_m", where, DEFAULT_DEDUP_RADIUS_M),
         keywords=L.text_list(entry.get("keywords"), "keywords", where),
+        public=_flag(entry.get("public", False), "public", where),
     )
+
+
+def _flag(value: object, name: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: `{name}` must be true or false, not {value!r}")
+    return value
 
 
 class Taxonomy:

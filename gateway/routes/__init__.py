@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from gateway.open311 import routes as open311
 from gateway.routes import (
     actions,
+    audit,
     cases,
     events,
     exports,
@@ -38,6 +39,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
+    audit.router,  # /api/v1/audit
     meta.router,  # /healthz, /readyz, /schemas/
     pages.router,  # /m/, /console/, /reports/
 )

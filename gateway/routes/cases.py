@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.audit import audit_personal_read
 from gateway.auth import CaseWorker, CentreOrDepartment, own_department, sees_personal_data
 from gateway.deps import Deps
 from gateway.errors import ErrorOut
@@ -153,4 +154,5 @@ def get_case(
     case = deps.queries.get_case(case_id, include_personal=sees_personal_data(token))
     if case is None or not visible(token, case):
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
+    audit_personal_read(deps, token, f"case:{case_id}", case.get("reports") or [])
     return with_actions(token, case)

@@ -1,7 +1,8 @@
 """The ``gridhub`` command line (DESIGN.md §5 CLI): the group :func:`main` (the
 ``gridhub`` entry point, also ``python -m gridhub``) and one module per command
 group — ``hub`` (up, worker, gateway, kafka), ``admin`` (db, topics, schemas),
-``tokens``, ``replay``, ``report``, ``publish``, ``simulate`` and ``bench``.
+``tokens`` (token and principal/user), ``replay``, ``report``, ``publish``,
+``simulate`` and ``bench``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from gridhub.cli.publish import publish
 from gridhub.cli.replay import replay
 from gridhub.cli.report import report
 from gridhub.cli.simulate import simulate
-from gridhub.cli.tokens import token
+from gridhub.cli.tokens import principal, token
 
 
 @click.group()
@@ -37,5 +38,7 @@ for _command in (
     publish,
     report,
     simulate,
+    principal,
 ):
     main.add_command(_command)
+main.add_command(principal, name="user")  # the same verbs, for those who say "user"

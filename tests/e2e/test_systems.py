@@ -40,7 +40,7 @@ from schemas.envelope import (
 from sinks.db import upgrade
 from streams.logic.intake import citymgmt_report_id, derived_report_id
 from tests.fixtures.worker import HubEnv, wait_http, wait_until
-from tests.support.cap_samples import ALERT_XML, CANCEL_XML, UPDATE_XML
+from tests.support.cap_samples import ALERT_XML, CANCEL_XML, CAP_SENDERS, UPDATE_XML
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -215,7 +215,7 @@ def test_cloudevents_over_http_and_kafka_become_cases(hub_env, running, postgres
     assert case["reports"][0]["source"] == CITYMGMT
     assert case["reports"][0]["submitted_by"] == "数字城管平台"
 
-    case = hub.case_of(citymgmt_report_id(number), "the structured-mode 数字城管 case")
+    case = hub.case_of(citymgmt_report_id(CITYMGMT, number), "the structured-mode 数字城管 case")
     assert case["category"] == "manhole_cover" and case["external_ref"] == number
 
     for data in batch_reports:
@@ -233,7 +233,7 @@ def test_cap_and_open311(hub_env, running, postgres_url):
     hub = Hub(env, running)
     http = hub.http
     yingji = {
-        **bearer(cli_token(env.env, "system", "应急中心", YINGJI)),
+        **bearer(cli_token(env.env, "system", "应急中心", YINGJI, cap_senders=CAP_SENDERS)),
         "content-type": "application/cap+xml",
     }
 

@@ -425,8 +425,13 @@ class Hub:
     def spawn_worker(self, name: str = "worker") -> HubProcess:
         home = self.env.home / name
         home.mkdir(exist_ok=True)
-        port = free_port()
-        proc = self.env.spawn("worker", GRIDHUB_HOME=str(home), GRIDHUB_WORKER_WEB_PORT=str(port))
+        port = free_port()  # health and metrics; Faust's own web port stays on loopback
+        proc = self.env.spawn(
+            "worker",
+            GRIDHUB_HOME=str(home),
+            GRIDHUB_WORKER_METRICS_PORT=str(port),
+            GRIDHUB_WORKER_WEB_PORT=str(free_port()),
+        )
         proc.name = f"{name}:{port}"
         self.procs.append(proc)
         return proc

@@ -206,7 +206,12 @@ def test_kafka_needs_scram_logins_with_a_user_per_component(compose: dict[str, A
 def test_the_compose_settings_load_as_prod(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    values = {"DB_APP_PASSWORD": "pw", "GRIDHUB_TOKEN_SECRET": "a-real-secret"}
+    values = {
+        "DB_APP_PASSWORD": "pw",
+        "GRIDHUB_TOKEN_SECRET": "Jq3vP0x9LrT7mW2kZ8sA5dF1gH4yU6nB",
+        "GRIDHUB_WEBHOOK_SECRET": "Vb8nM2qL5tR9wX3zK7pD1fG6hJ4sA0cE",
+        "KAFKA_GATEWAY_PASSWORD": "Wq5vR8mK2zT9xL4pN7cB1dF6gH3jS0aE",
+    }
     for key, value in app_environment(compose, "gateway").items():
         expanded = _INTERPOLATION.sub(lambda m: values.get(m.group(1), ""), value)
         monkeypatch.setenv(key, expanded)

@@ -34,8 +34,11 @@ clears it). Per department:
 A rate is ``None`` when its denominator is 0 (no basis, not 0 %). There are no
 deferrals (缓办) in GridHub, so 应结案数 − 缓办数 = ``due`` (DESIGN.md §10).
 
-Grid workers are the token names that submit reports (``reports.submitted_by``)
-and that verify on site (the ``actor`` of ``verified`` events): ``reports``
+Grid workers are the principals that submit reports (``reports.submitted_by``,
+a principal id) and that verify on site (the ``actor`` of ``verified`` events,
+``grid_worker:<principal id>``), one row per principal whatever its display
+name (``grid_worker``, from ``principals``; two people of one name are two
+rows): ``reports``
 (上报数, received in the period), ``verifications`` (核查数), ``verifications_passed``
 (核查通过数) and ``verification_pass_rate`` (核查通过率).
 """
@@ -52,7 +55,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from schemas.cases import CaseEventType, CaseState
-from sinks.models import case_events, cases, reports
+from sinks.models import case_events, cases, principals, reports
 
 GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
 
@@ -225,7 +228,7 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
 
 
 def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """One dict per grid worker (token name) with reports or verifications in ``[start, end)``."""
+    """One dict per grid worker (principal) with reports or verifications in ``[start, end)``."""
     _check_period(start, end)
     submitted = (
         select(reports.c.submitted_by, func.count())
@@ -246,15 +249,22 @@ def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> li
         for name, n in conn.execute(submitted):
             counts[str(name)][0] = int(n)
         for actor, data in conn.execute(verified):
-            # The gateway records the verifier as "grid_worker:<token name>" and the
-            # reporter as the bare token name: one person, one row.
+            # The gateway records the verifier as "grid_worker:<principal id>" and
+            # the reporter as the bare principal id: one person, one row.
             entry = counts[str(actor).removeprefix(f"{GRID_WORKER_ROLE}:")]
             entry[1] += 1
             if (data or {}).get("passed") is True:
                 entry[2] += 1
+        names = {
+            str(row.id): str(row.name)
+            for row in conn.execute(
+                select(principals.c.id, principals.c.name).where(principals.c.id.in_(list(counts)))
+            )
+        }
     return [
         {
-            "grid_worker": name,
+            "principal_id": name,
+            "grid_worker": names.get(name, name),
             "reports": n_reports,
             "verifications": n_verified,
             "verifications_passed": n_passed,

@@ -117,7 +117,10 @@ class CaseDetail(BaseModel):
     merged_into: str | None
     version: int
     reports: list[dict[str, Any]] = Field(description="oldest first, with merged cases' reports")
-    timeline: list[dict[str, Any]] = Field(description="[{version, type, time, actor, data}]")
+    timeline: list[dict[str, Any]] = Field(
+        description="[{version, type, time, actor, actor_name, data}]: actor is "
+        "<role>:<principal id> (or system:...), actor_name its display name"
+    )
     actions: list[Action] = Field(
         description=(
             "the actions this caller may take on the case now (POST .../actions), by the "

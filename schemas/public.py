@@ -22,7 +22,7 @@ MASK = "＊"
 
 # 18-digit resident ID (GB 11643): 6-digit area, birth date, sequence, check digit.
 _ID_CARD = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{6}[\dXx](?!\d)"
+    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])\d{5}[\dXx](?!\d)"
 )
 # Mobile numbers (+86 optional, spaces or dashes between the groups allowed).
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")

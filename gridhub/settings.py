@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.defaults import (
@@ -303,8 +303,8 @@ class Settings(BaseSettings):
     def _kafka_problems(self) -> list[str]:
         try:
             security = self.kafka_security
-        except ValueError as exc:  # e.g. SASL without a user name or password
-            return [str(exc).splitlines()[-1] if "\n" in str(exc) else str(exc)]
+        except ValidationError as exc:  # e.g. SASL without a user name or password
+            return [str(err["msg"]).removeprefix("Value error, ") for err in exc.errors()]
         if not security.authenticated:
             return [
                 "Kafka without authentication: set GRIDHUB_KAFKA_SECURITY_PROTOCOL to SASL_SSL "

@@ -157,9 +157,15 @@ def value_id(value: bytes) -> str:
 
 
 def produce(bootstrap: str, topic: str, records) -> None:
+    """The same records for both runs, timestamps included: the hub's time of a
+    report is its record's (routing.provenance), so the runs must get equal ones."""
+    import json
+
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
     for key, value, headers in records:
-        producer.send(topic, key=key, value=value, headers=headers)
+        sent = datetime.fromisoformat(json.loads(value)["time"].replace("Z", "+00:00"))
+        stamp = int(sent.timestamp() * 1000)
+        producer.send(topic, key=key, value=value, headers=headers, timestamp_ms=stamp)
     producer.flush()
     producer.close()
 

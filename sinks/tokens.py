@@ -36,9 +36,7 @@ from sqlalchemy import Engine, insert, or_, select, update
 from sinks.db import is_database_outage
 from sinks.models import api_tokens, principals
 
-ROLES = frozenset(
-    {"grid_worker", "operator", "department", "system", "leader", "admin", "open311"}
-)
+ROLES = frozenset({"grid_worker", "operator", "department", "system", "leader", "admin", "open311"})
 # Roles held by people: their tokens expire.
 PEOPLE = frozenset({"grid_worker", "operator", "department", "leader", "admin"})
 TOKEN_PREFIX = "gh_"  # noqa: S105 - a public marker, not a secret

@@ -319,7 +319,9 @@ def test_role_matrix(hub: Hub) -> None:
         assert uploaded.status_code == 201, uploaded.text
         media_id = uploaded.json()["id"]
         assert (hub.env.home / "media" / f"{media_id}.png").read_bytes() == PNG
-        assert http.get(f"/api/v1/media/{media_id}", headers=leader).content == PNG
+        assert http.get(f"/api/v1/media/{media_id}", headers=worker_b).content == PNG
+        # No case uses the photo yet: only its uploader sees it.
+        assert http.get(f"/api/v1/media/{media_id}", headers=leader).status_code == 404
         fake = http.post(
             "/api/v1/media", files={"file": ("p.png", b"<svg/>", "image/png")}, headers=worker_b
         )

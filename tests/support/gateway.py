@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from gateway.deps import GatewayDeps
 from gateway.open311.config import Open311Config
 from schemas.envelope import INBOUND_TYPES
+from sinks.audit import AuditLog
+from sinks.media import MediaIndex
 from sinks.open311 import ServiceRequestQueries
 from sinks.queries import BriefQueries
 from sinks.secretbox import SecretBox
@@ -77,6 +79,8 @@ def with_stores(deps: GatewayDeps, engine: Engine, **changes: Any) -> GatewayDep
         service_requests=ServiceRequestQueries(engine),
         subscriptions=SubscriptionStore(engine, SecretBox(WEBHOOK_KEY)),
         briefs=BriefQueries(engine),
+        audit=AuditLog(engine),
+        media_index=MediaIndex(engine),
         webhook_signing=True,
         open311=Open311Config(changeset="2026-01-05T08:00:00Z"),
         max_batch_events=5,

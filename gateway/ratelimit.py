@@ -1,7 +1,8 @@
 """Rate limits that limit (DESIGN.md §8), on the maintained ``limits`` library:
 
-- per principal, by role (:data:`DEFAULT_LIMITS`: people about 20 requests a
-  second, systems more), once the token is verified;
+- per principal, by role (:data:`DEFAULT_LIMITS`: people 20 requests a second
+  on average with bursts of 60 — a dashboard loads some 30 figures at once —
+  systems more), once the token is verified;
 - per client IP for anonymous reads (Open311, ``/public/``) and for failed
   sign-ins: an IP over its failed-auth budget gets 429 before its token is even
   looked up, so guessing tokens costs no database queries;
@@ -41,11 +42,11 @@ UPLOAD_BYTES = "upload_bytes"
 
 # Per role (per principal), and per IP for the two anonymous budgets.
 DEFAULT_LIMITS: Mapping[str, str] = {
-    "grid_worker": "20/second;600/minute",
-    "operator": "20/second;1200/minute",
-    "department": "20/second;1200/minute",
-    "leader": "20/second;1200/minute",
-    "admin": "20/second;1200/minute",
+    "grid_worker": "60/3 seconds;600/minute",
+    "operator": "60/3 seconds;1200/minute",
+    "department": "60/3 seconds;1200/minute",
+    "leader": "60/3 seconds;1200/minute",
+    "admin": "60/3 seconds;1200/minute",
     "system": "200/second;6000/minute",
     ANONYMOUS: "5/second;60/minute",
     FAILED_AUTH: "10/minute;100/hour",

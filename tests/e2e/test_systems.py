@@ -204,7 +204,8 @@ def test_cloudevents_over_http_and_kafka_become_cases(hub_env, running, postgres
     case = hub.case_of(garbage["report_id"], "the binary-mode HTTP event's case")
     assert case["category"] == "garbage" and case["grid_code"] == "990101001001001"
     assert case["reports"][0]["source"] == CITYMGMT
-    assert case["reports"][0]["submitted_by"] == "数字城管平台"
+    profile = hub.http.get("/api/v1/me/profile", headers=citymgmt).json()
+    assert case["reports"][0]["submitted_by"] == profile["principal_id"]  # the id, not a name
 
     case = hub.case_of(citymgmt_report_id(CITYMGMT, number), "the structured-mode 数字城管 case")
     assert case["category"] == "manhole_cover" and case["external_ref"] == number

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -15,6 +15,7 @@ from gateway.defaults import (
     EVENTS_MAX_BATCH,
     EVENTS_MAX_EVENT_BYTES,
     MAX_BODY_BYTES,
+    PUBLIC_CACHE_SECONDS,
     SSE_HEARTBEAT,
 )
 from gateway.feed import CaseFeed
@@ -24,17 +25,23 @@ from gateway.ports import (
     AuditSink,
     BriefReader,
     CaseReader,
+    DeliveryAdmin,
     DistrictData,
+    FeedbackRecorder,
+    InboxMarker,
     MediaOwners,
+    PublicReader,
     ServiceRequestReader,
     StatsReader,
     SubscriptionAdmin,
     TokenVerifier,
 )
+from gateway.publiccache import TtlCache
 from gateway.publisher import EventPublisher
 from gateway.ratelimit import RateLimits
 from gateway.results import CommandResults
 from schemas.topics import TopicNames
+from sinks.briefs import DEFAULT_TZ as DISTRICT_TZ
 from sinks.urls import UrlPolicy
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
@@ -51,6 +58,12 @@ class Follower(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+
+
+class DistrictFollower(Follower, Protocol):
+    """``gridhub.district_sync.DistrictSync``: takes newly imported district data."""
+
+    def versions(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,12 @@ class GatewayDeps:
     briefs: BriefReader | None = None  # daily briefs on demand
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
+    public: PublicReader | None = None  # /api/v1/public/..., /public/
+    feedback: FeedbackRecorder | None = None  # reporters' ratings through /f/{token}
+    feedback_secret: str = ""  # checks feedback links (the worker signs them)
+    deliveries: DeliveryAdmin | None = None  # dead webhook/channel deliveries, re-sent
+    district_sync: DistrictFollower | None = None  # applies newly imported district data
+    inbox_marker: InboxMarker | None = None  # marks inbox messages read
     rate_limits: RateLimits | None = None  # per role, per address, uploads, SSE; None: none
     audit: AuditSink | None = None  # who read personal data (and changed what)
     media_index: MediaOwners | None = None  # who uploaded which photo
@@ -88,11 +107,18 @@ class GatewayDeps:
     max_event_bytes: int = EVENTS_MAX_EVENT_BYTES
     action_timeout: float = ACTION_TIMEOUT  # seconds to wait for the case agent's answer
     sse_heartbeat: float = SSE_HEARTBEAT  # seconds between ``: ping`` comments
+    tz: str = DISTRICT_TZ  # the district's days, weeks and months
+    public_cache: TtlCache = field(default_factory=lambda: TtlCache(PUBLIC_CACHE_SECONDS))
 
     @property
     def followers(self) -> tuple[Follower, ...]:
         """The followers to start with the application (and stop, in reverse)."""
-        parts = (self.command_results, self.case_feed, *self.revocation_followers)
+        parts = (
+            self.district_sync,
+            self.command_results,
+            self.case_feed,
+            *self.revocation_followers,
+        )
         return tuple(part for part in parts if part is not None)
 
     def body_limit(self, path: str) -> int:

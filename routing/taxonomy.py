@@ -27,17 +27,19 @@ class Category:
     default_priority: Priority
     dedup_radius_m: float = DEFAULT_DEDUP_RADIUS_M
     keywords: tuple[str, ...] = ()
-    # Whether its cases may be shown to anyone (Open311 reads, /public/): only
-    # when the district says so; disputes, police and domestic matters never.
+    # Whether its cases may be shown to anyone (Open311 reads, /public/, the
+    # bulletin): only when the district says so; disputes, police and domestic
+    # matters never.
     public: bool = False
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "name_zh": self.name_zh,
             "name_en": self.name_en,
             "kind": self.kind,
             "default_priority": self.default_priority.value,
+            "public": self.public,
         }
 
     def matches(self, query: str) -> bool:
@@ -63,13 +65,14 @@ def _category(entry: Mapping[str, Any], where: str) -> Category:
         default_priority=L.priority(entry.get("default_priority"), "default_priority", where),
         dedup_radius_m=L.number(entry, "dedup_radius_m", where, DEFAULT_DEDUP_RADIUS_M),
         keywords=L.text_list(entry.get("keywords"), "keywords", where),
-        public=_flag(entry.get("public", False), "public", where),
+        public=_flag(entry, "public", where),
     )
 
 
-def _flag(value: object, name: str, where: str) -> bool:
+def _flag(entry: Mapping[str, Any], key: str, where: str) -> bool:
+    value = entry.get(key, False)  # private unless the district says otherwise
     if not isinstance(value, bool):
-        raise ValueError(f"{where}: `{name}` must be true or false, not {value!r}")
+        raise ValueError(f"{where}: `{key}` must be true or false, not {value!r}")
     return value
 
 
@@ -117,6 +120,6 @@ class Taxonomy:
         """Categories whose code, names or keywords contain ``query``."""
         return [category for category in self if category.matches(query)]
 
-    def as_json(self) -> list[dict[str, str]]:
+    def as_json(self) -> list[dict[str, Any]]:
         """The body of ``GET /api/v1/categories``."""
         return [category.as_json() for category in self]

@@ -29,6 +29,9 @@ SYSTEM = "system"
 # nothing else; every /api/v1 route refuses it.
 OPEN311 = "open311"
 ROLES = (ADMIN, GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM, OPEN311)
+# A citizen behind a feedback link (/f/{token}): no bearer token and no role to
+# create one for; the gateway checks the link and names the report as the scope.
+REPORTER = "reporter"
 
 # The duty office (operators, and admins acting as one).
 _CENTRE = frozenset(
@@ -53,6 +56,7 @@ ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     LEADER: frozenset({Action.COMMENT}),
     SYSTEM: frozenset(),
     OPEN311: frozenset(),
+    REPORTER: frozenset({Action.RATE}),
 }
 # Actions a department takes on work assigned to it, not on any case it can see.
 DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.RETURN, Action.RESOLVE})
@@ -172,6 +176,7 @@ class CaseFacts:
     departments: tuple[str, ...] = ()
     grid_codes: tuple[str, ...] = ()
     priority: Priority | None = None
+    report_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, case: CaseSnapshot | Mapping[str, Any]) -> CaseFacts:
@@ -182,6 +187,7 @@ class CaseFacts:
                 tuple(case.departments),
                 (case.grid_code, *case.grid_codes),
                 case.priority,
+                tuple(case.report_ids),
             )
         priority = case.get("priority")
         return cls(
@@ -194,6 +200,7 @@ class CaseFacts:
                 if code
             ),
             Priority(priority) if priority else None,
+            tuple(str(r) for r in case.get("report_ids") or ()),
         )
 
     def has_department(self, department: str) -> bool:
@@ -203,11 +210,14 @@ class CaseFacts:
 def sees_case(role: str, scope: str | None, case: CaseFacts) -> bool:
     """Whether a caller of ``role``/``scope`` may see ``case`` at all: departments
     their own cases, grid workers the cases in their grids (a case is in a grid
-    scope when its grid, or any grid it covers, is), the centre everything."""
+    scope when its grid, or any grid it covers, is), a reporter the case holding
+    its report, the centre everything."""
     if role == DEPARTMENT:
         return bool(scope) and case.has_department(str(scope))
     if role == GRID_WORKER:
         return any(grid_in_scope(scope, grid) for grid in case.grid_codes)
+    if role == REPORTER:  # scoped to the report the feedback link names
+        return bool(scope) and scope in case.report_ids
     return role in (OPERATOR, LEADER, ADMIN)
 
 

@@ -27,12 +27,17 @@ clears it). Per department:
 ``mean_handling_hours``       mean hours from the start of the assignment (the
                 平均处置时长    ``dispatched``, or the ``reworked`` that sent it back)
                               to each ``resolved`` in the period
-``ratings``     评价数        cases rated in the period (the last score counts)
+``ratings``     评价数        cases rated in the period by a reporter through the
+                              feedback link (the last score counts)
 ``mean_satisfaction`` 平均满意度 mean of those scores (1–5)
 ==========================  =====================================================
 
 A rate is ``None`` when its denominator is 0 (no basis, not 0 %). There are no
 deferrals (缓办) in GridHub, so 应结案数 − 缓办数 = ``due`` (DESIGN.md §10).
+
+Streets and communities (街道/社区, :func:`area_indicators`) get the same
+indicators for the cases in their area, whoever handled them — the same replay,
+credited by the case's area instead of its lead department.
 
 Grid workers are the principals that submit reports (``reports.submitted_by``,
 a principal id) and that verify on site (the ``actor`` of ``verified`` events,
@@ -46,18 +51,22 @@ rows): ``reports``
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
 from schemas.cases import CaseEventType, CaseState
 from sinks.models import case_events, cases, principals, reports
 
+AreaLevel = Literal["street", "community"]
 GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
+# Satisfaction is what the people who reported say through their feedback links
+# (the case agent records them as "reporter:<report id>"), not the centre's own view.
+SATISFACTION_RATERS = "reporter:"
 
 DEPARTMENT_LABELS: dict[str, str] = {
     "department": "部门",
@@ -125,9 +134,8 @@ class _Dept:
     handling_hours: list[float] = field(default_factory=list)
     scores: dict[str, int] = field(default_factory=dict)
 
-    def row(self, code: str) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
         return {
-            "department": code,
             "dispatched": len(self.dispatched),
             "returned": len(self.returned),
             "due": len(self.due),
@@ -147,8 +155,42 @@ class _Dept:
 
 def department_indicators(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """One dict per department with any activity in ``[start, end)``, by code."""
+    rows = _indicators(engine, start, end, lambda _case, lead: lead, cases.c.lead_department)
+    return [{"department": code, **row} for code, row in rows]
+
+
+def area_indicators(
+    engine: Engine, start: datetime, end: datetime, level: AreaLevel
+) -> list[dict[str, Any]]:
+    """The same indicators per street (街道) or community (社区) where the cases
+    are, whoever handled them: one dict per area code with any activity, by code."""
     _check_period(start, end)
-    depts: defaultdict[str, _Dept] = defaultdict(_Dept)
+    column = cases.c.street_code if level == "street" else cases.c.community_code
+    touched = select(case_events.c.case_id).where(
+        case_events.c.time >= start, case_events.c.time < end
+    )
+    with engine.connect() as conn:
+        area = {
+            str(case_id): str(code)
+            for case_id, code in conn.execute(
+                select(cases.c.id, column).where(cases.c.id.in_(touched))
+            )
+        }
+    rows = _indicators(engine, start, end, lambda case_id, _lead: area.get(case_id), column)
+    return [{level: code, **row} for code, row in rows]
+
+
+def _indicators(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    credit: Callable[[str, str | None], str | None],
+    due_key: ColumnElement[Any],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Replay the timeline once, crediting each fact to ``credit(case id, lead at
+    the time)`` (nothing when it answers None); cases due go to ``due_key``."""
+    _check_period(start, end)
+    groups: defaultdict[str, _Dept] = defaultdict(_Dept)
     touched = (
         select(case_events.c.case_id)
         .where(case_events.c.time >= start, case_events.c.time < end)
@@ -160,6 +202,7 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
             case_events.c.version,
             case_events.c.type,
             case_events.c.time,
+            case_events.c.actor,
             case_events.c.data,
         )
         .where(
@@ -169,7 +212,7 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
         )
         .order_by(case_events.c.case_id, case_events.c.version)
     )
-    due = select(cases.c.id, cases.c.lead_department, cases.c.resolve_by, cases.c.closed_at).where(
+    due = select(cases.c.id, due_key, cases.c.resolve_by, cases.c.closed_at).where(
         cases.c.resolve_by >= start,
         cases.c.resolve_by < end,
         cases.c.state.not_in(_NOT_DUE),
@@ -185,7 +228,7 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
     lead: str | None = None
     cycle_start: datetime | None = None
     reworks = 0
-    for case_id, _version, type_, time, data in rows:
+    for case_id, _version, type_, time, actor, data in rows:
         if case_id != current:
             current, lead, cycle_start, reworks = case_id, None, None, 0
         data = data or {}
@@ -194,37 +237,43 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
             case "dispatched":
                 lead = str(data.get("department") or "") or None
                 cycle_start = time
-                if in_period and lead:
-                    depts[lead].dispatched.add(case_id)
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].dispatched.add(case_id)
             case "reworked":
                 lead = str(data.get("department") or "") or lead
                 cycle_start = time
                 reworks += 1
             case "returned":
-                if in_period and lead:
-                    depts[lead].returned.add(case_id)
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].returned.add(case_id)
                 lead, cycle_start = None, None
             case "resolved":
-                if in_period and lead and cycle_start is not None:
+                key = credit(case_id, lead)
+                if in_period and lead and key and cycle_start is not None:
                     hours = (time - cycle_start).total_seconds() / 3600
-                    depts[lead].handling_hours.append(hours)
+                    groups[key].handling_hours.append(hours)
             case "closed":
-                if in_period and lead:
-                    depts[lead].closed.add(case_id)
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].closed.add(case_id)
                     if reworks:
-                        depts[lead].reworked_closed.add(case_id)
+                        groups[key].reworked_closed.add(case_id)
             case "rated":
                 score = data.get("score")
-                if in_period and lead and isinstance(score, int):
-                    depts[lead].scores[case_id] = score
+                key = credit(case_id, lead)
+                rater = str(actor).startswith(SATISFACTION_RATERS)
+                if in_period and lead and key and rater and isinstance(score, int):
+                    groups[key].scores[case_id] = score
 
-    for case_id, dept, resolve_by, closed_at in due_rows:
-        entry = depts[str(dept)]
+    for case_id, group, resolve_by, closed_at in due_rows:
+        entry = groups[str(group)]
         entry.due.add(str(case_id))
         if str(case_id) in closed_ids and closed_at is not None and closed_at <= resolve_by:
             entry.closed_on_time.add(str(case_id))
 
-    return [depts[code].row(code) for code in sorted(depts)]
+    return [(code, groups[code].row()) for code in sorted(groups)]
 
 
 def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:

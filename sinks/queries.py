@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from schemas.reports import shown_reporter
 from sinks.brief_files import hotspot_alerts
 from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds
 from sinks.models import case_events, cases, principals, reports
@@ -254,18 +255,23 @@ class CaseQueries:
         ``reports_by``, to the reporters of the reports that submitter sent
         (``reporter:<report id>``), newest first."""
         limit = max(0, min(limit, MAX_LIMIT))
-        targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
-        if reports_by is not None:
-            own = select(literal("reporter:") + reports.c.id).where(
-                reports.c.submitted_by == reports_by
-            )
-            targets.append(inbox.c.recipient.in_(own))
-        query = select(inbox).where(or_(*targets))
+        query = select(inbox).where(_inbox_of(recipients, reports_by))
         if unread_only:
             query = query.where(inbox.c.read_at.is_(None))
         query = query.order_by(inbox.c.time.desc(), inbox.c.notification_id).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def inbox_item(
+        self, notification_id: str, recipients: Sequence[str], *, reports_by: str | None = None
+    ) -> dict[str, Any] | None:
+        """One message of the inbox :meth:`inbox` would show these recipients, or None."""
+        query = select(inbox).where(
+            inbox.c.notification_id == notification_id, _inbox_of(recipients, reports_by)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row is not None else None
 
     def count_cases(self) -> int:
         with self.engine.connect() as conn:
@@ -300,6 +306,18 @@ def _name_actors(conn: Connection, timeline: list[dict[str, Any]]) -> None:
         entry["actor_name"] = names.get(str(entry["actor"]).partition(":")[2])
 
 
+def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElement[bool]:
+    """Messages to any of ``recipients`` and, with ``reports_by``, to the reporters of
+    the reports that submitter sent (``reporter:<report id>``)."""
+    targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
+    if reports_by is not None:
+        own = select(literal("reporter:") + reports.c.id).where(
+            reports.c.submitted_by == reports_by
+        )
+        targets.append(inbox.c.recipient.in_(own))
+    return or_(*targets)
+
+
 def _case(row: RowMapping) -> dict[str, Any]:
     out = {name: row[name] for name in _CASE_COLUMNS}
     snapshot = row["snapshot"] or {}
@@ -328,5 +346,5 @@ def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:
         "attributes": row["attributes"],
     }
     if include_personal:
-        out["reporter"] = row["reporter"]
+        out["reporter"] = shown_reporter(row["reporter"])
     return out

@@ -12,12 +12,15 @@ from gateway.routes import (
     actions,
     audit,
     cases,
+    deliveries,
     events,
     exports,
+    feedback,
     me,
     media,
     meta,
     pages,
+    public,
     reference,
     reports,
     stats,
@@ -35,10 +38,14 @@ ROUTERS: tuple[APIRouter, ...] = (
     me.router,  # /api/v1/me/profile, tasks, inbox
     reference.router,  # /api/v1/categories, grids, departments
     stats.router,  # /api/v1/stats/...
+    public.router,  # /api/v1/public/... (no token)
+    feedback.api,  # /api/v1/feedback/{token} (the link is the credential)
+    feedback.router,  # /f/{token}
     exports.router,  # /api/v1/exports/cases.csv, /api/v1/briefs/{day}
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
+    deliveries.router,  # /api/v1/admin/deliveries (dead ones, re-sent)
     audit.router,  # /api/v1/audit
     meta.router,  # /healthz, /readyz, /schemas/
     pages.router,  # /m/, /console/, /reports/

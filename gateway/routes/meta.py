@@ -1,4 +1,5 @@
-"""Health, readiness and the JSON Schema of every contract (all public)."""
+"""Health, readiness, this hub and its district data (``/api/v1/meta``) and the
+JSON Schema of every contract (all public)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,26 @@ async def readyz(request: Request, deps: Deps) -> Health:
     if not started or (deps.ready_check is not None and not deps.ready_check()):
         raise HTTPException(status_code=503, detail="not ready")
     return Health(status="ready")
+
+
+@router.get("/api/v1/meta", summary="This hub: its version and the district data in force")
+async def meta(request: Request, deps: Deps) -> dict[str, Any]:
+    grids = deps.district.grids.geojson()
+    return {
+        "version": request.app.version,
+        "district": {
+            key: grids[key]
+            for key in ("name", "district_code", "district_name", "synthetic")
+            if key in grids
+        }
+        | {
+            "grids": len(grids["features"]),
+            "streets": len(deps.district.grids.streets()),
+        },
+        # per kind (grids, routing, taxonomy): the version loaded with
+        # `gridhub grids import` / `gridhub rules import` in force here; 0: the files
+        "data": deps.district_sync.versions() if deps.district_sync is not None else {},
+    }
 
 
 @router.get("/schemas/", response_model=SchemaIndex, summary="Index of the contract schemas")

@@ -19,7 +19,7 @@ addStrings({
     denied: "无权访问实时流", timeline: "时间线", report_list: "上报记录", reasons: "定级与派遣依据",
     actions: "操作", dispatch: "派遣", reject: "驳回（不予立案）", merge: "合并到", escalate: "督办升级",
     comment: "备注", reason: "原因", note: "备注内容", into: "合并目标（附近同类案件）", done: "已提交",
-    pending_answer: "已发送，等待处理结果", new_p1: "新的 P1 紧急案件", hotspot: "热点预警", count_of: "共 {n} 件",
+    pending_answer: "已发送，等待处理结果", new_p1: "新的 P1 紧急案件", hotspot: "热点预警", unsatisfied: "回访不满意", count_of: "共 {n} 件",
     rework: "返工", escalation: "升级", respond_by: "响应时限", resolve_by: "处置时限", map: "网格位置图",
     photo: "照片", accept: "签收", return: "退回（非本部门职责）", resolve: "办结并反馈",
     resolve_note: "处置说明", resolve_photo: "处置照片", evidence: "处置反馈", refused: "被拒绝",
@@ -46,7 +46,7 @@ addStrings({
     report_list: "Reports", reasons: "Priority and routing reasons", actions: "Actions", dispatch: "Dispatch",
     reject: "Reject", merge: "Merge into", escalate: "Escalate", comment: "Comment", reason: "Reason",
     note: "Note", into: "Target case (nearby, same category)", done: "Done",
-    pending_answer: "Sent; waiting for the answer", new_p1: "New P1 case", hotspot: "Hotspot alert",
+    pending_answer: "Sent; waiting for the answer", new_p1: "New P1 case", hotspot: "Hotspot alert", unsatisfied: "Reporter not satisfied",
     count_of: "{n} cases", rework: "rework", escalation: "escalation", respond_by: "Respond by",
     resolve_by: "Resolve by", map: "Grid location map", photo: "Photo", accept: "Accept",
     return: "Return (not ours)", resolve: "Resolve with evidence", resolve_note: "What was done",
@@ -75,6 +75,7 @@ const PAST = {
 };
 const LIVE = ["open", "dispatched", "in_progress", "resolved"];
 const HOTSPOT_TYPE = "org.gridhub.alert.hotspot";
+const UNSATISFIED_TYPE = "org.gridhub.feedback.unsatisfied"; // 回访不满意: the duty office must handle it
 const SEEN_KEY = "gridhub.console.seen-alerts";
 const cases = new Map(); // id -> case
 const lastPriority = new Map(); // id -> priority seen before (a P1 banner once per case)
@@ -175,14 +176,19 @@ function renderRows(flashId) {
 function seenAlerts() {
   try { return new Set(JSON.parse(sessionStorage.getItem(SEEN_KEY) || "[]")); } catch { return new Set(); }
 }
-function banner(id, kind, text, caseId) {
+const BANNER_TITLES = { p1: "new_p1", hotspot: "hotspot", unsatisfied: "unsatisfied" };
+
+// inboxId: an inbox message the banner stands for; dismissing it marks it read
+// (a 回访不满意 item is handled once the operator has seen it and acted).
+function banner(id, kind, text, caseId, inboxId = null) {
   const seen = seenAlerts();
   if (seen.has(id) || document.querySelector(`[data-alert="${CSS.escape(id)}"]`)) return;
   const node = el("div", { class: `banner banner-${kind}`, role: "alert", dataset: { alert: id } },
-    el("strong", {}, kind === "p1" ? t("new_p1") : t("hotspot")), " ", text, " ",
+    el("strong", {}, t(BANNER_TITLES[kind])), " ", text, " ",
     caseId ? el("button", { type: "button", onclick: () => openCase(caseId) }, t("open_case")) : "",
     el("button", { type: "button", "aria-label": t("dismiss"), onclick: () => {
       seen.add(id); sessionStorage.setItem(SEEN_KEY, JSON.stringify([...seen].slice(-200))); node.remove();
+      if (inboxId) api(`/api/v1/me/inbox/${encodeURIComponent(inboxId)}/read`, { method: "POST" }).catch(() => {});
     } }, "×"));
   document.getElementById("banners").append(node);
 }
@@ -195,6 +201,8 @@ async function pollAlerts() {
     for (const m of data.items.slice().reverse()) {
       if (new Date(m.time).getTime() < since) continue;
       if (m.event_type === HOTSPOT_TYPE) banner(m.notification_id, "hotspot", m.subject || m.body, null);
+      if (m.event_type === UNSATISFIED_TYPE && !m.read_at)
+        banner(m.notification_id, "unsatisfied", m.body || m.subject, m.case_id, m.notification_id);
     }
   } catch { /* the queue goes on without banners */ }
 }

@@ -13,9 +13,12 @@ from gateway.deps import GatewayDeps
 from gateway.open311.config import Open311Config
 from schemas.envelope import INBOUND_TYPES
 from sinks.audit import AuditLog
+from sinks.feedback import FeedbackStore
 from sinks.media import MediaIndex
 from sinks.open311 import ServiceRequestQueries
+from sinks.public import PublicFigures
 from sinks.queries import BriefQueries
+from sinks.redelivery import Redelivery
 from sinks.secretbox import SecretBox
 from sinks.subscriptions import SubscriptionStore
 from sinks.tokens import TokenRecord, TokenStore
@@ -72,7 +75,8 @@ def report_body(**overrides: object) -> dict[str, object]:
 
 def with_stores(deps: GatewayDeps, engine: Engine, **changes: Any) -> GatewayDeps:
     """``deps`` with the stores on ``engine`` (Open311 requests, webhook
-    subscriptions, daily briefs), webhook signing on, a fixed Open311 changeset and
+    subscriptions, daily briefs, public figures, reporters' feedback, dead
+    deliveries), webhook signing on, a fixed Open311 changeset and
     small CloudEvents batch limits; ``changes`` override any of them."""
     stores = replace(
         deps,
@@ -81,6 +85,10 @@ def with_stores(deps: GatewayDeps, engine: Engine, **changes: Any) -> GatewayDep
         briefs=BriefQueries(engine),
         audit=AuditLog(engine),
         media_index=MediaIndex(engine),
+        public=PublicFigures(engine, [c.code for c in deps.district.taxonomy if c.public]),
+        feedback=FeedbackStore(engine),
+        feedback_secret="test-feedback-secret",
+        deliveries=Redelivery(engine),
         webhook_signing=True,
         open311=Open311Config(changeset="2026-01-05T08:00:00Z"),
         max_batch_events=5,

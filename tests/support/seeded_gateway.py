@@ -19,6 +19,7 @@ from gateway.publisher import Headers, InMemoryPublisher
 from gateway.ratelimit import RateLimits
 from gateway.results import CommandResults
 from schemas.cases import CaseCommand, CaseState, CommandResult
+from sinks.outbox import Outbox
 from sinks.stats import CaseStats
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import CaseStory, make_report
@@ -84,6 +85,7 @@ def case_work_deps(
         case_feed=CaseFeed(buffer=100),
         media=MediaStore(tmp_path / "media", media_max_bytes),
         stats=CaseStats(engine),
+        inbox_marker=Outbox(engine),
         rate_limits=rate_limits,
         action_timeout=action_timeout,
         sse_heartbeat=0.2,

@@ -10,6 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import sinks.channel_models  # noqa: F401 - and the channel deliveries
+import sinks.district_loads  # noqa: F401 - and the district data loads
+import sinks.feedback  # noqa: F401 - and the feedback ratings
 import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
 import sinks.subscriptions  # noqa: F401 - and webhook_subscriptions
 from sinks.db import alembic_config, make_engine, upgrade
@@ -29,7 +32,7 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
@@ -38,6 +41,9 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
             "principals",
             "case_events",
             "cases",
+            "channel_deliveries",
+            "district_loads",
+            "feedback_ratings",
             "inbox",
             "notification_deliveries",
             "reports",
@@ -98,9 +104,9 @@ def test_concurrent_upgrades_are_serialised(db_url: str) -> None:
 
 
 def test_tokens_become_principals_and_unique_names_become_ids(db_url: str) -> None:
-    """0004: each token its own principal; what joined on a name that one token
+    """0005: each token its own principal; what joined on a name that one token
     had joins on that principal's id; a name two tokens share stays a name."""
-    upgrade(db_url, "0003")
+    upgrade(db_url, "0004")
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:

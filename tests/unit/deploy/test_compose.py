@@ -118,20 +118,24 @@ def required(value: str, variable: str) -> bool:
 def test_prod_services_get_the_secrets_they_need_and_no_others(compose: dict[str, Any]) -> None:
     secrets = {
         "GRIDHUB_TOKEN_SECRET",
+        "GRIDHUB_FEEDBACK_SECRET",
         "GRIDHUB_WEBHOOK_SECRET",
         "GRIDHUB_DATABASE_URL",
         "GRIDHUB_MIGRATION_DATABASE_URL",
         "GRIDHUB_KAFKA_SASL_PASSWORD",
     }
     needs = {
-        # Token pepper for the gateway only (L10); webhook key for gateway and workers.
+        # Token pepper for the gateway only (L10); webhook key for gateway and workers;
+        # the feedback-link key for both (workers sign, the gateway checks).
         "gateway": {
             "GRIDHUB_TOKEN_SECRET",
+            "GRIDHUB_FEEDBACK_SECRET",
             "GRIDHUB_WEBHOOK_SECRET",
             "GRIDHUB_DATABASE_URL",
             "GRIDHUB_KAFKA_SASL_PASSWORD",
         },
         "worker-1": {
+            "GRIDHUB_FEEDBACK_SECRET",
             "GRIDHUB_WEBHOOK_SECRET",
             "GRIDHUB_DATABASE_URL",
             "GRIDHUB_KAFKA_SASL_PASSWORD",
@@ -210,6 +214,7 @@ def test_the_compose_settings_load_as_prod(
         "DB_APP_PASSWORD": "pw",
         "GRIDHUB_TOKEN_SECRET": "Jq3vP0x9LrT7mW2kZ8sA5dF1gH4yU6nB",
         "GRIDHUB_WEBHOOK_SECRET": "Vb8nM2qL5tR9wX3zK7pD1fG6hJ4sA0cE",
+        "GRIDHUB_FEEDBACK_SECRET": "Hs4kW9pQ2vN7xB3mT8rL1cZ6dF5gJ0yA",
         "KAFKA_GATEWAY_PASSWORD": "Wq5vR8mK2zT9xL4pN7cB1dF6gH3jS0aE",
     }
     for key, value in app_environment(compose, "gateway").items():

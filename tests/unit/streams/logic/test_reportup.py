@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from routing.district import District
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.cases import CaseEventType, CaseState, Priority
 from streams.logic.reportup import (
@@ -237,3 +238,28 @@ def test_the_source_system_hears_every_change_of_its_cases():
     ]
     assert note.recipient == "system:urn:citymgmt:platform"
     assert "CG1" in note.body and note.case_id == own.case.id
+
+
+def test_the_source_system_gets_its_number_its_status_code_and_the_department():
+    statuses = District.load().statuses
+    s = story()
+    s.dispatch()
+    s.resolve()
+    s.close()
+    codes = []
+    for event in s.events:
+        external = event.model_copy(
+            update={
+                "case": event.case.model_copy(
+                    update={"source": "urn:system:citymgmt", "external_ref": "CG42"}
+                )
+            }
+        )
+        decision = report_up(
+            external, None, names, lambda src, st: statuses.status(src, st).as_json()
+        )
+        [note] = [n for n in decision.notifications if n.recipient.startswith("system:")]
+        assert note.data["external_ref"] == "CG42" and note.data["version"] == event.version
+        assert note.data["department"] == event.case.lead_department
+        codes.append(note.data["source_status"]["code"])
+    assert codes == ["10", "20", "40", "50"]  # 立案, 派遣, 处置完毕, 结案

@@ -32,7 +32,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from gateway import intake
-from gateway.auth import Anonymous, signed_in
+from gateway.auth import PUBLIC_READ, signed_in
 from gateway.cloudevents_http import media_type
 from gateway.deps import Deps, GatewayDeps
 from gateway.open311 import docs, requests, services
@@ -86,7 +86,6 @@ class Open311Route(APIRoute):
 
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
-PUBLIC_READ = [Anonymous]  # the public reads: counted per client address
 
 FormatPath = Annotated[Format, Path(description="json or xml")]
 Jurisdiction = Annotated[

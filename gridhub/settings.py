@@ -206,7 +206,9 @@ class Settings(BaseSettings):
 
     # -- feedback links for reporters (signed by the worker, read by the gateway) --
     feedback_secret: SecretStr = Field(
-        default=SecretStr(DEV_SECRET), description="signs reporters' feedback links (/f/{token})"
+        default=SecretStr(DEV_SECRET),
+        description="key of reporters' feedback links (/f/{token}): the worker signs them, "
+        "the gateway checks them",
     )
     feedback_link_days: int = Field(
         default=30, ge=1, le=366, description="how long a feedback link works"

@@ -58,7 +58,8 @@ ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     OPEN311: frozenset(),
     REPORTER: frozenset({Action.RATE}),
 }
-# Actions a department takes on work assigned to it, not on any case it can see.
+# Actions a department takes on work assigned to it as the lead, not on any case
+# it can see (a co-department sees the case and comments).
 DEPARTMENT_ACTIONS = frozenset({Action.ACCEPT, Action.RETURN, Action.RESOLVE})
 # The order in which the pages list the actions of a case.
 ACTION_ORDER = (
@@ -244,8 +245,17 @@ def role_refusal(role: str, action: Action) -> Refusal | None:
 def scope_refusal(role: str, scope: str | None, action: Action, case: CaseFacts) -> Refusal | None:
     if not sees_case(role, scope, case):
         return Refusal("scope", f"{action.value}: the case is outside this caller's scope")
-    if role == DEPARTMENT and action in DEPARTMENT_ACTIONS and not case.has_department(str(scope)):
-        return Refusal("scope", f"{action.value}: case is not assigned to {scope or '-'}")
+    if role == DEPARTMENT and action in DEPARTMENT_ACTIONS:
+        if not case.has_department(str(scope)):
+            return Refusal("scope", f"{action.value}: case is not assigned to {scope or '-'}")
+        # A co-department (联合执法) acts on its own part only, never on the lead's
+        # whole case: accepting, resolving or returning it is the lead's.
+        if case.lead_department is not None and case.lead_department != scope:
+            return Refusal(
+                "scope",
+                f"{action.value}: {scope} is a co-department of this case; "
+                f"only the lead department {case.lead_department} may {action.value} it",
+            )
     return None
 
 

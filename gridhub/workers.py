@@ -6,8 +6,8 @@ process is a plain ``gridhub worker`` with the same app id, i.e. a member of the
 same consumer group: Kafka spreads the partitions over them and moves a dead
 one's partitions to the others (DESIGN.md §7 — the one-writer-per-case rule
 holds across processes as it does across machines). Process ``i`` serves its
-health and metrics on ``worker_web_port + i`` and keeps its runtime state in
-``home/worker-i``.
+health and metrics on ``worker_metrics_port + i``, runs Faust's web server on
+``worker_web_port + i`` and keeps its runtime state in ``home/worker-i``.
 
 This parent only starts, watches and stops them:
 
@@ -50,7 +50,11 @@ def worker_command(index: int) -> list[str]:
 
 
 def worker_env(settings: Settings, index: int, base: Mapping[str, str]) -> dict[str, str]:
-    return {**base, "GRIDHUB_WORKER_WEB_PORT": str(settings.worker_web_port + index)}
+    return {
+        **base,
+        "GRIDHUB_WORKER_WEB_PORT": str(settings.worker_web_port + index),
+        "GRIDHUB_WORKER_METRICS_PORT": str(settings.worker_metrics_port + index),
+    }
 
 
 @dataclass

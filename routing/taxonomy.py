@@ -27,9 +27,10 @@ class Category:
     default_priority: Priority
     dedup_radius_m: float = DEFAULT_DEDUP_RADIUS_M
     keywords: tuple[str, ...] = ()
-    # Shown in public output (三公开: /public/, the bulletin); private matters
-    # such as neighbour disputes say ``public: false``.
-    public: bool = True
+    # Whether its cases may be shown to anyone (Open311 reads, /public/, the
+    # bulletin): only when the district says so; disputes, police and domestic
+    # matters never.
+    public: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +70,7 @@ def _category(entry: Mapping[str, Any], where: str) -> Category:
 
 
 def _flag(entry: Mapping[str, Any], key: str, where: str) -> bool:
-    value = entry.get(key, True)
+    value = entry.get(key, False)  # private unless the district says otherwise
     if not isinstance(value, bool):
         raise ValueError(f"{where}: `{key}` must be true or false, not {value!r}")
     return value

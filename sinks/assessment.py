@@ -39,8 +39,11 @@ Streets and communities (街道/社区, :func:`area_indicators`) get the same
 indicators for the cases in their area, whoever handled them — the same replay,
 credited by the case's area instead of its lead department.
 
-Grid workers are the token names that submit reports (``reports.submitted_by``)
-and that verify on site (the ``actor`` of ``verified`` events): ``reports``
+Grid workers are the principals that submit reports (``reports.submitted_by``,
+a principal id) and that verify on site (the ``actor`` of ``verified`` events,
+``grid_worker:<principal id>``), one row per principal whatever its display
+name (``grid_worker``, from ``principals``; two people of one name are two
+rows): ``reports``
 (上报数, received in the period), ``verifications`` (核查数), ``verifications_passed``
 (核查通过数) and ``verification_pass_rate`` (核查通过率).
 """
@@ -57,13 +60,13 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Engine, func, select
 
 from schemas.cases import CaseEventType, CaseState
-from sinks.models import case_events, cases, reports
+from sinks.models import case_events, cases, principals, reports
 
 AreaLevel = Literal["street", "community"]
-GRID_WORKER_ROLE = "grid_worker"
+GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
 # Satisfaction is what the people who reported say through their feedback links
 # (the case agent records them as "reporter:<report id>"), not the centre's own view.
-SATISFACTION_RATERS = "reporter:"  # the role prefix of a verifier recorded by the gateway
+SATISFACTION_RATERS = "reporter:"
 
 DEPARTMENT_LABELS: dict[str, str] = {
     "department": "部门",
@@ -274,7 +277,7 @@ def _indicators(
 
 
 def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """One dict per grid worker (token name) with reports or verifications in ``[start, end)``."""
+    """One dict per grid worker (principal) with reports or verifications in ``[start, end)``."""
     _check_period(start, end)
     submitted = (
         select(reports.c.submitted_by, func.count())
@@ -295,15 +298,22 @@ def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> li
         for name, n in conn.execute(submitted):
             counts[str(name)][0] = int(n)
         for actor, data in conn.execute(verified):
-            # The gateway records the verifier as "grid_worker:<token name>" and the
-            # reporter as the bare token name: one person, one row.
+            # The gateway records the verifier as "grid_worker:<principal id>" and
+            # the reporter as the bare principal id: one person, one row.
             entry = counts[str(actor).removeprefix(f"{GRID_WORKER_ROLE}:")]
             entry[1] += 1
             if (data or {}).get("passed") is True:
                 entry[2] += 1
+        names = {
+            str(row.id): str(row.name)
+            for row in conn.execute(
+                select(principals.c.id, principals.c.name).where(principals.c.id.in_(list(counts)))
+            )
+        }
     return [
         {
-            "grid_worker": name,
+            "principal_id": name,
+            "grid_worker": names.get(name, name),
             "reports": n_reports,
             "verifications": n_verified,
             "verifications_passed": n_passed,

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     RowMapping,
     false,
@@ -32,7 +33,7 @@ from schemas.periods import Period
 from schemas.reports import shown_reporter
 from sinks.brief_files import hotspot_alerts
 from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds, period_brief
-from sinks.models import case_events, cases, reports
+from sinks.models import case_events, cases, principals, reports
 from sinks.outbox_models import inbox
 
 MAX_LIMIT = 500
@@ -216,6 +217,7 @@ class CaseQueries:
                 .order_by(case_events.c.version)
             ).mappings()
             timeline = [dict(e) for e in events]
+            _name_actors(conn, timeline)
         case = _case(row)
         case["reports"] = found
         case["timeline"] = timeline
@@ -293,6 +295,20 @@ class BriefQueries:
     def period_brief(self, period: Period, names: BriefNames) -> Brief:
         hotspots = hotspot_alerts(self.engine, period.start, period.end, self.recipient)
         return period_brief(self.engine, period, hotspots=hotspots, names=names)
+
+
+def _name_actors(conn: Connection, timeline: list[dict[str, Any]]) -> None:
+    """Add ``actor_name``: the display name of the principal an actor
+    (``<role>:<principal id>``) names; the actor itself stays the identity."""
+    ids = {str(e["actor"]).partition(":")[2] for e in timeline if ":" in str(e["actor"])}
+    names = {
+        str(row.id): str(row.name)
+        for row in conn.execute(
+            select(principals.c.id, principals.c.name).where(principals.c.id.in_(list(ids)))
+        )
+    }
+    for entry in timeline:
+        entry["actor_name"] = names.get(str(entry["actor"]).partition(":")[2])
 
 
 def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElement[bool]:

@@ -9,7 +9,9 @@
 - out: a case as a service request (:func:`service_request`): ``open`` while the
   case is live (open, dispatched, in progress, resolved awaiting verification),
   ``closed`` once it is closed, rejected or merged, with ``status_notes`` saying
-  which and why.
+  which (never an operator's reason). What is public follows
+  :mod:`schemas.publicdata`: no free text (a reporter's or an operator's), the
+  location snapped to about 100 m.
 
 Refusals raise :class:`~gateway.open311.render.Open311Error`: 400, or 404 for a
 ``service_code`` we do not have.
@@ -31,6 +33,7 @@ from pydantic import ValidationError
 from gateway.open311.render import Open311Error, w3c
 from gateway.open311.services import ATTRIBUTE_CODES
 from gateway.ports import DistrictData
+from routing.provenance import FUTURE_SKEW
 from schemas.envelope import describe_validation_error
 from schemas.publicdata import snap_point
 from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
@@ -38,9 +41,12 @@ from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 64
 MAX_WINDOW = timedelta(days=90)
-MAX_REQUESTS = 1000
-MAX_IDS = 200
-FUTURE_SKEW = timedelta(minutes=10)  # an occurred_at this far ahead of now is a clock's error
+MAX_REQUESTS = 100  # public reads: a small page
+DEFAULT_REQUESTS = 50
+MAX_IDS = 50
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 CLOSED_STATES = frozenset({"closed", "rejected", "merged"})
 OPEN_STATES = frozenset({"open", "dispatched", "in_progress", "resolved"})
@@ -183,7 +189,8 @@ def _occurred_at(text: str | None, now: datetime) -> datetime | None:
 
 
 def parse_w3c(text: str, name: str) -> datetime:
-    """A W3C datetime (ISO 8601 with a time zone), in UTC."""
+    """A W3C datetime (ISO 8601 with a time zone), in UTC, between the years 2000
+    and 2100 (far dates would overflow the arithmetic on them)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -192,6 +199,8 @@ def parse_w3c(text: str, name: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         raise Open311Error(400, f"{name} must include a time zone (Z or +HH:MM)")
+    if not EARLIEST.year <= moment.year <= LATEST.year - 1:
+        raise Open311Error(400, f"{name} must be between {EARLIEST.year} and {LATEST.year}")
     return moment.astimezone(UTC)
 
 
@@ -202,7 +211,7 @@ def parse_w3c(text: str, name: str) -> datetime:
 class RequestQuery:
     """What ``GET requests`` asks for: by ``ids``, or by the other filters."""
 
-    limit: int = MAX_REQUESTS
+    limit: int = DEFAULT_REQUESTS
     ids: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     states: frozenset[str] | None = None  # None: every state
@@ -224,7 +233,7 @@ def request_query(
     """The arguments of ``GET requests``: ``service_request_id`` (comma-separated)
     overrides the others; ``service_code`` and ``status`` (open, closed) are
     comma-separated; the dates default to the 90 days up to ``now``."""
-    count = MAX_REQUESTS
+    count = DEFAULT_REQUESTS
     if limit:
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_REQUESTS:
             raise Open311Error(400, f"limit must be a whole number from 1 to {MAX_REQUESTS}")
@@ -302,16 +311,12 @@ def status_notes(case: Mapping[str, Any], agency: str | None) -> str:
     return state
 
 
-def is_public(case: Mapping[str, Any], district: DistrictData) -> bool:
-    """Whether the case's category may be shown in public reads."""
-    category = district.taxonomy.get(str(case.get("category")))
-    return category is not None and category.public
-
-
 def service_request(
     case: Mapping[str, Any], district: DistrictData, tz: ZoneInfo
 ) -> dict[str, Any]:
-    """A case (``sinks.open311`` row) as a GeoReport v2 service request."""
+    """A case (``sinks.open311`` row, of a public category) as a GeoReport v2
+    service request, as the public may see it: no free text, the location
+    snapped to about 100 m."""
     code = str(case.get("category"))
     category = district.taxonomy.get(code)
     lead = case.get("lead_department")

@@ -27,6 +27,7 @@ from gateway.publisher import PublishError
 from gateway.results import CommandResults
 from gateway.routes.cases import visible, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID
+from gateway.routes.media import check_media_ids
 from schemas.cases import Action, CaseAction, CaseCommand, CommandResult
 from schemas.envelope import now_utc
 from schemas.policy import (
@@ -94,7 +95,8 @@ async def _visible_case(deps: GatewayDeps, token: TokenInfo, case_id: str) -> di
 def _command_id(token: TokenInfo, case_id: str, key: str | None, deps: GatewayDeps) -> str:
     if key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(deps.idempotency_namespace, f"action:{token.id}:{case_id}:{key}"))
+    who = token.principal_id
+    return str(uuid.uuid5(deps.idempotency_namespace, f"action:{who}:{case_id}:{key}"))
 
 
 async def _check_body(deps: GatewayDeps, case: dict[str, Any], action: CaseAction) -> None:
@@ -175,6 +177,8 @@ async def act_on_case(
     results = _results(deps)
     case = await _visible_case(deps, token, case_id)
     await _check_body(deps, case, action)
+    if action.media:
+        await run_in_threadpool(check_media_ids, deps, token, list(action.media))
     command_id = _command_id(token, case_id, idempotency_key, deps)
     known = results.recent(command_id)
     if known is not None:  # a retry of a command already answered
@@ -183,7 +187,7 @@ async def act_on_case(
     command = CaseCommand(
         command_id=command_id,
         case_id=case_id,
-        actor=f"{token.role}:{token.name}"[:128],
+        actor=f"{token.role}:{token.principal_id}"[:128],
         role=token.role,
         scope=token.scope,
         time=now_utc(),

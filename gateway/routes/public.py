@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
+from gateway.auth import PUBLIC_READ
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import PublicReader
@@ -27,7 +28,7 @@ from schemas.periods import Period, PeriodKind, period_of
 from sinks.briefs import BriefNames
 from sinks.bulletin import render_bulletin
 
-router = APIRouter(prefix="/api/v1/public", tags=["public"])
+router = APIRouter(prefix="/api/v1/public", tags=["public"], dependencies=PUBLIC_READ)
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "public figures are not available here"}

@@ -451,7 +451,7 @@ async function openCase(id, focus = true, atLeastVersion = 0) {
       el("div", {}, (r.media || []).map((m) => mediaImg(m, `${t("photo")} ${r.id}`)))))),
     el("h3", {}, t("timeline")),
     el("ol", { class: "list", id: "timeline" }, (c.timeline || []).map((e) => el("li", {},
-      el("strong", {}, `v${e.version} ${t(`t_${e.type}`)}`), ` · ${fmtTime(e.time)} · ${e.actor || ""}`,
+      el("strong", {}, `v${e.version} ${t(`t_${e.type}`)}`), ` · ${fmtTime(e.time)} · ${e.actor_name || e.actor || ""}`,
       eventText(e) ? el("div", { class: "muted" }, eventText(e)) : ""))),
   );
   if (focus) document.getElementById("detail-h").focus();

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -161,10 +162,16 @@ class Bench:
             "GRIDHUB_APP_ID": f"{self.run_id}-{backend}-worker",
             "GRIDHUB_DATABASE_URL": db_url,
             "GRIDHUB_HOME": str(home),
+            "GRIDHUB_ENV": "dev",
             "GRIDHUB_WORKER_WEB_PORT": str(free_port()),
+            "GRIDHUB_WORKER_METRICS_PORT": str(free_port()),
             "GRIDHUB_GATEWAY_PORT": str(free_port()),
+            "GRIDHUB_METRICS_PORT": str(free_port()),
             "GRIDHUB_TOPIC_PARTITIONS": str(self.config.partitions),
             "GRIDHUB_TOKEN_SECRET": self.secret,
+            # The bench offers thousands of reports a second from one grid worker:
+            # the limiter stays on the path (its cost is measured), not in the way.
+            "GRIDHUB_RATE_LIMITS": json.dumps({"grid_worker": "1000000/second"}),
         }
 
     def _spawn(
@@ -180,12 +187,17 @@ class Bench:
 
     def _spawn_workers(self, env: Mapping[str, str], tag: str) -> list[HubProcess]:
         """The worker processes (same app id: they share the partitions), each with
-        its own home and web port."""
+        its own home, web port and metrics port."""
         workers = []
         for n in range(self.config.worker_processes):
             home = Path(env["GRIDHUB_HOME"]) / f"worker-{n}"
             home.mkdir(parents=True, exist_ok=True)
-            own = {**env, "GRIDHUB_HOME": str(home), "GRIDHUB_WORKER_WEB_PORT": str(free_port())}
+            own = {
+                **env,
+                "GRIDHUB_HOME": str(home),
+                "GRIDHUB_WORKER_WEB_PORT": str(free_port()),
+                "GRIDHUB_WORKER_METRICS_PORT": str(free_port()),
+            }
             workers.append(self._spawn("worker", own, tag))
         return workers
 

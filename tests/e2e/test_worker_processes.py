@@ -62,7 +62,7 @@ def test_two_worker_processes_share_the_partitions(hub_env, running, kafka_boots
     upgrade(db_url)
     parent = env.spawn("worker", GRIDHUB_WORKER_PROCESSES="2")
     running.append(parent)
-    port = int(env.env["GRIDHUB_WORKER_WEB_PORT"])
+    port = int(env.env["GRIDHUB_WORKER_METRICS_PORT"])  # process i serves it on port + i
     wait_until(lambda: ready(port) and ready(port + 1), 120, "both processes with partitions")
     first, second = children(parent.pid)
 

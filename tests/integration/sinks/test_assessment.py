@@ -70,13 +70,15 @@ def test_grid_worker_indicators(loaded):
     gw1 = {k: v for k, v in rows["gw-1"].items() if k != "labels"}
     gw2 = {k: v for k, v in rows["gw-2"].items() if k != "labels"}
     assert gw1 == {
-        "grid_worker": "gw-1",
+        "principal_id": "gw-1",
+        "grid_worker": "gw-1",  # no such principal here: named by its id
         "reports": 4,  # c1 c2 c6 c7 (c5 and c9 were reported before)
         "verifications": 4,  # c1, c2 fail, c2 pass, c5
         "verifications_passed": 3,
         "verification_pass_rate": 0.75,
     }
     assert gw2 == {
+        "principal_id": "gw-2",
         "grid_worker": "gw-2",
         "reports": 3,  # c3 c4 and the second report of c1
         "verifications": 1,

@@ -126,7 +126,7 @@ class TestCaseDetail:
             ),
             ("case-a", "operator", None, ["merge", "escalate", "reprioritise", "comment", "rate"]),
             ("case-a", "department", "chengguan", ["accept", "resolve", "return", "comment"]),
-            ("case-a", "department", "zhujian", ["accept", "resolve", "return", "comment"]),
+            ("case-a", "department", "zhujian", ["comment"]),  # a co-department
             ("case-b", "grid_worker", GRID_B, ["comment", "rate"]),
             ("case-a", "leader", None, ["comment"]),
         ],

@@ -20,6 +20,7 @@ from schemas.policy import (
     allowed_actions,
     grid_in_scope,
     refusal,
+    scope_refusal,
     sees_case,
     source_allowed,
 )
@@ -58,6 +59,13 @@ def test_a_department_on_its_dispatched_case() -> None:
         "return",
         "comment",
     ]
+
+
+def test_a_co_department_comments_but_does_not_act_on_the_leads_case() -> None:
+    for state in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
+        assert action_names(allowed_actions(DEPARTMENT, "zhujian", facts(state))) == ["comment"]
+    refused = scope_refusal(DEPARTMENT, "zhujian", Action.RETURN, facts(CaseState.DISPATCHED))
+    assert refused is not None and "co-department" in refused.reason
 
 
 def test_a_department_sees_nothing_of_another_departments_case() -> None:

@@ -13,6 +13,7 @@ yields identical events.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from schemas.cases import (
     CaseState,
     SlaState,
 )
+from schemas.duty import TaskRole
 from schemas.lifecycle import decide
 from schemas.reports import Report
 from streams.logic.casestore import (
@@ -37,7 +39,9 @@ from streams.logic.casestore import (
     near_scope,
     neighbour_keys,
 )
+from streams.logic.parts import new_task, stamp, with_tasks
 
+PART_FIELDS = ("tasks", "extensions", "orders")
 CASE_ID_NAMESPACE = uuid.UUID("2b7e4c1e-0d6b-4b8a-8f55-93c1a8f0e6d4")
 SYSTEM_ACTOR = "system:gridhub"
 ROUTING_ACTOR = "system:routing"
@@ -61,8 +65,13 @@ def next_event(
     report: Report | None = None,
     **changes: Any,
 ) -> CaseEvent:
-    """The event for one accepted change: version + 1 and the snapshot after it."""
-    after = case.model_copy(update={**changes, "version": case.version + 1, "updated_at": time})
+    """The event for one accepted change: version + 1 and the snapshot after it;
+    each task, extension or order it changed is stamped with the new version."""
+    version = case.version + 1
+    for name in PART_FIELDS:
+        if name in changes:
+            changes[name] = stamp(getattr(case, name), changes[name], version)
+    after = case.model_copy(update={**changes, "version": version, "updated_at": time})
     return CaseEvent(
         case_id=case.id,
         version=after.version,
@@ -368,11 +377,18 @@ class CaseWork:
         time: datetime,
         actor: str = ROUTING_ACTOR,
         department: str | None = None,
+        co_departments: Sequence[str] = (),
     ) -> CaseEvent | None:
-        """Dispatch by the routing rules (or to ``department``), saving the record;
-        None when no rule routes it: the case stays ``open`` for the operator."""
+        """Dispatch by the routing rules (or to ``department`` with
+        ``co_departments``), saving the record; None when no rule routes it: the
+        case stays ``open`` for the operator.
+
+        Each department gets a task (the lead's, and a co-department's unless it
+        already holds an open one). The SLA clock runs from the first dispatch: a
+        case dispatched again (after its lead returned it) keeps its deadline and
+        its supervision marks; only the new tasks' response deadlines start now."""
         case = record.case
-        co: tuple[str, ...] = ()
+        co: tuple[str, ...] = tuple(co_departments)
         if department is not None:
             lead, reasons = department, [f"dispatched to {department} by {actor}"]
         else:
@@ -386,7 +402,18 @@ class CaseWork:
                 return None
             lead, co, reasons = decision.lead, decision.co, list(decision.reasons)
         respond_by, resolve_by = self.district.deadlines(case.priority, time)
-        departments = [lead, *co]
+        first = case.dispatched_at is None
+        if not first:
+            resolve_by = case.resolve_by or case.due_by or resolve_by
+        tasks = case.current_tasks()
+        tasks.append(new_task(tasks, lead, TaskRole.LEAD, time, respond_by, resolve_by))
+        for code in co:
+            held = [t for t in tasks if t.department == code and t.unfinished]
+            if code != lead and not held:
+                tasks.append(new_task(tasks, code, TaskRole.CO, time, respond_by, resolve_by))
+        changes: dict[str, Any] = with_tasks(tasks)
+        if first:
+            changes.update(dispatched_at=time, due_by=resolve_by, sla_state=SlaState.ON_TRACK)
         event = next_event(
             case,
             CaseEventType.DISPATCHED,
@@ -394,22 +421,19 @@ class CaseWork:
             actor,
             data={
                 "department": lead,
-                "departments": departments,
+                "departments": list(changes["departments"]),
                 "reasons": reasons,
                 "respond_by": respond_by.isoformat(),
                 "resolve_by": resolve_by.isoformat(),
             },
             state=CaseState.DISPATCHED,
-            lead_department=lead,
-            departments=departments,
             respond_by=respond_by,
             resolve_by=resolve_by,
             routing_reasons=reasons,
-            sla_state=SlaState.ON_TRACK,
+            **changes,
         )
-        self.store.save(
-            record.model_copy(update={"case": event.case, "sla_started_at": time, "marks": []})
-        )
+        kept = {} if not first else {"sla_started_at": time, "marks": []}
+        self.store.save(record.model_copy(update={"case": event.case, **kept}))
         return event
 
 

@@ -28,14 +28,16 @@ CASE_ID = "990101001001-abcdef012345"
 
 
 def facts(state: CaseState, **more: object) -> CaseFacts:
-    base: dict[str, object] = {
+    """chengguan leads alone unless ``departments`` says otherwise."""
+    case: dict[str, object] = {
+        "state": state.value,
         "lead_department": "chengguan",
-        "departments": ("chengguan", "zhujian"),
-        "grid_codes": (GRID,),
-        "priority": Priority.P3,
+        "departments": ["chengguan"],
+        "grid_code": GRID,
+        "priority": Priority.P3.value,
     }
-    base.update(more)
-    return CaseFacts(state, **base)  # type: ignore[arg-type]
+    case.update(more)
+    return CaseFacts.of(case)
 
 
 def test_an_operator_on_an_open_case() -> None:
@@ -55,6 +57,7 @@ def test_a_department_on_its_dispatched_case() -> None:
         "accept",
         "resolve",
         "return",
+        "request_extension",
         "comment",
     ]
 

@@ -5,68 +5,17 @@ and every refusal naming its rule."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 
-from schemas.cases import CaseCommand, CaseEventType, CaseSnapshot, CaseState, Priority
+from schemas.cases import CaseCommand, CaseEventType, CaseState, Priority
 from schemas.duty import ExtensionState, OrderLevel, OrderState, TaskRole, TaskState
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
-from streams.logic.commands import CommandOutcome, handle_command
-from streams.logic.intake import normalise
+from streams.logic.commands import handle_command
 from streams.logic.supervision import due_marks
-from tests.support.envelopes import WHEN, report_envelope
-
-LEAD, CO = "chengguan", "zhujian"  # illegal_construction: 城管 leads, 住建 joins
-
-
-class Desk:
-    """One case worked on by the duty office and its departments, minute by minute."""
-
-    def __init__(self, work: CaseWork, case_id: str) -> None:
-        self.work, self.case_id, self.minute = work, case_id, 0.0
-
-    @property
-    def case(self) -> CaseSnapshot:
-        record = self.work.store.record(self.case_id)
-        assert record is not None
-        return record.case
-
-    def at(self, minute: float) -> datetime:
-        return WHEN + timedelta(minutes=minute)
-
-    def send(self, role: str = "operator", scope: str | None = None, **body: Any) -> CommandOutcome:
-        self.minute += 1
-        return handle_command(
-            self.work,
-            CaseCommand(
-                command_id=str(uuid.uuid4()),
-                case_id=self.case_id,
-                actor=f"{role}:{scope or 'desk'}",
-                role=role,
-                scope=scope,
-                time=self.at(self.minute),
-                body=body,
-            ),
-        )
-
-    def dept(self, code: str, **body: Any) -> CommandOutcome:
-        return self.send("department", code, **body)
-
-    def ok(self, outcome: CommandOutcome) -> list[CaseEventType]:
-        assert outcome.result.accepted, outcome.result
-        return [e.type for e in outcome.events]
-
-    def refused(self, outcome: CommandOutcome, rule: str) -> str:
-        assert not outcome.result.accepted and outcome.result.rule == rule, outcome.result
-        assert outcome.events == []
-        return outcome.result.reason
-
-    def task(self, code: str) -> Any:
-        return [t for t in self.case.tasks if t.department == code][-1]
+from tests.support.duty import CO, LEAD, Desk
 
 
 @pytest.fixture
@@ -75,11 +24,7 @@ def work(district) -> CaseWork:
 
 
 def opened(work: CaseWork, district, category: str = "illegal_construction") -> Desk:
-    envelope = report_envelope(category=category, description="违建").model_copy(
-        update={"time": WHEN}
-    )
-    case_id = work.on_report(normalise(envelope, district, WHEN)).events[-1].case_id
-    return Desk(work, case_id)
+    return Desk.open(district, category, work=work)
 
 
 @pytest.fixture

@@ -72,6 +72,24 @@ class CaseReader(Protocol):
         limit: int = 50,
     ) -> list[dict[str, Any]]: ...
 
+    def orders(
+        self, *, state: str | None = None, department: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]: ...
+
+    def extensions(
+        self, *, state: str | None = None, department: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]: ...
+
+    def search(
+        self,
+        *,
+        q: str | None = None,
+        phone: str | None = None,
+        grid_codes: Sequence[str] = (),
+        department: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]: ...
+
 
 class StatsReader(Protocol):
     """``sinks.stats.CaseStats`` as the gateway uses it."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import sinks.audit  # noqa: F401 - registers audit_log on Base.metadata
+import sinks.duty_models  # noqa: F401 - registers the case parts' tables on Base.metadata
 import sinks.outbox_models  # noqa: F401 - registers the outbox tables on Base.metadata
 import sinks.subscriptions  # noqa: F401 - registers webhook_subscriptions on Base.metadata
 from sinks.db import make_engine

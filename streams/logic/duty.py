@@ -54,8 +54,8 @@ def _iso(moment: datetime | None) -> str | None:
 def reassign(
     work: CaseWork, record: CaseRecord, cmd: CaseCommand, body: CaseAction
 ) -> list[CaseEvent]:
-    """改派: the task (the lead's by default) moves to ``department``; the old one
-    ends ``reassigned`` (a returned one stays ``returned``). The SLA clock runs on
+    """改派: the task (the lead's by default, or one returned) moves to
+    ``department``; the old one ends ``reassigned``. The SLA clock runs on
     from the first dispatch unless ``restart_clock``; only the response deadline
     of the new task starts now."""
     case, time = record.case, cmd.time
@@ -65,11 +65,7 @@ def reassign(
     respond_by, resolve_by = work.district.deadlines(case.priority, time)
     if not body.restart_clock:
         resolve_by = moved.resolve_by or case.resolve_by or resolve_by
-    ended = (
-        moved
-        if moved.state is TaskState.RETURNED
-        else end_task(moved, TaskState.REASSIGNED, time, reason=body.reason)
-    )
+    ended = end_task(moved, TaskState.REASSIGNED, time, reason=body.reason)
     tasks = replace_task(case.current_tasks(), ended)
     task = new_task(tasks, body.department, moved.role, time, respond_by, resolve_by)
     tasks.append(task)

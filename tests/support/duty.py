@@ -38,10 +38,11 @@ class Desk:
         *,
         work: CaseWork | None = None,
         at: datetime = WHEN,
+        description: str = "违建",
         **report: Any,
     ) -> Desk:
         work = work or CaseWork(district, DictCaseStore(), merge_window=timedelta(hours=48))
-        envelope = report_envelope(category=category, description="违建", **report).model_copy(
+        envelope = report_envelope(category=category, description=description, **report).model_copy(
             update={"time": at}
         )
         events = work.on_report(normalise(envelope, district, at)).events
@@ -87,3 +88,25 @@ class Desk:
 
     def task(self, code: str) -> Task:
         return [t for t in self.case.tasks if t.department == code][-1]
+
+
+def joint_story(desk: Desk) -> Desk:
+    """The joint case of the closing note, on an opened ``illegal_construction``
+    case (城管 leads, 住建 joins): the lead accepts; 住建 returns its part and the
+    duty office reassigns it to 公安, who does it; the lead asks for two more days
+    and gets them; a 重点 supervision order is answered; the lead resolves and the
+    grid worker's verification closes the case."""
+    desk.ok(desk.dept(LEAD, action="accept", note="已签收，安排执法队"))
+    desk.ok(desk.dept(CO, action="return", reason="该违建不涉及住建审批"))
+    desk.ok(desk.send(action="reassign", task=CO, department="gongan", reason="需公安协助维持秩序"))
+    desk.ok(desk.dept("gongan", action="accept"))
+    until = desk.case.resolve_by + timedelta(days=2)
+    desk.ok(desk.dept(LEAD, action="request_extension", until=until, reason="业主申请听证"))
+    desk.ok(desk.send(action="decide_extension", approved=True, reason="同意延期两天"))
+    reply_by = desk.at(desk.minute + 240)
+    desk.ok(desk.send(action="order", level="重点", reply_by=reply_by, text="请说明拆除进度"))
+    desk.ok(desk.dept(LEAD, action="reply", order="o1", text="听证已结束，明日拆除"))
+    desk.ok(desk.dept("gongan", action="resolve", note="现场秩序维护完毕"))
+    desk.ok(desk.dept(LEAD, action="resolve", note="违建已拆除", media=["photo-1"]))
+    desk.ok(desk.send("grid_worker", "990101001001001", action="verify", passed=True, note="已拆"))
+    return desk

@@ -10,6 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+import sinks.audit  # noqa: F401 - audit_log
+import sinks.duty_models  # noqa: F401 - the case parts' tables
 import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
 import sinks.subscriptions  # noqa: F401 - and webhook_subscriptions
 from sinks.db import alembic_config, make_engine, upgrade
@@ -29,11 +31,15 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
+            "audit_log",
             "case_events",
+            "case_extensions",
+            "case_orders",
+            "case_tasks",
             "cases",
             "inbox",
             "notification_deliveries",

@@ -166,7 +166,7 @@ def test_reassign_one_task(joint: Desk) -> None:
     joint.ok(joint.dept(CO, action="return", reason="不归住建"))
     joint.ok(joint.send(action="reassign", task=CO, department="gongan", reason="改派公安"))
     case = joint.case
-    assert joint.task(CO).state is TaskState.RETURNED  # it had ended by its return
+    assert joint.task(CO).state is TaskState.REASSIGNED  # and no longer holds the lead back
     assert joint.task("gongan").role is TaskRole.CO and case.lead_department == LEAD
 
 

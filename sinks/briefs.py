@@ -281,10 +281,20 @@ def _pct(value: object) -> str:
     return "—" if not isinstance(value, int | float) else f"{value * 100:.1f}%"
 
 
-_RATE_KEYS = frozenset({"on_time_rate", "closure_rate", "rework_rate", "verification_pass_rate"})
+_RATE_KEYS = frozenset(
+    {
+        "on_time_rate",
+        "closure_rate",
+        "rework_rate",
+        "verification_pass_rate",
+        "task_on_time_rate",
+        "extension_rate",
+    }
+)
 _DEPT_COLUMNS = (
     "dispatched",
     "due",
+    "deferred",
     "closed",
     "closed_on_time",
     "on_time_rate",
@@ -293,6 +303,9 @@ _DEPT_COLUMNS = (
     "mean_handling_hours",
     "mean_satisfaction",
     "returned",
+    "tasks_due",
+    "task_on_time_rate",
+    "extension_rate",
 )
 _WORKER_COLUMNS = ("reports", "verifications", "verifications_passed", "verification_pass_rate")
 

@@ -23,7 +23,8 @@ addStrings({
     download_html: "下载 HTML", download_pdf: "下载 PDF", export_csv: "导出案件 CSV（所选周期）",
     downloaded: "已下载", brief_of: "{d} 简报摘要", new_cases: "新增", closed_cases: "结案", overdue_cases: "逾期未结",
     by_category: "按类别", by_street: "按街道", updated_at: "更新于 {t}", week_of: "{d} 起", no_data: "暂无数据",
-    lower_better: "（越低越好）", open_cases: "在办",
+    lower_better: "（越低越好）", open_cases: "在办", deferred: "缓办数", tasks_due: "任务应办数",
+    task_on_time_rate: "任务按期办结率", extension_rate: "延期率",
   },
   en: {
     title: "Situation overview", today: "Today at a glance", trend: "New cases per day, last 14 days",
@@ -42,7 +43,8 @@ addStrings({
     export_csv: "Export cases as CSV (chosen period)", downloaded: "Downloaded", brief_of: "Brief of {d}",
     new_cases: "New", closed_cases: "Closed", overdue_cases: "Overdue", by_category: "By category",
     by_street: "By street", updated_at: "Updated {t}", week_of: "from {d}", no_data: "No data yet",
-    lower_better: " (lower is better)", open_cases: "live",
+    lower_better: " (lower is better)", open_cases: "live", deferred: "Deferred", tasks_due: "Tasks due",
+    task_on_time_rate: "Tasks on time", extension_rate: "Extension rate",
   },
 });
 
@@ -60,6 +62,8 @@ const INDICATORS = {
   closure_rate: { fmt: pct, max: 1, lowerBetter: false },
   rework_rate: { fmt: pct, max: 1, lowerBetter: true },
   mean_satisfaction: { fmt: num, max: 5, lowerBetter: false },
+  task_on_time_rate: { fmt: pct, max: 1, lowerBetter: false },
+  extension_rate: { fmt: pct, max: 1, lowerBetter: true },
 };
 let categories = [];
 let departments = [];
@@ -214,10 +218,12 @@ async function loadScorecards() {
       hbarChart(rows.map((r) => [deptName(r.department), r[key]]), t("dept_chart").replace("{x}", label), spec));
     clear(document.getElementById("dept-table")).append(table(rows, [
       ["rank", (_r, i) => String(i + 1)], ["department", (r) => deptName(r.department)],
-      ["dispatched_n", (r) => num(r.dispatched)], ["due", (r) => num(r.due)], ["closed_n", (r) => num(r.closed)],
+      ["dispatched_n", (r) => num(r.dispatched)], ["due", (r) => num(r.due)], ["deferred", (r) => num(r.deferred)],
+      ["closed_n", (r) => num(r.closed)],
       ["on_time_rate", (r) => pct(r.on_time_rate)], ["closure_rate", (r) => pct(r.closure_rate)],
       ["rework_rate", (r) => pct(r.rework_rate)], ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
-      ["mean_handling_hours", (r) => num(r.mean_handling_hours)],
+      ["mean_handling_hours", (r) => num(r.mean_handling_hours)], ["tasks_due", (r) => num(r.tasks_due)],
+      ["task_on_time_rate", (r) => pct(r.task_on_time_rate)], ["extension_rate", (r) => pct(r.extension_rate)],
     ], "dept-scores"));
   } catch (err) {
     clear(document.getElementById("dept-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));

@@ -387,7 +387,7 @@ def _tables(brief: Brief) -> list[_Table]:
             tuple(
                 (
                     str(d.get("department_name", d["department"])),
-                    *(_cell(k, d[k]) for k in _DEPT_COLUMNS),
+                    *(_cell(k, d.get(k)) for k in _DEPT_COLUMNS),  # older briefs lack newer keys
                 )
                 for d in brief.departments
             ),

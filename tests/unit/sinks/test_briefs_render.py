@@ -139,3 +139,9 @@ def test_a_brief_without_hotspot_data_says_so():
 def test_md_escape_is_one_line():
     assert md_escape("a\nb|c") == "a b\\|c"
     assert md_escape("<b>") == "&lt;b&gt;"
+
+
+def test_the_department_table_has_the_deferred_denominator_and_the_extension_rate():
+    text = render_markdown(brief())
+    assert "缓办数" in text and "延期率" in text and "任务按期办结率" in text
+    assert "33.3%" in text  # the extension rate, as a percentage

@@ -21,6 +21,7 @@ from gateway.feed import CaseFeed
 from gateway.media import MediaStore
 from gateway.open311.config import OPEN311_SOURCE, Open311Config
 from gateway.ports import (
+    AuditLog,
     BriefReader,
     CaseReader,
     DistrictData,
@@ -67,6 +68,7 @@ class GatewayDeps:
     briefs: BriefReader | None = None  # daily briefs on demand
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
+    audit: AuditLog | None = None  # reads of personal data (search by phone)
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from routing.placement import Placement, PlacementRefused
+from routing.sla import WorkCalendar
 from schemas.reports import GeoPoint
 from sinks.briefs import Brief, BriefNames
 
@@ -89,6 +90,14 @@ class CaseReader(Protocol):
         department: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]: ...
+
+
+class AuditLog(Protocol):
+    """``sinks.audit.AuditLog``: one entry per audited read, written before answering."""
+
+    def record(
+        self, *, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
+    ) -> None: ...
 
 
 class StatsReader(Protocol):
@@ -217,6 +226,7 @@ class GridsInfo(Protocol):
     def get(self, code: str) -> GridInfo | None: ...
     def geojson(self) -> dict[str, Any]: ...
     def streets(self) -> dict[str, str]: ...
+    def named(self, text: str) -> Sequence[GridInfo]: ...
 
 
 class DepartmentInfo(Protocol):
@@ -239,6 +249,10 @@ class DistrictData(Protocol):
     def grids(self) -> GridsInfo: ...
     @property
     def departments(self) -> Mapping[str, DepartmentInfo]: ...
+    @property
+    def calendar(self) -> WorkCalendar: ...
+    @property
+    def sla_scale(self) -> float: ...
 
     def place(self, location: GeoPoint | None, grid_code: str | None) -> Placement: ...
 

@@ -166,6 +166,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.publisher import KafkaPublisher
     from gateway.ratelimit import RateLimiter
     from gateway.results import KafkaCommandResults
+    from sinks.audit import AuditLog
     from sinks.open311 import ServiceRequestQueries
     from sinks.stats import CaseStats
     from sinks.subscriptions import SubscriptionStore
@@ -187,6 +188,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         briefs=BriefQueries(db),
         service_requests=ServiceRequestQueries(db),
         subscriptions=SubscriptionStore(db),
+        audit=AuditLog(db),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0

@@ -219,6 +219,21 @@ class GridRegistry:
         """Community code to community name."""
         return {grid.community_code: grid.community_name for grid in self._grids}
 
+    def named(self, text: str) -> list[Grid]:
+        """Grids a place name points at: those whose grid, community or street name
+        contains ``text`` or is contained in it (an address naming a community), by code."""
+        needle = text.strip()
+        if not needle:
+            return []
+        return [
+            grid
+            for grid in self._grids
+            if any(
+                name and (needle in name or name in needle)
+                for name in (grid.name, grid.community_name, grid.street_name)
+            )
+        ]
+
     def grids_touching(self, geometry: BaseGeometry) -> list[Grid]:
         """Grids that share ground with ``geometry`` (WGS84, lon/lat), ordered by code.
 

@@ -76,3 +76,18 @@ def entries(engine: Engine, *, action: str | None = None, limit: int = 100) -> l
         query = query.where(audit_log.c.action == action)
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
+
+
+class AuditLog:
+    """:func:`record` and :func:`entries` on one engine (the gateway's port)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(
+        self, *, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
+    ) -> None:
+        record(self.engine, actor=actor, role=role, action=action, target=target, detail=detail)
+
+    def entries(self, *, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return entries(self.engine, action=action, limit=limit)

@@ -11,6 +11,7 @@ from gateway.open311 import routes as open311
 from gateway.routes import (
     actions,
     cases,
+    duty,
     events,
     exports,
     me,
@@ -19,6 +20,7 @@ from gateway.routes import (
     pages,
     reference,
     reports,
+    search,
     stats,
     stream,
     webhooks,
@@ -29,7 +31,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,  # phones: POST /api/v1/reports, GET /api/v1/reports/{id}
     media.router,  # photos: /api/v1/media
     cases.router,  # /api/v1/cases, /api/v1/cases/{id}
-    actions.router,  # /api/v1/cases/{id}/actions and their late answers
+    actions.router,  # /api/v1/cases/{id}/actions and their late answers, /api/v1/cases/actions
+    search.router,  # /api/v1/search
+    duty.router,  # /api/v1/orders, /api/v1/extensions
     stream.router,  # SSE: /api/v1/stream/cases
     me.router,  # /api/v1/me/profile, tasks, inbox
     reference.router,  # /api/v1/categories, grids, departments
@@ -38,7 +42,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
-    meta.router,  # /healthz, /readyz, /schemas/
+    meta.router,  # /healthz, /readyz, /schemas/, /api/v1/meta
     pages.router,  # /m/, /console/, /reports/
 )
 

@@ -1,4 +1,7 @@
-"""Health, readiness and the JSON Schema of every contract (all public)."""
+"""Health, readiness and the JSON Schema of every contract (all public), and
+``GET /api/v1/meta`` for signed-in clients: what the hub runs on — the SLA
+calendar's official and provisional years, and the duty office's warning when
+next year's holiday schedule is missing."""
 
 from __future__ import annotations
 
@@ -6,10 +9,14 @@ from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from gateway.auth import SignedIn
 from gateway.deps import Deps
 from gateway.errors import ErrorOut
+from gateway.routes.common import AUTH_ERRORS
+from routing.sla import LOCAL_TZ, missing_schedule_warning
+from schemas.envelope import now_utc
 from schemas.export import CONTRACTS, json_schema
 
 router = APIRouter(tags=["meta"])
@@ -60,3 +67,39 @@ async def schema(name: str) -> dict[str, Any]:
 @cache
 def _schema(name: str) -> dict[str, Any]:
     return json_schema(name)
+
+
+class CalendarMeta(BaseModel):
+    today: str = Field(description="the district's local date")
+    years: list[dict[str, Any]] = Field(
+        description="this year and next: {year, status official|provisional, source, reason}"
+    )
+    provisional_years: list[int]
+    warning: str | None = Field(
+        description="for the duty office: a schedule that is missing (from 1 November, next year's)"
+    )
+
+
+class Meta(BaseModel):
+    calendar: CalendarMeta
+    sla_scale: float = Field(description="1 unless the SLA is shortened for a drill or a test")
+
+
+@router.get(
+    "/api/v1/meta",
+    response_model=Meta,
+    summary="What the hub runs on: the SLA calendar's years and warnings",
+    responses={**AUTH_ERRORS},
+)
+async def meta(deps: Deps, token: SignedIn) -> Meta:
+    calendar = deps.district.calendar
+    today = now_utc().astimezone(LOCAL_TZ).date()
+    return Meta(
+        calendar=CalendarMeta(
+            today=today.isoformat(),
+            years=[calendar.schedule(year).as_dict() for year in (today.year, today.year + 1)],
+            provisional_years=list(calendar.provisional_years(today)),
+            warning=missing_schedule_warning(calendar, today),
+        ),
+        sla_scale=deps.district.sla_scale,
+    )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def load_district(settings: Settings) -> District:
-    return District.load(settings.rules_dir)
+    return District.load(settings.rules_dir, sla_scale=settings.sla_scale)
 
 
 def engine(settings: Settings) -> Engine:
@@ -99,6 +99,8 @@ def stream_config(settings: Settings) -> StreamConfig:
         web_port=settings.worker_web_port,
         db_batch=settings.db_batch_size,
         db_batch_seconds=settings.db_batch_seconds,
+        supervision_seconds=settings.supervision_seconds,
+        calendar_check_seconds=settings.calendar_check_seconds,
     )
 
 

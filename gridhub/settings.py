@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="worker and gateway logs: text, or json (one object a line)"
     )
+    sla_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="multiplies every SLA span (respond, resolve, verify); below 1 for a drill",
+    )
 
     # -- Kafka: an external cluster, or the local broker ---------------------------
     kafka_bootstrap: str = Field(
@@ -70,6 +75,16 @@ class Settings(BaseSettings):
     )
     db_batch_seconds: float = Field(
         default=StreamConfig.db_batch_seconds, gt=0, description="max wait to fill a batch"
+    )
+    supervision_seconds: float = Field(
+        default=StreamConfig.supervision_seconds,
+        gt=0,
+        description="how often the supervision timer looks for deadlines due (督办)",
+    )
+    calendar_check_seconds: float = Field(
+        default=StreamConfig.calendar_check_seconds,
+        gt=0,
+        description="how often the worker checks the SLA calendar for a missing schedule",
     )
     briefs_dir: Path | None = Field(default=None, description="daily briefs; default home/briefs")
     brief_tz: str = Field(default=DEFAULT_TZ, description="the district's day boundaries")

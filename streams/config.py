@@ -48,6 +48,7 @@ class StreamConfig:
     producer_linger_seconds: float = 0.005
     merge_window: timedelta = timedelta(hours=48)
     supervision_seconds: float = 30.0
+    calendar_check_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,11 @@ from typing import Any
 
 import shapely
 from shapely import STRtree
+from shapely.affinity import scale
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from routing.geo import METRES_PER_DEGREE_LAT
 from schemas.reports import community_of, street_of
 
 _GRID_CODE = re.compile(r"^\d{15}$")
@@ -218,6 +220,22 @@ class GridRegistry:
     def communities(self) -> dict[str, str]:
         """Community code to community name."""
         return {grid.community_code: grid.community_name for grid in self._grids}
+
+    def communities_touching(self, geometry: BaseGeometry) -> frozenset[str]:
+        """The community codes of every grid sharing ground with ``geometry``."""
+        return frozenset(grid.community_code for grid in self.grids_touching(geometry))
+
+    def communities_within(
+        self, geometry: BaseGeometry, radius_m: float, lat: float
+    ) -> frozenset[str]:
+        """The communities with ground within ``radius_m`` of ``geometry`` (near
+        latitude ``lat``): the geometry grown by the radius, an ellipse in degrees."""
+        dlat = radius_m / METRES_PER_DEGREE_LAT
+        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+        grown = scale(geometry.buffer(dlat), xfact=dlon / dlat, yfact=1.0)
+        if geometry.area > 0 or geometry.length > 0:
+            grown = geometry.buffer(max(dlat, dlon))  # an area: the wider growth, a superset
+        return self.communities_touching(grown)
 
     def named(self, text: str) -> list[Grid]:
         """Grids a place name points at: those whose grid, community or street name

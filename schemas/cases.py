@@ -346,6 +346,27 @@ class FollowReport(BaseModel):
     report: Report
 
 
+class JoinNearby(BaseModel):
+    """Internal: a report within the merge radius of this case but across a
+    community line (another partition), sent to the case's own writer to join it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["join_nearby"] = "join_nearby"
+    report: Report
+
+
+class OpenHere(BaseModel):
+    """Internal: a report the case across the community line could not take (no
+    longer live, out of its window), back to its own partition to join or open a
+    case there — never looking across again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["open_here"] = "open_here"
+    report: Report
+
+
 class CaseCommand(BaseModel):
     """A command on ``gridhub.case-commands``, keyed by the case's community code
     (the first 12 characters of the case id)."""
@@ -358,7 +379,7 @@ class CaseCommand(BaseModel):
     role: str = Field(max_length=32)
     scope: str | None = Field(default=None, max_length=256, description="the actor's scope")
     time: datetime
-    body: CaseAction | SuperviseTick | AbsorbMerge | FollowReport = Field(
+    body: CaseAction | SuperviseTick | AbsorbMerge | FollowReport | JoinNearby | OpenHere = Field(
         union_mode="left_to_right"
     )
 

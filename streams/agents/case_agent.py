@@ -37,7 +37,7 @@ import faust
 from pydantic import ValidationError
 
 from schemas import trace
-from schemas.cases import CaseCommand, FollowReport, SuperviseTick
+from schemas.cases import CaseCommand, FollowReport, JoinNearby, SuperviseTick
 from streams.batching import ack_all, event_batches
 from streams.codecs import dead_letter_record, encode_case_event, shared_reports
 from streams.config import StreamConfig, StreamDeps
@@ -75,6 +75,9 @@ class CaseTables:
         # Cancel may arrive on another community's partition than the alert it
         # refers to, and one with no area is placed by intake where its alert is.
         self.references = pinned_table(app, "reference-index", partitions, global_=True)
+        # Live cases near a community line, on every worker: a report across the
+        # line finds them and is forwarded to their own writer (cell -> [[id, lat, lon]]).
+        self.borders = pinned_table(app, "border-index", partitions, global_=True)
         # Parsed records by case id, valid while the table still holds the very
         # dict they were parsed from (a write replaces it): parsing is the
         # costliest part of a lookup and nearby cases are looked up again and again.
@@ -153,6 +156,16 @@ class StagedCaseStore:
     def set_near(self, key: str, entries: list[NearEntry]) -> None:
         value = [[e.case_id, e.lat, e.lon] for e in entries] if entries else _DELETE
         self._put("cells", key, value)
+
+    def border(self, key: str) -> list[NearEntry]:
+        return [
+            NearEntry(str(c), float(lat), float(lon))
+            for c, lat, lon in self._get("borders", key) or []
+        ]
+
+    def set_border(self, key: str, entries: list[NearEntry]) -> None:
+        value = [[e.case_id, e.lat, e.lon] for e in entries] if entries else _DELETE
+        self._put("borders", key, value)
 
     def case_of_reference(self, key: str) -> str | None:
         return reference_entry(self._get("references", key))[0]
@@ -248,6 +261,16 @@ def register(
                 body=FollowReport(report=report),
             )
             out.append(command_output(follow))
+        if outcome.join:  # a case across the community line: its own writer decides
+            join = CaseCommand(
+                command_id=f"nearby:{report.id}",
+                case_id=outcome.join,
+                actor=f"source:{report.source}",
+                role="system",
+                time=report.received_at,
+                body=JoinNearby(report=report),
+            )
+            out.append(command_output(join))
         return out
 
     def on_command(work: CaseWork, message: Any) -> list[Output]:

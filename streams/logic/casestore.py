@@ -1,6 +1,7 @@
 """What the case agent remembers, behind one small port: the case records and
-the three indexes that route a new report to an existing case (report id, fold
-key, nearby cell). The agent backs it with Faust tables; unit tests with dicts.
+the indexes that route a new report to an existing case (report id, fold key,
+nearby cell, and — for cases near a community line — the border index every
+worker can read). The agent backs it with Faust tables; unit tests with dicts.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Protocol
 
 import h3
 from pydantic import BaseModel, ConfigDict, Field
+from shapely.geometry import Point, shape
 
+from routing.grids import GridRegistry
 from schemas.cases import CaseSnapshot
 
 RECENT_COMMANDS = 64
@@ -28,6 +31,9 @@ class CaseRecord(BaseModel):
     last_report_at: datetime
     fold_keys: list[str] = Field(default_factory=list)
     cells: list[str] = Field(default_factory=list)
+    border_cells: list[str] = Field(
+        default_factory=list, description="its entries in the border index (near a community line)"
+    )
     sla_started_at: datetime | None = None
     marks: list[str] = Field(default_factory=list, description="SLA marks already raised")
     commands: list[str] = Field(default_factory=list, description="recent command ids")
@@ -78,6 +84,26 @@ def neighbour_keys(category: str, lat: float, lon: float, radius_m: float) -> li
     return list(_disk_keys(category, cell))
 
 
+def home_cell(lat: float, lon: float, radius_m: float) -> str:
+    return str(h3.latlng_to_cell(lat, lon, cell_resolution(radius_m)))
+
+
+@functools.lru_cache(maxsize=16384)
+def communities_around(grids: GridRegistry, cell: str, radius_m: float) -> frozenset[str]:
+    """The communities with ground within ``radius_m`` of ``cell``: every community
+    where a point of the cell may have a case within the merge radius (a superset;
+    distances are checked on the entries). Cached: reports cluster in few cells."""
+    area = shape(h3.cells_to_h3shape([cell]).__geo_interface__)
+    return grids.communities_within(area, radius_m, area.centroid.y)
+
+
+def communities_near(
+    grids: GridRegistry, lat: float, lon: float, radius_m: float
+) -> frozenset[str]:
+    """The communities with ground within ``radius_m`` of the point itself."""
+    return grids.communities_within(Point(lon, lat), radius_m, lat)
+
+
 class CaseStore(Protocol):
     def record(self, case_id: str) -> CaseRecord | None: ...
 
@@ -105,6 +131,13 @@ class CaseStore(Protocol):
 
     def set_near(self, key: str, entries: list[NearEntry]) -> None: ...
 
+    def border(self, key: str) -> list[NearEntry]:
+        """Near-index entries of live cases close to a community line, readable on
+        every worker (the key names the case's own community, its only writer)."""
+        ...
+
+    def set_border(self, key: str, entries: list[NearEntry]) -> None: ...
+
 
 @dataclass
 class DictCaseStore:
@@ -115,6 +148,7 @@ class DictCaseStore:
     folds: dict[str, str] = field(default_factory=dict)
     cells: dict[str, list[NearEntry]] = field(default_factory=dict)
     references: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> case, grid
+    borders: dict[str, list[NearEntry]] = field(default_factory=dict)
 
     def record(self, case_id: str) -> CaseRecord | None:
         return self.records.get(case_id)
@@ -145,6 +179,15 @@ class DictCaseStore:
             self.cells[key] = list(entries)
         else:
             self.cells.pop(key, None)
+
+    def border(self, key: str) -> list[NearEntry]:
+        return list(self.borders.get(key, []))
+
+    def set_border(self, key: str, entries: list[NearEntry]) -> None:
+        if entries:
+            self.borders[key] = list(entries)
+        else:
+            self.borders.pop(key, None)
 
     def case_of_reference(self, key: str) -> str | None:
         found = self.references.get(key)

@@ -22,6 +22,7 @@ from routing.district import District
 from routing.geo import METRES_PER_DEGREE_LAT, distance_m
 from schemas.cases import (
     LIVE_STATES,
+    CaseCommand,
     CaseEvent,
     CaseEventType,
     CaseSnapshot,
@@ -36,6 +37,9 @@ from streams.logic.casestore import (
     CaseStore,
     NearEntry,
     cell_key,
+    communities_around,
+    communities_near,
+    home_cell,
     near_scope,
     neighbour_keys,
 )
@@ -90,6 +94,7 @@ class ReportOutcome:
     duplicate: bool = False
     dead_letter: str | None = None
     forward_to: str | None = None  # the case (on another partition) this report follows
+    join: str | None = None  # the nearby case across a community line it may join
 
 
 GLOBAL_REFERENCE_PREFIX = "cap:"
@@ -103,18 +108,27 @@ class CaseWork:
         self.district = district
         self.store = store
         self.merge_window = merge_window
+        # Commands for other writers a handler decided on (taken by handle_command).
+        self.follow_ups: list[CaseCommand] = []
 
     # ------------------------------------------------------------- reports
 
-    def on_report(self, report: Report) -> ReportOutcome:
+    def on_report(self, report: Report, local_only: bool = False) -> ReportOutcome:
+        """``local_only``: the report came back from a case across a community
+        line that could not take it; it joins or opens a case here."""
         if self.already_applied(report):
             return ReportOutcome(duplicate=True)
         refers_to = [str(k) for k in report.attributes.get("refers_to", [])]
         if refers_to:
             return self._follow_references(report, refers_to)
-        target = self._fold_target(report) or self._nearby_target(report)
+        target = self._fold_target(report)
+        across: str | None = None
+        if target is None:
+            target, across = self._nearby(report, local_only)
         if target is not None:
             return ReportOutcome(events=self.attach(target, report))
+        if across is not None:
+            return ReportOutcome(join=across)
         return ReportOutcome(events=self.open(report))
 
     def already_applied(self, report: Report) -> bool:
@@ -149,6 +163,11 @@ class CaseWork:
             if all(entry.case_id != case.id for entry in entries):
                 entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
                 self.store.set_near(cell, entries)
+        for cell in record.border_cells:
+            entries = self.store.border(cell)
+            if all(entry.case_id != case.id for entry in entries):
+                entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
+                self.store.set_border(cell, entries)
 
     def _live(self, case_id: str | None) -> CaseRecord | None:
         record = self.store.record(case_id) if case_id else None
@@ -160,34 +179,80 @@ class CaseWork:
         key = report.attributes.get("fold_key")
         return self._live(self.store.case_of_fold(str(key))) if key else None
 
-    def _nearby_target(self, report: Report) -> CaseRecord | None:
+    def _nearby(
+        self, report: Report, local_only: bool = False
+    ) -> tuple[CaseRecord | None, str | None]:
         """The nearest live case of the category within its radius whose last report
-        is inside the merge window. Distance is checked on the index entries first,
-        nearest first, so only the cases that could win are loaded (loading is the
-        costly part, and a busy cell holds many cases out of reach)."""
+        is inside the merge window: ``(record, None)`` when it is this partition's,
+        ``(None, case id)`` when it lies across a community line (its own writer
+        decides), ``(None, None)`` when there is none. Distance is checked on the
+        index entries first, nearest first, so only the cases that could win are
+        loaded (loading is the costly part, and a busy cell holds many cases out of
+        reach)."""
         category = self.district.taxonomy.get(report.category)
         if report.location is None or category is None:
-            return None
+            return None, None
         radius, window = category.dedup_radius_m, self.merge_window
         here = (report.location.lat, report.location.lon)
-        within: list[tuple[float, int, str]] = []
+        within: list[tuple[float, int, str, bool]] = []
         # A great circle is at least as long as its change of latitude: entries
         # further north or south than the radius are out without trigonometry.
         band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
-        scope = near_scope(report.community_code, report.category)
-        for key in neighbour_keys(scope, *here, radius):
-            for entry in self.store.near(key):
+
+        def scan(entries: list[NearEntry], remote: bool) -> None:
+            for entry in entries:
                 if abs(entry.lat - here[0]) > band:
                     continue
                 gap = distance_m(here, (entry.lat, entry.lon))
                 if gap <= radius:
                     # The scan order breaks ties, as the first-found nearest won before.
-                    within.append((gap, len(within), entry.case_id))
-        for _, _, case_id in sorted(within):
+                    within.append((gap, len(within), entry.case_id, remote))
+
+        scope = near_scope(report.community_code, report.category)
+        for key in neighbour_keys(scope, *here, radius):
+            scan(self.store.near(key), False)
+        if not local_only:
+            for community in self._other_communities(report.community_code, *here, radius):
+                border = near_scope(community, report.category)
+                for key in neighbour_keys(border, *here, radius):
+                    scan(self.store.border(key), True)
+        for _, _, case_id, remote in sorted(within):
+            if remote:
+                return None, case_id
             record = self._live(case_id)
             if record is not None and report.received_at - record.last_report_at <= window:
-                return record
-        return None
+                return record, None
+        return None, None
+
+    def _other_communities(
+        self, community: str, lat: float, lon: float, radius: float
+    ) -> list[str]:
+        """The other communities a report's merge radius may reach into (judged
+        by its cell, so the answer is cached for the reports that cluster there)."""
+        around = communities_around(self.district.grids, home_cell(lat, lon, radius), radius)
+        return sorted(around - {community})
+
+    def join_nearby(self, record: CaseRecord, report: Report) -> list[CaseEvent] | None:
+        """A report from across a community line asks to join this case: it does when
+        the case is live, of its category, within its radius and merge window;
+        None when it cannot (the report then opens a case at home)."""
+        case = record.case
+        if report.id in case.report_ids:
+            return []
+        category = self.district.taxonomy.get(case.category)
+        if (
+            case.state not in ATTACHABLE
+            or case.category != report.category
+            or category is None
+            or case.location is None
+            or report.location is None
+            or report.received_at - record.last_report_at > self.merge_window
+        ):
+            return None
+        here = (report.location.lat, report.location.lon)
+        if distance_m(here, (case.location.lat, case.location.lon)) > category.dedup_radius_m:
+            return None
+        return self.attach(record, report)
 
     def _follow_references(self, report: Report, refers_to: list[str]) -> ReportOutcome:
         case_ids = dict.fromkeys(c for c in map(self.store.case_of_fold, refers_to) if c)
@@ -283,7 +348,7 @@ class CaseWork:
             folds.append(str(key))
             if str(key).startswith(GLOBAL_REFERENCE_PREFIX):
                 self.store.publish_reference(str(key), case.id, case.grid_code)
-        cells = []
+        cells, borders = [], []
         category = self.district.taxonomy.get(case.category)
         if case.location is not None and category is not None:
             lat, lon = case.location.lat, case.location.lon
@@ -293,7 +358,16 @@ class CaseWork:
             entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
             self.store.set_near(cell, entries)
             cells.append(cell)
-        return record.model_copy(update={"fold_keys": folds, "cells": cells})
+            radius = category.dedup_radius_m
+            if communities_near(self.district.grids, lat, lon, radius) - {case.community_code}:
+                # Near a community line: readable from the neighbours' partitions too.
+                entries = [e for e in self.store.border(cell) if e.case_id != case.id]
+                entries.append(NearEntry(case.id, lat, lon))
+                self.store.set_border(cell, entries)
+                borders.append(cell)
+        return record.model_copy(
+            update={"fold_keys": folds, "cells": cells, "border_cells": borders}
+        )
 
     def unregister(self, record: CaseRecord) -> CaseRecord:
         """A case that left the live states no longer collects reports."""
@@ -303,7 +377,10 @@ class CaseWork:
         for cell in record.cells:
             kept = [e for e in self.store.near(cell) if e.case_id != record.case.id]
             self.store.set_near(cell, kept)
-        return record.model_copy(update={"fold_keys": [], "cells": []})
+        for cell in record.border_cells:
+            kept = [e for e in self.store.border(cell) if e.case_id != record.case.id]
+            self.store.set_border(cell, kept)
+        return record.model_copy(update={"fold_keys": [], "cells": [], "border_cells": []})
 
     def attach(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
         """``report_attached``: the case heats up; priority may rise with it."""

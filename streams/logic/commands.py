@@ -32,6 +32,8 @@ from schemas.cases import (
     CaseState,
     CommandResult,
     FollowReport,
+    JoinNearby,
+    OpenHere,
     Priority,
     SlaState,
     SuperviseTick,
@@ -40,7 +42,7 @@ from schemas.duty import Task, TaskRole, TaskState
 from schemas.lifecycle import task_state_after
 from schemas.policy import DEPARTMENT, SYSTEM, CaseFacts, Refusal, refusal
 from streams.logic.casestore import RECENT_COMMANDS, CaseRecord
-from streams.logic.casework import CaseWork, next_event
+from streams.logic.casework import CaseWork, case_id_for, next_event
 from streams.logic.duty import DUTY_HANDLERS
 from streams.logic.parts import lead_task, replace_task, shift, task_of, with_tasks
 from streams.logic.steps import finish, note_of, save, store
@@ -76,6 +78,8 @@ class CommandOutcome:
 
 
 def handle_command(work: CaseWork, cmd: CaseCommand) -> CommandOutcome:
+    if isinstance(cmd.body, OpenHere):  # the case it names may not exist yet
+        return _open_here(work, cmd, cmd.body)
     record = work.store.record(cmd.case_id)
     if record is None:
         missing = _result(cmd, False, "exists", None, f"case {cmd.case_id} does not exist")
@@ -93,7 +97,9 @@ def handle_command(work: CaseWork, cmd: CaseCommand) -> CommandOutcome:
     after = work.store.record(cmd.case_id) or record
     commands = [*after.commands, cmd.command_id][-RECENT_COMMANDS:]
     work.store.save(after.model_copy(update={"commands": commands}))
-    return CommandOutcome(events, _result(cmd, True, "applied", after), _follow_ups(cmd, after))
+    follow_ups = [*_follow_ups(cmd, after), *work.follow_ups]
+    work.follow_ups.clear()
+    return CommandOutcome(events, _result(cmd, True, "applied", after), follow_ups)
 
 
 def action_refusal(
@@ -474,11 +480,46 @@ def _follow_report(
     return work.follow(record, body.report)
 
 
-#: The bodies the stream sends itself, by type.
-INTERNAL_HANDLERS: dict[type[SuperviseTick | AbsorbMerge | FollowReport], InternalHandler] = {
+def _join_nearby(
+    work: CaseWork, record: CaseRecord, cmd: CaseCommand, body: JoinNearby
+) -> list[CaseEvent]:
+    """A report from across a community line joins, or goes back home to open."""
+    events = work.join_nearby(record, body.report)
+    if events is None:
+        report = body.report
+        work.follow_ups.append(
+            CaseCommand(
+                command_id=f"open-here:{report.id}",
+                case_id=case_id_for(report),
+                actor=cmd.actor,
+                role=SYSTEM,
+                time=cmd.time,
+                body=OpenHere(report=report),
+            )
+        )
+        return []
+    return events
+
+
+def _open_here(work: CaseWork, cmd: CaseCommand, body: OpenHere) -> CommandOutcome:
+    """The report opens or joins a case on its own partition (idempotent: a report
+    already applied changes nothing)."""
+    outcome = work.on_report(body.report, local_only=True)
+    record = work.store.record(cmd.case_id) or work.store.record(
+        work.store.case_of_report(body.report.id) or ""
+    )
+    return CommandOutcome(outcome.events, _result(cmd, True, "applied", record))
+
+
+#: The bodies the stream sends itself, by type (``OpenHere`` is handled before a
+#: case is looked up: it may open one).
+INTERNAL_HANDLERS: dict[
+    type[SuperviseTick | AbsorbMerge | FollowReport | JoinNearby], InternalHandler
+] = {
     SuperviseTick: _supervise_tick,
     AbsorbMerge: _absorb_merge,
     FollowReport: _follow_report,
+    JoinNearby: _join_nearby,
 }
 
 

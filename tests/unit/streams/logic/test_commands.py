@@ -16,6 +16,7 @@ from schemas.cases import (
     CaseEventType,
     CaseState,
     FollowReport,
+    JoinNearby,
     SlaState,
     SuperviseTick,
 )
@@ -193,7 +194,8 @@ def test_a_late_tick_raises_every_mark_due(work, district):
 def test_every_action_a_caller_may_send_has_a_handler():
     internal = {Action.OPEN, Action.ATTACH_REPORT}  # the stream's own, refused in CaseAction
     assert set(ACTION_HANDLERS) == set(Action) - internal
-    assert set(INTERNAL_HANDLERS) == {SuperviseTick, AbsorbMerge, FollowReport}
+    # OpenHere opens a case, so it is handled before any case is looked up.
+    assert set(INTERNAL_HANDLERS) == {SuperviseTick, AbsorbMerge, FollowReport, JoinNearby}
 
 
 def test_the_writer_asks_the_case_policy_again(work, district):

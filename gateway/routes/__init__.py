@@ -43,7 +43,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
     meta.router,  # /healthz, /readyz, /schemas/, /api/v1/meta
-    pages.router,  # /m/, /console/, /reports/
+    pages.router,  # /m/, /console/, /d/, /reports/
 )
 
 BODY_MODELS: tuple[type[BaseModel], ...] = (

@@ -22,7 +22,6 @@ from typing import Any
 
 import shapely
 from shapely import STRtree
-from shapely.affinity import scale
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -145,6 +144,18 @@ class _CellIndex:
         return None
 
 
+@dataclass(frozen=True)
+class _Band:
+    """The part of a community within reach of a neighbouring ``community``."""
+
+    community: str
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+    geometry: BaseGeometry
+
+
 class GridRegistry:
     """All grids, ordered by code, with an STRtree for point and area lookups."""
 
@@ -159,6 +170,7 @@ class GridRegistry:
         self._tree = STRtree([grid.polygon for grid in ordered])
         self._cells = _CellIndex([grid.polygon for grid in ordered])
         self._meta = dict(meta or {})
+        self._bands: dict[tuple[str, float], tuple[_Band, ...]] = {}
 
     @classmethod
     def load(cls, path: Path) -> GridRegistry:
@@ -221,21 +233,44 @@ class GridRegistry:
         """Community code to community name."""
         return {grid.community_code: grid.community_name for grid in self._grids}
 
-    def communities_touching(self, geometry: BaseGeometry) -> frozenset[str]:
-        """The community codes of every grid sharing ground with ``geometry``."""
-        return frozenset(grid.community_code for grid in self.grids_touching(geometry))
+    def communities_near(
+        self, community: str, lat: float, lon: float, radius_m: float
+    ) -> list[str]:
+        """The other communities with ground within about ``radius_m`` of a point of
+        ``community`` (a superset: the radius is taken at its widest in degrees).
 
-    def communities_within(
-        self, geometry: BaseGeometry, radius_m: float, lat: float
-    ) -> frozenset[str]:
-        """The communities with ground within ``radius_m`` of ``geometry`` (near
-        latitude ``lat``): the geometry grown by the radius, an ellipse in degrees."""
+        Asked for every report, so it is cheap: per (community, radius) the bands
+        of the community within reach of each neighbour are computed once; a point
+        is tested against a band's bounding box first, its geometry only inside."""
+        bands = self._bands.get((community, radius_m))
+        if bands is None:
+            bands = self._bands[(community, radius_m)] = self._border_bands(community, radius_m)
+        return [
+            band.community
+            for band in bands
+            if band.minx <= lon <= band.maxx
+            and band.miny <= lat <= band.maxy
+            and shapely.intersects_xy(band.geometry, lon, lat)
+        ]
+
+    def _border_bands(self, community: str, radius_m: float) -> tuple[_Band, ...]:
+        own = shapely.union_all([g.polygon for g in self._grids if g.community_code == community])
+        if own.is_empty:
+            return ()
         dlat = radius_m / METRES_PER_DEGREE_LAT
-        dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
-        grown = scale(geometry.buffer(dlat), xfact=dlon / dlat, yfact=1.0)
-        if geometry.area > 0 or geometry.length > 0:
-            grown = geometry.buffer(max(dlat, dlon))  # an area: the wider growth, a superset
-        return self.communities_touching(grown)
+        reach = max(dlat, dlat / max(math.cos(math.radians(own.centroid.y)), 1e-6))
+        others: dict[str, list[BaseGeometry]] = {}
+        for grid in self._grids:
+            if grid.community_code != community:
+                others.setdefault(grid.community_code, []).append(grid.polygon)
+        bands = []
+        for code in sorted(others):
+            band = shapely.union_all(others[code]).buffer(reach).intersection(own)
+            if not band.is_empty:
+                shapely.prepare(band)
+                minx, miny, maxx, maxy = band.bounds
+                bands.append(_Band(code, minx, miny, maxx, maxy, band))
+        return tuple(bands)
 
     def named(self, text: str) -> list[Grid]:
         """Grids a place name points at: those whose grid, community or street name

@@ -13,9 +13,7 @@ from typing import Protocol
 
 import h3
 from pydantic import BaseModel, ConfigDict, Field
-from shapely.geometry import Point, shape
 
-from routing.grids import GridRegistry
 from schemas.cases import CaseSnapshot
 
 RECENT_COMMANDS = 64
@@ -82,26 +80,6 @@ def _disk_keys(category: str, cell: str) -> tuple[str, ...]:
 def neighbour_keys(category: str, lat: float, lon: float, radius_m: float) -> list[str]:
     cell = h3.latlng_to_cell(lat, lon, cell_resolution(radius_m))
     return list(_disk_keys(category, cell))
-
-
-def home_cell(lat: float, lon: float, radius_m: float) -> str:
-    return str(h3.latlng_to_cell(lat, lon, cell_resolution(radius_m)))
-
-
-@functools.lru_cache(maxsize=16384)
-def communities_around(grids: GridRegistry, cell: str, radius_m: float) -> frozenset[str]:
-    """The communities with ground within ``radius_m`` of ``cell``: every community
-    where a point of the cell may have a case within the merge radius (a superset;
-    distances are checked on the entries). Cached: reports cluster in few cells."""
-    area = shape(h3.cells_to_h3shape([cell]).__geo_interface__)
-    return grids.communities_within(area, radius_m, area.centroid.y)
-
-
-def communities_near(
-    grids: GridRegistry, lat: float, lon: float, radius_m: float
-) -> frozenset[str]:
-    """The communities with ground within ``radius_m`` of the point itself."""
-    return grids.communities_within(Point(lon, lat), radius_m, lat)
 
 
 class CaseStore(Protocol):

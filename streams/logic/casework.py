@@ -37,9 +37,6 @@ from streams.logic.casestore import (
     CaseStore,
     NearEntry,
     cell_key,
-    communities_around,
-    communities_near,
-    home_cell,
     near_scope,
     neighbour_keys,
 )
@@ -194,28 +191,26 @@ class CaseWork:
             return None, None
         radius, window = category.dedup_radius_m, self.merge_window
         here = (report.location.lat, report.location.lon)
-        within: list[tuple[float, int, str, bool]] = []
-        # A great circle is at least as long as its change of latitude: entries
-        # further north or south than the radius are out without trigonometry.
-        band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
-
-        def scan(entries: list[NearEntry], remote: bool) -> None:
-            for entry in entries:
-                if abs(entry.lat - here[0]) > band:
-                    continue
-                gap = distance_m(here, (entry.lat, entry.lon))
-                if gap <= radius:
-                    # The scan order breaks ties, as the first-found nearest won before.
-                    within.append((gap, len(within), entry.case_id, remote))
-
         scope = near_scope(report.community_code, report.category)
-        for key in neighbour_keys(scope, *here, radius):
-            scan(self.store.near(key), False)
+        found = [
+            (e, False) for key in neighbour_keys(scope, *here, radius) for e in self.store.near(key)
+        ]
         if not local_only:
             for community in self._other_communities(report.community_code, *here, radius):
                 border = near_scope(community, report.category)
-                for key in neighbour_keys(border, *here, radius):
-                    scan(self.store.border(key), True)
+                keys = neighbour_keys(border, *here, radius)
+                found += [(e, True) for key in keys for e in self.store.border(key)]
+        # A great circle is at least as long as its change of latitude: entries
+        # further north or south than the radius are out without trigonometry.
+        band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
+        within: list[tuple[float, int, str, bool]] = []
+        for entry, remote in found:
+            if abs(entry.lat - here[0]) > band:
+                continue
+            gap = distance_m(here, (entry.lat, entry.lon))
+            if gap <= radius:
+                # The scan order breaks ties, as the first-found nearest won before.
+                within.append((gap, len(within), entry.case_id, remote))
         for _, _, case_id, remote in sorted(within):
             if remote:
                 return None, case_id
@@ -227,10 +222,8 @@ class CaseWork:
     def _other_communities(
         self, community: str, lat: float, lon: float, radius: float
     ) -> list[str]:
-        """The other communities a report's merge radius may reach into (judged
-        by its cell, so the answer is cached for the reports that cluster there)."""
-        around = communities_around(self.district.grids, home_cell(lat, lon, radius), radius)
-        return sorted(around - {community})
+        """The other communities a point's merge radius may reach into."""
+        return self.district.grids.communities_near(community, lat, lon, radius)
 
     def join_nearby(self, record: CaseRecord, report: Report) -> list[CaseEvent] | None:
         """A report from across a community line asks to join this case: it does when
@@ -358,8 +351,7 @@ class CaseWork:
             entries.append(NearEntry(case.id, case.location.lat, case.location.lon))
             self.store.set_near(cell, entries)
             cells.append(cell)
-            radius = category.dedup_radius_m
-            if communities_near(self.district.grids, lat, lon, radius) - {case.community_code}:
+            if self._other_communities(case.community_code, lat, lon, category.dedup_radius_m):
                 # Near a community line: readable from the neighbours' partitions too.
                 entries = [e for e in self.store.border(cell) if e.case_id != case.id]
                 entries.append(NearEntry(case.id, lat, lon))

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from gateway.deps import GatewayDeps
 from gateway.open311.config import Open311Config
+from sinks.audit import AuditLog
 from sinks.open311 import ServiceRequestQueries
 from sinks.queries import BriefQueries
 from sinks.subscriptions import SubscriptionStore
@@ -45,11 +46,13 @@ def report_body(**overrides: object) -> dict[str, object]:
 
 def with_stores(deps: GatewayDeps, engine: Engine, **changes: Any) -> GatewayDeps:
     """``deps`` with the stores on ``engine`` (Open311 requests, webhook
-    subscriptions, daily briefs), webhook signing on, a fixed Open311 changeset and
-    small CloudEvents batch limits; ``changes`` override any of them."""
+    subscriptions, daily briefs, the audit log), webhook signing on, a fixed
+    Open311 changeset and small CloudEvents batch limits; ``changes`` override any
+    of them."""
     stores = replace(
         deps,
         service_requests=ServiceRequestQueries(engine),
+        audit=AuditLog(engine),
         subscriptions=SubscriptionStore(engine),
         briefs=BriefQueries(engine),
         webhook_signing=True,

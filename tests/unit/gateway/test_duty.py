@@ -199,3 +199,12 @@ def test_meta_shows_the_calendar_years(hub: LiveGateway) -> None:
     assert calendar["provisional_years"] == provisional
     assert meta["sla_scale"] == 1.0
     assert hub.client.get("/api/v1/meta").status_code == 401
+
+
+def test_no_phone_search_without_an_audit_log(client, auth) -> None:
+    """Personal data read with nobody noting it is not a read the gateway makes."""
+    answer = client.get("/api/v1/search", params={"phone": "13900001111"}, headers=auth("operator"))
+    assert answer.status_code == 503 and "audit" in answer.text
+    assert (
+        client.get("/api/v1/search", params={"q": "x"}, headers=auth("operator")).status_code == 200
+    )

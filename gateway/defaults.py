@@ -13,3 +13,4 @@ SSE_BUFFER = 10_000  # case events kept for resuming live streams (Last-Event-ID
 EVENTS_MAX_BATCH = 500  # events in one CloudEvents batch request
 EVENTS_MAX_EVENT_BYTES = 64 * 1024  # one event of a batch, as JSON
 OPEN311_CONTACT = "GridHub social-governance information centre (社会治理信息中心)"
+PUBLIC_CACHE_SECONDS = 60.0  # how long an anonymous public read is answered from memory

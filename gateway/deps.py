@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -15,6 +15,7 @@ from gateway.defaults import (
     EVENTS_MAX_BATCH,
     EVENTS_MAX_EVENT_BYTES,
     MAX_BODY_BYTES,
+    PUBLIC_CACHE_SECONDS,
     SSE_HEARTBEAT,
 )
 from gateway.feed import CaseFeed
@@ -24,16 +25,22 @@ from gateway.ports import (
     AuditLog,
     BriefReader,
     CaseReader,
+    DeliveryAdmin,
     DistrictData,
+    FeedbackRecorder,
+    InboxMarker,
+    PublicReader,
     ServiceRequestReader,
     StatsReader,
     SubscriptionAdmin,
     TokenVerifier,
 )
+from gateway.publiccache import TtlCache
 from gateway.publisher import EventPublisher
 from gateway.ratelimit import RateLimiter
 from gateway.results import CommandResults
 from schemas.topics import TopicNames
+from sinks.briefs import DEFAULT_TZ as DISTRICT_TZ
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
 # restarts and processes, or a retry after a restart would become a new report.
@@ -49,6 +56,12 @@ class Follower(Protocol):
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+
+
+class DistrictFollower(Follower, Protocol):
+    """``gridhub.district_sync.DistrictSync``: takes newly imported district data."""
+
+    def versions(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,12 @@ class GatewayDeps:
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
     audit: AuditLog | None = None  # reads of personal data (search by phone)
+    public: PublicReader | None = None  # /api/v1/public/..., /public/
+    feedback: FeedbackRecorder | None = None  # reporters' ratings through /f/{token}
+    feedback_secret: str = ""  # checks feedback links (the worker signs them)
+    deliveries: DeliveryAdmin | None = None  # dead webhook/channel deliveries, re-sent
+    district_sync: DistrictFollower | None = None  # applies newly imported district data
+    inbox_marker: InboxMarker | None = None  # marks inbox messages read
     rate_limiter: RateLimiter | None = None  # per token; None: unlimited
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with
@@ -81,11 +100,14 @@ class GatewayDeps:
     max_event_bytes: int = EVENTS_MAX_EVENT_BYTES
     action_timeout: float = ACTION_TIMEOUT  # seconds to wait for the case agent's answer
     sse_heartbeat: float = SSE_HEARTBEAT  # seconds between ``: ping`` comments
+    tz: str = DISTRICT_TZ  # the district's days, weeks and months
+    public_cache: TtlCache = field(default_factory=lambda: TtlCache(PUBLIC_CACHE_SECONDS))
 
     @property
     def followers(self) -> tuple[Follower, ...]:
         """The followers to start with the application (and stop, in reverse)."""
-        return tuple(part for part in (self.command_results, self.case_feed) if part is not None)
+        parts = (self.district_sync, self.command_results, self.case_feed)
+        return tuple(part for part in parts if part is not None)
 
     def body_limit(self, path: str) -> int:
         """The request body limit for ``path`` (uploads get the media limit)."""

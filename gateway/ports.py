@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from routing.placement import Placement, PlacementRefused
 from routing.sla import WorkCalendar
+from schemas.periods import Period
 from schemas.reports import GeoPoint
 from sinks.briefs import Brief, BriefNames
+from sinks.windows import WindowRule
 
 
 class TokenInfo(Protocol):
@@ -91,6 +93,10 @@ class CaseReader(Protocol):
         limit: int = 50,
     ) -> list[dict[str, Any]]: ...
 
+    def inbox_item(
+        self, notification_id: str, recipients: Sequence[str], *, reports_by: str | None = None
+    ) -> dict[str, Any] | None: ...
+
 
 class AuditLog(Protocol):
     """``sinks.audit.AuditLog``: one entry per audited read, written before answering."""
@@ -98,6 +104,12 @@ class AuditLog(Protocol):
     def record(
         self, *, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
     ) -> None: ...
+
+
+class InboxMarker(Protocol):
+    """``sinks.outbox.Outbox``: marks one of a recipient's messages read."""
+
+    def mark_read(self, notification_id: str, recipient: str) -> bool: ...
 
 
 class StatsReader(Protocol):
@@ -110,6 +122,45 @@ class StatsReader(Protocol):
     ) -> list[dict[str, Any]]: ...
     def departments(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
     def grid_workers(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+    def areas(
+        self, start: datetime, end: datetime, level: Literal["street", "community"]
+    ) -> list[dict[str, Any]]: ...
+    def windows(
+        self,
+        rule: WindowRule,
+        *,
+        hours: int = 24,
+        grid_code: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class PublicReader(Protocol):
+    """``sinks.public.PublicFigures``: figures anyone may read (no personal data)."""
+
+    def scorecards(self, period: Period) -> dict[str, Any]: ...
+    def counts(self, period: Period) -> dict[str, Any]: ...
+    def stories(self, period: Period, limit: int = 50) -> list[dict[str, Any]]: ...
+
+
+class FeedbackRecorder(Protocol):
+    """``sinks.feedback.FeedbackStore``: one rating per report."""
+
+    def record(
+        self, report_id: str, case_id: str, score: int, comment: str | None, now: datetime
+    ) -> bool: ...
+    def forget(self, report_id: str) -> None: ...
+    def get(self, report_id: str) -> dict[str, Any] | None: ...
+
+
+class DeliveryAdmin(Protocol):
+    """``sinks.redelivery.Redelivery``: dead deliveries, and sending them again."""
+
+    def list(
+        self, kind: Literal["webhook", "channel"], status: str | None, limit: int
+    ) -> list[dict[str, Any]]: ...
+    def resend(self, kind: Literal["webhook", "channel"], delivery_id: str) -> bool: ...
 
 
 class BriefReader(Protocol):
@@ -195,6 +246,8 @@ class CategoryInfo(Protocol):
     def default_priority(self) -> str: ...
     @property
     def keywords(self) -> Sequence[str]: ...
+    @property
+    def public(self) -> bool: ...
 
 
 class TaxonomyInfo(Protocol):
@@ -203,7 +256,7 @@ class TaxonomyInfo(Protocol):
     def __iter__(self) -> Iterator[CategoryInfo]: ...
     def __contains__(self, code: object) -> bool: ...
     def get(self, code: str) -> CategoryInfo | None: ...
-    def as_json(self) -> list[dict[str, str]]: ...
+    def as_json(self) -> list[dict[str, Any]]: ...
 
 
 class GridInfo(Protocol):
@@ -253,6 +306,8 @@ class DistrictData(Protocol):
     def calendar(self) -> WorkCalendar: ...
     @property
     def sla_scale(self) -> float: ...
+    @property
+    def hotspots(self) -> WindowRule: ...
 
     def place(self, location: GeoPoint | None, grid_code: str | None) -> Placement: ...
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from gridhub.settings import Settings
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from gateway.open311.config import Open311Config
+    from gridhub.district_sync import DistrictSync
+    from streams.config import ChannelPorts
 
 
 def load_district(settings: Settings) -> District:
@@ -113,6 +116,7 @@ def worker_app(settings: Settings) -> faust.App:
     from streams.agents.brief_agent import DatabaseBriefs, brief_names
     from streams.app import build_app, register_agents
     from streams.config import NotificationPorts
+    from streams.logic.feedback import FeedbackLinks
     from streams.metrics import StreamMetrics, process_registry
 
     config = stream_config(settings)
@@ -134,6 +138,7 @@ def worker_app(settings: Settings) -> faust.App:
             webhooks=webhooks,
             # the admin's subscriptions, from the database, beside the settings'
             subscriptions=DbSubscriptions(db, reload_seconds=settings.webhook_reload_seconds),
+            channels=channel_ports(settings, db),
         ),
         briefs=DatabaseBriefs(
             db,
@@ -141,10 +146,76 @@ def worker_app(settings: Settings) -> faust.App:
             names=brief_names(district),
             tz=settings.brief_tz,
         ),
+        feedback=FeedbackLinks(
+            secret=settings.feedback_secret.get_secret_value(),
+            ttl=timedelta(days=settings.feedback_link_days),
+            base_url=settings.public_url,
+        ),
     )
     app = build_app(config)
     register_agents(app, config, deps)
+    follow_district_data(app, district_sync(settings, db, district))
     return app
+
+
+def district_sync(settings: Settings, db: Engine, district: District) -> DistrictSync:
+    """The district's imported data, applied now and polled for from then on."""
+    from gridhub.district_sync import DistrictSync
+
+    return DistrictSync(db, district, interval=settings.district_poll_seconds)
+
+
+def follow_district_data(app: faust.App, sync: DistrictSync) -> None:
+    """The worker takes newly imported grids, rules and categories without a restart."""
+    import asyncio
+    import logging
+
+    try:
+        sync.apply_new()
+    except Exception as exc:  # no database yet: the timer tries again
+        logging.getLogger(__name__).warning("district data not read: %s", exc)
+
+    async def poll() -> None:
+        try:
+            await asyncio.to_thread(sync.apply_new)
+        except Exception as exc:
+            logging.getLogger(__name__).warning("district data poll failed: %s", exc)
+
+    app.timer(sync.interval, name="gridhub.district-sync")(poll)
+
+
+def channel_ports(settings: Settings, db: Engine) -> ChannelPorts:
+    """E-mail when an SMTP host is set, SMS when a provider is, group robots always
+    (their URLs are in the notify rules)."""
+    from sinks.channels import Channel, ChannelLimits, ChannelOutbox, ChannelSender
+    from sinks.email import SmtpChannel
+    from sinks.robots import RobotChannel
+    from sinks.sms import HttpSmsProvider, ReportContacts, SmsChannel
+    from streams.config import ChannelPorts
+
+    channels: dict[str, Channel] = {"robot": RobotChannel()}
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.smtp_sender,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+        )
+    if settings.sms_url:
+        provider = HttpSmsProvider(
+            settings.sms_url, settings.sms_api_key.get_secret_value(), sign=settings.sms_sign
+        )
+        channels["sms"] = SmsChannel(provider, ReportContacts(db))
+    limits = ChannelLimits(
+        rate_per_second=settings.channel_rate_per_second,
+        burst=settings.channel_burst,
+        max_attempts=settings.channel_max_attempts,
+    )
+    outbox = ChannelOutbox(db)
+    sender = ChannelSender(channels, outbox, {name: limits for name in channels})
+    return ChannelPorts(outbox=outbox, sender=sender)
 
 
 def gateway_processes(settings: Settings, given: int | None = None) -> int:
@@ -165,20 +236,26 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.deps import GatewayDeps
     from gateway.feed import KafkaCaseFeed
     from gateway.media import MediaStore
+    from gateway.publiccache import TtlCache
     from gateway.publisher import KafkaPublisher
     from gateway.ratelimit import RateLimiter
     from gateway.results import KafkaCommandResults
     from sinks.audit import AuditLog
+    from sinks.feedback import FeedbackStore
     from sinks.open311 import ServiceRequestQueries
+    from sinks.outbox import Outbox
+    from sinks.public import PublicFigures
+    from sinks.redelivery import Redelivery
     from sinks.stats import CaseStats
     from sinks.subscriptions import SubscriptionStore
 
     db = engine(settings)
+    district = load_district(settings)
     deps = GatewayDeps(
         queries=CaseQueries(db),
         # Verified tokens are remembered for 5 s: a revocation bites within that.
         tokens=CachedTokens(TokenStore(db, settings.token_secret.get_secret_value())),
-        district=load_district(settings),
+        district=district,
         publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
         topics=settings.topics,
         command_results=KafkaCommandResults(settings.bootstrap, settings.topics.command_results),
@@ -191,6 +268,12 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         service_requests=ServiceRequestQueries(db),
         subscriptions=SubscriptionStore(db),
         audit=AuditLog(db),
+        public=PublicFigures(db, lambda: [c.code for c in district.taxonomy if c.public]),
+        feedback=FeedbackStore(db),
+        deliveries=Redelivery(db),
+        district_sync=district_sync(settings, db, district),
+        inbox_marker=Outbox(db),
+        feedback_secret=settings.feedback_secret.get_secret_value(),
         rate_limiter=(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0
@@ -202,6 +285,8 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         max_event_bytes=settings.events_max_event_bytes,
         action_timeout=settings.action_timeout,
         sse_heartbeat=settings.sse_heartbeat,
+        tz=settings.brief_tz,
+        public_cache=TtlCache(settings.public_cache_seconds),
     )
     return create_app(deps, freeze_heap=freeze_heap)
 

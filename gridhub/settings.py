@@ -15,6 +15,7 @@ from gateway.defaults import (
     EVENTS_MAX_EVENT_BYTES,
     MEDIA_MAX_BYTES,
     OPEN311_CONTACT,
+    PUBLIC_CACHE_SECONDS,
     SSE_BUFFER,
     SSE_HEARTBEAT,
 )
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".gridhub"), description="runtime state directory")
     rules_dir: Path | None = Field(
         default=None, description="district data (taxonomy, grids, routing); default: demo"
+    )
+    district_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often worker and gateway look for newly imported data"
     )
     log_format: Literal["text", "json"] = Field(
         default="text", description="worker and gateway logs: text, or json (one object a line)"
@@ -102,6 +106,33 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="how often the worker re-reads admin webhook subscriptions"
     )
 
+    # -- notification channels beside webhooks (sent by the worker; who gets what: notify.yaml)
+    smtp_host: str = Field(default="", description="SMTP server for e-mail; empty: no e-mail")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = Field(default="gridhub@localhost", description="From: of e-mails")
+    smtp_starttls: bool = Field(default=False, description="STARTTLS before sending")
+    smtp_username: str = Field(default="", description="SMTP login; empty: none")
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    sms_url: str = Field(default="", description="SMS provider endpoint; empty: no SMS")
+    sms_api_key: SecretStr = Field(default=SecretStr(""), description="SMS provider key")
+    sms_sign: str = Field(default="GridHub", description="SMS signature (签名)")
+    channel_rate_per_second: float = Field(
+        default=1.0, gt=0, description="sends per second per channel (e-mail, robot, SMS)"
+    )
+    channel_burst: int = Field(default=5, ge=1, description="sends at once per channel")
+    channel_max_attempts: int = Field(default=5, ge=1, description="attempts before dead")
+
+    # -- feedback links for reporters (signed by the worker, read by the gateway) --
+    feedback_secret: SecretStr = Field(
+        default=SecretStr(DEV_SECRET), description="signs reporters' feedback links (/f/{token})"
+    )
+    feedback_link_days: int = Field(
+        default=30, ge=1, le=366, description="how long a feedback link works"
+    )
+    public_url: str = Field(
+        default="", description="the hub's public base URL, for links sent to reporters"
+    )
+
     # -- gateway: HTTP, tokens, limits -----------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
@@ -125,6 +156,11 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
         description="seconds a case action waits for the agent's answer",
+    )
+    public_cache_seconds: float = Field(
+        default=PUBLIC_CACHE_SECONDS,
+        gt=0,
+        description="anonymous public reads are answered from memory this long",
     )
     media_dir: Path | None = Field(default=None, description="uploaded photos; default home/media")
     media_max_bytes: int = Field(default=MEDIA_MAX_BYTES, ge=1, description="largest upload")
@@ -159,6 +195,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe_defaults(self) -> Settings:
         if self.env != "dev" and self.token_secret.get_secret_value() == DEV_SECRET:
             raise ValueError("GRIDHUB_TOKEN_SECRET must be set outside dev mode")
+        if self.env != "dev" and self.feedback_secret.get_secret_value() == DEV_SECRET:
+            raise ValueError("GRIDHUB_FEEDBACK_SECRET must be set outside dev mode")
         return self
 
     @property

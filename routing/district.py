@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from routing import _loading as L
 from routing.grids import Grid, GridRegistry
+from routing.hotspots import HotspotRule
+from routing.notify import NOTIFY_FILE, NotifyRules
 from routing.placement import Placement, PlacementRefused, place, place_many
 from routing.priority import PriorityRules, assess_priority
 from routing.rules import RoutingDecision, RoutingRules
 from routing.sla import CalendarOverrides, SlaClock, SlaPolicy, WorkCalendar, load_policies
 from routing.sources import SourceMappings
+from routing.statuses import STATUS_FILE, StatusMap
 from routing.taxonomy import Category, Taxonomy
 from schemas.cases import Priority
 from schemas.reports import GeoPoint
@@ -29,6 +32,7 @@ TAXONOMY_FILE = "taxonomy.yaml"
 DEPARTMENTS_FILE = "departments.yaml"
 ROUTING_FILE = "routing.yaml"
 CALENDAR_FILE = "calendar_overrides.yaml"  # optional
+HOTSPOT_FILE = "hotspots.yaml"  # optional: the demo rule
 
 
 def default_data_dir() -> Path:
@@ -68,6 +72,9 @@ class District:
     calendar: WorkCalendar
     sources: SourceMappings
     sla_scale: float = 1.0
+    statuses: StatusMap = field(default_factory=StatusMap)
+    hotspots: HotspotRule = field(default_factory=HotspotRule)
+    notify: NotifyRules = field(default_factory=NotifyRules)
 
     @classmethod
     def load(cls, data_dir: Path | None = None, sla_scale: float = 1.0) -> District:
@@ -86,10 +93,44 @@ class District:
             calendar=WorkCalendar(_overrides(root / CALENDAR_FILE)),
             sources=SourceMappings.load(root),
             sla_scale=sla_scale,
+            statuses=StatusMap.load(root / STATUS_FILE),
+            hotspots=HotspotRule.load(root / HOTSPOT_FILE)
+            if (root / HOTSPOT_FILE).exists()
+            else HotspotRule.load(),
+            notify=NotifyRules.load(root / NOTIFY_FILE),
         )
         district._check_rules(routing_path)
         district.sources.check(district.taxonomy)
         return district
+
+    def reloaded(self, kind: str, path: Path) -> District:
+        """A copy with one file loaded again (``grids``, ``routing`` or ``taxonomy``),
+        cross-checked like :meth:`load`; ``ValueError`` names the file and entry."""
+        match kind:
+            case "grids":
+                candidate = replace(self, grids=GridRegistry.load(path))
+            case "taxonomy":
+                candidate = replace(self, taxonomy=Taxonomy.load(path))
+                candidate.sources.check(candidate.taxonomy)
+            case "routing":
+                data = L.read_yaml(path)
+                candidate = replace(
+                    self,
+                    rules=RoutingRules.from_data(data, str(path)),
+                    sla=load_policies(data, str(path)),
+                    priority_rules=PriorityRules.from_data(data, str(path)),
+                )
+            case _:
+                raise ValueError(f"unknown district data kind {kind!r}")
+        candidate._check_rules(path)
+        return candidate
+
+    def take(self, other: District) -> None:
+        """Take every part of ``other`` in place, so everyone holding this district
+        (the worker's stages, the gateway's routes) sees the new data at once; the
+        one mutation of a district, used by the live reload of its files."""
+        for name in self.__dataclass_fields__:
+            object.__setattr__(self, name, getattr(other, name))
 
     def _check_rules(self, path: Path) -> None:
         streets, communities = self.grids.streets(), self.grids.communities()

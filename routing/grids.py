@@ -62,6 +62,11 @@ class Grid:
         }
 
 
+def grid_from_feature(feature: Any, where: str) -> Grid:
+    """One grid from a GeoJSON feature; ``ValueError`` says what is wrong, after ``where``."""
+    return _grid(feature, where)
+
+
 def _grid(feature: Any, where: str) -> Grid:
     if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
         raise ValueError(f"{where}: not a GeoJSON Feature")

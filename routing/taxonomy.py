@@ -27,14 +27,18 @@ class Category:
     default_priority: Priority
     dedup_radius_m: float = DEFAULT_DEDUP_RADIUS_M
     keywords: tuple[str, ...] = ()
+    # Shown in public output (三公开: /public/, the bulletin); private matters
+    # such as neighbour disputes say ``public: false``.
+    public: bool = True
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "name_zh": self.name_zh,
             "name_en": self.name_en,
             "kind": self.kind,
             "default_priority": self.default_priority.value,
+            "public": self.public,
         }
 
     def matches(self, query: str) -> bool:
@@ -60,7 +64,15 @@ def _category(entry: Mapping[str, Any], where: str) -> Category:
         default_priority=L.priority(entry.get("default_priority"), "default_priority", where),
         dedup_radius_m=L.number(entry, "dedup_radius_m", where, DEFAULT_DEDUP_RADIUS_M),
         keywords=L.text_list(entry.get("keywords"), "keywords", where),
+        public=_flag(entry, "public", where),
     )
+
+
+def _flag(entry: Mapping[str, Any], key: str, where: str) -> bool:
+    value = entry.get(key, True)
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: `{key}` must be true or false, not {value!r}")
+    return value
 
 
 class Taxonomy:
@@ -107,6 +119,6 @@ class Taxonomy:
         """Categories whose code, names or keywords contain ``query``."""
         return [category for category in self if category.matches(query)]
 
-    def as_json(self) -> list[dict[str, str]]:
+    def as_json(self) -> list[dict[str, Any]]:
         """The body of ``GET /api/v1/categories``."""
         return [category.as_json() for category in self]

@@ -38,6 +38,9 @@ DEPARTMENT = "department"
 LEADER = "leader"
 SYSTEM = "system"
 ROLES = (ADMIN, GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM)
+# A citizen behind a feedback link (/f/{token}): no bearer token and no role to
+# create one for; the gateway checks the link and names the report as the scope.
+REPORTER = "reporter"
 
 # The duty office (operators, and admins acting as one).
 _CENTRE = frozenset(
@@ -83,6 +86,7 @@ ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     GRID_WORKER: frozenset({Action.VERIFY, Action.COMMENT, Action.RATE}),
     LEADER: frozenset({Action.COMMENT}),
     SYSTEM: frozenset(),
+    REPORTER: frozenset({Action.RATE}),
 }
 # Actions a department takes on its own task, not on any case it can see; a
 # co-department's accept, resolve and return change its task only (联合执法).
@@ -184,6 +188,7 @@ class CaseFacts:
     extensions: tuple[PartFacts, ...] = ()
     orders: tuple[PartFacts, ...] = ()
     deferred: bool = False
+    report_ids: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, case: CaseSnapshot | Mapping[str, Any]) -> CaseFacts:
@@ -198,6 +203,7 @@ class CaseFacts:
                 tuple(_part_facts(x) for x in case.extensions),
                 tuple(_part_facts(o) for o in case.orders),
                 case.deferred_at is not None,
+                tuple(case.report_ids),
             )
         priority = case.get("priority")
         state = CaseState(case["state"])
@@ -220,6 +226,7 @@ class CaseFacts:
             tuple(_part_facts(Extension.model_validate(x)) for x in case.get("extensions") or ()),
             tuple(_part_facts(Order.model_validate(o)) for o in case.get("orders") or ()),
             case.get("deferred_at") is not None,
+            tuple(str(r) for r in case.get("report_ids") or ()),
         )
 
     def has_department(self, department: str) -> bool:
@@ -248,12 +255,14 @@ def _part_facts(part: Extension | Order) -> PartFacts:
 def sees_case(role: str, scope: str | None, case: CaseFacts) -> bool:
     """Whether a caller of ``role``/``scope`` may see ``case`` at all: departments
     the cases they hold a task of, grid workers the cases in their grids (a case
-    is in a grid scope when its grid, or any grid it covers, is), the centre
-    everything."""
+    is in a grid scope when its grid, or any grid it covers, is), a reporter the
+    case holding its report, the centre everything."""
     if role == DEPARTMENT:
         return bool(scope) and case.has_department(str(scope))
     if role == GRID_WORKER:
         return any(grid_in_scope(scope, grid) for grid in case.grid_codes)
+    if role == REPORTER:  # scoped to the report the feedback link names
+        return bool(scope) and scope in case.report_ids
     return role in (OPERATOR, LEADER, ADMIN)
 
 

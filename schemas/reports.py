@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -36,12 +37,25 @@ class GeoPoint(BaseModel):
 
 
 class Reporter(BaseModel):
-    """Personal data: shown only to roles that need it (DESIGN.md §8)."""
+    """Personal data: shown only to roles that need it (DESIGN.md §8). An
+    ``anonymous`` reporter is hidden from everyone, operators included: the hub
+    keeps the phone only to send the feedback link (:func:`shown_reporter`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9 -]{3,20}$")
+    anonymous: bool = Field(default=False, description="hide name and phone from every reader")
+
+
+def shown_reporter(reporter: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The reporter as a reader who may see personal data sees it: all of it, or
+    only that it is anonymous."""
+    if not reporter:
+        return None
+    if reporter.get("anonymous"):
+        return {"anonymous": True}
+    return {key: value for key, value in reporter.items() if key != "anonymous"}
 
 
 class ReportSubmission(BaseModel):

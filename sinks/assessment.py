@@ -30,7 +30,8 @@ sets the lead from ``data.department``, a lead ``reassigned`` moves it,
 ``mean_handling_hours``       mean hours from the start of the assignment (the
                 平均处置时长    ``dispatched``, or the ``reworked`` that sent it back)
                               to each ``resolved`` in the period
-``ratings``     评价数        cases rated in the period (the last score counts)
+``ratings``     评价数        cases rated in the period by a reporter through the
+                              feedback link (the last score counts)
 ``mean_satisfaction`` 平均满意度 mean of those scores (1–5)
 ==========================  =====================================================
 
@@ -52,6 +53,11 @@ And per task (联合执法: a department's part of a case, lead or co, from
 
 A rate is ``None`` when its denominator is 0 (no basis, not 0 %).
 
+Streets and communities (街道/社区, :func:`area_indicators`) get the same
+indicators, task figures, 缓办 and 延期率 included, for the cases in their area,
+whoever handled them — the same replay, credited by the case's area instead of
+its lead department.
+
 Grid workers are the token names that submit reports (``reports.submitted_by``)
 and that verify on site (the ``actor`` of ``verified`` events): ``reports``
 (上报数, received in the period), ``verifications`` (核查数), ``verifications_passed``
@@ -61,20 +67,24 @@ and that verify on site (the ``actor`` of ``verified`` events): ``reports``
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Engine, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
 
 from schemas.cases import CaseEventType, CaseState
 from schemas.duty import TaskState
 from sinks.duty_models import case_tasks
 from sinks.models import case_events, cases, reports
 
+AreaLevel = Literal["street", "community"]
 GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
+# Satisfaction is what the people who reported say through their feedback links
+# (the case agent records them as "reporter:<report id>"), not the centre's own view.
+SATISFACTION_RATERS = "reporter:"
 
 DEPARTMENT_LABELS: dict[str, str] = {
     "department": "部门",
@@ -167,10 +177,9 @@ class _Dept:
     scores: dict[str, int] = field(default_factory=dict)
     tasks: _Tasks = field(default_factory=_Tasks)
 
-    def row(self, code: str) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
         tasks = self.tasks
         return {
-            "department": code,
             "dispatched": len(self.dispatched),
             "returned": len(self.returned),
             "due": len(self.due),
@@ -199,8 +208,55 @@ class _Dept:
 
 def department_indicators(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """One dict per department with any activity in ``[start, end)``, by code."""
+    rows = _indicators(
+        engine,
+        start,
+        end,
+        lambda _case, department: department,
+        cases.c.lead_department,
+        case_tasks.c.department,
+    )
+    return [{"department": code, **row} for code, row in rows]
+
+
+def area_indicators(
+    engine: Engine, start: datetime, end: datetime, level: AreaLevel
+) -> list[dict[str, Any]]:
+    """The same indicators per street (街道) or community (社区) where the cases
+    are, whoever handled them: one dict per area code with any activity, by code."""
     _check_period(start, end)
-    depts: defaultdict[str, _Dept] = defaultdict(_Dept)
+    column = cases.c.street_code if level == "street" else cases.c.community_code
+    touched = select(case_events.c.case_id).where(
+        case_events.c.time >= start, case_events.c.time < end
+    )
+    with engine.connect() as conn:
+        area = {
+            str(case_id): str(code)
+            for case_id, code in conn.execute(
+                select(cases.c.id, column).where(cases.c.id.in_(touched))
+            )
+        }
+    rows = _indicators(
+        engine, start, end, lambda case_id, _department: area.get(case_id), column, column
+    )
+    return [{level: code, **row} for code, row in rows]
+
+
+def _indicators(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    credit: Callable[[str, str | None], str | None],
+    due_key: ColumnElement[Any],
+    task_key: ColumnElement[Any],
+) -> list[tuple[str, dict[str, Any]]]:
+    """Replay the timeline once, crediting each fact to ``credit(case id, the
+    department it is about)`` — the lead at the time, or the department whose
+    task it is — (nothing when it answers None); cases due go to ``due_key``
+    (a ``cases`` column), tasks to ``task_key`` (a column of ``case_tasks`` or
+    of its case's row)."""
+    _check_period(start, end)
+    groups: defaultdict[str, _Dept] = defaultdict(_Dept)
     touched = (
         select(case_events.c.case_id)
         .where(case_events.c.time >= start, case_events.c.time < end)
@@ -212,6 +268,7 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
             case_events.c.version,
             case_events.c.type,
             case_events.c.time,
+            case_events.c.actor,
             case_events.c.data,
         )
         .where(
@@ -225,7 +282,7 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
     due_by = func.coalesce(cases.c.due_by, cases.c.resolve_by)
     due = select(
         cases.c.id,
-        cases.c.lead_department,
+        due_key,
         due_by.label("due_by"),
         cases.c.closed_at,
         cases.c.deferrals,
@@ -240,13 +297,13 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
         rows = conn.execute(timeline).all()
         due_rows = conn.execute(due).all()
         closed_ids = {str(r.id) for r in conn.execute(due_closed)}
-        task_rows = conn.execute(_tasks_query(start, end)).all()
+        task_rows = conn.execute(_tasks_query(start, end, task_key)).all()
 
     current: str | None = None
     lead: str | None = None
     cycle_start: datetime | None = None
     reworks = 0
-    for case_id, _version, type_, time, data in rows:
+    for case_id, _version, type_, time, actor, data in rows:
         if case_id != current:
             current, lead, cycle_start, reworks = case_id, None, None, 0
         data = data or {}
@@ -255,48 +312,59 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
             case "dispatched":
                 lead = str(data.get("department") or "") or None
                 cycle_start = time
-                if in_period and lead:
-                    depts[lead].dispatched.add(case_id)
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].dispatched.add(case_id)
             case "reassigned" if data.get("role") == "lead":
                 lead = str(data.get("department") or "") or lead
-                if in_period and lead:
-                    depts[lead].dispatched.add(case_id)
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].dispatched.add(case_id)
             case "task_changed" if data.get("state") == "returned":
-                if in_period and data.get("department"):
-                    depts[str(data["department"])].tasks.returned += 1
+                department = str(data.get("department") or "") or None
+                key = credit(case_id, department)
+                if in_period and department and key:
+                    groups[key].tasks.returned += 1
             case "reworked":
                 lead = str(data.get("department") or "") or lead
                 cycle_start = time
                 reworks += 1
             case "returned":
-                if in_period and lead:
-                    depts[lead].returned.add(case_id)
-                    depts[lead].tasks.returned += 1
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].returned.add(case_id)
+                    groups[key].tasks.returned += 1
                 lead, cycle_start = None, None
             case "resolved":
-                if in_period and lead and cycle_start is not None:
+                key = credit(case_id, lead)
+                if in_period and lead and key and cycle_start is not None:
                     hours = (time - cycle_start).total_seconds() / 3600
-                    depts[lead].handling_hours.append(hours)
+                    groups[key].handling_hours.append(hours)
             case "closed":
-                if in_period and lead:
-                    depts[lead].closed.add(case_id)
+                key = credit(case_id, lead)
+                if in_period and lead and key:
+                    groups[key].closed.add(case_id)
                     if reworks:
-                        depts[lead].reworked_closed.add(case_id)
+                        groups[key].reworked_closed.add(case_id)
             case "rated":
                 score = data.get("score")
-                if in_period and lead and isinstance(score, int):
-                    depts[lead].scores[case_id] = score
+                key = credit(case_id, lead)
+                rater = str(actor).startswith(SATISFACTION_RATERS)
+                if in_period and lead and key and rater and isinstance(score, int):
+                    groups[key].scores[case_id] = score
 
-    for case_id, dept, deadline, closed_at, deferrals in due_rows:
-        entry = depts[str(dept)]
+    for case_id, group, deadline, closed_at, deferrals in due_rows:
+        entry = groups[str(group)]
         entry.due.add(str(case_id))
         if deferrals:  # 缓办: out of the on-time denominator
             entry.deferred.add(str(case_id))
         elif str(case_id) in closed_ids and closed_at is not None and closed_at <= deadline:
             entry.closed_on_time.add(str(case_id))
 
-    for dept, state, dispatched_at, resolve_by, ended_at, extended in task_rows:
-        tasks = depts[str(dept)].tasks
+    for group, state, dispatched_at, resolve_by, ended_at, extended in task_rows:
+        if group is None:
+            continue
+        tasks = groups[str(group)].tasks
         if start <= dispatched_at < end:
             tasks.given += 1
         if resolve_by is None or not start <= resolve_by < end or state in _TASK_NOT_DUE:
@@ -308,18 +376,20 @@ def department_indicators(engine: Engine, start: datetime, end: datetime) -> lis
             if ended_at is not None and ended_at <= resolve_by:
                 tasks.done_on_time += 1
 
-    return [depts[code].row(code) for code in sorted(depts)]
+    return [(code, groups[code].row()) for code in sorted(groups)]
 
 
-def _tasks_query(start: datetime, end: datetime) -> Select[Any]:
-    """The tasks given in the period or due in it."""
+def _tasks_query(start: datetime, end: datetime, key: ColumnElement[Any]) -> Select[Any]:
+    """The tasks given in the period or due in it, each with its group ``key``."""
     t = case_tasks.c
-    return select(
-        t.department, t.state, t.dispatched_at, t.resolve_by, t.ended_at, t.extended
-    ).where(
-        or_(
-            and_(t.dispatched_at >= start, t.dispatched_at < end),
-            and_(t.resolve_by >= start, t.resolve_by < end),
+    return (
+        select(key, t.state, t.dispatched_at, t.resolve_by, t.ended_at, t.extended)
+        .select_from(case_tasks.join(cases, cases.c.id == t.case_id))
+        .where(
+            or_(
+                and_(t.dispatched_at >= start, t.dispatched_at < end),
+                and_(t.resolve_by >= start, t.resolve_by < end),
+            )
         )
     )
 

@@ -14,6 +14,7 @@ language in ``Paragraph``), so a crafted name cannot change the layout.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime
 from io import BytesIO
 
@@ -27,7 +28,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from sqlalchemy import Engine, select
 
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
-from sinks.briefs import Brief, _heading, _tables
+from sinks.briefs import Brief, _heading, _Table, _tables
 from sinks.outbox_models import inbox
 
 FONT = "STSong-Light"
@@ -69,16 +70,21 @@ def _text(value: str, style: ParagraphStyle) -> Paragraph:
 
 def render_pdf(brief: Brief) -> bytes:
     """The brief as one PDF document (A4 portrait)."""
+    title, subtitle = _heading(brief)
+    return pdf_document(title, subtitle, _tables(brief))
+
+
+def pdf_document(title: str, subtitle: str, tables: Sequence[_Table]) -> bytes:
+    """A titled A4 document of plain-text tables (the brief, the public bulletin)."""
     font = _font()
     styles = _styles(font)
-    title, subtitle = _heading(brief)
     story: list[Flowable] = [
         _text(title, styles["title"]),
         _text(subtitle, styles["sub"]),
         Spacer(1, 4 * mm),
     ]
     width = A4[0] - 30 * mm
-    for table in _tables(brief):
+    for table in tables:
         story.append(_text(table.title, styles["h2"]))
         if not table.rows:
             story.append(_text(table.empty, styles["empty"]))

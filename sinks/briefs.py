@@ -34,6 +34,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from schemas.alerts import Alert, AlertKind
 from schemas.cases import CaseEventType
+from schemas.periods import Period
 from sinks.assessment import (
     DEPARTMENT_LABELS,
     GRID_WORKER_LABELS,
@@ -93,6 +94,12 @@ class Brief:
     hotspots: tuple[HotspotLine, ...] | None
     departments: tuple[dict[str, Any], ...]
     grid_workers: tuple[dict[str, Any], ...]
+    kind: str = "day"  # day, week or month
+    label: str = ""  # 2026-W49, 2026-11 (a day's brief: its date)
+
+    @property
+    def name(self) -> str:
+        return self.day.isoformat() if self.kind == "day" else self.label
 
     def to_json(self) -> dict[str, Any]:
         def breakdown(b: Breakdown) -> dict[str, Any]:
@@ -104,6 +111,8 @@ class Brief:
 
         return {
             "day": self.day.isoformat(),
+            "kind": self.kind,
+            "label": self.name,
             "tz": self.tz,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
@@ -148,8 +157,48 @@ def daily_brief(
     now: datetime | None = None,
 ) -> Brief:
     """The brief of the local calendar ``day`` in ``tz``; see the module doc."""
-    names = names or BriefNames()
     start, end = day_bounds(day, tz)
+    return span_brief(engine, start, end, day, tz, hotspots=hotspots, names=names, now=now)
+
+
+def period_brief(
+    engine: Engine,
+    period: Period,
+    *,
+    hotspots: Sequence[Alert] | None = None,
+    names: BriefNames | None = None,
+    now: datetime | None = None,
+) -> Brief:
+    """The weekly or monthly brief: the same sections over a week or a month."""
+    return span_brief(
+        engine,
+        period.start.astimezone(UTC),
+        period.end.astimezone(UTC),
+        period.first_day,
+        period.tz,
+        hotspots=hotspots,
+        names=names,
+        now=now,
+        kind=period.kind.value,
+        label=period.label,
+    )
+
+
+def span_brief(
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    day: date,
+    tz: str,
+    *,
+    hotspots: Sequence[Alert] | None = None,
+    names: BriefNames | None = None,
+    now: datetime | None = None,
+    kind: str = "day",
+    label: str = "",
+) -> Brief:
+    """The brief of ``[start, end)`` (its first local day ``day``)."""
+    names = names or BriefNames()
     in_day_opened = and_(cases.c.opened_at >= start, cases.c.opened_at < end)
     closed_ids = (
         select(case_events.c.case_id)
@@ -192,6 +241,8 @@ def daily_brief(
         hotspots=None if hotspots is None else _hotspots(hotspots, start, end, names),
         departments=tuple(departments),
         grid_workers=tuple(grid_worker_indicators(engine, start, end)),
+        kind=kind,
+        label=label,
     )
 
 
@@ -406,8 +457,11 @@ def _tables(brief: Brief) -> list[_Table]:
     return tables
 
 
+_TITLES = {"day": "每日简报", "week": "每周简报", "month": "每月简报"}
+
+
 def _heading(brief: Brief) -> tuple[str, str]:
-    title = f"每日简报 {brief.day.isoformat()}"
+    title = f"{_TITLES.get(brief.kind, '简报')} {brief.name}"
     generated = brief.generated_at.astimezone(ZoneInfo(brief.tz)).strftime("%Y-%m-%d %H:%M")
     return title, f"时区 {brief.tz}；生成于 {generated}；数据为案件库投影。"
 
@@ -461,9 +515,10 @@ def render_html(brief: Brief) -> str:
 
 
 def write_brief(brief: Brief, out_dir: Path) -> list[Path]:
-    """Write ``brief-YYYY-MM-DD.md``, ``.html`` and ``.json`` into ``out_dir``."""
+    """Write ``brief-<YYYY-MM-DD | YYYY-Www | YYYY-MM>.md``, ``.html`` and ``.json``
+    into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"brief-{brief.day.isoformat()}"
+    stem = out_dir / f"brief-{brief.name}"
     paths = [stem.with_suffix(".md"), stem.with_suffix(".html"), stem.with_suffix(".json")]
     paths[0].write_text(render_markdown(brief), encoding="utf-8")
     paths[1].write_text(render_html(brief), encoding="utf-8")

@@ -43,6 +43,7 @@ INBOX_CHANNELS = frozenset({"app", "sms"})
 NO_SUBSCRIPTION = "no webhook subscription for this recipient"
 
 UrlFor = Callable[[str], str | None]
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # a resent delivery is stale at once
 
 
 def utc_now() -> datetime:
@@ -228,6 +229,33 @@ class Outbox:
                 .first()
             )
         return dict(row) if row is not None else None
+
+    def rows(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Webhook deliveries, most recently touched first (``status``: only those)."""
+        t = notification_deliveries
+        query = select(t).order_by(t.c.updated_at.desc()).limit(limit)
+        if status is not None:
+            query = query.where(t.c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def resend(self, notification_id: str) -> bool:
+        """A dead webhook delivery goes back to pending, stale at once, so the next
+        sweep sends it again from its first attempt. False when it is not dead (or
+        was dead for want of a subscription: there is nowhere to send it)."""
+        t = notification_deliveries
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(
+                    t.c.notification_id == notification_id,
+                    t.c.status == STATUS_DEAD,
+                    t.c.url != "",
+                )
+                .values(status=STATUS_PENDING, attempts=0, updated_at=_LONG_AGO)
+                .execution_options(preserve_rowcount=True)
+            )
+            return bool(result.rowcount)
 
     # -- the inbox --------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
 )
 
+from schemas.reports import shown_reporter
 from sinks import worklists
 from sinks.brief_files import hotspot_alerts
 from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds
@@ -194,13 +195,7 @@ class CaseQueries:
         ``reports_by``, to the reporters of the reports that submitter sent
         (``reporter:<report id>``), newest first."""
         limit = max(0, min(limit, MAX_LIMIT))
-        targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
-        if reports_by is not None:
-            own = select(literal("reporter:") + reports.c.id).where(
-                reports.c.submitted_by == reports_by
-            )
-            targets.append(inbox.c.recipient.in_(own))
-        query = select(inbox).where(or_(*targets))
+        query = select(inbox).where(_inbox_of(recipients, reports_by))
         if unread_only:
             query = query.where(inbox.c.read_at.is_(None))
         query = query.order_by(inbox.c.time.desc(), inbox.c.notification_id).limit(limit)
@@ -238,6 +233,17 @@ class CaseQueries:
             limit=limit,
         )
 
+    def inbox_item(
+        self, notification_id: str, recipients: Sequence[str], *, reports_by: str | None = None
+    ) -> dict[str, Any] | None:
+        """One message of the inbox :meth:`inbox` would show these recipients, or None."""
+        query = select(inbox).where(
+            inbox.c.notification_id == notification_id, _inbox_of(recipients, reports_by)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row is not None else None
+
     def count_cases(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(cases)) or 0)
@@ -255,6 +261,18 @@ class BriefQueries:
         start, end = day_bounds(day, tz)
         hotspots = hotspot_alerts(self.engine, start, end, self.recipient)
         return daily_brief(self.engine, day, tz, hotspots=hotspots, names=names)
+
+
+def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElement[bool]:
+    """Messages to any of ``recipients`` and, with ``reports_by``, to the reporters of
+    the reports that submitter sent (``reporter:<report id>``)."""
+    targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
+    if reports_by is not None:
+        own = select(literal("reporter:") + reports.c.id).where(
+            reports.c.submitted_by == reports_by
+        )
+        targets.append(inbox.c.recipient.in_(own))
+    return or_(*targets)
 
 
 def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:
@@ -277,5 +295,5 @@ def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:
         "attributes": row["attributes"],
     }
     if include_personal:
-        out["reporter"] = row["reporter"]
+        out["reporter"] = shown_reporter(row["reporter"])
     return out

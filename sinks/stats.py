@@ -25,8 +25,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from schemas.cases import LIVE_STATES, CaseState, Priority, SlaState
-from sinks.assessment import department_indicators, grid_worker_indicators
+from sinks.assessment import (
+    AreaLevel,
+    area_indicators,
+    department_indicators,
+    grid_worker_indicators,
+)
 from sinks.models import cases
+from sinks.windows import WindowRule, windows
 
 # The states a department's SLA clock runs in (resolved waits on verification).
 _SLA_STATES = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
@@ -140,6 +146,29 @@ class CaseStats:
         """Assessment indicators per department (see :mod:`sinks.assessment`)."""
         return department_indicators(self.engine, start, end)
 
+    def areas(self, start: datetime, end: datetime, level: AreaLevel) -> list[dict[str, Any]]:
+        """Assessment indicators per street or community (see :mod:`sinks.assessment`)."""
+        return area_indicators(self.engine, start, end, level)
+
     def grid_workers(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Assessment indicators per grid worker (see :mod:`sinks.assessment`)."""
         return grid_worker_indicators(self.engine, start, end)
+
+    def windows(
+        self,
+        rule: WindowRule,
+        *,
+        hours: int = 24,
+        grid_code: str | None = None,
+        category: str | None = None,
+        source: str | None = None,
+    ) -> dict[str, Any]:
+        """Reports per hotspot window against the rule's baseline (see :mod:`sinks.windows`)."""
+        return windows(
+            self.engine,
+            rule,
+            hours=hours,
+            grid_code=grid_code,
+            category=category,
+            source=source,
+        )

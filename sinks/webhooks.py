@@ -19,8 +19,10 @@ not help) is dead at once.
 :class:`WebhookSender` runs each delivery as its own task: a slow or failing
 receiver holds at most ``per_url_concurrency`` of the ``concurrency`` request
 slots (and none while it waits to retry), so other receivers go on being
-served. The durable state is the :class:`~sinks.outbox.Outbox` row, so the
-consumer acks a notification once its row is written, not once it is delivered.
+served. The notifications of one case to one recipient go one at a time, in
+the order submitted (:mod:`sinks.ordering`). The durable state is the
+:class:`~sinks.outbox.Outbox` row, so the consumer acks a notification once its
+row is written, not once it is delivered.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from typing import Any
 import httpx
 import orjson
 
+from sinks.ordering import KeyedLocks, order_key
 from sinks.outbox import Delivery, Outbox
+from sinks.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +101,7 @@ class WebhookConfig:
 
     def retry_delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt."""
-        delay = min(self.max_delay, self.base_delay * 2.0 ** max(attempts - 1, 0))
-        return delay * (1 + self.jitter * rand())
+        return backoff_delay(attempts, self.base_delay, self.max_delay, self.jitter, rand)
 
 
 # -- signing ---------------------------------------------------------------------------
@@ -177,6 +180,7 @@ class WebhookSender:
     _per_url: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _owns_client: bool = False
     _room: asyncio.Event | None = None
+    _order: KeyedLocks = field(default_factory=KeyedLocks)
 
     def _client(self) -> httpx.AsyncClient:
         if self.client is None:
@@ -230,7 +234,8 @@ class WebhookSender:
 
     async def _run(self, delivery: Delivery) -> None:
         try:
-            await self.deliver(delivery)
+            async with self._order.hold(order_key(delivery.recipient, delivery.payload)):
+                await self.deliver(delivery)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -338,7 +338,7 @@ def _report_row(report: Report, case_id: str) -> Row:
         "received_at": report.received_at,
         "media": report.media,
         "reporter": (
-            report.reporter.model_dump(mode="json", exclude_none=True)
+            report.reporter.model_dump(mode="json", exclude_defaults=True)
             if report.reporter is not None
             else None
         ),

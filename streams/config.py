@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from routing.district import District
 from schemas.alerts import Alert
+from schemas.periods import Period
 from schemas.topics import TopicNames
 from sinks.ports import CaseSink
+from streams.logic.feedback import FeedbackLinks
 
 if TYPE_CHECKING:
+    from sinks.channels import ChannelOutbox, ChannelSender
     from sinks.outbox import Outbox
     from sinks.subscriptions import DbSubscriptions
     from sinks.webhooks import WebhookConfig
@@ -55,11 +58,23 @@ class StreamConfig:
 class NotificationPorts:
     """The webhook stage's collaborators: the outbox in the database (inbox rows and
     webhook deliveries), the webhook settings and, beside the settings'
-    subscriptions, the admin's from the database."""
+    subscriptions, the admin's from the database; and the other channels."""
 
     outbox: Outbox
     webhooks: WebhookConfig
     subscriptions: DbSubscriptions | None = None
+    channels: ChannelPorts | None = None  # e-mail, group robots, SMS (None: none)
+
+
+@dataclass(frozen=True)
+class ChannelPorts:
+    """The notification channels beside webhooks: their outbox table and their
+    sender; who gets what is the district's notify rules (``district.notify``)."""
+
+    outbox: ChannelOutbox
+    sender: ChannelSender
+    sweep_seconds: float = 60.0
+    stale_after: float = 300.0
 
 
 class BriefWriter(Protocol):
@@ -72,6 +87,12 @@ class BriefWriter(Protocol):
         ...
 
     def write(self, day: date, hotspots: Sequence[Alert] | None, now: datetime) -> list[Path]: ...
+
+    def write_period(
+        self, period: Period, hotspots: Sequence[Alert] | None, now: datetime
+    ) -> list[Path]:
+        """The weekly or monthly brief."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -89,3 +110,4 @@ class StreamDeps:
     metrics: StreamMetrics | None = None
     notifications: NotificationPorts | None = None
     briefs: BriefWriter | None = None
+    feedback: FeedbackLinks | None = None  # reporters' feedback links (None: none issued)

@@ -32,6 +32,7 @@ from gateway.open311.render import Open311Error, w3c
 from gateway.open311.services import ATTRIBUTE_CODES
 from gateway.ports import DistrictData
 from schemas.envelope import describe_validation_error
+from schemas.publicdata import snap_point
 from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -293,13 +294,18 @@ def status_notes(case: Mapping[str, Any], agency: str | None) -> str:
             return "已处置，待现场核查 (resolved, awaiting on-site verification)"
         case "closed":
             return "已核查结案 (verified and closed)"
-        case "rejected":
-            reason = case.get("reason")
-            return f"不予立案：{reason} (rejected)" if reason else "不予立案 (rejected)"
+        case "rejected":  # the operator's reason is free text: not for public reads
+            return "不予立案 (rejected)"
         case "merged":
             into = case.get("merged_into")
             return f"重复事项，已并入 {into} (duplicate of service request {into})"
     return state
+
+
+def is_public(case: Mapping[str, Any], district: DistrictData) -> bool:
+    """Whether the case's category may be shown in public reads."""
+    category = district.taxonomy.get(str(case.get("category")))
+    return category is not None and category.public
 
 
 def service_request(
@@ -317,6 +323,9 @@ def service_request(
         f"{grid.name}, {grid.community_name}, {grid.street_name}" if grid is not None else None
     )
     location = case.get("location") or {}
+    lat, lon = location.get("lat"), location.get("lon")
+    if lat is not None and lon is not None:  # no finer than ~100 m in public (DESIGN.md §8)
+        lat, lon = snap_point(float(lat), float(lon))
     state = str(case.get("state"))
     closed = state in CLOSED_STATES
     updated = case.get("closed_at") if closed and case.get("closed_at") else case.get("updated_at")
@@ -326,7 +335,7 @@ def service_request(
         "status_notes": status_notes(case, agency),
         "service_name": category.name_zh if category is not None else code,
         "service_code": code,
-        "description": case.get("description") or None,
+        "description": None,  # reporters' free text is never public (DESIGN.md §8)
         "agency_responsible": agency,
         "service_notice": f"优先级 {case.get('priority')} (priority)"
         if case.get("priority")
@@ -337,7 +346,7 @@ def service_request(
         "address": address,
         "address_id": grid_code or None,
         "zipcode": None,
-        "lat": location.get("lat"),
-        "long": location.get("lon"),
+        "lat": lat,
+        "long": lon,
         "media_url": None,
     }

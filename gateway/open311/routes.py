@@ -287,7 +287,11 @@ def get_requests(
     return render(
         format,
         "service_requests",
-        [requests.service_request(case, deps.district, tz) for case in found],
+        [
+            requests.service_request(case, deps.district, tz)
+            for case in found
+            if requests.is_public(case, deps.district)
+        ],
     )
 
 
@@ -305,7 +309,7 @@ def get_request(
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
     case = _reader(deps).get(service_request_id)
-    if case is None:
+    if case is None or not requests.is_public(case, deps.district):
         raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
     request = requests.service_request(case, deps.district, _tz(deps))
     return render(format, "service_requests", [request])

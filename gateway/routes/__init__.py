@@ -11,13 +11,16 @@ from gateway.open311 import routes as open311
 from gateway.routes import (
     actions,
     cases,
+    deliveries,
     duty,
     events,
     exports,
+    feedback,
     me,
     media,
     meta,
     pages,
+    public,
     reference,
     reports,
     search,
@@ -38,12 +41,16 @@ ROUTERS: tuple[APIRouter, ...] = (
     me.router,  # /api/v1/me/profile, tasks, inbox
     reference.router,  # /api/v1/categories, grids, departments
     stats.router,  # /api/v1/stats/...
+    public.router,  # /api/v1/public/... (no token)
+    feedback.api,  # /api/v1/feedback/{token} (the link is the credential)
+    feedback.router,  # /f/{token}
     exports.router,  # /api/v1/exports/cases.csv, /api/v1/briefs/{day}
     events.router,  # other systems: /api/v1/events (CloudEvents), /api/v1/cap
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
+    deliveries.router,  # /api/v1/admin/deliveries (dead ones, re-sent)
     meta.router,  # /healthz, /readyz, /schemas/, /api/v1/meta
-    pages.router,  # /m/, /console/, /d/, /reports/
+    pages.router,  # /m/, /console/, /d/, /reports/, /public/
 )
 
 BODY_MODELS: tuple[type[BaseModel], ...] = (

@@ -1,16 +1,17 @@
 """The caller: who it is (``GET /api/v1/me/profile``), its work (``GET /api/v1/me/tasks``)
-and its notifications (``GET /api/v1/me/inbox``)."""
+and its notifications (``GET /api/v1/me/inbox``, marked read one by one)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
 from gateway.auth import GridWorker, SignedIn, own_department
 from gateway.deps import Deps
+from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
 from gateway.routes.cases import CaseList, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
@@ -118,3 +119,34 @@ def my_inbox(
     reports_by = token.name if token.role == GRID_WORKER else None
     rows = deps.queries.inbox(recipients, reports_by=reports_by, unread_only=unread, limit=limit)
     return Inbox(recipients=recipients, items=[InboxMessage.model_validate(r) for r in rows])
+
+
+class MarkedRead(BaseModel):
+    notification_id: str
+    read: bool
+
+
+@router.post(
+    "/inbox/{notification_id}/read",
+    response_model=MarkedRead,
+    summary="Mark one of this token's inbox messages read",
+    responses={
+        **AUTH_ERRORS,
+        404: {"model": ErrorOut, "description": "no such message in this inbox"},
+        503: {"model": ErrorOut, "description": "the inbox cannot be written here"},
+    },
+)
+def mark_read(
+    notification_id: Annotated[str, Path(min_length=1, max_length=400)],
+    deps: Deps,
+    token: SignedIn,
+) -> MarkedRead:
+    if deps.inbox_marker is None:
+        raise HTTPException(status_code=503, detail="the inbox cannot be written here")
+    reports_by = token.name if token.role == GRID_WORKER else None
+    item = deps.queries.inbox_item(notification_id, recipients_of(token), reports_by=reports_by)
+    if item is None:
+        raise HTTPException(status_code=404, detail="no such message in this inbox")
+    if item["read_at"] is None:
+        deps.inbox_marker.mark_read(notification_id, str(item["recipient"]))
+    return MarkedRead(notification_id=notification_id, read=True)

@@ -1,7 +1,7 @@
 """Health, readiness and the JSON Schema of every contract (all public), and
-``GET /api/v1/meta`` for signed-in clients: what the hub runs on — the SLA
-calendar's official and provisional years, and the duty office's warning when
-next year's holiday schedule is missing."""
+``GET /api/v1/meta`` for signed-in clients: what the hub runs on — its version,
+the district data in force, the SLA calendar's official and provisional years,
+and the duty office's warning when next year's holiday schedule is missing."""
 
 from __future__ import annotations
 
@@ -81,6 +81,14 @@ class CalendarMeta(BaseModel):
 
 
 class Meta(BaseModel):
+    version: str
+    district: dict[str, Any] = Field(
+        description="name, codes, whether synthetic, and how many grids and streets"
+    )
+    data: dict[str, Any] = Field(
+        description="per kind (grids, routing, taxonomy): the version loaded with "
+        "`gridhub grids import` / `gridhub rules import` in force here; 0: the files"
+    )
     calendar: CalendarMeta
     sla_scale: float = Field(description="1 unless the SLA is shortened for a drill or a test")
 
@@ -88,13 +96,22 @@ class Meta(BaseModel):
 @router.get(
     "/api/v1/meta",
     response_model=Meta,
-    summary="What the hub runs on: the SLA calendar's years and warnings",
+    summary="What the hub runs on: version, district data in force, the SLA calendar",
     responses={**AUTH_ERRORS},
 )
-async def meta(deps: Deps, token: SignedIn) -> Meta:
+async def meta(request: Request, deps: Deps, token: SignedIn) -> Meta:
     calendar = deps.district.calendar
     today = now_utc().astimezone(LOCAL_TZ).date()
+    grids = deps.district.grids.geojson()
     return Meta(
+        version=request.app.version,
+        district={
+            key: grids[key]
+            for key in ("name", "district_code", "district_name", "synthetic")
+            if key in grids
+        }
+        | {"grids": len(grids["features"]), "streets": len(deps.district.grids.streets())},
+        data=deps.district_sync.versions() if deps.district_sync is not None else {},
         calendar=CalendarMeta(
             today=today.isoformat(),
             years=[calendar.schedule(year).as_dict() for year in (today.year, today.year + 1)],

@@ -1,5 +1,6 @@
-"""``GET /api/v1/stats/...``: the live queue, SLA status, hotspots and the
-assessment indicators (考核) per department and grid worker.
+"""``GET /api/v1/stats/...``: the live queue, SLA status, hotspots, the hotspot
+windows against their baseline, and the assessment indicators (考核) per
+department and grid worker.
 
 Operators, leaders and admins see everything; a department sees only its own
 row (its queue, its SLA row, its indicators)."""
@@ -7,7 +8,7 @@ row (its queue, its SLA row, its indicators)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
@@ -119,6 +120,23 @@ def departments(
 
 
 @router.get(
+    "/areas",
+    response_model=Rows,
+    summary="Assessment indicators per street (街道) or community (社区)",
+    responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
+)
+def areas(
+    deps: Deps,
+    token: Centre,
+    level: Annotated[Literal["street", "community"], Query()] = "street",
+    start: Start = None,
+    end: End = None,
+) -> Rows:
+    since, until = _period(start, end, timedelta(days=30))
+    return Rows(start=since, end=until, items=_stats(deps).areas(since, until, level))
+
+
+@router.get(
     "/grid-workers",
     response_model=Rows,
     summary="Assessment indicators per grid worker (上报数, 核查数, 核查通过率)",
@@ -132,3 +150,21 @@ def grid_workers(
 ) -> Rows:
     since, until = _period(start, end, timedelta(days=30))
     return Rows(start=since, end=until, items=_stats(deps).grid_workers(since, until))
+
+
+@router.get(
+    "/windows",
+    summary="Reports per hotspot window (grid × category × source) against the rule's baseline",
+    responses={**AUTH_ERRORS, **INVALID, **UNAVAILABLE},
+)
+def hotspot_windows(
+    deps: Deps,
+    token: Centre,
+    hours: Annotated[int, Query(ge=1, le=168, description="how many hours back")] = 24,
+    grid_code: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    source: Annotated[str | None, Query(max_length=256)] = None,
+) -> dict[str, Any]:
+    return _stats(deps).windows(
+        deps.district.hotspots, hours=hours, grid_code=grid_code, category=category, source=source
+    )

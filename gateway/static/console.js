@@ -21,7 +21,7 @@ addStrings({
     queue: "案件队列", queue_caption: "案件列表，按所选方式排序", case: "案件", grid: "网格", reports: "上报数",
     deadline: "处置时限", detail: "案件详情", pick: "从队列中选择一个案件", live: "实时", reconnecting: "重连中…",
     denied: "无权访问实时流", report_list: "上报记录", reasons: "定级与派遣依据", timeline: "时间线",
-    new_p1: "新的 P1 紧急案件", hotspot: "热点预警", count_of: "共 {n} 件", rework: "返工", escalation: "升级",
+    new_p1: "新的 P1 紧急案件", hotspot: "热点预警", unsatisfied: "回访不满意", count_of: "共 {n} 件", rework: "返工", escalation: "升级",
     map: "网格位置图", photo: "照片", evidence: "处置反馈", dismiss: "关闭提示", open_case: "打开",
     signed_in_as: "当前：{name}（{role}）", role_operator: "坐席", role_admin: "管理员", role_leader: "领导",
     role_department: "部门", role_grid_worker: "网格员", merged_into: "已合并到",
@@ -45,7 +45,7 @@ addStrings({
     reports: "Reports", deadline: "Resolve by", detail: "Case detail", pick: "Pick a case from the queue",
     live: "Live", reconnecting: "Reconnecting…", denied: "No access to the live stream", timeline: "Timeline",
     report_list: "Reports", reasons: "Priority and routing reasons", new_p1: "New P1 case",
-    hotspot: "Hotspot alert", count_of: "{n} cases", rework: "rework", escalation: "escalation",
+    hotspot: "Hotspot alert", unsatisfied: "Reporter not satisfied", count_of: "{n} cases", rework: "rework", escalation: "escalation",
     map: "Grid location map", photo: "Photo", evidence: "Resolution", dismiss: "Dismiss", open_case: "Open",
     signed_in_as: "Signed in: {name} ({role})", role_operator: "operator", role_admin: "admin",
     role_leader: "leader", role_department: "department", role_grid_worker: "grid worker",
@@ -65,6 +65,7 @@ addStrings({
 const PRIO = { P1: 1, P2: 2, P3: 3, P4: 4 };
 const LIVE = ["open", "dispatched", "in_progress", "resolved"];
 const HOTSPOT_TYPE = "org.gridhub.alert.hotspot";
+const UNSATISFIED_TYPE = "org.gridhub.feedback.unsatisfied"; // 回访不满意: the duty office must handle it
 const SEEN_KEY = "gridhub.console.seen-alerts";
 const cases = new Map(); // id -> case
 const lastPriority = new Map(); // id -> priority seen before (a P1 banner once per case)
@@ -310,14 +311,19 @@ async function loadCalendar() {
 function seenAlerts() {
   try { return new Set(JSON.parse(sessionStorage.getItem(SEEN_KEY) || "[]")); } catch { return new Set(); }
 }
-function banner(id, kind, text, caseId) {
+const BANNER_TITLES = { p1: "new_p1", hotspot: "hotspot", unsatisfied: "unsatisfied" };
+
+// inboxId: an inbox message the banner stands for; dismissing it marks it read
+// (a 回访不满意 item is handled once the operator has seen it and acted).
+function banner(id, kind, text, caseId, inboxId = null) {
   const seen = seenAlerts();
   if (seen.has(id) || document.querySelector(`[data-alert="${CSS.escape(id)}"]`)) return;
   const node = el("div", { class: `banner banner-${kind}`, role: "alert", dataset: { alert: id } },
-    el("strong", {}, kind === "p1" ? t("new_p1") : t("hotspot")), " ", text, " ",
+    el("strong", {}, t(BANNER_TITLES[kind])), " ", text, " ",
     caseId ? el("button", { type: "button", onclick: () => openCase(caseId) }, t("open_case")) : "",
     el("button", { type: "button", "aria-label": t("dismiss"), onclick: () => {
       seen.add(id); sessionStorage.setItem(SEEN_KEY, JSON.stringify([...seen].slice(-200))); node.remove();
+      if (inboxId) api(`/api/v1/me/inbox/${encodeURIComponent(inboxId)}/read`, { method: "POST" }).catch(() => {});
     } }, "×"));
   document.getElementById("banners").append(node);
 }
@@ -330,6 +336,8 @@ async function pollAlerts() {
     for (const m of data.items.slice().reverse()) {
       if (new Date(m.time).getTime() < since) continue;
       if (m.event_type === HOTSPOT_TYPE) banner(m.notification_id, "hotspot", m.subject || m.body, null);
+      if (m.event_type === UNSATISFIED_TYPE && !m.read_at)
+        banner(m.notification_id, "unsatisfied", m.body || m.subject, m.case_id, m.notification_id);
     }
   } catch { /* the queue goes on without banners */ }
 }

@@ -19,6 +19,9 @@ addStrings({
     pass: "核查通过", fail: "核查不通过", note: "核查说明", reason_needed: "不通过时请填写原因",
     verified: "已提交核查", empty: "暂无", case: "案件", waiting_case: "处理中，等待立案",
     verify_photo: "核查照片", sent_later: "离线保存的上报已发送",
+    reporter: "反映人（选填，用于回访）", reporter_name: "姓名", reporter_phone: "手机号",
+    anonymous: "匿名：对工作人员隐藏姓名和电话（仅用于发送回访链接）",
+    inbox: "消息", mark_read: "标为已读", read: "已读", unread_n: "{n} 条未读",
   },
   en: {
     title: "Grid worker report", new_report: "New report", category: "Category",
@@ -35,6 +38,9 @@ addStrings({
     verified: "Verification sent", empty: "Nothing here", case: "Case",
     waiting_case: "Processing, case not opened yet", verify_photo: "Verification photo",
     sent_later: "The reports saved offline have been sent",
+    reporter: "Who reported it (optional, for the follow-up)", reporter_name: "Name",
+    reporter_phone: "Mobile", anonymous: "Anonymous: hide name and phone from staff (used only to send the feedback link)",
+    inbox: "Messages", mark_read: "Mark read", read: "Read", unread_n: "{n} unread",
   },
 });
 
@@ -274,6 +280,12 @@ async function submitReport(event) {
   const body = { category, description, occurred_at: new Date().toISOString() };
   if (grid) body.grid_code = grid;
   else body.location = position;
+  const name = document.getElementById("reporter-name").value.trim();
+  const phone = document.getElementById("reporter-phone").value.trim();
+  if (name || phone) {
+    body.reporter = { ...(name ? { name } : {}), ...(phone ? { phone } : {}) };
+    if (document.getElementById("reporter-anonymous").checked) body.reporter.anonymous = true;
+  }
   const item = {
     key: crypto.randomUUID(), body, photo: file, photoName: file ? file.name : null,
     mediaId: null, created: new Date().toISOString(), failed: null,
@@ -316,10 +328,38 @@ async function loadReference() {
 
 // Case changes in this worker's grids (live stream): refresh "to verify" and "my reports".
 let refreshTimer = null;
+// The worker's inbox: what the hub told this worker and the answers to the
+// reports it filed, newest first; each marked read here.
+async function renderInbox() {
+  const list = document.getElementById("inbox");
+  let items;
+  try {
+    items = (await api("/api/v1/me/inbox?limit=30")).data.items;
+  } catch {
+    return; // offline: keep what is shown
+  }
+  clear(list);
+  const unread = items.filter((m) => !m.read_at).length;
+  document.getElementById("unread").textContent = unread ? t("unread_n").replace("{n}", unread) : "";
+  if (!items.length) list.append(el("li", { class: "muted" }, t("empty")));
+  for (const m of items) {
+    const read = Boolean(m.read_at);
+    const button = read ? el("span", { class: "muted small" }, t("read"))
+      : el("button", { type: "button", class: "mark-read", onclick: async () => {
+        button.disabled = true;
+        try { await api(`/api/v1/me/inbox/${encodeURIComponent(m.notification_id)}/read`, { method: "POST" }); }
+        finally { renderInbox(); }
+      } }, t("mark_read"));
+    list.append(el("li", { class: read ? "message read" : "message unread", dataset: { id: m.notification_id } },
+      el("strong", {}, m.subject), el("div", { class: "small" }, m.body),
+      el("div", { class: "muted small" }, fmtTime(m.time)), button));
+  }
+}
+
 function onCaseEvent(type) {
   if (type !== "case" && type !== "reset") return;
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => { renderTasks(); renderMine(); }, 300);
+  refreshTimer = setTimeout(() => { renderTasks(); renderMine(); renderInbox(); }, 300);
 }
 
 async function start() {
@@ -336,6 +376,7 @@ async function start() {
   await renderOutbox();
   renderMine();
   renderTasks();
+  renderInbox();
   flush();
   streamEvents("/api/v1/stream/cases", onCaseEvent);
 }

@@ -7,6 +7,7 @@ import {
   wireHeader,
   gridNameIn, nameIn,
 } from "./common.js";
+import { barChart, hbarChart, num, pct, windowChart } from "./charts.js";
 
 addStrings({
   zh: {
@@ -25,6 +26,9 @@ addStrings({
     by_category: "按类别", by_street: "按街道", updated_at: "更新于 {t}", week_of: "{d} 起", no_data: "暂无数据",
     lower_better: "（越低越好）", open_cases: "在办", deferred: "缓办数", tasks_due: "任务应办数",
     task_on_time_rate: "任务按期办结率", extension_rate: "延期率",
+    areas: "街道、社区考核（同一统计周期）", area_level: "层级", street: "街道", community: "社区",
+    windows: "近24小时上报量（按小时，对照热点基线）", window_key: "网格 × 类别 × 来源", all_keys: "全区合计",
+    windows_chart: "近24小时每小时上报数与热点基线", windows_legend: "柱：每小时上报数；虚线：热点规则的基线（此前各小时的均值）；点线：达到即报警的数量。",
   },
   en: {
     title: "Situation overview", today: "Today at a glance", trend: "New cases per day, last 14 days",
@@ -45,6 +49,10 @@ addStrings({
     by_street: "By street", updated_at: "Updated {t}", week_of: "from {d}", no_data: "No data yet",
     lower_better: " (lower is better)", open_cases: "live", deferred: "Deferred", tasks_due: "Tasks due",
     task_on_time_rate: "Tasks on time", extension_rate: "Extension rate",
+    areas: "Streets and communities (same period)", area_level: "Level", street: "Street", community: "Community",
+    windows: "Reports per hour, last 24 h, against the hotspot baseline", window_key: "Grid × category × source",
+    all_keys: "Whole district", windows_chart: "Reports per hour in the last 24 hours against the hotspot baseline",
+    windows_legend: "Bars: reports per hour; dashed: the hotspot rule's baseline (mean of the hours before); dotted: the count that raises an alert.",
   },
 });
 
@@ -55,8 +63,6 @@ const DAY = 86400000;
 const localDay = (when = new Date()) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(when);
 const dayStart = (isoDay) => new Date(`${isoDay}T00:00:00${OFFSET}`);
 const addDays = (isoDay, n) => localDay(new Date(dayStart(isoDay).getTime() + n * DAY + 12 * 3600000));
-const pct = (v) => (v === null || v === undefined ? "—" : `${(Number(v) * 100).toFixed(1)}%`);
-const num = (v) => (v === null || v === undefined ? "—" : String(Math.round(Number(v) * 100) / 100));
 const INDICATORS = {
   on_time_rate: { fmt: pct, max: 1, lowerBetter: false },
   closure_rate: { fmt: pct, max: 1, lowerBetter: false },
@@ -81,54 +87,6 @@ async function count(params) {
 function tile(id, label, value, cls = "") {
   return el("div", { class: `tile ${cls}`, id },
     el("div", { class: "muted" }, label), el("div", { class: "n" }, String(value)));
-}
-
-// ---- charts (SVG) -------------------------------------------------------------------
-function barChart(values, labels, title, { width = 640, height = 230, colour = "#0b5cad" } = {}) {
-  const max = Math.max(1, ...values);
-  const pad = { l: 40, b: 40, t: 16, r: 8 };
-  const w = (width - pad.l - pad.r) / (values.length || 1);
-  const h = height - pad.t - pad.b;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "chart" });
-  root.append(svg("title", {}, title));
-  for (const tick of [0, 0.5, 1]) {
-    const y = pad.t + h - tick * h;
-    root.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: y, y2: y, stroke: tick ? "#e3e8ef" : "#889" }));
-    root.append(svg("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end", class: "axis" }, String(Math.round(max * tick * 10) / 10)));
-  }
-  values.forEach((v, i) => {
-    const bh = (v / max) * h;
-    const x = pad.l + i * w + w * 0.15;
-    const bar = svg("rect", { x: x.toFixed(1), y: (pad.t + h - bh).toFixed(1), width: (w * 0.7).toFixed(1), height: bh.toFixed(1), fill: colour, class: "bar", "data-value": v });
-    bar.append(svg("title", {}, `${labels[i]}: ${v}`));
-    root.append(bar);
-    if (v) root.append(svg("text", { x: (x + w * 0.35).toFixed(1), y: (pad.t + h - bh - 4).toFixed(1), "text-anchor": "middle", class: "value" }, String(v)));
-    root.append(svg("text", { x: (x + w * 0.35).toFixed(1), y: height - pad.b + 16, "text-anchor": "middle", class: "axis" }, labels[i]));
-  });
-  return root;
-}
-
-// rows: [[label, value, text]]; value scaled against max; colour by good/bad.
-function hbarChart(rows, title, { width = 640, max = 1, lowerBetter = false, fmt = pct } = {}) {
-  if (!rows.length) return el("p", { class: "muted" }, t("no_data"));
-  const rowH = 28;
-  const left = 200;
-  const right = 70;
-  const height = rows.length * rowH + 12;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "chart" });
-  root.append(svg("title", {}, title));
-  rows.forEach(([label, value], i) => {
-    const y = 6 + i * rowH;
-    const known = value !== null && value !== undefined;
-    const share = known ? Math.max(0, Math.min(1, Number(value) / max)) : 0;
-    const good = lowerBetter ? 1 - share : share;
-    const colour = good >= 0.9 ? "#1e7b34" : good >= 0.7 ? "#a86400" : "#b3261e";
-    root.append(svg("text", { x: left - 8, y: y + 18, "text-anchor": "end" }, `${i + 1}. ${label}`));
-    root.append(svg("rect", { x: left, y: y + 5, width: (width - left - right).toFixed(1), height: rowH - 10, fill: "#eef2f7" }));
-    if (known) root.append(svg("rect", { x: left, y: y + 5, width: ((width - left - right) * share).toFixed(1), height: rowH - 10, fill: colour, class: "bar", "data-value": value }));
-    root.append(svg("text", { x: width - right + 6, y: y + 18 }, fmt(value)));
-  });
-  return root;
 }
 
 function table(rows, columns, id) {
@@ -193,6 +151,24 @@ async function loadHotspots() {
   }
 }
 
+async function loadWindows() {
+  const select = document.getElementById("window-key");
+  const [grid, category, source] = (select.value || "||").split("|");
+  const params = new URLSearchParams({ hours: "24", ...(grid ? { grid_code: grid } : {}), ...(category ? { category } : {}), ...(source ? { source } : {}) });
+  const box = clear(document.getElementById("windows-chart"));
+  try {
+    const data = (await api(`/api/v1/stats/windows?${params}`)).data;
+    const hour = (iso) => new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", hour12: false }).format(new Date(iso));
+    box.append(windowChart(data.windows.map((w) => ({ ...w, label: `${hour(w.start)}` })), t("windows_chart")));
+    if (select.options.length === 1) {
+      for (const k of data.keys.slice(0, 20))
+        select.append(el("option", { value: `${k.grid_code}|${k.category}|${k.source}` }, `${gridName(k.grid_code)} × ${catName(k.category)} × ${k.source} (${k.count})`));
+    }
+  } catch (err) {
+    box.append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
+  }
+}
+
 function period() {
   const days = Number(document.getElementById("period").value || 30);
   const today = localDay();
@@ -229,6 +205,19 @@ async function loadScorecards() {
     clear(document.getElementById("dept-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
   }
   try {
+    const level = document.getElementById("area-level").value;
+    const areas = (await api(`/api/v1/stats/areas?${range}&level=${level}`)).data.items;
+    const names = level === "street" ? streetNames() : communityNames();
+    clear(document.getElementById("area-table")).append(table(areas, [
+      ["rank", (_r, i) => String(i + 1)], [level, (r) => names.get(r[level]) || r[level]],
+      ["due", (r) => num(r.due)], ["closed_n", (r) => num(r.closed)],
+      ["on_time_rate", (r) => pct(r.on_time_rate)], ["closure_rate", (r) => pct(r.closure_rate)],
+      ["rework_rate", (r) => pct(r.rework_rate)], ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
+    ], "area-scores"));
+  } catch (err) {
+    clear(document.getElementById("area-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
+  }
+  try {
     const workers = mergeWorkers((await api(`/api/v1/stats/grid-workers?${range}`)).data.items);
     workers.sort((a, b) => (b.reports || 0) - (a.reports || 0) || (b.verifications || 0) - (a.verifications || 0));
     const most = Math.max(1, ...workers.map((w) => w.reports || 0));
@@ -241,6 +230,18 @@ async function loadScorecards() {
   } catch (err) {
     clear(document.getElementById("gw-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
   }
+}
+
+function streetNames() {
+  const out = new Map();
+  for (const f of (grids && grids.features) || []) out.set(f.properties.street_code, f.properties.street_name);
+  return out;
+}
+
+function communityNames() {
+  const out = new Map();
+  for (const f of (grids && grids.features) || []) out.set(f.properties.community_code, f.properties.community_name);
+  return out;
 }
 
 // The indicators name a reporter by its token name and a verifier by its actor
@@ -299,7 +300,7 @@ async function load() {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) { setToken(""); location.reload(); return; }
   }
-  await Promise.all([loadToday(), loadTrends(), loadHotspots(), loadScorecards(), loadBrief()]);
+  await Promise.all([loadToday(), loadTrends(), loadHotspots(), loadWindows(), loadScorecards(), loadBrief()]);
   document.getElementById("updated").textContent = t("updated_at").replace("{t}", new Date().toLocaleTimeString(lang() === "en" ? "en-GB" : "zh-CN", { hour12: false }));
 }
 
@@ -325,8 +326,10 @@ function init() {
       s.textContent = err instanceof ApiError ? t("bad_token") : t("network_error");
     }
   });
+  document.getElementById("window-key").addEventListener("change", loadWindows);
   document.getElementById("indicator").addEventListener("change", loadScorecards);
   document.getElementById("period").addEventListener("change", loadScorecards);
+  document.getElementById("area-level").addEventListener("change", loadScorecards);
   document.getElementById("brief-day").addEventListener("change", loadBrief);
   document.getElementById("brief-form").addEventListener("submit", (e) => { e.preventDefault(); loadBrief(); });
   document.getElementById("brief-html").addEventListener("click", () => {

@@ -1,7 +1,8 @@
 """The ``gridhub`` command line (DESIGN.md §5 CLI): the group :func:`main` (the
 ``gridhub`` entry point, also ``python -m gridhub``) and one module per command
 group — ``hub`` (up, worker, gateway, kafka), ``admin`` (db, topics, schemas),
-``tokens``, ``replay``, ``report``, ``publish``, ``simulate`` and ``bench``.
+``tokens``, ``dlq``, ``district`` (grids, rules), ``replay``, ``report``,
+``publish``, ``simulate`` and ``bench``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import click
 
 from gridhub.cli.admin import db, schemas, topics
 from gridhub.cli.bench import bench
+from gridhub.cli.district import grids, rules
+from gridhub.cli.dlq import dlq
 from gridhub.cli.hub import gateway, kafka, up, worker
 from gridhub.cli.publish import publish
 from gridhub.cli.replay import replay
@@ -37,5 +40,8 @@ for _command in (
     publish,
     report,
     simulate,
+    dlq,
+    grids,
+    rules,
 ):
     main.add_command(_command)

@@ -1,4 +1,4 @@
-"""``gridhub report``: write the daily brief of one day (DESIGN.md §2 Report).
+"""``gridhub report``: write the brief of one day, week or month (DESIGN.md §2 Report).
 
 Registered on the ``gridhub`` group by :mod:`gridhub.cli`.
 """
@@ -15,7 +15,8 @@ import click
 from gridhub import bootstrap
 from gridhub.settings import Settings
 from schemas.alerts import Alert
-from sinks.briefs import DEFAULT_TZ, daily_brief, day_bounds, write_brief
+from schemas.periods import Period, PeriodKind, last_complete, period_of
+from sinks.briefs import DEFAULT_TZ, daily_brief, day_bounds, period_brief, write_brief
 
 
 @click.command()
@@ -34,20 +35,35 @@ from sinks.briefs import DEFAULT_TZ, daily_brief, day_bounds, write_brief
 )
 @click.option("--tz", default=DEFAULT_TZ, show_default=True, help="time zone of the day")
 @click.option(
+    "--period",
+    type=click.Choice(["day", "week", "month"]),
+    default="day",
+    show_default=True,
+    help="a day's brief, or the week's or month's holding --date (default: the last complete)",
+)
+@click.option(
     "--hotspots/--no-hotspots",
     default=True,
     show_default=True,
     help="read the day's hotspot alerts back from the alerts topic",
 )
-def report(day: datetime | None, out: Path | None, tz: str, hotspots: bool) -> None:
-    """Write brief-YYYY-MM-DD.md, .html and .json for one day."""
+def report(day: datetime | None, out: Path | None, tz: str, hotspots: bool, period: str) -> None:
+    """Write brief-<day|week|month>.md, .html and .json for one day, week or month."""
     from streams.agents.brief_agent import brief_names, read_alerts
 
     settings = Settings()
     the_day: date = day.date() if day else datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
+    span: Period | None = None
+    if period != "day":
+        kind = PeriodKind(period)
+        span = (
+            period_of(kind, the_day, tz)
+            if day
+            else last_complete(kind, datetime.now(ZoneInfo(tz)), tz)
+        )
     alerts: list[Alert] | None = None
     if hotspots:
-        start, end = day_bounds(the_day, tz)
+        start, end = day_bounds(the_day, tz) if span is None else (span.start, span.end)
         try:
             alerts = asyncio.run(
                 read_alerts(settings.bootstrap, settings.topics.alerts, start, end, timeout=15)
@@ -57,12 +73,11 @@ def report(day: datetime | None, out: Path | None, tz: str, hotspots: bool) -> N
     bootstrap.migrate(settings)
     engine = bootstrap.engine(settings)
     try:
-        brief = daily_brief(
-            engine,
-            the_day,
-            tz,
-            hotspots=alerts,
-            names=brief_names(bootstrap.load_district(settings)),
+        names = brief_names(bootstrap.load_district(settings))
+        brief = (
+            daily_brief(engine, the_day, tz, hotspots=alerts, names=names)
+            if span is None
+            else period_brief(engine, span, hotspots=alerts, names=names)
         )
     finally:
         engine.dispose()

@@ -1,7 +1,9 @@
 """The scheduled daily brief: at 07:00 (Asia/Shanghai) the leader worker writes
 the previous day's brief (``brief-YYYY-MM-DD.md/.html/.json``) to a directory.
 
-A Faust crontab with ``on_leader=True``, so one worker in the group writes it.
+A Faust crontab with ``on_leader=True``, so one worker in the group writes it;
+on Mondays it also writes last week's brief, on the 1st last month's
+(:func:`sinks.briefs.period_brief`: the same sections over the period).
 The case figures come from the database (:func:`sinks.briefs.daily_brief`);
 hotspot alerts live only on ``gridhub.alerts``, so :func:`read_alerts` reads
 that day's records back from the topic (by timestamp). If the broker cannot be
@@ -24,7 +26,15 @@ from sqlalchemy import Engine
 
 from routing.district import District
 from schemas.alerts import Alert
-from sinks.briefs import DEFAULT_TZ, BriefNames, daily_brief, day_bounds, write_brief
+from schemas.periods import Period, last_complete, periods_ending
+from sinks.briefs import (
+    DEFAULT_TZ,
+    BriefNames,
+    daily_brief,
+    day_bounds,
+    period_brief,
+    write_brief,
+)
 from streams.codecs import decode_alert, message_headers
 from streams.config import StreamConfig, StreamDeps
 from streams.topics import StageTopics
@@ -127,6 +137,12 @@ class DatabaseBriefs:
         brief = daily_brief(self.engine, day, self.tz, hotspots=hotspots, names=self.names, now=now)
         return write_brief(brief, self.out_dir)
 
+    def write_period(
+        self, period: Period, hotspots: Sequence[Alert] | None, now: datetime
+    ) -> list[Path]:
+        brief = period_brief(self.engine, period, hotspots=hotspots, names=self.names, now=now)
+        return write_brief(brief, self.out_dir)
+
 
 def register(
     app: faust.App,
@@ -156,12 +172,34 @@ def register(
         log.info("daily brief %s written: %s", day, ", ".join(str(p) for p in paths))
         return paths
 
+    async def period_brief_for(period: Period) -> list[Path]:
+        hotspots: list[Alert] | None
+        try:
+            hotspots = await read_alerts(
+                config.bootstrap, config.topics.alerts, period.start, period.end
+            )
+        except Exception as exc:
+            log.warning(
+                "%s brief %s: hotspot alerts unavailable (%s)", period.kind, period.label, exc
+            )
+            hotspots = None
+        paths = await asyncio.to_thread(briefs.write_period, period, hotspots, deps.clock())
+        log.info("%s brief %s written: %s", period.kind, period.label, ", ".join(map(str, paths)))
+        return paths
+
     async def yesterday() -> None:
-        today = deps.clock().astimezone(zone).date()
+        now = deps.clock()
+        today = now.astimezone(zone).date()
         try:
             await brief_for(today - timedelta(days=1))
         except Exception:
             log.exception("daily brief failed")
+        # Monday morning: last week's brief; the 1st: last month's.
+        for kind in periods_ending(today):
+            try:
+                await period_brief_for(last_complete(kind, now, tz))
+            except Exception:
+                log.exception("%s brief failed", kind.value)
 
     app.crontab(cron, timezone=zone, on_leader=True)(yesterday)
     return brief_for

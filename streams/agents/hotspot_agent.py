@@ -252,8 +252,8 @@ def register(
     deps: StreamDeps,
     rule: HotspotRule | None = None,
 ) -> HotspotTables:
-    """Attach the hotspot agent; ``rule`` defaults to ``routing/data/hotspots.yaml``."""
-    rule = rule if rule is not None else HotspotRule.load()
+    """Attach the hotspot agent; ``rule`` defaults to the district's (``hotspots.yaml``)."""
+    rule = rule if rule is not None else deps.district.hotspots
     size = rule.window_seconds
     event_time = EventTime()
     counts = (

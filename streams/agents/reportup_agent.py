@@ -6,7 +6,9 @@ Two agents, each in its own consumer of a topic it does not own:
   every event of a case reaches the same worker, in order) and sends the
   :func:`~streams.logic.reportup.report_up` decisions: alerts to ``gridhub.alerts``
   (key grid code), notifications to ``gridhub.notifications`` (key recipient),
-  the P1 notification to the duty office straight away, without a second hop;
+  the P1 notification to the duty office straight away, without a second hop,
+  and the feedback decisions of :mod:`streams.logic.feedback` (reporters' links,
+  回访不满意 items for the duty office);
 - ``gridhub.report-up.alerts`` consumes ``gridhub.alerts`` and tells the duty
   office of every *hotspot* alert (raised by the hotspot agent). P1 alerts it
   skips: the first agent already notified them, with the same id.
@@ -34,6 +36,7 @@ from streams.codecs import (
     shared_case_events,
 )
 from streams.config import StreamConfig, StreamDeps
+from streams.logic.feedback import feedback_notifications
 from streams.logic.reportup import PriorityMemory, alert_notifications, report_up
 from streams.metrics import StageMeter
 from streams.topics import StageTopics
@@ -55,6 +58,9 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
     def category_name(code: str) -> str:
         category = taxonomy.get(code)
         return category.name_zh if category is not None else code
+
+    def source_status(source: str, state: str) -> dict[str, str]:
+        return deps.district.statuses.status(source, state).as_json()
 
     async def send_alert(alert: Alert) -> None:
         value, headers = encode_alert(alert)
@@ -86,12 +92,16 @@ def register(app: faust.App, topics: StageTopics, config: StreamConfig, deps: St
                     trace.bind_report(case_event.report, case_event.case_id)
                 else:
                     trace.bind(case_id=case_event.case_id)
-                decision = report_up(case_event, memory.previous(case_event.case_id), category_name)
+                decision = report_up(
+                    case_event, memory.previous(case_event.case_id), category_name, source_status
+                )
                 memory.remember(case_event)
                 for alert in decision.alerts:
                     await send_alert(alert)
                     log.info("alert %s: %s", alert.id, alert.title)
                 for notification in decision.notifications:
+                    await send_notification(notification)
+                for notification in feedback_notifications(case_event, deps.feedback):
                     await send_notification(notification)
             await ack_all(stream, batch)
             trace.clear()

@@ -8,6 +8,10 @@ then handed to :class:`~sinks.webhooks.WebhookSender` as background tasks:
 a slow receiver never holds the partition or other receivers. A notification
 already delivered, dead, or being delivered is skipped (deterministic ids).
 
+The same batch, in the same way, gets its deliveries over the other channels
+(e-mail, group robots, SMS: :mod:`sinks.channels`) as the district's notify
+rules say, sent by the channel sender and swept on a timer of its own.
+
 A timer sweeps the outbox every ``sweep_seconds`` for pending deliveries whose
 sender went away (a crashed or stopped worker) and resumes them here.
 """
@@ -22,12 +26,13 @@ from typing import Any
 import faust
 
 from schemas.alerts import Notification
+from sinks.channels import ChannelDelivery, TargetLike, TargetsOf
 from sinks.outbox import Delivery, Outbox, UrlFor
 from sinks.subscriptions import DbSubscriptions, url_for
 from sinks.webhooks import WebhookConfig, WebhookSender
 from streams.batching import ack_all, event_batches
 from streams.codecs import decode_notification, message_headers
-from streams.config import StreamConfig, StreamDeps
+from streams.config import ChannelPorts, StreamConfig, StreamDeps
 from streams.metrics import StageMeter
 from streams.observability import MeteredWebhookSender
 from streams.topics import StageTopics
@@ -79,6 +84,26 @@ async def accept_with_retry(
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
+async def accept_channels(
+    channels: ChannelPorts, notifications: Sequence[Notification], targets_of: TargetsOf
+) -> list[ChannelDelivery]:
+    """The channel deliveries of a batch, stored before the batch is acked
+    (retried with back-off while the database is down)."""
+    delay = 0.1
+    while True:
+        try:
+            return await asyncio.to_thread(
+                channels.outbox.accept,
+                notifications,
+                targets_of,
+                stale_after=channels.stale_after,
+            )
+        except Exception as exc:
+            log.warning("channel outbox write failed (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+
 def register(
     app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps
 ) -> WebhookSender:
@@ -87,10 +112,16 @@ def register(
     ports = deps.notifications
     if ports is None:
         raise ValueError("the webhook stage needs deps.notifications (outbox and webhook settings)")
-    outbox, webhooks = ports.outbox, ports.webhooks
+    outbox, webhooks, channels = ports.outbox, ports.webhooks, ports.channels
     lookup = subscription_lookup(webhooks, ports.subscriptions)
     sender = MeteredWebhookSender(webhooks, outbox, metrics=deps.metrics)
     meter = StageMeter(deps.metrics, "webhooks")
+
+    def channel_targets(notification: Notification) -> list[TargetLike]:
+        """The notify rules' targets on the channels this worker has (a rule for
+        e-mail means nothing until an SMTP server is configured)."""
+        have = channels.sender.channels if channels is not None else {}
+        return [t for t in deps.district.notify.targets(notification) if t.channel in have]
 
     async def deliver(stream: faust.StreamT[Any]) -> None:
         try:
@@ -115,12 +146,21 @@ def register(
                     if notifications
                     else []
                 )
+                by_channel = (
+                    await accept_channels(channels, notifications, channel_targets)
+                    if channels is not None and notifications
+                    else []
+                )
                 await ack_all(stream, batch)
                 meter.finish()
                 sender.submit(deliveries)
+                if channels is not None:
+                    channels.sender.submit(by_channel)
                 await sender.wait_for_room()
         finally:
             await sender.aclose()
+            if channels is not None:
+                await channels.sender.aclose()
 
     async def sweep() -> None:
         try:
@@ -131,6 +171,21 @@ def register(
         if stale:
             log.info("resuming %d orphaned webhook deliveries", sender.submit(stale))
 
+    async def sweep_channels() -> None:
+        if channels is None:
+            return
+        try:
+            stale = await asyncio.to_thread(
+                channels.outbox.claim_stale, stale_after=channels.stale_after
+            )
+        except Exception as exc:
+            log.warning("channel outbox sweep failed: %s", exc)
+            return
+        if stale:
+            log.info("resuming %d channel deliveries", channels.sender.submit(stale))
+
     app.agent(topics.notifications, name=AGENT_NAME)(deliver)
     app.timer(webhooks.sweep_seconds, name=f"{AGENT_NAME}.sweep")(sweep)
+    if channels is not None:
+        app.timer(channels.sweep_seconds, name=f"{AGENT_NAME}.channels.sweep")(sweep_channels)
     return sender

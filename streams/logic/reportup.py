@@ -37,7 +37,10 @@ recipient's inbox, and is also POSTed where a webhook subscription matches):
 - ``system:<source>`` — every change of a case that another system opened under
   its own reference (its CloudEvents ``source`` and ``external_ref``: a 数字城管
   case number, a CAP identifier), so an admin's webhook subscription sends that
-  system its updates;
+  system its updates, in a form it can file: ``data`` carries its own case
+  number (``external_ref``), the status in its own codes (``source_status``,
+  from the district's table, :mod:`routing.statuses`), the department and the
+  case ``version`` (each case's notifications go out in version order);
 - ``reporter:<report id>`` — for each report of the case, when it is
   ``resolved``, ``closed`` or ``rejected``. The channel is ``app``: whether the
   reporter left a phone is personal data this stage does not see.
@@ -95,10 +98,16 @@ _REPORTER_EVENTS = frozenset({CaseEventType.RESOLVED, CaseEventType.CLOSED, Case
 _FORGET_STATES = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
 
 CategoryName = Callable[[str], str]
+# (source, case state) -> the source system's own status {code, name}
+SourceStatusOf = Callable[[str, str], dict[str, str]]
 
 
 def _code(category: str) -> str:
     return category
+
+
+def _state_itself(_source: str, state: str) -> dict[str, str]:
+    return {"code": state, "name": state}
 
 
 @dataclass(frozen=True)
@@ -160,11 +169,12 @@ def report_up(
     event: CaseEvent,
     previous: Priority | None = None,
     category_name: CategoryName = _code,
+    source_status: SourceStatusOf = _state_itself,
 ) -> ReportUp:
     """The alerts and notifications one case event raises (see the module doc)."""
     alerts = list(_alerts(event, previous, category_name))
     notifications = [n for alert in alerts for n in alert_notifications(alert)]
-    notifications += _case_notifications(event, alerts, category_name)
+    notifications += _case_notifications(event, alerts, category_name, source_status)
     return ReportUp(alerts=tuple(alerts), notifications=tuple(notifications))
 
 
@@ -307,7 +317,10 @@ def _alert_body(alert: Alert) -> str:
 
 
 def _case_notifications(
-    event: CaseEvent, alerts: list[Alert], category_name: CategoryName
+    event: CaseEvent,
+    alerts: list[Alert],
+    category_name: CategoryName,
+    source_status: SourceStatusOf = _state_itself,
 ) -> list[Notification]:
     case = event.case
     name = category_name(case.category)
@@ -328,9 +341,18 @@ def _case_notifications(
             for code in sorted(addressed - {""})
         ]
     if case.external_ref and case.source and not case.source.startswith(OWN_SOURCES):
+        status = source_status(case.source, case.state.value)
         subject = f"案件{event.type.value}：{name}（{case.id}）"
-        body = f"状态 {case.state.value}，外部编号 {case.external_ref or '-'}"
-        out.append(_case_note(event, f"{SYSTEM_PREFIX}{case.source}", subject, body))
+        body = f"状态 {status['code']} {status['name']}，外部编号 {case.external_ref}"
+        note = _case_note(event, f"{SYSTEM_PREFIX}{case.source}", subject, body)
+        data = {
+            **note.data,
+            "external_ref": case.external_ref,
+            "source_status": status,
+            "department": case.lead_department,
+            "event_type": event.type.value,
+        }
+        out.append(note.model_copy(update={"data": data}))
     if event.type in _REPORTER_EVENTS:
         subject, body = _reporter_text(event, name)
         out += [

@@ -48,9 +48,10 @@ def test_phone_page_signs_in_and_reports(live_gateway, phone, screenshot, tmp_pa
 
     published = live_gateway.publisher.records
     assert len(published) == 1
-    event = orjson.loads(published[0].value)
-    assert event["data"]["grid_code"] == GRID
-    assert len(event["data"]["media"]) == 1
+    report = orjson.loads(published[0].value)  # placed and sent straight to gridhub.reports
+    assert published[0].topic.endswith("gridhub.reports")
+    assert report["grid_code"] == GRID
+    assert len(report["media"]) == 1
     assert page.errors == [] or all("404" in e for e in page.errors), page.errors
 
     # English is one click away

@@ -15,7 +15,7 @@ from tests.support.cli import cli_token
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
 
-def test_http_report_becomes_case_on_postgres(hub_env, running, postgres_url):
+def test_http_report_becomes_case_on_postgres(hub_env, postgres_url, running):
     env = hub_env(postgres_url)
     upgrade(postgres_url)
     worker_token = cli_token(env.env, "grid_worker", "e2e-worker")

@@ -12,8 +12,11 @@ from sqlalchemy import Engine
 from gateway.deps import GatewayDeps
 from gateway.open311.config import Open311Config
 from sinks.audit import AuditLog
+from sinks.feedback import FeedbackStore
 from sinks.open311 import ServiceRequestQueries
+from sinks.public import PublicFigures
 from sinks.queries import BriefQueries
+from sinks.redelivery import Redelivery
 from sinks.subscriptions import SubscriptionStore
 from sinks.tokens import TokenStore
 from tests.support.demo_district import CATEGORY, INSIDE
@@ -46,15 +49,19 @@ def report_body(**overrides: object) -> dict[str, object]:
 
 def with_stores(deps: GatewayDeps, engine: Engine, **changes: Any) -> GatewayDeps:
     """``deps`` with the stores on ``engine`` (Open311 requests, webhook
-    subscriptions, daily briefs, the audit log), webhook signing on, a fixed
-    Open311 changeset and small CloudEvents batch limits; ``changes`` override any
-    of them."""
+    subscriptions, daily briefs, the audit log, public figures, reporters'
+    feedback, dead deliveries), webhook signing on, a fixed Open311 changeset and
+    small CloudEvents batch limits; ``changes`` override any of them."""
     stores = replace(
         deps,
         service_requests=ServiceRequestQueries(engine),
         audit=AuditLog(engine),
         subscriptions=SubscriptionStore(engine),
         briefs=BriefQueries(engine),
+        public=PublicFigures(engine, [c.code for c in deps.district.taxonomy if c.public]),
+        feedback=FeedbackStore(engine),
+        feedback_secret="test-feedback-secret",
+        deliveries=Redelivery(engine),
         webhook_signing=True,
         open311=Open311Config(changeset="2026-01-05T08:00:00Z"),
         max_batch_events=5,

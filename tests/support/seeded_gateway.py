@@ -29,6 +29,7 @@ from schemas.envelope import now_utc
 from schemas.topics import TopicNames
 from sinks.audit import AuditLog
 from sinks.db import make_engine, upgrade
+from sinks.outbox import Outbox
 from sinks.queries import CaseQueries
 from sinks.stats import CaseStats
 from sinks.tokens import TokenStore
@@ -102,6 +103,7 @@ def case_work_deps(
         case_feed=CaseFeed(buffer=100),
         media=MediaStore(tmp_path / "media", media_max_bytes),
         stats=CaseStats(engine),
+        inbox_marker=Outbox(engine),
         rate_limiter=rate_limiter,
         action_timeout=action_timeout,
         sse_heartbeat=0.2,

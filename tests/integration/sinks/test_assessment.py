@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from routing.district import District
-from sinks.assessment import department_indicators, grid_worker_indicators
+from sinks.assessment import area_indicators, department_indicators, grid_worker_indicators
 from sinks.writer import CaseProjectionWriter
 from tests.integration.sinks.histories import END, START, A, B, load
 from tests.support.duty import CO, LEAD, Desk, joint_story
@@ -126,6 +126,25 @@ def test_periods_must_be_aware_and_ordered(engine):
         grid_worker_indicators(engine, END, START)
     assert department_indicators(engine, START, END) == []
     assert grid_worker_indicators(engine, START, END) == []
+
+
+def test_area_indicators_credit_the_street_and_community_of_each_case(loaded):
+    """Every case of the history is in one community of one street: the area rows
+    count each case once, whichever departments handled it."""
+    (street,) = area_indicators(loaded, START, END, "street")
+    (community,) = area_indicators(loaded, START, END, "community")
+    assert street["street"] == "110105001" and community["community"] == "110105001001"
+    figures = {k: v for k, v in street.items() if k not in ("street", "labels")}
+    assert figures == {k: v for k, v in community.items() if k not in ("community", "labels")}
+    assert figures["dispatched"] == 6  # c1 c2 c3 c4 c7 c8 (c3 by A, then by B: one case)
+    assert figures["returned"] == 1  # c3
+    assert figures["due"] == 4  # c1 c2 c3 c4
+    assert figures["closed_on_time"] == 2  # c1 c2
+    assert figures["closed"] == 4  # c1 c2 c3 c5
+    assert figures["on_time_rate"] == 0.5
+    assert figures["rework_rate"] == 0.25
+    assert figures["resolved"] == 5
+    assert figures["mean_satisfaction"] == 3.0
 
 
 # -- joint cases, extensions, deferrals, rework (through the real case logic) -------

@@ -95,3 +95,30 @@ def test_overdue_cases_are_counted_at_the_end_of_their_day(engine):
     assert brief.overdue.total == 1
     assert [(li.code, li.count) for li in brief.overdue.by_street] == [(STREET, 1)]
     assert brief.hotspots is None  # none were given: the brief says so
+
+
+def test_the_weekly_and_monthly_briefs_cover_their_period(engine, tmp_path):
+    from schemas.periods import PeriodKind, period_of
+    from sinks.assessment import department_indicators
+    from sinks.briefs import period_brief
+
+    load(engine)
+    week = period_of(PeriodKind.WEEK, date(2025, 3, 5), "Asia/Shanghai")
+    brief = period_brief(engine, week)
+    assert (brief.kind, brief.name) == ("week", "2025-W10")
+    by_day = [daily_brief(engine, day, "Asia/Shanghai") for day in week.days()]
+    assert brief.new.total == sum(b.new.total for b in by_day) > 0
+    assert brief.closed.total == sum(b.closed.total for b in by_day)
+    assert [d["department"] for d in brief.departments] == [
+        d["department"] for d in department_indicators(engine, brief.start, brief.end)
+    ]
+    paths = write_brief(brief, tmp_path)
+    assert [p.name for p in paths] == [
+        "brief-2025-W10.md",
+        "brief-2025-W10.html",
+        "brief-2025-W10.json",
+    ]
+    assert paths[0].read_text(encoding="utf-8").startswith("# 每周简报 2025-W10")
+    month = period_brief(engine, period_of(PeriodKind.MONTH, date(2025, 3, 5), "Asia/Shanghai"))
+    assert month.name == "2025-03" and month.new.total >= brief.new.total
+    assert json.loads(paths[2].read_text(encoding="utf-8"))["kind"] == "week"

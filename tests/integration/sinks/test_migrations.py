@@ -11,7 +11,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 import sinks.audit  # noqa: F401 - audit_log
+import sinks.channel_models  # noqa: F401 - and the channel deliveries
+import sinks.district_loads  # noqa: F401 - and the district data loads
 import sinks.duty_models  # noqa: F401 - the case parts' tables
+import sinks.feedback  # noqa: F401 - and the feedback ratings
 import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
 import sinks.subscriptions  # noqa: F401 - and webhook_subscriptions
 from sinks.db import alembic_config, make_engine, upgrade
@@ -31,7 +34,7 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0004"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
@@ -41,6 +44,9 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
             "case_orders",
             "case_tasks",
             "cases",
+            "channel_deliveries",
+            "district_loads",
+            "feedback_ratings",
             "inbox",
             "notification_deliveries",
             "reports",

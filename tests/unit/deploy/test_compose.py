@@ -118,20 +118,24 @@ def required(value: str, variable: str) -> bool:
 def test_prod_services_get_the_secrets_they_need_and_no_others(compose: dict[str, Any]) -> None:
     secrets = {
         "GRIDHUB_TOKEN_SECRET",
+        "GRIDHUB_FEEDBACK_SECRET",
         "GRIDHUB_WEBHOOK_SECRET",
         "GRIDHUB_DATABASE_URL",
         "GRIDHUB_MIGRATION_DATABASE_URL",
         "GRIDHUB_KAFKA_SASL_PASSWORD",
     }
     needs = {
-        # Token pepper for the gateway only (L10); webhook key for gateway and workers.
+        # Token pepper for the gateway only (L10); webhook key for gateway and workers;
+        # the feedback-link key for both (workers sign, the gateway checks).
         "gateway": {
             "GRIDHUB_TOKEN_SECRET",
+            "GRIDHUB_FEEDBACK_SECRET",
             "GRIDHUB_WEBHOOK_SECRET",
             "GRIDHUB_DATABASE_URL",
             "GRIDHUB_KAFKA_SASL_PASSWORD",
         },
         "worker-1": {
+            "GRIDHUB_FEEDBACK_SECRET",
             "GRIDHUB_WEBHOOK_SECRET",
             "GRIDHUB_DATABASE_URL",
             "GRIDHUB_KAFKA_SASL_PASSWORD",
@@ -206,7 +210,11 @@ def test_kafka_needs_scram_logins_with_a_user_per_component(compose: dict[str, A
 def test_the_compose_settings_load_as_prod(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    values = {"DB_APP_PASSWORD": "pw", "GRIDHUB_TOKEN_SECRET": "a-real-secret"}
+    values = {
+        "DB_APP_PASSWORD": "pw",
+        "GRIDHUB_TOKEN_SECRET": "a-real-secret",
+        "GRIDHUB_FEEDBACK_SECRET": "another-real-secret",
+    }
     for key, value in app_environment(compose, "gateway").items():
         expanded = _INTERPOLATION.sub(lambda m: values.get(m.group(1), ""), value)
         monkeypatch.setenv(key, expanded)

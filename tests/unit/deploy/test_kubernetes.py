@@ -213,6 +213,7 @@ def test_every_gridhub_variable_is_a_setting_and_prod_loads(
     for key, value in config.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("GRIDHUB_TOKEN_SECRET", "from-the-secret")
+    monkeypatch.setenv("GRIDHUB_FEEDBACK_SECRET", "from-the-secret-too")
     settings = Settings()
     assert settings.env == "prod"
     kafka = named("Kafka", "gridhub")["metadata"]["name"]

@@ -442,12 +442,14 @@ def test_each_process_gets_only_the_secrets_it_needs() -> None:
     assert secret_keys("gridhub-gateway") == {
         ("gridhub-secrets", "database-url"),
         ("gridhub-secrets", "token-secret"),
+        ("gridhub-secrets", "feedback-secret"),  # checks reporters' feedback links
         ("gridhub-secrets", "webhook-secret"),
         ("gridhub-gateway", "password"),
     }
     # No token pepper: the worker verifies no token (L10).
     assert secret_keys("gridhub-worker") == {
         ("gridhub-secrets", "database-url"),
+        ("gridhub-secrets", "feedback-secret"),  # signs them
         ("gridhub-secrets", "webhook-secret"),
         ("gridhub-worker", "password"),
     }
@@ -462,6 +464,7 @@ def test_the_example_secret_holds_placeholders_only() -> None:
         "database-url",
         "migration-database-url",
         "token-secret",
+        "feedback-secret",
         "webhook-secret",
     }
     for key, value in secret.items():

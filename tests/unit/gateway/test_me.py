@@ -116,3 +116,28 @@ def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine
     assert len(limited.json()["items"]) == 1
     assert ops.get(INBOX, headers=auth("department")).status_code == 403
     assert ops.get(INBOX).status_code == 401
+
+
+def test_a_grid_worker_marks_inbox_messages_read(
+    ops: TestClient, auth: TokenFactory, engine: Engine
+) -> None:
+    Outbox(engine).accept(
+        [
+            _note(5, "reporter:rep-a1"),  # an answer to a report grid-worker-1 filed
+            _note(7, "grid_worker:grid-worker-1"),
+            _note(8, "department:chengguan"),
+        ],
+        lambda recipient: None,
+    )
+    worker = auth("grid_worker", name="grid-worker-1")
+    for notification_id in ("n-5", "n-7"):
+        marked = ops.post(f"{INBOX}/{notification_id}/read", headers=worker)
+        assert marked.status_code == 200 and marked.json()["read"] is True
+    assert ops.post(f"{INBOX}/n-7/read", headers=worker).status_code == 200  # again: fine
+    assert ops.get(INBOX, params={"unread": "true"}, headers=worker).json()["items"] == []
+    items = ops.get(INBOX, headers=worker).json()["items"]
+    assert all(item["read_at"] for item in items)
+    # someone else's message is not in this inbox
+    assert ops.post(f"{INBOX}/n-8/read", headers=worker).status_code == 404
+    other = auth("grid_worker", name="grid-worker-2")
+    assert ops.post(f"{INBOX}/n-5/read", headers=other).status_code == 404

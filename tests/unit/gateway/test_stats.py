@@ -100,3 +100,22 @@ def test_roles(ops: TestClient, auth: TokenFactory, path: str, role: str, status
 def test_bad_periods_are_422(ops: TestClient, auth: TokenFactory, params: dict[str, str]) -> None:
     response = ops.get(f"{STATS}/departments", params=params, headers=auth("operator"))
     assert response.status_code == 422
+
+
+def test_windows_for_the_centre_only(ops: TestClient, auth: TokenFactory) -> None:
+    body = ops.get(f"{STATS}/windows", params={"hours": 6}, headers=auth("leader")).json()
+    assert len(body["windows"]) == 6 and body["window_seconds"] == 3600
+    assert {"start", "count", "baseline", "required"} == set(body["windows"][0])
+    denied = ops.get(f"{STATS}/windows", headers=auth("department", scope="zhujian"))
+    assert denied.status_code == 403
+    bad = ops.get(f"{STATS}/windows", params={"grid_code": "12"}, headers=auth("operator"))
+    assert bad.status_code == 422
+
+
+def test_areas_by_street_and_community(ops: TestClient, auth: TokenFactory) -> None:
+    streets = ops.get(f"{STATS}/areas", params=PERIOD, headers=auth("leader")).json()["items"]
+    assert streets and all(len(row["street"]) == 9 for row in streets)
+    params = {**PERIOD, "level": "community"}
+    communities = ops.get(f"{STATS}/areas", params=params, headers=auth("operator")).json()
+    assert all(len(row["community"]) == 12 for row in communities["items"])
+    assert ops.get(f"{STATS}/areas", headers=auth("department", scope="x")).status_code == 403

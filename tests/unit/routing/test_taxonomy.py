@@ -47,8 +47,24 @@ def test_as_json_is_the_categories_endpoint_shape(taxonomy: Taxonomy) -> None:
     body = taxonomy.as_json()
     assert [item["code"] for item in body] == list(taxonomy.codes())
     first = body[0]
-    assert set(first) == {"code", "name_zh", "name_en", "kind", "default_priority"}
+    assert set(first) == {"code", "name_zh", "name_en", "kind", "default_priority", "public"}
     assert first["default_priority"] in {"P1", "P2", "P3", "P4"}
+
+
+def test_a_category_is_public_unless_its_entry_says_not(taxonomy: Taxonomy) -> None:
+    dispute, road = taxonomy.get("neighbour_dispute"), taxonomy.get("road_damage")
+    assert dispute is not None and road is not None
+    assert dispute.public is False and road.public is True
+
+
+def test_a_public_flag_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "categories:\n  - {code: a, name_zh: 甲, name_en: A, kind: event,"
+        " default_priority: P3, public: 'no'}\n",
+    )
+    with pytest.raises(ValueError, match="public"):
+        Taxonomy.load(path)
 
 
 def test_search_finds_by_chinese_and_english_keyword(taxonomy: Taxonomy) -> None:

@@ -13,6 +13,7 @@ from schemas.policy import (
     GRID_WORKER,
     LEADER,
     OPERATOR,
+    REPORTER,
     SYSTEM,
     CaseFacts,
     action_names,
@@ -147,3 +148,13 @@ def test_scope_helpers() -> None:
     assert source_allowed("urn:district:citymgmt/zone-1", "urn:district:citymgmt")
     assert not source_allowed("urn:district:citymgmtx", "urn:district:citymgmt")
     assert not source_allowed("urn:a", None)
+
+
+def test_a_reporter_may_only_rate_the_case_that_holds_its_report() -> None:
+    case = CaseFacts(CaseState.RESOLVED, "chengguan", ("chengguan",), report_ids=("r-1", "r-2"))
+    assert refusal(REPORTER, "r-2", Action.RATE, "c-1", case) is None
+    other = refusal(REPORTER, "r-9", Action.RATE, "c-1", case)
+    assert other is not None and other.rule == "scope"
+    comment = refusal(REPORTER, "r-2", Action.COMMENT, "c-1", case)
+    assert comment is not None and comment.rule == "role"
+    assert allowed_actions(REPORTER, "r-1", case) == [Action.RATE]

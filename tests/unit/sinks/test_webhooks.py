@@ -324,3 +324,30 @@ async def test_orphaned_pending_deliveries_are_resumed_by_the_sweep(engine, rece
         await sender.aclose()
     assert [r.headers[DELIVERY_HEADER] for r in receiver.at("/ok")] == [note(1).id]
     assert outbox.delivery(note(1).id)["status"] == "delivered"
+
+
+async def test_one_cases_notifications_go_out_in_order_even_across_a_retry(
+    engine, receiver: Receiver
+):
+    """A source system files each status change of its case in order: the first
+    notification is retried before the next of the same case is sent."""
+    url = receiver.url("/ordered", Behaviour(fail_first=2, fail_status=503))
+    cfg = config({"system:*": url}, max_attempts=5, jitter=0)
+    outbox = Outbox(engine)
+    versions = [
+        note(1, recipient="system:urn:system:citymgmt").model_copy(
+            update={"id": f"v{v}", "data": {"case_id": "case-1", "version": v}}
+        )
+        for v in (2, 3, 4)
+    ]
+    deliveries = outbox.accept(versions, cfg.url_for)
+    sender = WebhookSender(cfg, outbox, sleep=Sleeps())
+    try:
+        assert sender.submit(deliveries) == 3
+        await sender.drain()
+    finally:
+        await sender.aclose()
+    delivered = [orjson.loads(r.body)["data"]["version"] for r in receiver.delivered("/ordered")]
+    assert delivered == [2, 3, 4]
+    assert [r.status for r in receiver.at("/ordered")] == [503, 503, 200, 200, 200]
+    assert len(sender._order) == 0  # no lock kept for a key nobody waits on

@@ -21,6 +21,7 @@ from gateway.open311.requests import (
     submission,
 )
 from routing.district import District
+from schemas.publicdata import snap_point
 from tests.support.demo_district import GRID, INSIDE, OTHER_GRID
 
 NOW = datetime(2026, 8, 15, 6, 30, tzinfo=UTC)
@@ -216,7 +217,16 @@ def test_a_case_as_a_service_request(district: District) -> None:
     assert request["requested_datetime"] == "2026-08-15T14:30:00+08:00"
     assert request["expected_datetime"] == "2026-08-16T14:30:00+08:00"
     assert request["address"] == "东园社区第1网格, 东园社区, 示范街道"
-    assert (request["lat"], request["long"]) == (39.902, 116.383)
+    # public reads: a point no finer than ~100 m, no free text
+    assert (request["lat"], request["long"]) == snap_point(39.902, 116.383)
+    assert abs(request["lat"] - 39.902) < 0.001 and abs(request["long"] - 116.383) < 0.0012
+    assert request["description"] is None
+    rejected = service_request(
+        {**case, "state": "rejected", "reason": "张三说不是问题", "description": "13912345678"},
+        district,
+        ZoneInfo("UTC"),
+    )
+    assert rejected["status_notes"] == "不予立案 (rejected)" and rejected["description"] is None
 
     merged = service_request(
         {**case, "state": "merged", "merged_into": "990101001001-c0", "closed_at": NOW},

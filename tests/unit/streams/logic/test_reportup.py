@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from routing.district import District
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.cases import CaseEventType, CaseState, Priority
 from streams.logic.reportup import (
@@ -322,3 +323,28 @@ def test_overdue_deadlines_reach_the_duty_office_and_whose_deadline_it_is(distri
     respond = report_up(tick.events[2], Priority.P3)
     assert respond.alerts[0].kind is AlertKind.RESPOND_OVERDUE
     assert sorted(n.recipient for n in respond.notifications) == [f"department:{CO}", DUTY_OFFICE]
+
+
+def test_the_source_system_gets_its_number_its_status_code_and_the_department():
+    statuses = District.load().statuses
+    s = story()
+    s.dispatch()
+    s.resolve()
+    s.close()
+    codes = []
+    for event in s.events:
+        external = event.model_copy(
+            update={
+                "case": event.case.model_copy(
+                    update={"source": "urn:system:citymgmt", "external_ref": "CG42"}
+                )
+            }
+        )
+        decision = report_up(
+            external, None, names, lambda src, st: statuses.status(src, st).as_json()
+        )
+        [note] = [n for n in decision.notifications if n.recipient.startswith("system:")]
+        assert note.data["external_ref"] == "CG42" and note.data["version"] == event.version
+        assert note.data["department"] == event.case.lead_department
+        codes.append(note.data["source_status"]["code"])
+    assert codes == ["10", "20", "40", "50"]  # 立案, 派遣, 处置完毕, 结案

@@ -1,10 +1,15 @@
-"""``create_app``: the FastAPI application, wired from a :class:`GatewayDeps`."""
+"""``create_app``: the FastAPI application, wired from a :class:`GatewayDeps`.
+
+Its metrics are counted on ``registry`` but not served here: ``/metrics`` is on
+its own port (``gridhub gateway``, ``GRIDHUB_METRICS_PORT``), never on the API
+port. ``/docs`` (Swagger UI, which loads its assets from a CDN) is served in dev
+only; ``/openapi.json`` always."""
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -31,6 +36,21 @@ def _version() -> str:
         return "0.0.0"
 
 
+def _serve_metrics(app: FastAPI, address: tuple[str, int]) -> Callable[[], None] | None:
+    """``/metrics`` of this app on its own port (never the API port). With several
+    server processes on one host only the first to bind the port serves it: the
+    others' metrics are not scraped (prometheus_client's multiprocess mode would
+    join them; not done)."""
+    host, port = address
+    try:
+        return metrics.serve_metrics(app.state.metrics.registry, host, port)
+    except OSError as exc:
+        log.info(
+            "metrics port %s:%d taken (a sibling server process serves it): %s", host, port, exc
+        )
+        return None
+
+
 async def _stop(part: Follower) -> None:
     try:
         await part.stop()
@@ -54,6 +74,10 @@ def create_app(
             for part in (deps.publisher, *deps.followers):
                 await part.start()
                 running.push_async_callback(_stop, part)
+            if deps.metrics_address is not None:
+                stop = _serve_metrics(app, deps.metrics_address)
+                if stop is not None:
+                    running.callback(stop)
             if freeze_heap:
                 gc.collect()
                 gc.freeze()
@@ -69,7 +93,7 @@ def create_app(
         version=_version(),
         description="Event hub of the district social-governance information centre.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url="/docs" if deps.docs else None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -83,8 +107,8 @@ def create_app(
     app.mount(STATIC_PATH, static_files(), name="static")
     _document_bodies(app, BODY_MODELS)
     # Request metrics by route template and trace context as the outermost
-    # middleware, and GET /metrics on ``registry`` (default: a fresh one with the
-    # process collectors).
+    # middleware, counted on ``registry`` (default: a fresh one with the process
+    # collectors).
     metrics.install(app, registry)
     return app
 

@@ -22,13 +22,14 @@ from gateway.feed import CaseFeed
 from gateway.media import MediaStore
 from gateway.open311.config import OPEN311_SOURCE, Open311Config
 from gateway.ports import (
-    AuditLog,
+    AuditSink,
     BriefReader,
     CaseReader,
     DeliveryAdmin,
     DistrictData,
     FeedbackRecorder,
     InboxMarker,
+    MediaOwners,
     PublicReader,
     ServiceRequestReader,
     StatsReader,
@@ -37,10 +38,11 @@ from gateway.ports import (
 )
 from gateway.publiccache import TtlCache
 from gateway.publisher import EventPublisher
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimits
 from gateway.results import CommandResults
 from schemas.topics import TopicNames
 from sinks.briefs import DEFAULT_TZ as DISTRICT_TZ
+from sinks.urls import UrlPolicy
 
 # Fixed forever: Idempotency-Key -> report id must map the same way across
 # restarts and processes, or a retry after a restart would become a new report.
@@ -81,16 +83,21 @@ class GatewayDeps:
     briefs: BriefReader | None = None  # daily briefs on demand
     service_requests: ServiceRequestReader | None = None  # Open311 reads
     subscriptions: SubscriptionAdmin | None = None  # admin webhook subscriptions
-    audit: AuditLog | None = None  # reads of personal data (search by phone)
     public: PublicReader | None = None  # /api/v1/public/..., /public/
     feedback: FeedbackRecorder | None = None  # reporters' ratings through /f/{token}
     feedback_secret: str = ""  # checks feedback links (the worker signs them)
     deliveries: DeliveryAdmin | None = None  # dead webhook/channel deliveries, re-sent
     district_sync: DistrictFollower | None = None  # applies newly imported district data
     inbox_marker: InboxMarker | None = None  # marks inbox messages read
-    rate_limiter: RateLimiter | None = None  # per token; None: unlimited
+    rate_limits: RateLimits | None = None  # per role, per address, uploads, SSE; None: none
+    audit: AuditSink | None = None  # who read personal data (and changed what)
+    media_index: MediaOwners | None = None  # who uploaded which photo
+    revocation_followers: tuple[Follower, ...] = ()  # keep the token revocations fresh
     ready_check: Callable[[], bool] | None = None
     webhook_signing: bool = False  # the worker has a webhook secret to sign with
+    webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)  # where webhooks may go
+    docs: bool = True  # /docs (Swagger UI); off outside dev
+    metrics_address: tuple[str, int] | None = None  # /metrics, apart from the API port
     open311: Open311Config = field(default_factory=Open311Config)
     source: str = GATEWAY_SOURCE
     open311_source: str = OPEN311_SOURCE
@@ -106,7 +113,12 @@ class GatewayDeps:
     @property
     def followers(self) -> tuple[Follower, ...]:
         """The followers to start with the application (and stop, in reverse)."""
-        parts = (self.district_sync, self.command_results, self.case_feed)
+        parts = (
+            self.district_sync,
+            self.command_results,
+            self.case_feed,
+            *self.revocation_followers,
+        )
         return tuple(part for part in parts if part is not None)
 
     def body_limit(self, path: str) -> int:

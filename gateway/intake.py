@@ -4,7 +4,7 @@
   requests``) are checked and placed on their grid here, so they go **straight to
   ``gridhub.reports``** keyed by community — the case agent's input — built by the
   same function the worker's intake stage uses (:func:`routing.reports.report_of_submission`):
-  id = the report id, ``submitted_by`` = the token's name, the trace id of the HTTP
+  id = the report id, ``submitted_by`` = the principal's id, the trace id of the HTTP
   request. :func:`publish_report` does that and answers a broker that did not take it
   as a 503 with ``Retry-After``; :func:`bus_unavailable` is that answer.
 - Events of other systems (``POST /api/v1/events``, ``/cap``) go to ``gridhub.intake``,
@@ -48,13 +48,15 @@ def report_id(
     door: str | None = None,
 ) -> uuid.UUID:
     """The report's id: the client's own (``given``), else derived from the
-    ``Idempotency-Key`` per token (and per ``door`` other than the phone's), so a
-    retry is the same report; without either, a new one."""
+    ``Idempotency-Key`` per principal (and per ``door`` other than the phone's),
+    so a retry is the same report, also with a rotated token; without either, a
+    new one."""
     if given is not None:
         return given
     if idempotency_key is None:
         return uuid.uuid4()
-    scope = str(token.id) if door is None else f"{token.id}:{door}"
+    who = str(token.principal_id)
+    scope = who if door is None else f"{who}:{door}"
     return uuid.uuid5(deps.idempotency_namespace, f"{scope}:{idempotency_key}")
 
 
@@ -106,7 +108,8 @@ async def publish_report(
 ) -> Report:
     """Publish the report to ``gridhub.reports`` as ``source`` (default: the gateway's);
     a broker that does not take it is an ``HTTPException`` 503 with ``Retry-After``."""
-    report = submitted_report(submission, placement, report_id, source or deps.source, token.name)
+    submitter = str(token.principal_id)
+    report = submitted_report(submission, placement, report_id, source or deps.source, submitter)
     try:
         await deps.publisher.publish(
             deps.topics.reports, report_key(report), encode_report(report), []

@@ -12,17 +12,19 @@ middleware, does two things per HTTP request:
   the intake routes put on the CloudEvents they publish
   (:func:`request_traceparent`), so the worker's stages log the same trace id.
 
-``GET /metrics`` is public like ``/healthz``: it carries counts and timings, no
-personal data; deployments keep it off the public ingress (``deploy/README.md``).
+The registry is served by :func:`serve_metrics` on a port of its own
+(``GRIDHUB_METRICS_PORT``), never on the API port: request counts per route are
+for Prometheus, not for whoever reaches the API.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -30,8 +32,8 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    start_http_server,
 )
-from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas import trace
@@ -139,14 +141,21 @@ class RequestObservability:
 
 
 def install(app: FastAPI, registry: CollectorRegistry | None = None) -> GatewayMetrics:
-    """Add the middleware and ``GET /metrics`` to ``app``; returns the bundle."""
+    """Add the middleware to ``app``; returns the bundle (``app.state.metrics``)."""
     metrics = GatewayMetrics.create(registry if registry is not None else process_registry())
     app.add_middleware(RequestObservability, metrics=metrics)
-
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics(request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(metrics.registry), headers={"Content-Type": content_type})
-
     app.state.metrics = metrics
     return metrics
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> Callable[[], None]:
+    """``GET /metrics`` of ``registry`` on ``host:port`` (prometheus_client's own
+    server, in a daemon thread); returns the function that stops it."""
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

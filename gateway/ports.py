@@ -20,22 +20,62 @@ from sinks.windows import WindowRule
 
 
 class TokenInfo(Protocol):
-    """A verified bearer token (``sinks.tokens.TokenRecord``)."""
+    """A verified bearer token (``sinks.tokens.TokenRecord``): the token's id, and
+    its principal's id, display name, role, scope and (systems) what it may publish."""
 
     @property
-    def id(self) -> object: ...
+    def id(self) -> str: ...
+    @property
+    def principal_id(self) -> str: ...
     @property
     def name(self) -> str: ...
     @property
     def role(self) -> str: ...
     @property
     def scope(self) -> str | None: ...
+    @property
+    def event_types(self) -> tuple[str, ...]: ...
+    @property
+    def cap_senders(self) -> tuple[str, ...]: ...
 
 
 class TokenVerifier(Protocol):
-    """``sinks.tokens.TokenStore`` as the gateway uses it."""
+    """``sinks.tokens.TokenStore`` or ``CachedTokens`` as the gateway uses it."""
 
     def verify(self, plaintext: str) -> TokenInfo | None: ...
+
+    def still_valid(self, record: Any) -> bool: ...
+
+
+class MediaOwners(Protocol):
+    """``sinks.media.MediaIndex``."""
+
+    def record(self, media_id: str, principal_id: str, content_type: str, size: int) -> None: ...
+    def owners(self, media_ids: Collection[str]) -> dict[str, str]: ...
+    def cases_using(self, media_id: str) -> list[dict[str, Any]]: ...
+
+
+class AuditSink(Protocol):
+    """``sinks.audit.AuditLog``: the one place audited acts are written and read."""
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        *,
+        actor_role: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    def entries(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]: ...
 
 
 class CaseReader(Protocol):
@@ -96,14 +136,6 @@ class CaseReader(Protocol):
     def inbox_item(
         self, notification_id: str, recipients: Sequence[str], *, reports_by: str | None = None
     ) -> dict[str, Any] | None: ...
-
-
-class AuditLog(Protocol):
-    """``sinks.audit.AuditLog``: one entry per audited read, written before answering."""
-
-    def record(
-        self, *, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
-    ) -> None: ...
 
 
 class InboxMarker(Protocol):
@@ -180,10 +212,11 @@ class ServiceRequestReader(Protocol):
         states: Collection[str] | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
-        limit: int = 1000,
+        limit: int = 100,
+        public: Collection[str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
-    def get(self, case_id: str) -> dict[str, Any] | None: ...
+    def get(self, case_id: str, public: Collection[str] | None = None) -> dict[str, Any] | None: ...
 
     def case_of_report(self, report_id: str) -> str | None: ...
 
@@ -205,6 +238,10 @@ class SubscriptionInfo(Protocol):
     def created_by(self) -> str: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def secret(self) -> str | None: ...
+    @property
+    def rotating_until(self) -> datetime | None: ...
 
 
 class SubscriptionAdmin(Protocol):
@@ -226,6 +263,8 @@ class SubscriptionAdmin(Protocol):
     def get(self, subscription_id: str) -> SubscriptionInfo | None: ...
 
     def delete(self, subscription_id: str) -> bool: ...
+
+    def rotate(self, subscription_id: str) -> SubscriptionInfo | None: ...
 
 
 # -- the district: taxonomy, grids, departments, placement (routing.district.District) --

@@ -1,69 +1,160 @@
-"""Per-token rate limits: a token bucket per token, in memory, per gateway process."""
+"""Rate limits that limit (DESIGN.md §8), on the maintained ``limits`` library:
+
+- per principal, by role (:data:`DEFAULT_LIMITS`: people 20 requests a second
+  on average with bursts of 60 — a dashboard loads some 30 figures at once —
+  systems more), once the token is verified;
+- per client IP for anonymous reads (Open311, ``/public/``) and for failed
+  sign-ins: an IP over its failed-auth budget gets 429 before its token is even
+  looked up, so guessing tokens costs no database queries;
+- an upload quota per principal and day (files and bytes);
+- a cap on concurrent SSE streams per principal (:class:`StreamSlots`).
+
+Every refusal is a 429 with ``Retry-After`` (whole seconds until the window
+lets the next request through).
+
+**Several processes, one host.** Limits are counted in ``storage`` (a ``limits``
+storage URI). With the default ``memory://`` each gateway process counts on its
+own, so each enforces its ``share`` of every limit (the limit divided by the
+number of gateway processes on the host, at least 1): the host as a whole never
+lets more through than the limit, and a client on one keep-alive connection
+(one process) gets its share. A storage the processes share (``redis://...``,
+``memcached://...``; the client library must be installed) counts exactly,
+across processes and hosts: then leave ``share`` at 1.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-# Buckets that have refilled completely carry no state worth keeping; they are
-# dropped when the table grows past this many entries.
-_PRUNE_ABOVE = 10_000
+from limits import RateLimitItem, RateLimitItemPerDay, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
+ANONYMOUS = "anonymous"  # per client IP: reads that need no token
+FAILED_AUTH = "failed_auth"  # per client IP: missing, invalid or revoked tokens
+UPLOAD_FILES = "upload_files"  # per principal and day
+UPLOAD_BYTES = "upload_bytes"
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-class RateLimiter:
-    """``rate`` requests per second on average, up to ``burst`` at once, per key.
-
-    Thread-safe: FastAPI runs the auth dependency in its thread pool."""
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
-        self.rate = rate
-        self.burst = burst
-        self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
-
-    def acquire(self, key: str) -> float:
-        """Take one request from ``key``'s bucket: 0.0 when allowed, otherwise
-        the seconds to wait until the next request would be allowed."""
-        now = self._clock()
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) >= _PRUNE_ABOVE:
-                    self._prune(now)
-                bucket = self._buckets[key] = _Bucket(float(self.burst), now)
-            else:
-                elapsed = max(0.0, now - bucket.updated)
-                bucket.tokens = min(float(self.burst), bucket.tokens + elapsed * self.rate)
-                bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / self.rate
-
-    def _prune(self, now: float) -> None:
-        full = [
-            key
-            for key, bucket in self._buckets.items()
-            if bucket.tokens + (now - bucket.updated) * self.rate >= self.burst
-        ]
-        for key in full:
-            del self._buckets[key]
+# Per role (per principal), and per IP for the two anonymous budgets.
+DEFAULT_LIMITS: Mapping[str, str] = {
+    "grid_worker": "60/3 seconds;600/minute",
+    "operator": "60/3 seconds;1200/minute",
+    "department": "60/3 seconds;1200/minute",
+    "leader": "60/3 seconds;1200/minute",
+    "admin": "60/3 seconds;1200/minute",
+    "system": "200/second;6000/minute",
+    ANONYMOUS: "5/second;60/minute",
+    FAILED_AUTH: "10/minute;100/hour",
+}
+DEFAULT_UPLOAD_FILES_PER_DAY = 200
+DEFAULT_UPLOAD_BYTES_PER_DAY = 500 * 1024 * 1024
+DEFAULT_SSE_STREAMS = 5
 
 
 def retry_after(seconds: float) -> str:
     """The ``Retry-After`` header value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
+
+
+def _shared(item: RateLimitItem, share: int) -> RateLimitItem:
+    return type(item)(max(1, item.amount // share), item.multiples, item.namespace)
+
+
+@dataclass(frozen=True)
+class LimitPolicy:
+    """The limits by key (role, :data:`ANONYMOUS`, :data:`FAILED_AUTH`) as
+    ``limits`` strings (``"20/second;600/minute"``), over :data:`DEFAULT_LIMITS`,
+    plus the upload quota and the SSE cap."""
+
+    limits: Mapping[str, str] = field(default_factory=dict)
+    upload_files_per_day: int = DEFAULT_UPLOAD_FILES_PER_DAY
+    upload_bytes_per_day: int = DEFAULT_UPLOAD_BYTES_PER_DAY
+    sse_streams: int = DEFAULT_SSE_STREAMS
+
+    def strings(self) -> dict[str, str]:
+        return {**DEFAULT_LIMITS, **self.limits}
+
+
+class RateLimits:
+    """The limits of :class:`LimitPolicy` counted in ``storage``; see the module doc."""
+
+    def __init__(
+        self, policy: LimitPolicy | None = None, storage: str = "memory://", share: int = 1
+    ) -> None:
+        if share < 1:
+            raise ValueError("share must be at least 1")
+        self.policy = policy or LimitPolicy()
+        self.share = share
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage))
+        self._items: dict[str, list[RateLimitItem]] = {}
+        for key, text in self.policy.strings().items():
+            try:
+                self._items[key] = [_shared(item, share) for item in parse_many(text)]
+            except ValueError as exc:
+                raise ValueError(
+                    f"rate limit for {key!r}: {text!r} is not a limit ({exc})"
+                ) from exc
+        self._items[UPLOAD_FILES] = [
+            _shared(RateLimitItemPerDay(self.policy.upload_files_per_day), share)
+        ]
+        self._items[UPLOAD_BYTES] = [
+            _shared(RateLimitItemPerDay(self.policy.upload_bytes_per_day), share)
+        ]
+        self.streams = StreamSlots(max(1, self.policy.sse_streams // share))
+
+    def describe(self, key: str) -> str:
+        return "; ".join(str(item) for item in self._items.get(key, ()))
+
+    def hit(self, key: str, who: str, cost: int = 1) -> float:
+        """Count a request of ``who`` under the limits of ``key``: 0.0 when allowed,
+        else the seconds until one would be (nothing is counted then)."""
+        items = self._items.get(key, ())
+        for item in items:
+            if not self._limiter.test(item, key, who, cost=cost):
+                return self._wait(item, key, who)
+        for item in items:
+            if not self._limiter.hit(item, key, who, cost=cost):
+                return self._wait(item, key, who)
+        return 0.0
+
+    def test(self, key: str, who: str) -> float:
+        """Like :meth:`hit`, counting nothing."""
+        for item in self._items.get(key, ()):
+            if not self._limiter.test(item, key, who):
+                return self._wait(item, key, who)
+        return 0.0
+
+    def _wait(self, item: RateLimitItem, key: str, who: str) -> float:
+        reset, _ = self._limiter.get_window_stats(item, key, who)
+        return max(1.0, reset - time.time())
+
+
+class StreamSlots:
+    """At most ``limit`` concurrent holders per key (open SSE streams per principal)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> bool:
+        with self._lock:
+            if self._held[key] >= self.limit:
+                return False
+            self._held[key] += 1
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._held[key] -= 1
+            if self._held[key] <= 0:
+                del self._held[key]
+
+    def held(self, key: str) -> int:
+        with self._lock:
+            return self._held[key]

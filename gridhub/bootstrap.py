@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 
 from gridhub.settings import Settings
 from routing.district import District
+from schemas.policy import scope_problem
 from sinks.db import make_engine, upgrade
 from sinks.queries import BriefQueries, CaseQueries
-from sinks.tokens import CachedTokens, TokenStore
+from sinks.secretbox import SecretBox
+from sinks.tokens import CachedTokens, Revocations, ScopeCheck, TokenStore
+from sinks.urls import UrlPolicy
 from sinks.writer import CaseProjectionWriter
 from streams.config import StreamConfig, StreamDeps
 
@@ -34,8 +37,11 @@ def engine(settings: Settings) -> Engine:
 
 
 def migrate(settings: Settings) -> None:
+    """Migrations to head, as the schema owner (``GRIDHUB_MIGRATION_DATABASE_URL``)
+    when it is set. The apps connect as an app role that cannot change the
+    schema: for them this is a check that the schema is at head."""
     settings.home.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.db_url)
+    upgrade(settings.migration_url)
 
 
 def create_hub_topics(settings: Settings) -> list[str]:
@@ -49,7 +55,15 @@ def create_hub_topics(settings: Settings) -> list[str]:
         names.all(),
         settings.topic_partitions,
         settings.topic_replication,
-        configs={names.case_events: {"retention.ms": "-1"}},
+        configs={
+            names.case_events: {"retention.ms": "-1"},
+            # The broker stamps each inbound record: SLA clocks and merge windows
+            # run on the hub's time, whatever a producer puts in its records.
+            names.intake: {"message.timestamp.type": "LogAppendTime"},
+            # Every revocation, forever; a gateway reads them all when it starts.
+            names.token_revocations: {"cleanup.policy": "compact", "retention.ms": "-1"},
+        },
+        client_config=settings.kafka_security.kafka_python(),
     )
 
 
@@ -83,12 +97,55 @@ def create_changelog_topics(settings: Settings, app: faust.App) -> list[str]:
             partitions,
             settings.topic_replication,
             configs={name: config},
+            client_config=settings.kafka_security.kafka_python(),
         )
     return created
 
 
+def scope_check(settings: Settings) -> ScopeCheck:
+    """The check of a new principal's scope against the district (schemas.policy)."""
+    district = load_district(settings)
+    grids = district.grids.codes()
+    departments = frozenset(district.departments)
+
+    def check(role: str, scope: str | None) -> None:
+        problem = scope_problem(
+            role, scope, grids=grids, departments=departments, dev=settings.env == "dev"
+        )
+        if problem is not None:
+            raise ValueError(problem)
+
+    return check
+
+
 def token_store(settings: Settings) -> TokenStore:
-    return TokenStore(engine(settings), settings.token_secret.get_secret_value())
+    return TokenStore(
+        engine(settings),
+        settings.token_secret.get_secret_value(),
+        person_ttl=timedelta(days=settings.token_ttl_days),
+        scope_check=scope_check(settings),
+    )
+
+
+def rate_limit_share(settings: Settings) -> int:
+    """How many gateway processes count limits apart: with the per-process
+    ``memory://`` storage, each enforces this share of every limit, so the host as
+    a whole never lets more through (a shared storage counts exactly: 1)."""
+    if settings.rate_limit_storage != "memory://":
+        return settings.rate_limit_share
+    return max(settings.rate_limit_share, gateway_processes(settings))
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    """Where webhooks may go: anywhere in dev; https to public addresses otherwise."""
+    return UrlPolicy(
+        dev=settings.env == "dev", allowed_hosts=frozenset(settings.webhook_allowed_hosts)
+    )
+
+
+def secret_box(settings: Settings) -> SecretBox | None:
+    key = settings.webhook_secret.get_secret_value()
+    return SecretBox(key) if key else None
 
 
 def stream_config(settings: Settings) -> StreamConfig:
@@ -100,6 +157,11 @@ def stream_config(settings: Settings) -> StreamConfig:
         partitions=settings.topic_partitions,
         replication=settings.topic_replication,
         web_port=settings.worker_web_port,
+        web_enabled=settings.worker_web_bind != "off",
+        web_bind=settings.worker_web_bind if settings.worker_web_bind != "off" else "127.0.0.1",
+        metrics_port=settings.worker_metrics_port,
+        metrics_host=settings.worker_metrics_host,
+        kafka=settings.kafka_security,
         db_batch=settings.db_batch_size,
         db_batch_seconds=settings.db_batch_seconds,
         supervision_seconds=settings.supervision_seconds,
@@ -122,9 +184,11 @@ def worker_app(settings: Settings) -> faust.App:
     config = stream_config(settings)
     db = engine(settings)
     district = load_district(settings)
+    settings.require("worker")
     webhooks = WebhookConfig(
         subscriptions=dict(settings.webhook_subscriptions),
         secret=settings.webhook_secret.get_secret_value(),
+        policy=url_policy(settings),
         max_attempts=settings.webhook_max_attempts,
         base_delay=settings.webhook_base_delay,
         timeout=settings.webhook_timeout,
@@ -132,12 +196,14 @@ def worker_app(settings: Settings) -> faust.App:
     deps = StreamDeps(
         district=district,
         sink=CaseProjectionWriter(db),
-        metrics=StreamMetrics.create(process_registry()),  # served at :worker_web_port/metrics
+        metrics=StreamMetrics.create(process_registry()),  # on :worker_metrics_port/metrics
         notifications=NotificationPorts(
             outbox=Outbox(db),
             webhooks=webhooks,
             # the admin's subscriptions, from the database, beside the settings'
-            subscriptions=DbSubscriptions(db, reload_seconds=settings.webhook_reload_seconds),
+            subscriptions=DbSubscriptions(
+                db, box=secret_box(settings), reload_seconds=settings.webhook_reload_seconds
+            ),
             channels=channel_ports(settings, db),
         ),
         briefs=DatabaseBriefs(
@@ -238,10 +304,12 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from gateway.media import MediaStore
     from gateway.publiccache import TtlCache
     from gateway.publisher import KafkaPublisher
-    from gateway.ratelimit import RateLimiter
+    from gateway.ratelimit import LimitPolicy, RateLimits
     from gateway.results import KafkaCommandResults
+    from gateway.revocations import DatabaseSweep, KafkaRevocations
     from sinks.audit import AuditLog
     from sinks.feedback import FeedbackStore
+    from sinks.media import MediaIndex
     from sinks.open311 import ServiceRequestQueries
     from sinks.outbox import Outbox
     from sinks.public import PublicFigures
@@ -249,24 +317,51 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
     from sinks.stats import CaseStats
     from sinks.subscriptions import SubscriptionStore
 
+    settings.require("gateway")
     db = engine(settings)
     district = load_district(settings)
+    kafka = settings.kafka_security.aiokafka()
+    store = token_store(settings)
+    revocations = Revocations()
+    policy = LimitPolicy(
+        limits=dict(settings.rate_limits),
+        upload_files_per_day=settings.upload_files_per_day,
+        upload_bytes_per_day=settings.upload_bytes_per_day,
+        sse_streams=settings.sse_streams_per_principal,
+    )
     deps = GatewayDeps(
         queries=CaseQueries(db),
-        # Verified tokens are remembered for 5 s: a revocation bites within that.
-        tokens=CachedTokens(TokenStore(db, settings.token_secret.get_secret_value())),
+        # Remembered tokens, kept honest by the revocation followers below.
+        tokens=CachedTokens(store, revocations),
         district=district,
-        publisher=KafkaPublisher(settings.bootstrap, client_id="gridhub-gateway"),
+        publisher=KafkaPublisher(
+            settings.bootstrap, client_id="gridhub-gateway", extra_config=kafka
+        ),
         topics=settings.topics,
-        command_results=KafkaCommandResults(settings.bootstrap, settings.topics.command_results),
+        command_results=KafkaCommandResults(
+            settings.bootstrap, settings.topics.command_results, extra_config=kafka
+        ),
         case_feed=KafkaCaseFeed(
-            settings.bootstrap, settings.topics.case_events, buffer=settings.sse_buffer
+            settings.bootstrap,
+            settings.topics.case_events,
+            buffer=settings.sse_buffer,
+            extra_config=kafka,
+        ),
+        revocation_followers=(
+            KafkaRevocations(
+                settings.bootstrap,
+                settings.topics.token_revocations,
+                revocations,
+                extra_config=kafka,
+            ),
+            DatabaseSweep(store, revocations),
         ),
         media=MediaStore(settings.media_dir or settings.home / "media", settings.media_max_bytes),
+        media_index=MediaIndex(db),
         stats=CaseStats(db),
         briefs=BriefQueries(db),
         service_requests=ServiceRequestQueries(db),
-        subscriptions=SubscriptionStore(db),
+        subscriptions=SubscriptionStore(db, secret_box(settings), url_policy(settings)),
         audit=AuditLog(db),
         public=PublicFigures(db, lambda: [c.code for c in district.taxonomy if c.public]),
         feedback=FeedbackStore(db),
@@ -274,12 +369,15 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         district_sync=district_sync(settings, db, district),
         inbox_marker=Outbox(db),
         feedback_secret=settings.feedback_secret.get_secret_value(),
-        rate_limiter=(
-            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-            if settings.rate_limit_per_second > 0
+        rate_limits=(
+            RateLimits(policy, settings.rate_limit_storage, rate_limit_share(settings))
+            if settings.rate_limits_enabled
             else None
         ),
+        metrics_address=(settings.gateway_host, settings.metrics_port),
         webhook_signing=bool(settings.webhook_secret.get_secret_value()),
+        webhook_policy=url_policy(settings),
+        docs=settings.env == "dev",
         open311=open311_config(settings),
         max_batch_events=settings.events_max_batch,
         max_event_bytes=settings.events_max_event_bytes,
@@ -307,6 +405,6 @@ def open311_config(settings: Settings) -> Open311Config:
         if changed
         else Open311Config.changeset,
         endpoint_type="production" if settings.env == "prod" else "test",
-        public_url=settings.open311_public_url,
+        public_url=settings.open311_url,
         tz=settings.brief_tz,
     )

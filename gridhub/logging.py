@@ -7,6 +7,11 @@ the request's W3C trace id, the worker's stages bind the record they handle.
 :class:`ContextFilter` copies that context onto the record, so the formatters
 (and any handler added later) can use ``%(trace_id)s`` and friends.
 
+No secret reaches a log line: :class:`RedactSecrets` masks bearer tokens
+(``gh_...``), ``Authorization`` values and ``api_key``/``token``/``secret``/
+``password`` parameters in every record before it is formatted — uvicorn's
+access log writes each request's path with its query string.
+
 The configuration is a ``logging.config.dictConfig`` dict, because both servers
 install their own logging when they start: Faust's worker takes it as
 ``logging_config`` and uvicorn as ``log_config``.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +44,38 @@ class ContextFilter(logging.Filter):
         record.case_id = ctx.case_id or ""
         fields = ctx.fields()
         record.context = "".join(f" {k}={v}" for k, v in fields.items()) if fields else ""
+        return True
+
+
+_SECRETS = (
+    # our bearer tokens, wherever they appear
+    (re.compile(r"gh_[A-Za-z0-9_\-]{8,}"), "gh_[REDACTED]"),
+    (re.compile(r"(?i)(bearer\s+)[^\s\"',]+"), r"\1[REDACTED]"),
+    # query or form parameters that carry a secret
+    (
+        re.compile(r"(?i)\b(api_key|access_token|token|secret|password|passwd)=([^&\s\"']+)"),
+        r"\1=[REDACTED]",
+    ),
+    # passwords in URLs (database, broker)
+    (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1[REDACTED]@"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret this module knows the shape of masked."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secrets in the formatted message (and the exception text) of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
@@ -78,14 +116,17 @@ def log_config(settings: Settings, service: str, level: str = "INFO") -> dict[st
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": f"{__name__}.ContextFilter"}},
+        "filters": {
+            "context": {"()": f"{__name__}.ContextFilter"},
+            "redact": {"()": f"{__name__}.RedactSecrets"},
+        },
         "formatters": {"gridhub": formatter},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "gridhub",
-                "filters": ["context"],
+                "filters": ["redact", "context"],
             }
         },
         "root": {"level": level, "handlers": ["default"]},

@@ -2,19 +2,43 @@
 (phone, Open311, systems over HTTP) and the intake stage apply.
 
 A place is a point (WGS84, or GCJ-02 as Chinese phone map SDKs give it), a grid
-code, or both. The answer is a :class:`Placement` (the grid and the point in
-WGS84) or a :class:`PlacementRefused` that names the field at fault, which each
-caller words its own way (an HTTP 422, a dead letter's reason).
+code, or both; when both are given the point must lie in the grid or within
+:data:`GRID_TOLERANCE_M` of it (a GPS fix near the edge), or the place is
+refused — a report cannot claim one grid and stand in another. The answer is a
+:class:`Placement` (the grid and the point in WGS84) or a
+:class:`PlacementRefused` that names the field at fault, which each caller words
+its own way (an HTTP 422, a dead letter's reason).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from routing.geo import gcj02_to_wgs84
+from shapely import affinity
+from shapely.geometry import Point
+
+from routing.geo import METRES_PER_DEGREE_LAT, gcj02_to_wgs84
 from routing.grids import GridRegistry
 from schemas.reports import GeoPoint
+
+GRID_TOLERANCE_M = 50.0
+
+
+def metres_outside(grids: GridRegistry, grid_code: str, point: GeoPoint) -> float:
+    """How far (metres, roughly) ``point`` lies outside grid ``grid_code`` (0 inside)."""
+    grid = grids.get(grid_code)
+    if grid is None:
+        return math.inf
+    here = Point(point.lon, point.lat)
+    if grid.polygon.covers(here):
+        return 0.0
+    # Degrees of longitude shrink with latitude: scale them about the point so
+    # that a degree is the same length both ways, then measure.
+    scale = math.cos(math.radians(point.lat))
+    local = affinity.scale(grid.polygon, xfact=scale, yfact=1.0, origin=(point.lon, point.lat))
+    return float(local.distance(here)) * METRES_PER_DEGREE_LAT
 
 
 @dataclass(frozen=True)
@@ -67,10 +91,20 @@ def place_many(
     out: list[Placement | PlacementRefused] = []
     for point, (_, code) in zip(points, places, strict=True):
         if code is not None:
-            if code in grids:
-                out.append(Placement(code, point))
-            else:
+            if code not in grids:
                 out.append(PlacementRefused("grid_code", f"{code} is not a grid of this district"))
+                continue
+            away = metres_outside(grids, code, point) if point is not None else 0.0
+            if away > GRID_TOLERANCE_M:
+                out.append(
+                    PlacementRefused(
+                        "location",
+                        f"{away:.0f} m outside grid {code}; a location must lie in the grid "
+                        f"it names (or within {GRID_TOLERANCE_M:.0f} m)",
+                    )
+                )
+            else:
+                out.append(Placement(code, point))
         elif point is None:
             out.append(PlacementRefused("", "location or grid_code is required"))
         else:

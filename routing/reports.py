@@ -8,9 +8,14 @@ Every door builds its report here: the gateway for its own reports (the phone's
 
 - its id: the client's, or derived from the CloudEvents ``source`` + ``id``
   (:func:`derived_report_id`), so a retried event is the same report;
-- its times: ``received_at`` is the event's ``time``, else the time it was
-  received (the Kafka record time, so a replay normalises alike);
-- who submitted it: the ``submittedby`` extension the gateway sets from the token;
+- its times are the hub's (:func:`routing.provenance.hub_times`): ``received_at``
+  is when the hub received the event (the gateway's clock for its own reports,
+  the Kafka record time for the intake's, so a replay normalises alike) — SLA
+  clocks and merge windows run on it; the sender's time is only the report's
+  ``occurred_at``, clamped to ``received_at`` (a little skew allowed), a very
+  old one flagged as a late arrival;
+- who submitted it: the ``submittedby`` extension the gateway sets from the
+  token: the principal's id;
 - its trace: the W3C ``traceparent`` extension becomes ``attributes["trace_id"]``,
   so every later stage logs with the request's trace id.
 
@@ -21,10 +26,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from routing.placement import Placement
+from routing.provenance import aware, hub_times
 from schemas import trace
 from schemas.envelope import Envelope
 from schemas.reports import (
@@ -40,20 +46,14 @@ from schemas.reports import (
 # Report ids of sources that do not send their own are derived from the
 # CloudEvents source + id, so the same event always maps to the same report.
 REPORT_ID_NAMESPACE = uuid.UUID("6f1d3c52-6a53-4e0e-9a49-1c0a3f7d2b10")
-SUBMITTED_BY = "submittedby"  # extension set by the gateway: the token's name
+SUBMITTED_BY = "submittedby"  # extension set by the gateway: the principal's id
 
 
 def derived_report_id(envelope: Envelope) -> str:
     return str(uuid.uuid5(REPORT_ID_NAMESPACE, envelope.dedup_key))
 
 
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def event_time(envelope: Envelope, received_at: datetime) -> datetime:
-    """The event's ``time``, else the time it was received (so a replay normalises alike)."""
-    return aware(envelope.time) if envelope.time else received_at
+__all__ = ["aware", "build_report", "derived_report_id", "report_of_submission"]
 
 
 def clip(text: str, limit: int = MAX_DESCRIPTION) -> str:
@@ -77,14 +77,17 @@ def build_report(
     description: str,
     location: GeoPoint | None,
     grid_code: str,
-    occurred_at: datetime,
+    occurred_at: datetime | None,
     attributes: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
     external_ref: str | None = None,
     media: Iterable[str] = (),
 ) -> Report:
-    """The one normalised ``Report`` of an inbound event, whatever its source."""
+    """The one normalised ``Report`` of an inbound event, whatever its source.
+    ``received_at`` is the hub's time of the event; ``occurred_at`` the sender's
+    (default: the event's ``time``), clamped to it."""
     submitted_by = envelope.extensions.get(SUBMITTED_BY)
+    times = hub_times(occurred_at or envelope.time, received_at)
     return Report(
         id=report_id,
         source=envelope.source,
@@ -96,12 +99,12 @@ def build_report(
         grid_code=grid_code,
         community_code=community_of(grid_code),
         street_code=street_of(grid_code),
-        occurred_at=aware(occurred_at),
-        received_at=event_time(envelope, received_at),
+        occurred_at=times.occurred_at,
+        received_at=times.received_at,
         media=list(media),
         reporter=reporter,
         submitted_by=str(submitted_by) if submitted_by else None,
-        attributes=trace_attributes(envelope, attributes or {}),
+        attributes=trace_attributes(envelope, {**(attributes or {}), **times.flags}),
         external_ref=external_ref,
     )
 
@@ -121,7 +124,7 @@ def report_of_submission(
         description=submission.description,
         location=placement.location,
         grid_code=placement.grid_code,
-        occurred_at=submission.occurred_at or event_time(envelope, received_at),
+        occurred_at=submission.occurred_at,
         reporter=submission.reporter,
         media=submission.media,
     )

@@ -27,9 +27,9 @@ class Category:
     default_priority: Priority
     dedup_radius_m: float = DEFAULT_DEDUP_RADIUS_M
     keywords: tuple[str, ...] = ()
-    # Shown in public output (三公开: /public/, the bulletin); private matters
-    # such as neighbour disputes say ``public: false``.
-    public: bool = True
+    # Whether its cases may be shown to anyone (Open311 reads, /public/): only
+    # when the district says so; disputes, police and domestic matters never.
+    public: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,14 +64,13 @@ def _category(entry: Mapping[str, Any], where: str) -> Category:
         default_priority=L.priority(entry.get("default_priority"), "default_priority", where),
         dedup_radius_m=L.number(entry, "dedup_radius_m", where, DEFAULT_DEDUP_RADIUS_M),
         keywords=L.text_list(entry.get("keywords"), "keywords", where),
-        public=_flag(entry, "public", where),
+        public=_flag(entry.get("public", False), "public", where),
     )
 
 
-def _flag(entry: Mapping[str, Any], key: str, where: str) -> bool:
-    value = entry.get(key, True)
+def _flag(value: object, name: str, where: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{where}: `{key}` must be true or false, not {value!r}")
+        raise ValueError(f"{where}: `{name}` must be true or false, not {value!r}")
     return value
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.duty import Extension, Order, OrderLevel, Task, TaskRole, TaskState, order_level
-from schemas.reports import GeoPoint, Report
+from schemas.reports import MAX_MEDIA, GeoPoint, MediaId, Report
 
 
 class CaseState(StrEnum):
@@ -254,7 +254,7 @@ class CaseAction(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
     into: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=2000)
-    media: list[str] = Field(default_factory=list, max_length=9)
+    media: list[MediaId] = Field(default_factory=list, max_length=MAX_MEDIA)
     passed: bool | None = None
     priority: Priority | None = None
     score: int | None = Field(default=None, ge=1, le=5)

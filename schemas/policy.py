@@ -37,7 +37,10 @@ OPERATOR = "operator"
 DEPARTMENT = "department"
 LEADER = "leader"
 SYSTEM = "system"
-ROLES = (ADMIN, GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM)
+# An Open311 client's key: it may file service requests (POST requests) and
+# nothing else; every /api/v1 route refuses it.
+OPEN311 = "open311"
+ROLES = (ADMIN, GRID_WORKER, OPERATOR, DEPARTMENT, LEADER, SYSTEM, OPEN311)
 # A citizen behind a feedback link (/f/{token}): no bearer token and no role to
 # create one for; the gateway checks the link and names the report as the scope.
 REPORTER = "reporter"
@@ -87,6 +90,7 @@ ROLE_ACTIONS: Mapping[str, frozenset[Action]] = {
     LEADER: frozenset({Action.COMMENT}),
     SYSTEM: frozenset(),
     REPORTER: frozenset({Action.RATE}),
+    OPEN311: frozenset(),
 }
 # Actions a department takes on its own task, not on any case it can see; a
 # co-department's accept, resolve and return change its task only (联合执法).
@@ -149,6 +153,66 @@ def source_allowed(source: str, scope: str | None) -> bool:
     if not source.startswith(scope):
         return False
     return scope[-1] in "/:.#?" or source[len(scope)] in "/:.#?"
+
+
+def publish_refusal(
+    event_type: str,
+    event_types: Collection[str],
+    *,
+    cap_sender: str | None = None,
+    referenced_senders: Iterable[str] = (),
+    cap_senders: Collection[str] = (),
+) -> str | None:
+    """Why a system principal may not publish this event, or None: only the
+    event types it was given, and a CAP message only under a ``<sender>`` it was
+    given, referencing only messages of its own senders."""
+    if event_type not in event_types:
+        allowed = ", ".join(sorted(event_types)) or "none"
+        return f"type: {event_type[:80]!r} is not a type this token may publish ({allowed})"
+    if cap_sender is not None:
+        if cap_sender not in cap_senders:
+            return f"sender: {cap_sender[:80]!r} is not this token's CAP sender"
+        foreign = sorted({s for s in referenced_senders if s not in cap_senders})
+        if foreign:
+            return f"references: messages of another sender ({', '.join(foreign)[:120]})"
+    return None
+
+
+def scope_problem(
+    role: str,
+    scope: str | None,
+    *,
+    grids: Collection[str],
+    departments: Collection[str],
+    dev: bool,
+) -> str | None:
+    """Why ``scope`` is not a valid scope for a new principal of ``role``, or
+    None: a grid worker's scope names grids of the district (grid codes, or
+    community/street prefixes of them; required outside dev), a department's is
+    one known department, a system's is its source, an absolute URI."""
+    parts = scope_parts(scope)
+    if role == GRID_WORKER:
+        if not parts:
+            return None if dev else "a grid worker needs --scope (the grids it reports in)"
+        unknown = [p for p in parts if not any(code.startswith(p) for code in grids)]
+        if unknown:
+            return f"no grid of this district starts with {', '.join(unknown)}"
+        return None
+    if role == DEPARTMENT:
+        if len(parts) != 1 or parts[0] not in departments:
+            known = ", ".join(sorted(departments))
+            return f"a department token's scope is one department of: {known}"
+        return None
+    if role == SYSTEM:
+        if not scope or not _URI.match(scope):
+            return "a system token's scope is its CloudEvents source, an absolute URI (urn:..., https://...)"
+        return None
+    if parts:
+        return f"a {role} token takes no scope"
+    return None
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$")
 
 
 @dataclass(frozen=True)

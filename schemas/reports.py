@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -14,6 +14,8 @@ GRID_CODE_PATTERN = r"^\d{15}$"
 CATEGORY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 MAX_DESCRIPTION = 2000
 MAX_MEDIA = 9
+MEDIA_ID_PATTERN = r"^[0-9a-f]{32}$"  # an id POST /api/v1/media gave
+MediaId = Annotated[str, Field(pattern=MEDIA_ID_PATTERN)]
 
 
 def community_of(grid_code: str) -> str:
@@ -68,7 +70,7 @@ class ReportSubmission(BaseModel):
     location: GeoPoint | None = None
     grid_code: str | None = Field(default=None, pattern=GRID_CODE_PATTERN)
     occurred_at: datetime | None = None
-    media: list[str] = Field(default_factory=list, max_length=MAX_MEDIA)
+    media: list[MediaId] = Field(default_factory=list, max_length=MAX_MEDIA)
     report_id: UUID | None = Field(default=None, description="client UUID, stable across retries")
     reporter: Reporter | None = None
 

@@ -15,6 +15,7 @@ class TopicNames:
     alerts: str
     notifications: str
     command_results: str
+    token_revocations: str = "gridhub.token-revocations"  # noqa: S105 - a topic name
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> TopicNames:
@@ -29,6 +30,9 @@ class TopicNames:
             # Internal: the case agent's answer to each command (applied or
             # refused with its rule), which the gateway waits for.
             command_results=f"{prefix}gridhub.case-command-results",
+            # Internal: revoked tokens and disabled principals (compacted, kept
+            # forever), followed by every gateway (gateway.revocations).
+            token_revocations=f"{prefix}gridhub.token-revocations",
         )
 
     def all(self) -> list[str]:
@@ -41,4 +45,5 @@ class TopicNames:
             self.alerts,
             self.notifications,
             self.command_results,
+            self.token_revocations,
         ]

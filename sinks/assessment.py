@@ -58,8 +58,11 @@ indicators, task figures, 缓办 and 延期率 included, for the cases in their 
 whoever handled them — the same replay, credited by the case's area instead of
 its lead department.
 
-Grid workers are the token names that submit reports (``reports.submitted_by``)
-and that verify on site (the ``actor`` of ``verified`` events): ``reports``
+Grid workers are the principals that submit reports (``reports.submitted_by``,
+a principal id) and that verify on site (the ``actor`` of ``verified`` events,
+``grid_worker:<principal id>``), one row per principal whatever its display
+name (``grid_worker``, from ``principals``; two people of one name are two
+rows): ``reports``
 (上报数, received in the period), ``verifications`` (核查数), ``verifications_passed``
 (核查通过数) and ``verification_pass_rate`` (核查通过率).
 """
@@ -78,7 +81,7 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, func, or_, select
 from schemas.cases import CaseEventType, CaseState
 from schemas.duty import TaskState
 from sinks.duty_models import case_tasks
-from sinks.models import case_events, cases, reports
+from sinks.models import case_events, cases, principals, reports
 
 AreaLevel = Literal["street", "community"]
 GRID_WORKER_ROLE = "grid_worker"  # the role prefix of a verifier recorded by the gateway
@@ -395,7 +398,7 @@ def _tasks_query(start: datetime, end: datetime, key: ColumnElement[Any]) -> Sel
 
 
 def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """One dict per grid worker (token name) with reports or verifications in ``[start, end)``."""
+    """One dict per grid worker (principal) with reports or verifications in ``[start, end)``."""
     _check_period(start, end)
     submitted = (
         select(reports.c.submitted_by, func.count())
@@ -416,15 +419,22 @@ def grid_worker_indicators(engine: Engine, start: datetime, end: datetime) -> li
         for name, n in conn.execute(submitted):
             counts[str(name)][0] = int(n)
         for actor, data in conn.execute(verified):
-            # The gateway records the verifier as "grid_worker:<token name>" and the
-            # reporter as the bare token name: one person, one row.
+            # The gateway records the verifier as "grid_worker:<principal id>" and
+            # the reporter as the bare principal id: one person, one row.
             entry = counts[str(actor).removeprefix(f"{GRID_WORKER_ROLE}:")]
             entry[1] += 1
             if (data or {}).get("passed") is True:
                 entry[2] += 1
+        names = {
+            str(row.id): str(row.name)
+            for row in conn.execute(
+                select(principals.c.id, principals.c.name).where(principals.c.id.in_(list(counts)))
+            )
+        }
     return [
         {
-            "grid_worker": name,
+            "principal_id": name,
+            "grid_worker": names.get(name, name),
             "reports": n_reports,
             "verifications": n_verified,
             "verifications_passed": n_passed,

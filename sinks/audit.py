@@ -1,42 +1,41 @@
-"""The audit log: who read personal data, and when (DESIGN.md §8).
+"""The audit log (DESIGN.md §8): who read personal data, and who changed tokens,
+principals or webhook subscriptions — one sink for every audited act, written
+where the act happens (the gateway's routes, the ``gridhub token`` and
+``gridhub principal`` commands) and read by leaders and admins
+(``GET /api/v1/audit``).
 
-One row per audited read, written by :func:`record` in its own transaction before
-the data is returned, so a read that was answered is a read that was logged.
-``action`` names what was done (``search.phone``: cases found by a reporter's
-phone number), ``target`` what it was done to (a masked phone number, a case
-id), ``detail`` anything else worth keeping (how many cases were found). The
-table is the one place such entries go; other audited actions (token and
-subscription changes) are entries of the same shape.
+``actor`` is ``<role>:<principal id>`` for API callers and ``cli:<os user>`` for
+the command line; ``action`` is a dotted verb (:data:`PERSONAL_DATA_READ`,
+``token.create``, ``subscription.delete``, :data:`PERSONAL_DATA_SEARCH`...);
+``detail`` never holds a secret or the personal data itself, only what was read
+(field names) or changed; a phone number searched for is kept masked
+(:func:`mask_phone`).
+A write that fails raises: an act that must be audited does not go unrecorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Index, Integer, String, Table, Text, insert, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Engine, insert, select
 
-from sinks.models import Base, JSONType
+from sinks.models import audit_log
 
-SEARCH_PHONE = "search.phone"
-
-
-class AuditEntry(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    time: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String)
-    role: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(Text)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONType)
-
-    __table_args__ = (Index("ix_audit_log_time", "time"),)
-
-
-audit_log: Table = Base.metadata.tables["audit_log"]
+PERSONAL_DATA_READ = "personal_data.read"
+# Cases looked up by a reporter's phone number (operators only): target is the
+# number masked, detail the cases it found.
+PERSONAL_DATA_SEARCH = "personal_data.search"
+TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
+TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an action name
+TOKEN_ROTATE = "token.rotate"  # noqa: S105 - an action name
+PRINCIPAL_CREATE = "principal.create"
+PRINCIPAL_DISABLE = "principal.disable"
+SUBSCRIPTION_CREATE = "subscription.create"
+SUBSCRIPTION_DELETE = "subscription.delete"
+SUBSCRIPTION_ROTATE = "subscription.rotate_secret"
+MAX_ENTRIES = 500
 
 
 def mask_phone(phone: str) -> str:
@@ -45,49 +44,49 @@ def mask_phone(phone: str) -> str:
     return digits[:3] + "*" * max(len(digits) - 7, 0) + digits[-4:] if len(digits) > 7 else "***"
 
 
-def record(
-    engine: Engine,
-    *,
-    actor: str,
-    role: str,
-    action: str,
-    target: str,
-    detail: dict[str, Any] | None = None,
-    time: datetime | None = None,
-) -> None:
-    """Write one audit entry (its own transaction); raises if it cannot."""
-    with engine.begin() as conn:
-        conn.execute(
-            insert(audit_log).values(
-                time=time or datetime.now(UTC),
-                actor=actor,
-                role=role,
-                action=action,
-                target=target,
-                detail=detail or {},
-            )
-        )
-
-
-def entries(engine: Engine, *, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest entries first (optionally of one ``action``)."""
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if action is not None:
-        query = query.where(audit_log.c.action == action)
-    with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(query).mappings()]
-
-
 class AuditLog:
-    """:func:`record` and :func:`entries` on one engine (the gateway's port)."""
+    """The ``audit_log`` table (SQLite and PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def record(
-        self, *, actor: str, role: str, action: str, target: str, detail: dict[str, Any]
+        self,
+        actor: str,
+        action: str,
+        target: str | None = None,
+        *,
+        actor_role: str | None = None,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
-        record(self.engine, actor=actor, role=role, action=action, target=target, detail=detail)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(audit_log).values(
+                    time=datetime.now(UTC),
+                    actor=actor[:200],
+                    actor_role=actor_role,
+                    action=action,
+                    target=target[:300] if target else None,
+                    detail=dict(detail or {}),
+                )
+            )
 
-    def entries(self, *, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        return entries(self.engine, action=action, limit=limit)
+    def entries(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Newest first."""
+        query = select(audit_log).order_by(audit_log.c.time.desc(), audit_log.c.id.desc())
+        if action is not None:
+            query = query.where(audit_log.c.action == action)
+        if actor is not None:
+            query = query.where(audit_log.c.actor == actor)
+        if since is not None:
+            query = query.where(audit_log.c.time >= since)
+        query = query.limit(max(0, min(limit, MAX_ENTRIES)))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]

@@ -3,7 +3,9 @@
 The database is a projection of ``gridhub.case-events`` (DESIGN.md §3): ``cases``
 holds each case at its highest version (with the full snapshot as JSON),
 ``case_events`` the timeline, ``reports`` every report with the case it joined,
-and ``api_tokens`` the hashed bearer tokens. Schema changes go through Alembic
+``principals`` who may call the API (a unique id, a display name, a role and a
+scope) with their hashed bearer tokens in ``api_tokens``, and ``audit_log`` who
+read personal data or changed tokens and subscriptions. Schema changes go through Alembic
 (``sinks/migrations``); a test keeps migrations and these models equal.
 
 Datetimes are stored timezone-aware and always read back as aware UTC values,
@@ -157,21 +159,74 @@ class ReportRow(Base):
     __table_args__ = (UniqueConstraint("source", "source_event_id"),)
 
 
-class ApiToken(Base):
-    """A bearer token, stored as HMAC-SHA256(secret, token) hex, never as plaintext."""
+class Principal(Base):
+    """Who calls the API: everything that joins on "who" joins on ``id``, never on
+    ``name`` (display names repeat). ``event_types`` and ``cap_senders`` bind a
+    system principal to what it may publish (JSON lists); ``disabled_at`` ends
+    every token of it."""
 
-    __tablename__ = "api_tokens"
+    __tablename__ = "principals"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String)
     role: Mapped[str] = mapped_column(String(32))
     scope: Mapped[str | None] = mapped_column(String)
+    event_types: Mapped[list[str]] = mapped_column(JSONType)
+    cap_senders: Mapped[list[str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token of a principal, stored as HMAC-SHA256(secret, token) hex,
+    never as plaintext. ``name``/``role``/``scope`` repeat the principal's at
+    creation, for reading the table by hand; the principal's are the ones in force."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str | None] = mapped_column(String)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class MediaRow(Base):
+    """An uploaded photo's owner: the principal that uploaded it (the file itself
+    is in the gateway's media directory)."""
+
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(String(32))
+    content_type: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One audited act: who (principal id and role, or ``cli:<os user>``) did what
+    (``personal_data.read``, ``token.create``...) to which target, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String)
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String)
+    detail: Mapped[dict[str, Any]]
 
 
 cases: Table = Base.metadata.tables["cases"]
 case_events: Table = Base.metadata.tables["case_events"]
 reports: Table = Base.metadata.tables["reports"]
 api_tokens: Table = Base.metadata.tables["api_tokens"]
+principals: Table = Base.metadata.tables["principals"]
+audit_log: Table = Base.metadata.tables["audit_log"]
+media: Table = Base.metadata.tables["media"]

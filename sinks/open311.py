@@ -1,9 +1,11 @@
 """Read queries behind Open311 GeoReport v2 (``/open311/v2/``): a service request is a case.
 
-Rows are plain dicts with the case columns Open311 needs, the case's first
-report's ``description`` and, for a rejected case, the ``reason`` of its
-rejection. Nothing personal (reporter name, phone) is read: these are public
-reads (DESIGN.md §8). Datetimes are aware UTC ``datetime`` objects.
+Rows are plain dicts with the case columns Open311 needs, its ``source`` and
+its first report's ``description`` — which the gateway shows only for requests
+filed through Open311 itself, masked (:mod:`schemas.public`). Nothing personal
+(reporter name, phone) and no operator's words (rejection reasons) are read:
+these are public reads (DESIGN.md §8), and only of the categories the caller
+passes as public. Datetimes are aware UTC ``datetime`` objects.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, RowMapping, func, select
 
-from sinks.models import case_events, cases, reports
+from sinks.models import cases, reports
 
-MAX_REQUESTS = 1000
+MAX_REQUESTS = 100
 _COLUMNS = (
     cases.c.id,
     cases.c.state,
@@ -30,6 +32,7 @@ _COLUMNS = (
     cases.c.updated_at,
     cases.c.closed_at,
     cases.c.resolve_by,
+    cases.c.source,
     cases.c.snapshot,
 )
 
@@ -49,14 +52,18 @@ class ServiceRequestQueries:
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = MAX_REQUESTS,
+        public: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Cases matching every given filter, newest ``opened_at`` first.
 
         ``ids`` overrides the other filters (GeoReport v2: ``service_request_id``
-        "overrides all other arguments"); ``start``/``end`` bound ``opened_at``
-        (inclusive). At most ``limit`` (capped at :data:`MAX_REQUESTS`) rows."""
+        "overrides all other arguments") but never ``public``, the categories that
+        may be shown at all; ``start``/``end`` bound ``opened_at`` (inclusive). At
+        most ``limit`` (capped at :data:`MAX_REQUESTS`) rows."""
         limit = max(0, min(limit, MAX_REQUESTS))
         conditions: list[ColumnElement[bool]] = []
+        if public is not None:
+            conditions.append(cases.c.category.in_(list(public)))
         if ids is not None:
             conditions.append(cases.c.id.in_(list(ids)[:MAX_REQUESTS]))
         else:
@@ -80,8 +87,8 @@ class ServiceRequestQueries:
             self._add_details(conn, found)
         return found
 
-    def get(self, case_id: str) -> dict[str, Any] | None:
-        found = self.find(ids=[case_id], limit=1)
+    def get(self, case_id: str, public: Collection[str] | None = None) -> dict[str, Any] | None:
+        found = self.find(ids=[case_id], limit=1, public=public)
         return found[0] if found else None
 
     def case_of_report(self, report_id: str) -> str | None:
@@ -114,22 +121,9 @@ class ServiceRequestQueries:
                 select(first.c.case_id, first.c.description).where(first.c.n == 1)
             )
         }
-        rejected = [item["id"] for item in found if item["state"] == "rejected"]
-        reasons: dict[str, str] = {}
-        if rejected:
-            events = conn.execute(
-                select(case_events.c.case_id, case_events.c.data)
-                .where(case_events.c.case_id.in_(rejected), case_events.c.type == "rejected")
-                .order_by(case_events.c.case_id, case_events.c.version)
-            )
-            for row in events:
-                reason = (row.data or {}).get("reason")
-                if reason:
-                    reasons[str(row.case_id)] = str(reason)
         for item in found:
-            item["description"] = descriptions.get(item["id"], item.pop("title", ""))
+            item["description"] = descriptions.get(item["id"])
             item.pop("title", None)
-            item["reason"] = reasons.get(item["id"])
 
 
 def _request(row: RowMapping) -> dict[str, Any]:

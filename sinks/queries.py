@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     RowMapping,
     false,
@@ -31,7 +32,7 @@ from sinks import worklists
 from sinks.brief_files import hotspot_alerts
 from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds
 from sinks.case_rows import LIKE_ESCAPE, case_out, has_department, like_literal
-from sinks.models import case_events, cases, reports
+from sinks.models import case_events, cases, principals, reports
 from sinks.outbox_models import inbox
 from sinks.search import search_cases
 
@@ -157,6 +158,7 @@ class CaseQueries:
                 .order_by(case_events.c.version)
             ).mappings()
             timeline = [dict(e) for e in events]
+            _name_actors(conn, timeline)
         case = case_out(row)
         case["reports"] = found
         case["timeline"] = timeline
@@ -273,6 +275,20 @@ def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElemen
         )
         targets.append(inbox.c.recipient.in_(own))
     return or_(*targets)
+
+
+def _name_actors(conn: Connection, timeline: list[dict[str, Any]]) -> None:
+    """Add ``actor_name``: the display name of the principal an actor
+    (``<role>:<principal id>``) names; the actor itself stays the identity."""
+    ids = {str(e["actor"]).partition(":")[2] for e in timeline if ":" in str(e["actor"])}
+    names = {
+        str(row.id): str(row.name)
+        for row in conn.execute(
+            select(principals.c.id, principals.c.name).where(principals.c.id.in_(list(ids)))
+        )
+    }
+    for entry in timeline:
+        entry["actor_name"] = names.get(str(entry["actor"]).partition(":")[2])
 
 
 def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:

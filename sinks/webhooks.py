@@ -1,20 +1,33 @@
-"""Webhooks: HMAC-signed POSTs of notifications, retried, dead-lettered, concurrent.
+"""Webhooks: POSTs of notifications signed to the Standard Webhooks convention,
+retried, dead-lettered, concurrent, and sent only where the URL policy allows.
 
 Every request is the notification as JSON (keys sorted) with the headers
 
-- ``X-GridHub-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes, keyed
-  with the shared secret>`` — check it with :func:`verify_signature` (constant time);
-- ``X-GridHub-Timestamp``: Unix seconds of this attempt (reject old ones);
-- ``X-GridHub-Delivery``: the notification id, the same on every attempt and
-  replay, so a receiver drops repeats;
+- ``webhook-id``: the notification id, the same on every attempt and replay, so
+  a receiver drops repeats (also as ``X-GridHub-Delivery``);
+- ``webhook-timestamp``: Unix seconds of this attempt;
+- ``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, id.timestamp.body)>``, one
+  per active secret of the subscription, space-separated (two while a secret is
+  being rotated) — check it with the ``standardwebhooks`` package
+  (:func:`verify`), which also refuses a timestamp more than 5 minutes off, so a
+  captured message cannot be replayed later;
 - ``X-GridHub-Event``: the notification's ``event_type``.
+
+Each subscription has its own secret (``whsec_`` + base64 of 32 random bytes,
+:func:`new_secret`): no receiver can sign for another. A subscription from the
+settings (``GRIDHUB_WEBHOOK_SUBSCRIPTIONS``) signs with a secret derived from
+the settings' key and its recipient pattern (:func:`settings_secret`; ``gridhub
+webhooks secret PATTERN`` prints it for its receiver).
 
 A 2xx answer delivers. A 5xx, 408 or 429 answer, a timeout or a connection error
 is retried after ``base_delay * 2**(attempt-1)`` seconds (capped at
 ``max_delay``, plus up to ``jitter`` of it at random) until ``max_attempts``
 attempts were made; then the delivery is dead-lettered (status ``dead`` with the
 last error). Any other answer (4xx, 3xx: the receiver refuses it, retrying will
-not help) is dead at once.
+not help) is dead at once. Only the status code of an answer is kept, never its
+body. A URL the policy refuses at send time (:mod:`sinks.urls`: its host now
+resolves to an internal address, DNS rebinding) is dead at once, and the
+request goes to the address that was checked.
 
 :class:`WebhookSender` runs each delivery as its own task: a slow or failing
 receiver holds at most ``per_url_concurrency`` of the ``concurrency`` request
@@ -28,32 +41,44 @@ row is written, not once it is delivered.
 from __future__ import annotations
 
 import asyncio
+import base64
 import fnmatch
 import hashlib
 import hmac
 import logging
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
+from standardwebhooks import Webhook
 
 from sinks.ordering import KeyedLocks, order_key
 from sinks.outbox import Delivery, Outbox
 from sinks.retry import backoff_delay
+from sinks.urls import UrlPolicy, UrlRefused
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-GridHub-Signature"
-TIMESTAMP_HEADER = "X-GridHub-Timestamp"
+ID_HEADER = "webhook-id"
+SIGNATURE_HEADER = "webhook-signature"
+TIMESTAMP_HEADER = "webhook-timestamp"
 DELIVERY_HEADER = "X-GridHub-Delivery"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks marker, not a secret
 EVENT_HEADER = "X-GridHub-Event"
 USER_AGENT = "GridHub-Webhooks/1"
 _RETRY_STATUS = frozenset({408, 429})
+
+# The signing secrets of a delivery: (recipient, url) -> secrets, None when no
+# subscription sends that recipient there any more.
+SecretsFor = Callable[[str, str], "list[str] | None"]
 
 
 @dataclass(frozen=True)
@@ -62,10 +87,12 @@ class WebhookConfig:
 
     ``subscriptions`` maps a recipient pattern (exact, or ``fnmatch`` style such
     as ``department:*``) to a URL; an exact match wins, then the first pattern in
-    order. ``secret`` signs every request (HMAC-SHA256)."""
+    order. ``secret`` is the key the settings' subscriptions' secrets derive from
+    (and the database's are sealed under); ``policy`` says where requests may go."""
 
     subscriptions: Mapping[str, str]
     secret: str
+    policy: UrlPolicy = field(default_factory=UrlPolicy)
     max_attempts: int = 5
     base_delay: float = 0.5
     timeout: float = 5.0
@@ -83,6 +110,10 @@ class WebhookConfig:
         for pattern, url in self.subscriptions.items():
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"webhook URL for {pattern!r} must be http(s): {url!r}")
+            try:
+                self.policy.check(url)
+            except UrlRefused as exc:
+                raise ValueError(f"webhook URL for {pattern!r} refused: {exc}") from exc
         if self.max_attempts < 1 or self.concurrency < 1 or self.per_url_concurrency < 1:
             raise ValueError("max_attempts, concurrency and per_url_concurrency must be >= 1")
         if self.timeout <= 0 or self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0:
@@ -99,41 +130,80 @@ class WebhookConfig:
                 return url
         return None
 
+    def settings_secrets(self, recipient: str, url: str) -> list[str] | None:
+        """The secret of the settings' subscription that routes ``recipient`` to ``url``."""
+        exact = self.subscriptions.get(recipient)
+        if exact is not None:
+            return [settings_secret(self.secret, recipient)] if exact == url else None
+        for pattern, target in self.subscriptions.items():
+            if target == url and fnmatch.fnmatchcase(recipient, pattern):
+                return [settings_secret(self.secret, pattern)]
+        return None
+
     def retry_delay(self, attempts: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt."""
         return backoff_delay(attempts, self.base_delay, self.max_delay, self.jitter, rand)
 
 
-# -- signing ---------------------------------------------------------------------------
+# -- signing (Standard Webhooks) ----------------------------------------------------------
 
 
-def sign(secret: str, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256(secret, body)>``."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def new_secret() -> str:
+    """A new subscription secret: ``whsec_`` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """True when ``header`` is the signature of ``body`` (constant-time compare)."""
-    if not header:
-        return False
-    return hmac.compare_digest(sign(secret, body), header)
+def settings_secret(key: str, pattern: str) -> str:
+    """The secret of a subscription from the settings: derived from the settings'
+    key and the recipient pattern, so each receiver has its own."""
+    digest = hmac.new(key.encode("utf-8"), b"settings:" + pattern.encode(), hashlib.sha256)
+    return SECRET_PREFIX + base64.b64encode(digest.digest()).decode("ascii")
+
+
+def signature(secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: one ``v1,<sig>`` per secret, space-separated."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    text = body.decode("utf-8")
+    return " ".join(Webhook(secret).sign(msg_id, moment, text) for secret in secrets_)
+
+
+def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> Any:
+    """What a receiver does (``standardwebhooks``): the parsed body, or
+    ``standardwebhooks.webhooks.WebhookVerificationError``."""
+    return Webhook(secret).verify(body, dict(headers))
 
 
 def signed_request(
-    payload: Mapping[str, Any], secret: str, now: float | None = None
+    payload: Mapping[str, Any], secrets_: Iterable[str], now: float | None = None
 ) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one attempt."""
+    """The body and headers of one attempt, signed with every secret in ``secrets_``."""
     body = orjson.dumps(dict(payload), option=orjson.OPT_SORT_KEYS)
+    msg_id = str(payload.get("id", ""))
+    timestamp = int(time.time() if now is None else now)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        SIGNATURE_HEADER: sign(secret, body),
-        TIMESTAMP_HEADER: str(int(time.time() if now is None else now)),
-        DELIVERY_HEADER: str(payload.get("id", "")),
+        ID_HEADER: msg_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: signature(secrets_, msg_id, timestamp, body),
+        DELIVERY_HEADER: msg_id,
         EVENT_HEADER: str(payload.get("event_type", "")),
     }
     return body, headers
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``url`` sent to ``address`` (the one the policy checked): the URL with the
+    address as its host, the ``Host`` header and the TLS server name of the
+    original, so no second name lookup can send the request elsewhere."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    host_header = host if parts.port is None else f"{host}:{parts.port}"
+    target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return target, {"Host": host_header}, extensions
 
 
 # -- sending -----------------------------------------------------------------------------
@@ -174,6 +244,7 @@ class WebhookSender:
     config: WebhookConfig
     outbox: Outbox
     client: httpx.AsyncClient | None = None
+    secrets_for: SecretsFor | None = None  # beside the settings' subscriptions
     sleep: Sleep = asyncio.sleep
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _slots: asyncio.Semaphore | None = None
@@ -271,28 +342,45 @@ class WebhookSender:
             )
             await self.sleep(self.config.retry_delay(attempts))
 
+    def _secrets(self, delivery: Delivery) -> list[str] | None:
+        found = self.config.settings_secrets(delivery.recipient, delivery.url)
+        if found is None and self.secrets_for is not None:
+            found = self.secrets_for(delivery.recipient, delivery.url)
+        return found
+
     async def attempt(self, delivery: Delivery) -> Attempt:
         """One signed POST, within the receiver's and the global request slots."""
+        keys = self._secrets(delivery)
+        if not keys:
+            return Attempt(Outcome.REFUSED, "no subscription with a signing secret for this URL")
+        try:
+            addresses = await asyncio.to_thread(self.config.policy.resolve, delivery.url)
+        except UrlRefused as exc:
+            return Attempt(Outcome.REFUSED, f"URL refused: {exc}")
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.config.concurrency)
         per_url = self._per_url.setdefault(
             delivery.url, asyncio.Semaphore(self.config.per_url_concurrency)
         )
         async with per_url, self._slots:
-            body, headers = signed_request(delivery.payload, self.config.secret)
+            body, headers = signed_request(delivery.payload, keys)
+            target, host, extensions = (
+                pinned(delivery.url, addresses[0]) if addresses else (delivery.url, {}, {})
+            )
             try:
                 async with asyncio.timeout(self.config.timeout):
                     response = await self._client().post(
-                        delivery.url, content=body, headers=headers
+                        target, content=body, headers={**headers, **host}, extensions=extensions
                     )
             except (TimeoutError, httpx.TimeoutException):
                 return Attempt(Outcome.RETRY, f"timeout after {self.config.timeout}s")
             except httpx.TransportError as exc:
-                return Attempt(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+                return Attempt(Outcome.RETRY, f"{type(exc).__name__}")
         outcome = classify(response.status_code)
         if outcome is Outcome.DELIVERED:
             return Attempt(outcome)
-        return Attempt(outcome, f"HTTP {response.status_code}: {response.text[:200]}")
+        # The answer's body is the receiver's, not ours to keep (nor to log).
+        return Attempt(outcome, f"HTTP {response.status_code}")
 
     @staticmethod
     async def _record(fn: Callable[..., None], *args: Any) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
+from schemas.kafka_security import KafkaSecurity
 from streams import observability
 from streams.agents import (
     brief_agent,
@@ -20,6 +23,20 @@ from streams.delivery import STALL_SECONDS, GuardedApp, rewind_stalled
 from streams.topics import StageTopics, stage_topics
 
 
+def credentials(security: KafkaSecurity) -> Any:
+    """Faust's broker credentials for the settings' Kafka security block."""
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password.get_secret_value(),
+            mechanism=security.sasl_mechanism,
+            ssl_context=security.ssl_context(),
+        )
+    if security.tls:
+        return faust.SSLCredentials(security.ssl_context())
+    return None
+
+
 def build_app(config: StreamConfig) -> faust.App:
     brokers = ";".join(f"kafka://{host}" for host in config.bootstrap.split(","))
     # Faust on a consumer that never commits over a dropped record and a
@@ -30,9 +47,15 @@ def build_app(config: StreamConfig) -> faust.App:
         store="memory://",
         autodiscover=False,
         datadir=str(config.datadir),
+        broker_credentials=credentials(config.kafka),
         web_enabled=config.web_enabled,
         web_host="127.0.0.1",
+        web_bind=config.web_bind,
         web_port=config.web_port,
+        # Nothing here routes requests between workers or serves tables: their
+        # views would hand table data to anyone who reaches the port.
+        web_tables_enabled=False,
+        web_router_enabled=False,
         topic_partitions=config.partitions,
         topic_replication_factor=config.replication,
         broker_commit_interval=config.commit_every_seconds,
@@ -72,7 +95,7 @@ def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> S
         brief_agent.register(app, topics, config, deps)
     # The duty office hears when the SLA calendar runs on a provisional year.
     calendar_agent.register(app, topics, config, deps)
-    # /healthz, /readyz and (with deps.metrics) /metrics on the worker's web port.
+    # /healthz, /readyz and (with deps.metrics) /metrics on the worker's metrics port.
     observability.register(app, topics, config, deps)
 
     async def rewind_dropped_records() -> None:

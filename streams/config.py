@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from routing.district import District
 from schemas.alerts import Alert
+from schemas.kafka_security import KafkaSecurity
 from schemas.periods import Period
 from schemas.topics import TopicNames
 from sinks.ports import CaseSink
@@ -36,8 +37,15 @@ class StreamConfig:
     datadir: Path
     partitions: int = 4
     replication: int = 1
+    # Faust's own web server (its /table/... views show table data): loopback only
+    # by default, and its table and router views off.
     web_port: int = 6066
     web_enabled: bool = True
+    web_bind: str = "127.0.0.1"
+    # /healthz, /readyz and /metrics on their own port (None: not served).
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - counts and health only; NetworkPolicies restrict it
+    kafka: KafkaSecurity = field(default_factory=KafkaSecurity)
     # Batches of the stages that batch by count and time alone: intake, hotspots
     # and report-up (the case agent and the database writers have their own).
     stage_batch: int = 1000

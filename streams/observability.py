@@ -1,4 +1,7 @@
-"""The worker's health and metrics on Faust's web server (``worker_web_port``):
+"""The worker's health and metrics on its own small HTTP server
+(:class:`MetricsServer`, ``GRIDHUB_WORKER_METRICS_PORT``), apart from Faust's
+web server, which serves table data and stays on the loopback interface (or
+off) with its table and router views disabled:
 
 - ``GET /healthz``: 200 while the worker runs (503 once it has crashed);
 - ``GET /readyz``: 200 once the consumer holds an active assignment of one of
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import faust
+import mode
+from aiohttp import web
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -71,11 +76,18 @@ def register(
     interval: float = METRICS_SECONDS,
 ) -> None:
     names = consumed_topics(topics)
-    _health_pages(app, names)
     metrics = deps.metrics
+    if config.metrics_port is not None:
+        server = MetricsServer(
+            app,
+            names,
+            metrics.registry if metrics is not None else None,
+            host=config.metrics_host,
+            port=config.metrics_port,
+        )
+        app.add_dependency(server)
     if metrics is None:
         return
-    _metrics_page(app, metrics.registry)
     reports_topic = topics.reports.get_topic_name()
 
     async def lag() -> None:
@@ -144,28 +156,75 @@ def _label_sets(gauge: Any) -> list[tuple[str, str]]:
     ]
 
 
-def _health_pages(app: faust.App, names: frozenset[str]) -> None:
-    @app.page("/healthz")
-    async def healthz(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        if app.crashed:
-            return view.json({"status": "crashed"}, status=503)
-        return view.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        assigned = active_partitions(app, names)
-        body = {
-            "status": "ready" if assigned else "waiting for partitions",
-            "partitions": len(assigned),
-        }
-        return view.json(body, status=200 if assigned else 503)
+def health(app: faust.App, names: frozenset[str]) -> tuple[int, dict[str, Any]]:
+    """``/healthz``: 200 while the worker runs, 503 once it has crashed."""
+    if app.crashed:
+        return 503, {"status": "crashed"}
+    return 200, {"status": "ok"}
 
 
-def _metrics_page(app: faust.App, registry: CollectorRegistry) -> None:
-    @app.page("/metrics")
-    async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        return view.bytes(encoder(registry), headers={"Content-Type": content_type})
+def readiness(app: faust.App, names: frozenset[str]) -> tuple[int, dict[str, Any]]:
+    """``/readyz``: 200 once the worker holds a partition of a hub topic."""
+    assigned = active_partitions(app, names)
+    body = {
+        "status": "ready" if assigned else "waiting for partitions",
+        "partitions": len(assigned),
+    }
+    return (200 if assigned else 503), body
+
+
+class MetricsServer(mode.Service):
+    """``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port`` (aiohttp, in the
+    worker's loop), started with the app — before table recovery, so probes see a
+    live worker while it recovers."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        names: frozenset[str],
+        registry: CollectorRegistry | None,
+        *,
+        host: str,
+        port: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.faust_app, self.names, self.registry = app, names, registry
+        self.host, self.port = host, port
+        self._runner: web.AppRunner | None = None
+
+    def routes(self) -> web.Application:
+        application = web.Application()
+
+        async def healthz(request: web.Request) -> web.Response:
+            status, body = health(self.faust_app, self.names)
+            return web.json_response(body, status=status)
+
+        async def readyz(request: web.Request) -> web.Response:
+            status, body = readiness(self.faust_app, self.names)
+            return web.json_response(body, status=status)
+
+        async def metrics(request: web.Request) -> web.Response:
+            if self.registry is None:
+                return web.Response(status=404, text="no metrics in this worker")
+            encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+            return web.Response(body=encoder(self.registry), headers={"Content-Type": content_type})
+
+        application.router.add_get("/healthz", healthz)
+        application.router.add_get("/readyz", readyz)
+        application.router.add_get("/metrics", metrics)
+        return application
+
+    async def on_start(self) -> None:
+        self._runner = web.AppRunner(self.routes(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        log.info("worker health and metrics on http://%s:%d", self.host, self.port)
+
+    async def on_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
 
 @dataclass

@@ -21,5 +21,5 @@ class Open311Config:
     )
     changeset: str = "1970-01-01T00:00:00Z"
     endpoint_type: Literal["production", "test"] = "production"
-    public_url: str = ""  # empty: the URL the client called
+    public_url: str = ""  # from settings (never the Host header); empty: a relative URL
     tz: str = DEFAULT_TZ  # offsets of the datetimes returned

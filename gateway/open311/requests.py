@@ -9,7 +9,9 @@
 - out: a case as a service request (:func:`service_request`): ``open`` while the
   case is live (open, dispatched, in progress, resolved awaiting verification),
   ``closed`` once it is closed, rejected or merged, with ``status_notes`` saying
-  which and why.
+  which (never an operator's reason). What is public follows
+  :mod:`schemas.public`: the reporter's text only for requests filed through
+  Open311, masked; the location coarsened to about 100 m.
 
 Refusals raise :class:`~gateway.open311.render.Open311Error`: 400, or 404 for a
 ``service_code`` we do not have.
@@ -31,16 +33,20 @@ from pydantic import ValidationError
 from gateway.open311.render import Open311Error, w3c
 from gateway.open311.services import ATTRIBUTE_CODES
 from gateway.ports import DistrictData
+from routing.provenance import FUTURE_SKEW
 from schemas.envelope import describe_validation_error
-from schemas.publicdata import snap_point
+from schemas.public import coarsen, public_text
 from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 64
 MAX_WINDOW = timedelta(days=90)
-MAX_REQUESTS = 1000
-MAX_IDS = 200
-FUTURE_SKEW = timedelta(minutes=10)  # an occurred_at this far ahead of now is a clock's error
+MAX_REQUESTS = 100  # public reads: a small page
+DEFAULT_REQUESTS = 50
+MAX_IDS = 50
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 CLOSED_STATES = frozenset({"closed", "rejected", "merged"})
 OPEN_STATES = frozenset({"open", "dispatched", "in_progress", "resolved"})
@@ -183,7 +189,8 @@ def _occurred_at(text: str | None, now: datetime) -> datetime | None:
 
 
 def parse_w3c(text: str, name: str) -> datetime:
-    """A W3C datetime (ISO 8601 with a time zone), in UTC."""
+    """A W3C datetime (ISO 8601 with a time zone), in UTC, between the years 2000
+    and 2100 (far dates would overflow the arithmetic on them)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -192,6 +199,8 @@ def parse_w3c(text: str, name: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         raise Open311Error(400, f"{name} must include a time zone (Z or +HH:MM)")
+    if not EARLIEST.year <= moment.year <= LATEST.year - 1:
+        raise Open311Error(400, f"{name} must be between {EARLIEST.year} and {LATEST.year}")
     return moment.astimezone(UTC)
 
 
@@ -202,7 +211,7 @@ def parse_w3c(text: str, name: str) -> datetime:
 class RequestQuery:
     """What ``GET requests`` asks for: by ``ids``, or by the other filters."""
 
-    limit: int = MAX_REQUESTS
+    limit: int = DEFAULT_REQUESTS
     ids: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     states: frozenset[str] | None = None  # None: every state
@@ -224,7 +233,7 @@ def request_query(
     """The arguments of ``GET requests``: ``service_request_id`` (comma-separated)
     overrides the others; ``service_code`` and ``status`` (open, closed) are
     comma-separated; the dates default to the 90 days up to ``now``."""
-    count = MAX_REQUESTS
+    count = DEFAULT_REQUESTS
     if limit:
         if not limit.isdigit() or not 1 <= int(limit) <= MAX_REQUESTS:
             raise Open311Error(400, f"limit must be a whole number from 1 to {MAX_REQUESTS}")
@@ -294,24 +303,20 @@ def status_notes(case: Mapping[str, Any], agency: str | None) -> str:
             return "已处置，待现场核查 (resolved, awaiting on-site verification)"
         case "closed":
             return "已核查结案 (verified and closed)"
-        case "rejected":  # the operator's reason is free text: not for public reads
-            return "不予立案 (rejected)"
+        case "rejected":
+            return "不予立案 (not taken up)"
         case "merged":
             into = case.get("merged_into")
             return f"重复事项，已并入 {into} (duplicate of service request {into})"
     return state
 
 
-def is_public(case: Mapping[str, Any], district: DistrictData) -> bool:
-    """Whether the case's category may be shown in public reads."""
-    category = district.taxonomy.get(str(case.get("category")))
-    return category is not None and category.public
-
-
 def service_request(
-    case: Mapping[str, Any], district: DistrictData, tz: ZoneInfo
+    case: Mapping[str, Any], district: DistrictData, tz: ZoneInfo, open311_source: str
 ) -> dict[str, Any]:
-    """A case (``sinks.open311`` row) as a GeoReport v2 service request."""
+    """A case (``sinks.open311`` row) as a GeoReport v2 service request, as the
+    public may see it: the description only of a request filed through Open311
+    (``open311_source``), masked; the location coarsened."""
     code = str(case.get("category"))
     category = district.taxonomy.get(code)
     lead = case.get("lead_department")
@@ -324,8 +329,8 @@ def service_request(
     )
     location = case.get("location") or {}
     lat, lon = location.get("lat"), location.get("lon")
-    if lat is not None and lon is not None:  # no finer than ~100 m in public (DESIGN.md §8)
-        lat, lon = snap_point(float(lat), float(lon))
+    if lat is not None and lon is not None:
+        lat, lon = coarsen(float(lat), float(lon))
     state = str(case.get("state"))
     closed = state in CLOSED_STATES
     updated = case.get("closed_at") if closed and case.get("closed_at") else case.get("updated_at")
@@ -335,7 +340,9 @@ def service_request(
         "status_notes": status_notes(case, agency),
         "service_name": category.name_zh if category is not None else code,
         "service_code": code,
-        "description": None,  # reporters' free text is never public (DESIGN.md §8)
+        "description": public_text(
+            case.get("description"), from_public_door=case.get("source") == open311_source
+        ),
         "agency_responsible": agency,
         "service_notice": f"优先级 {case.get('priority')} (priority)"
         if case.get("priority")

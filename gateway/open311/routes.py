@@ -2,8 +2,12 @@
 definitions, requests, tokens — one route per resource, its format (``json`` or
 ``xml``) a path parameter, every answer rendered by :func:`~gateway.open311.render.render`.
 
-Reads are public (DESIGN.md §8). ``POST requests`` needs an ``api_key``: a
-GridHub token of role ``system`` or ``grid_worker`` (an admin's works too). A
+Reads are public (DESIGN.md §8) and show only what is public by policy
+(categories flagged public in the taxonomy; see :mod:`schemas.public`), limited
+per client address. ``POST requests`` needs an ``api_key`` in the form body (as
+GeoReport v2 clients send it; one in the URL is refused, so it never reaches an
+access log): a GridHub token of role ``open311`` — a key that can file requests
+and nothing else — or ``system``/``grid_worker`` (an admin's works too). A
 service request is a case, and a case id is decided by the worker (a report may
 join a live case), so ``POST requests`` answers a ``token`` (the report id) and
 ``GET tokens/{token}`` gives the ``service_request_id`` once the case exists
@@ -17,7 +21,6 @@ arguments included). Optional arguments sent empty count as not sent.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -26,9 +29,9 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from gateway import intake
+from gateway.auth import Anonymous, signed_in
 from gateway.cloudevents_http import media_type
 from gateway.deps import Deps, GatewayDeps
 from gateway.open311 import docs, requests, services
@@ -36,11 +39,11 @@ from gateway.open311.render import Format, Open311Error, errors, render
 from gateway.ports import ServiceRequestReader, TokenInfo
 from routing.placement import Placement, PlacementRefused
 from schemas.envelope import now_utc
-from schemas.policy import ADMIN, GRID_WORKER, SYSTEM, grid_in_scope
+from schemas.policy import ADMIN, GRID_WORKER, OPEN311, SYSTEM, grid_in_scope
 from schemas.reports import ReportSubmission
 
 PREFIX = "/open311/v2"
-POSTING_ROLES = frozenset({SYSTEM, GRID_WORKER, ADMIN})
+POSTING_ROLES = frozenset({OPEN311, SYSTEM, GRID_WORKER, ADMIN})
 
 
 def _format_of(request: Request) -> Format:
@@ -82,6 +85,7 @@ class Open311Route(APIRoute):
 
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
+PUBLIC_READ = [Anonymous]  # the public reads: counted per client address
 
 FormatPath = Annotated[Format, Path(description="json or xml")]
 Jurisdiction = Annotated[
@@ -107,22 +111,31 @@ def _tz(deps: GatewayDeps) -> ZoneInfo:
     return ZoneInfo(deps.open311.tz)
 
 
+def _public_categories(deps: GatewayDeps) -> frozenset[str]:
+    """The categories whose cases the public may see (flagged in the taxonomy)."""
+    return frozenset(c.code for c in deps.district.taxonomy if c.public)
+
+
 # -- discovery and services ----------------------------------------------------------------
 
 
 @router.get(
     "/discovery.{format}",
+    dependencies=PUBLIC_READ,
     summary="Service discovery",
     response_class=Response,
     responses=docs.responses(docs.Discovery),
 )
-def get_discovery(request: Request, format: FormatPath, deps: Deps) -> Response:
-    url = deps.open311.public_url or str(request.base_url).rstrip("/") + PREFIX
+def get_discovery(format: FormatPath, deps: Deps) -> Response:
+    # From settings, never from the request's Host header (a shared cache would
+    # keep a poisoned answer for everyone).
+    url = deps.open311.public_url.rstrip("/") or PREFIX
     return render(format, "discovery", services.discovery(deps.open311, url))
 
 
 @router.get(
     "/services.{format}",
+    dependencies=PUBLIC_READ,
     summary="GET Service List: our categories",
     response_class=Response,
     responses=docs.responses(list[docs.Service], 404),
@@ -134,6 +147,7 @@ def get_services(format: FormatPath, deps: Deps, jurisdiction_id: Jurisdiction =
 
 @router.get(
     "/services/{service_code}.{format}",
+    dependencies=PUBLIC_READ,
     summary="GET Service Definition: the attributes of a service",
     response_class=Response,
     responses=docs.responses(docs.ServiceDefinition, 404),
@@ -174,10 +188,14 @@ async def post_request(
         ),
     ] = None,
 ) -> Response:
+    if "api_key" in request.query_params:
+        raise Open311Error(
+            400, "send api_key in the form body, never in the URL (URLs end up in logs)"
+        )
     form = requests.parse_form(
         media_type(request.headers.get("content-type")), await request.body()
     )
-    token = await _api_token(deps, form.get("api_key") or request.query_params.get("api_key"))
+    token = await _api_token(deps, request, form.get("api_key"))
     _check_jurisdiction(deps, form.get("jurisdiction_id"))
     submission = requests.submission(form, deps.district, now_utc())
     placement = _place(submission, deps)
@@ -206,20 +224,15 @@ async def post_request(
     return render(format, "service_requests", [answer])
 
 
-async def _api_token(deps: GatewayDeps, api_key: str | None) -> TokenInfo:
-    if not api_key:
-        raise Open311Error(403, "api_key was not provided")
-    record = await run_in_threadpool(deps.tokens.verify, api_key)
-    if record is None:
-        raise Open311Error(403, "invalid api_key")
-    if deps.rate_limiter is not None:
-        wait = deps.rate_limiter.acquire(str(record.id))
-        if wait > 0:
-            raise Open311Error(
-                429,
-                "rate limit exceeded for this api_key",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
+async def _api_token(deps: GatewayDeps, request: Request, api_key: str | None) -> TokenInfo:
+    try:
+        record = await signed_in(deps, request, api_key)
+    except HTTPException as exc:
+        status = 403 if exc.status_code == 401 else exc.status_code
+        detail = "api_key was not provided" if not api_key else "invalid api_key"
+        raise Open311Error(
+            status, detail if status == 403 else str(exc.detail), headers=exc.headers
+        ) from exc
     if record.role not in POSTING_ROLES:
         raise Open311Error(
             403, f"an api_key of role {record.role!r} may not create service requests"
@@ -242,12 +255,15 @@ def _place(submission: ReportSubmission, deps: GatewayDeps) -> Placement:
 
 @router.get(
     "/requests.{format}",
+    dependencies=PUBLIC_READ,
     summary="GET Service Requests (public)",
     description=(
         "Filters: `service_request_id` (comma-separated; overrides the others), "
         "`service_code` and `status` (open, closed; comma-separated), `start_date`/`end_date` "
         "on requested_datetime (default: the last 90 days; at most 90 days apart). At most "
-        "`limit` (default and maximum 1000) requests, newest first."
+        "`limit` (default 50, at most 100) requests, newest first. Only categories flagged "
+        "public; the description only of requests filed through Open311 (phone and ID "
+        "numbers masked); locations to about 100 m; limited per client address."
     ),
     response_class=Response,
     responses=docs.responses(list[docs.ServiceRequest], 404),
@@ -261,10 +277,11 @@ def get_requests(
     start_date: Annotated[str | None, Query(max_length=64)] = None,
     end_date: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=64, description="open, closed")] = None,
-    limit: Annotated[str | None, Query(max_length=8, description="1-1000")] = None,
+    limit: Annotated[str | None, Query(max_length=8, description="1-100")] = None,
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
     reader = _reader(deps)
+    public = _public_categories(deps)
     query = requests.request_query(
         deps.district,
         now_utc(),
@@ -282,21 +299,19 @@ def get_requests(
         start=query.start,
         end=query.end,
         limit=query.limit,
+        public=public,
     )
     tz = _tz(deps)
     return render(
         format,
         "service_requests",
-        [
-            requests.service_request(case, deps.district, tz)
-            for case in found
-            if requests.is_public(case, deps.district)
-        ],
+        [requests.service_request(case, deps.district, tz, deps.open311_source) for case in found],
     )
 
 
 @router.get(
     "/requests/{service_request_id}.{format}",
+    dependencies=PUBLIC_READ,
     summary="GET Service Request (public)",
     response_class=Response,
     responses=docs.responses(list[docs.ServiceRequest], 404),
@@ -308,15 +323,16 @@ def get_request(
     jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     _check_jurisdiction(deps, jurisdiction_id)
-    case = _reader(deps).get(service_request_id)
-    if case is None or not requests.is_public(case, deps.district):
+    case = _reader(deps).get(service_request_id, public=_public_categories(deps))
+    if case is None:
         raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
-    request = requests.service_request(case, deps.district, _tz(deps))
+    request = requests.service_request(case, deps.district, _tz(deps), deps.open311_source)
     return render(format, "service_requests", [request])
 
 
 @router.get(
     "/tokens/{token}.{format}",
+    dependencies=PUBLIC_READ,
     summary="GET service_request_id from a token (public)",
     response_class=Response,
     responses=docs.responses(list[docs.TokenAnswer], 404),

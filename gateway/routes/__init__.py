@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from gateway.open311 import routes as open311
 from gateway.routes import (
     actions,
+    audit,
     cases,
     deliveries,
     duty,
@@ -49,6 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     open311.router,  # /open311/v2/...
     webhooks.router,  # /api/v1/admin/webhooks
     deliveries.router,  # /api/v1/admin/deliveries (dead ones, re-sent)
+    audit.router,  # /api/v1/audit
     meta.router,  # /healthz, /readyz, /schemas/, /api/v1/meta
     pages.router,  # /m/, /console/, /d/, /reports/, /public/
 )

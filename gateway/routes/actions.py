@@ -29,6 +29,7 @@ from gateway.publisher import PublishError
 from gateway.results import CommandResults
 from gateway.routes.cases import visible, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID
+from gateway.routes.media import check_media_ids
 from schemas.cases import Action, CaseAction, CaseCommand, CaseState, CommandResult
 from schemas.envelope import now_utc
 from schemas.policy import (
@@ -94,7 +95,8 @@ async def _visible_case(deps: GatewayDeps, token: TokenInfo, case_id: str) -> di
 def _command_id(token: TokenInfo, case_id: str, key: str | None, deps: GatewayDeps) -> str:
     if key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(deps.idempotency_namespace, f"action:{token.id}:{case_id}:{key}"))
+    who = token.principal_id
+    return str(uuid.uuid5(deps.idempotency_namespace, f"action:{who}:{case_id}:{key}"))
 
 
 def _body_refusal(deps: GatewayDeps, case: dict[str, Any], action: CaseAction) -> Refusal | None:
@@ -149,7 +151,7 @@ def _command(token: TokenInfo, case_id: str, command_id: str, action: CaseAction
     return CaseCommand(
         command_id=command_id,
         case_id=case_id,
-        actor=f"{token.role}:{token.name}"[:128],
+        actor=f"{token.role}:{token.principal_id}"[:128],
         role=token.role,
         scope=token.scope,
         time=now_utc(),
@@ -233,6 +235,8 @@ async def act_on_case(
     results = _results(deps)
     case = await _visible_case(deps, token, case_id)
     await _check_body(deps, case, action)
+    if action.media:
+        await run_in_threadpool(check_media_ids, deps, token, list(action.media))
     command_id = _command_id(token, case_id, idempotency_key, deps)
     known = results.recent(command_id)
     if known is not None:  # a retry of a command already answered
@@ -350,6 +354,8 @@ async def act_on_cases(
     own_department(token)
     results = _results(deps)
     action = CaseAction.model_validate(bulk.model_dump(exclude={"cases"}))
+    if action.media:
+        await run_in_threadpool(check_media_ids, deps, token, list(action.media))
     items: dict[str, BulkItem] = {}
     sending: dict[str, str] = {}  # case id -> command id
     for case_id in dict.fromkeys(bulk.cases):

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.audit import audit_personal_read
 from gateway.auth import CaseWorker, CentreOrDepartment, own_department, sees_personal_data
 from gateway.deps import Deps
 from gateway.errors import ErrorOut
@@ -117,7 +118,10 @@ class CaseDetail(BaseModel):
     merged_into: str | None
     version: int
     reports: list[dict[str, Any]] = Field(description="oldest first, with merged cases' reports")
-    timeline: list[dict[str, Any]] = Field(description="[{version, type, time, actor, data}]")
+    timeline: list[dict[str, Any]] = Field(
+        description="[{version, type, time, actor, actor_name, data}]: actor is "
+        "<role>:<principal id> (or system:...), actor_name its display name"
+    )
     tasks: list[Task] = Field(
         default_factory=list,
         description="each department's part (联合执法): the lead's and each co-department's",
@@ -165,4 +169,5 @@ def get_case(
     case = deps.queries.get_case(case_id, include_personal=sees_personal_data(token))
     if case is None or not visible(token, case):
         raise HTTPException(status_code=404, detail=CASE_NOT_FOUND)
+    audit_personal_read(deps, token, f"case:{case_id}", case.get("reports") or [])
     return with_actions(token, case)

@@ -5,7 +5,11 @@ Both answer once the broker holds the event (on ``gridhub.intake``, structured
 mode, key = ``partitionkey`` or the source; a batch goes to the broker in one
 record batch per partition); the case follows asynchronously. A system token
 publishes only as its own source (its scope, see
-:func:`schemas.policy.source_allowed`).
+:func:`schemas.policy.source_allowed`), only the event types its principal was
+given, and CAP only under its own ``<sender>``s, referencing only messages of
+those senders (:func:`schemas.policy.publish_refusal`); anything else is a 403.
+Natural keys are namespaced by the source in the worker, so even a message that
+got through could not touch another source's case.
 
 A batch is answered per event, in batch order: ``[{id, status, error?}]`` with
 ``status`` 202 (accepted), 400/413/422 (refused, ``error`` names the attribute),
@@ -28,6 +32,7 @@ from gateway.auth import System
 from gateway.cloudevents_http import (
     EventProblem,
     Place,
+    check_cap_event,
     check_event,
     check_placed,
     check_whole_event,
@@ -54,7 +59,7 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     Envelope,
 )
-from schemas.policy import ADMIN, source_allowed
+from schemas.policy import ADMIN, publish_refusal, source_allowed
 from schemas.sources import CapAlert
 
 router = APIRouter(prefix="/api/v1", tags=["systems"])
@@ -155,8 +160,31 @@ def _check_source(envelope: Envelope, scope: str | None) -> None:
         )
 
 
+def _check_publisher(envelope: Envelope, token: TokenInfo) -> None:
+    """403 for an event type, CAP sender or CAP reference this token may not use."""
+    if token.role == ADMIN:
+        return
+    alert: CapAlert | None = None
+    if envelope.type == CAP_ALERT and envelope.type in token.event_types:
+        alert = check_cap_event(envelope)
+    refused = _cap_refusal(envelope.type, token, alert)
+    if refused is not None:
+        name, _, reason = refused.partition(": ")
+        raise EventProblem(403, [(name, reason)])
+
+
+def _cap_refusal(event_type: str, token: TokenInfo, alert: CapAlert | None) -> str | None:
+    return publish_refusal(
+        event_type,
+        token.event_types,
+        cap_sender=alert.sender if alert is not None else None,
+        referenced_senders=[ref.sender for ref in alert.references] if alert else (),
+        cap_senders=token.cap_senders,
+    )
+
+
 async def _publish(deps: GatewayDeps, envelope: Envelope, token: TokenInfo) -> None:
-    await publish_event(deps, envelope, token.name, partition_key(envelope))
+    await publish_event(deps, envelope, str(token.principal_id), partition_key(envelope))
 
 
 @router.post(
@@ -211,6 +239,7 @@ async def publish_events(
             )
         _check_source(envelope, scope)
         check_whole_event(envelope, deps.district)
+        _check_publisher(envelope, token)
     except EventProblem as problem:
         raise _refuse(problem) from problem
     try:
@@ -244,6 +273,7 @@ async def _batch(
             envelope = parse_structured_doc(doc)
             _check_source(envelope, scope)
             place = check_event(envelope, deps.district)
+            _check_publisher(envelope, token)
         except EventProblem as problem:
             _refused(results[index], problem)
             continue
@@ -263,7 +293,7 @@ async def _batch(
     outcomes = await publish_batch(
         deps,
         [
-            intake_record(deps, envelope, token.name, partition_key(envelope))
+            intake_record(deps, envelope, str(token.principal_id), partition_key(envelope))
             for _, envelope in checked
         ],
     )
@@ -288,9 +318,11 @@ def _refused(result: dict[str, Any], problem: EventProblem) -> None:
     summary="Publish a CAP 1.2 alert (Alert, Update or Cancel)",
     description=(
         "The `<alert>` becomes an `org.gridhub.cap.alert` CloudEvent: id = its `identifier`, "
-        "source = the token's source scope (an admin token: the CAP `sender`). An Alert opens "
-        "a case; an Update or Cancel follows its `<references>` (a Cancel rejects the case "
-        "with the `<note>` as the reason). DOCTYPEs, entities and external references are "
+        "source = the token's source scope (an admin token: the CAP `sender`). The `<sender>` "
+        "must be one of the token's CAP senders and `<references>` may name only messages of "
+        "those senders (else 403). An Alert opens a case; an Update or Cancel follows its "
+        "`<references>` among the alerts of the same source (a Cancel rejects the case with "
+        "the `<note>` as the reason). DOCTYPEs, entities and external references are "
         "refused (400)."
     ),
     openapi_extra={"requestBody": CAP_BODY},
@@ -330,6 +362,10 @@ async def publish_cap(
         # The body is the CAP document itself: its fields are named without "data.".
         field = exc.field.removeprefix("data.")
         raise invalid_fields([((field,), exc.reason, None)]) from exc
+    if token.role != ADMIN:
+        refused = _cap_refusal(CAP_ALERT, token, alert)
+        if refused is not None:
+            raise HTTPException(status_code=403, detail=refused)
     envelope = _cap_event(alert, xml, scope)
     try:
         await _publish(deps, envelope, token)

@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.auth import Anonymous
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut
 from gateway.publisher import PublishError
@@ -40,7 +41,8 @@ from schemas.publicdata import RATEABLE_STATES, plain_status, street_of_area
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["feedback"])
+# A reporter's link, no token: counted per client address like every anonymous read.
+router = APIRouter(tags=["feedback"], dependencies=[Anonymous])
 api = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
 
 Token = Annotated[str, Path(min_length=10, max_length=MAX_TOKEN, pattern=r"^[A-Za-z0-9_.-]+$")]

@@ -26,6 +26,7 @@ LEADERS = "leaders"  # escalations from level 2, unanswered 挂牌 orders
 
 
 class Profile(BaseModel):
+    principal_id: str
     name: str
     role: str
     scope: str | None
@@ -52,11 +53,13 @@ class Inbox(BaseModel):
 @router.get(
     "/profile",
     response_model=Profile,
-    summary="The signed-in token's name, role and scope (what the pages show and offer)",
+    summary="The signed-in principal's id, name, role and scope (what the pages show and offer)",
     responses={**AUTH_ERRORS},
 )
 def profile(token: SignedIn) -> Profile:
-    return Profile(name=token.name, role=token.role, scope=token.scope)
+    return Profile(
+        principal_id=str(token.principal_id), name=token.name, role=token.role, scope=token.scope
+    )
 
 
 @router.get(
@@ -86,7 +89,7 @@ def my_tasks(
 def recipients_of(token: TokenInfo) -> list[str]:
     """The notification recipients a token reads: a department its own
     (``department:<code>``), the centre the duty office (leaders theirs too), a
-    grid worker its own name (``grid_worker:<name>``) plus the answers to the
+    grid worker its own (``grid_worker:<principal id>``) plus the answers to the
     reports it submitted."""
     match token.role:
         case "department":
@@ -96,7 +99,7 @@ def recipients_of(token: TokenInfo) -> list[str]:
         case "operator" | "admin":
             return [DUTY_OFFICE]
         case "grid_worker":
-            return [f"grid_worker:{token.name}"]
+            return [f"grid_worker:{token.principal_id}"]
         case "system":
             return [f"system:{part}" for part in scope_parts(token.scope)]
     return []
@@ -116,7 +119,7 @@ def my_inbox(
 ) -> Inbox:
     own_department(token)
     recipients = recipients_of(token)
-    reports_by = token.name if token.role == GRID_WORKER else None
+    reports_by = str(token.principal_id) if token.role == GRID_WORKER else None
     rows = deps.queries.inbox(recipients, reports_by=reports_by, unread_only=unread, limit=limit)
     return Inbox(recipients=recipients, items=[InboxMessage.model_validate(r) for r in rows])
 
@@ -143,7 +146,7 @@ def mark_read(
 ) -> MarkedRead:
     if deps.inbox_marker is None:
         raise HTTPException(status_code=503, detail="the inbox cannot be written here")
-    reports_by = token.name if token.role == GRID_WORKER else None
+    reports_by = str(token.principal_id) if token.role == GRID_WORKER else None
     item = deps.queries.inbox_item(notification_id, recipients_of(token), reports_by=reports_by)
     if item is None:
         raise HTTPException(status_code=404, detail="no such message in this inbox")

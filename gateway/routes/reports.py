@@ -11,9 +11,11 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from gateway import intake
+from gateway.audit import audit_personal_read
 from gateway.auth import ReportReader, bearer_scheme, require_roles, sees_personal_data
 from gateway.deps import Deps, deps_of
 from gateway.errors import ErrorOut, Problem, invalid_fields
@@ -27,6 +29,7 @@ from gateway.routes.common import (
     json_body_doc,
     read_json_body,
 )
+from gateway.routes.media import check_media_ids
 from routing.placement import Placement, PlacementRefused
 from schemas.policy import GRID_WORKER, grid_in_scope
 from schemas.reports import GeoPoint, ReportSubmission
@@ -85,6 +88,8 @@ async def submit_report(request: Request) -> Response:
             status_code=403,
             detail=f"grid {placement.grid_code} is outside this token's scope ({token.scope})",
         )
+    if submission.media:
+        await run_in_threadpool(check_media_ids, deps, token, list(submission.media))
     report_id = intake.report_id(deps, token, idempotency_key, given=submission.report_id)
     await intake.publish_report(deps, token, submission, placement, report_id)
     # The answer is ReportAccepted's JSON, written directly (its fields are ours).
@@ -142,4 +147,5 @@ def get_report(
         token.scope, str(report.get("grid_code") or "")
     ):
         raise HTTPException(status_code=404, detail=REPORT_NOT_FOUND)
+    audit_personal_read(deps, token, f"report:{report_id}", [report])
     return report

@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from gateway.audit import audit_phone_search
 from gateway.auth import CentreOrDepartment, own_department, sees_personal_data
 from gateway.deps import Deps
 from gateway.errors import ErrorOut
 from gateway.routes.common import AUTH_ERRORS, INVALID
-from sinks.audit import SEARCH_PHONE, mask_phone
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -73,15 +73,7 @@ async def search(
     hits = await run_in_threadpool(
         lambda: deps.queries.search(q=q, phone=phone, grid_codes=grids, department=own, limit=limit)
     )
-    if phone is not None and deps.audit is not None:
-        audit = deps.audit
-        await run_in_threadpool(
-            lambda: audit.record(
-                actor=f"{token.role}:{token.name}",
-                role=token.role,
-                action=SEARCH_PHONE,
-                target=mask_phone(phone),
-                detail={"cases": [h["case"]["id"] for h in hits if "phone" in h["matched"]]},
-            )
-        )
+    if phone is not None:
+        found = [h["case"]["id"] for h in hits if "phone" in h["matched"]]
+        await run_in_threadpool(audit_phone_search, deps, token, phone, found)
     return SearchResults(items=[SearchHit.model_validate(h) for h in hits], grids=grids)

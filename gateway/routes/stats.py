@@ -25,6 +25,7 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "statistics are not available here"}
 }
 MAX_PERIOD = timedelta(days=400)
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 
 
 class Rows(BaseModel):
@@ -43,7 +44,13 @@ def _period(
     start: datetime | None, end: datetime | None, default: timedelta
 ) -> tuple[datetime, datetime]:
     """``[start, end)`` as aware UTC datetimes (naive input is UTC); default: the
-    ``default`` span up to now."""
+    ``default`` span up to now. Dates outside 2000-2100 are a 422 (far ones would
+    overflow the arithmetic on them)."""
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and not EARLIEST_YEAR <= moment.year < LATEST_YEAR:
+            raise invalid_fields(
+                [(("query", name), f"must be between {EARLIEST_YEAR} and {LATEST_YEAR}", None)]
+            )
     end = _aware(end) if end is not None else datetime.now(UTC)
     start = _aware(start) if start is not None else end - default
     if not start < end:

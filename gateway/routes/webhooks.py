@@ -2,8 +2,12 @@
 
 A subscription POSTs the notifications addressed to ``recipient`` (a name or an
 ``fnmatch`` pattern: ``duty_office``, ``department:shizheng``, ``department:*``,
-``system:<source>``...) to ``url``, signed with HMAC-SHA256 and retried
-(``sinks.webhooks``). The worker reads the active subscriptions from the
+``system:<source>``...) to ``url``, signed to the Standard Webhooks convention
+with the subscription's own secret and retried (``sinks.webhooks``). The secret
+is in the answer of the create and of ``POST .../{id}/secret`` (rotation: the old
+secret stays valid beside the new one for 24 hours) and never again. Outside dev
+the URL must be https and may not point at an internal address. Every change is
+audit-logged. The worker reads the active subscriptions from the
 database every few seconds, beside those in its settings; an exact recipient
 beats a pattern. One subscription per recipient pattern: to change one, delete
 it and create it again.
@@ -15,13 +19,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import Admin
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut
-from gateway.ports import SubscriptionAdmin, SubscriptionInfo
+from gateway.ports import SubscriptionAdmin, SubscriptionInfo, TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID
+from sinks.audit import SUBSCRIPTION_CREATE, SUBSCRIPTION_DELETE, SUBSCRIPTION_ROTATE
 from sinks.subscriptions import (
     MAX_DESCRIPTION,
     MAX_URL,
@@ -46,7 +52,7 @@ class SubscriptionIn(BaseModel):
     url: str = Field(
         pattern=r"^https?://[^\s]+$",
         max_length=MAX_URL,
-        description="where to POST (http or https)",
+        description="where to POST (https; plain http in dev only)",
         examples=["https://receiver.example/gridhub"],
     )
     active: bool = True
@@ -61,6 +67,15 @@ class SubscriptionOut(BaseModel):
     description: str | None
     created_by: str
     created_at: datetime
+    rotating_until: datetime | None = Field(
+        default=None, description="until when the previous secret still signs too"
+    )
+
+
+class SubscriptionWithSecret(SubscriptionOut):
+    secret: str = Field(
+        description="the Standard Webhooks signing secret (whsec_...): shown this once"
+    )
 
 
 def _out(record: SubscriptionInfo) -> SubscriptionOut:
@@ -72,7 +87,23 @@ def _out(record: SubscriptionInfo) -> SubscriptionOut:
         description=record.description,
         created_by=record.created_by,
         created_at=record.created_at,
+        rotating_until=record.rotating_until,
     )
+
+
+def _with_secret(record: SubscriptionInfo) -> SubscriptionWithSecret:
+    return SubscriptionWithSecret(**_out(record).model_dump(), secret=record.secret or "")
+
+
+def _audit(deps: GatewayDeps, token: TokenInfo, action: str, target: str, **detail: str) -> None:
+    if deps.audit is not None:
+        deps.audit.record(
+            f"{token.role}:{token.principal_id}",
+            action,
+            target,
+            actor_role=token.role,
+            detail=detail,
+        )
 
 
 def _store(deps: GatewayDeps) -> SubscriptionAdmin:
@@ -89,7 +120,7 @@ _UNCONFIGURED: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/webhooks",
     status_code=201,
-    response_model=SubscriptionOut,
+    response_model=SubscriptionWithSecret,
     summary="Subscribe a URL to a recipient's notifications (admin)",
     description=__doc__,
     responses={
@@ -106,7 +137,7 @@ def create_webhook(
     body: SubscriptionIn,
     deps: Deps,
     token: Admin,
-) -> SubscriptionOut:
+) -> SubscriptionWithSecret:
     store = _store(deps)
     if not deps.webhook_signing:
         raise HTTPException(
@@ -117,13 +148,16 @@ def create_webhook(
         record = store.create(
             body.recipient,
             body.url,
-            created_by=token.name,
+            created_by=f"{token.role}:{token.principal_id}",
             active=body.active,
             description=body.description,
         )
     except DuplicateSubscription as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
-    return _out(record)
+    except ValueError as exc:  # the URL policy refused the URL
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    _audit(deps, token, SUBSCRIPTION_CREATE, record.id, recipient=record.recipient, url=record.url)
+    return _with_secret(record)
 
 
 @router.get(
@@ -177,4 +211,31 @@ def delete_webhook(
 ) -> Response:
     if not _store(deps).delete(subscription_id):
         raise HTTPException(status_code=404, detail=NOT_FOUND)
+    _audit(deps, token, SUBSCRIPTION_DELETE, subscription_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/webhooks/{subscription_id}/secret",
+    response_model=SubscriptionWithSecret,
+    summary="Rotate a subscription's signing secret (admin); the old one signs too for 24 h",
+    responses={
+        **AUTH_ERRORS,
+        404: {"model": ErrorOut, "description": NOT_FOUND},
+        **INVALID,
+        **_UNCONFIGURED,
+    },
+)
+async def rotate_webhook_secret(
+    subscription_id: SubscriptionId,
+    deps: Deps,
+    token: Admin,
+) -> SubscriptionWithSecret:
+    store = _store(deps)
+    if not deps.webhook_signing:
+        raise HTTPException(status_code=409, detail="no webhook key: set GRIDHUB_WEBHOOK_SECRET")
+    record = await run_in_threadpool(store.rotate, subscription_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=NOT_FOUND)
+    await run_in_threadpool(_audit, deps, token, SUBSCRIPTION_ROTATE, subscription_id)
+    return _with_secret(record)

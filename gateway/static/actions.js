@@ -372,7 +372,7 @@ export function eventText(e) {
 
 export function timelineList(c) {
   return el("ol", { class: "list", id: "timeline" }, (c.timeline || []).map((e) => el("li", {},
-    el("strong", {}, `v${e.version} ${t(`t_${e.type}`)}`), ` · ${fmtTime(e.time)} · ${e.actor || ""}`,
+    el("strong", {}, `v${e.version} ${t(`t_${e.type}`)}`), ` · ${fmtTime(e.time)} · ${e.actor_name || e.actor || ""}`,
     eventText(e) ? el("div", { class: "muted" }, eventText(e)) : "")));
 }
 

@@ -244,13 +244,13 @@ function communityNames() {
   return out;
 }
 
-// The indicators name a reporter by its token name and a verifier by its actor
-// ("grid_worker:<name>"): one person, one row.
+// One row per principal (two workers of one name are two people); the server
+// names each by its display name.
 function mergeWorkers(items) {
   const byName = new Map();
   for (const item of items) {
-    const name = String(item.grid_worker || "").replace(/^grid_worker:/, "");
-    const row = byName.get(name) || { grid_worker: name, reports: 0, verifications: 0, verifications_passed: 0 };
+    const name = String(item.principal_id || item.grid_worker || "");
+    const row = byName.get(name) || { grid_worker: item.grid_worker || name, reports: 0, verifications: 0, verifications_passed: 0 };
     row.reports += item.reports || 0;
     row.verifications += item.verifications || 0;
     row.verifications_passed += item.verifications_passed || 0;

@@ -1,8 +1,8 @@
 """The ``gridhub`` command line (DESIGN.md §5 CLI): the group :func:`main` (the
 ``gridhub`` entry point, also ``python -m gridhub``) and one module per command
 group — ``hub`` (up, worker, gateway, kafka), ``admin`` (db, topics, schemas),
-``tokens``, ``dlq``, ``district`` (grids, rules), ``replay``, ``report``,
-``publish``, ``simulate`` and ``bench``.
+``tokens`` (token and principal/user), ``dlq``, ``district`` (grids, rules),
+``replay``, ``report``, ``publish``, ``simulate`` and ``bench``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from gridhub.cli.publish import publish
 from gridhub.cli.replay import replay
 from gridhub.cli.report import report
 from gridhub.cli.simulate import simulate
-from gridhub.cli.tokens import token
+from gridhub.cli.tokens import principal, token
 
 
 @click.group()
@@ -43,5 +43,7 @@ for _command in (
     dlq,
     grids,
     rules,
+    principal,
 ):
     main.add_command(_command)
+main.add_command(principal, name="user")  # the same verbs, for those who say "user"

@@ -20,9 +20,12 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply Alembic migrations up to head."""
+    from sqlalchemy.engine import make_url
+
     settings = Settings()
     bootstrap.migrate(settings)
-    click.echo(f"database at head: {settings.db_url}")
+    shown = make_url(settings.migration_url).render_as_string(hide_password=True)
+    click.echo(f"database at head: {shown}")
 
 
 @click.group()

@@ -5,6 +5,7 @@ and nowhere earlier (DESIGN.md §4: no client or connection at import).
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -19,7 +20,14 @@ def up() -> None:
     """Bring up the whole local stack: broker, database, topics, worker, gateway."""
     from gridhub.local.stack import run_stack
 
-    sys.exit(run_stack(Settings()))
+    # The local demo stack is dev by definition (its children inherit this).
+    os.environ.setdefault("GRIDHUB_ENV", "dev")
+    settings = Settings()
+    if settings.env != "dev":
+        raise click.ClickException(
+            "gridhub up is the local demo stack (demo tokens, local broker): GRIDHUB_ENV=dev only"
+        )
+    sys.exit(run_stack(settings))
 
 
 @click.command()
@@ -30,6 +38,7 @@ def worker() -> None:
     from gridhub.logging import setup_logging
 
     settings = Settings()
+    settings.require("worker")
     logs = setup_logging(settings, "worker")
     bootstrap.migrate(settings)  # idempotent and serialised across processes
     app = bootstrap.worker_app(settings)
@@ -51,6 +60,7 @@ def gateway(processes: int | None) -> None:
     from gridhub.logging import setup_logging
 
     settings = Settings()
+    settings.require("gateway")
     logs = setup_logging(settings, "gateway")
     bootstrap.migrate(settings)
     count = bootstrap.gateway_processes(settings, processes)
@@ -69,6 +79,8 @@ def gateway(processes: int | None) -> None:
         # No line per request: the request metrics count and time them, and a line
         # would cost a tenth of a report's CPU (and carry query strings).
         access_log=False,
+        # The proxies allowed to name the client (per-address rate limits).
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # Open SSE streams never finish by themselves: cut them after this grace.
         timeout_graceful_shutdown=settings.gateway_shutdown_grace,
     )

@@ -27,7 +27,8 @@ from gridhub.settings import Settings
 
 DEMO_ROLES = {
     "operator": ("demo-operator", None),
-    "grid_worker": ("demo-grid-worker", None),
+    # Scoped to the demo district (990101): dev allows none, but say what is meant.
+    "grid_worker": ("demo-grid-worker", "990101"),
     "department": ("demo-department-shizheng", "shizheng"),
     "leader": ("demo-leader", None),
 }
@@ -122,7 +123,7 @@ def run_stack(settings: Settings) -> int:
         base = f"http://{settings.gateway_host}:{settings.gateway_port}"
         wait_http_ready(f"{base}/readyz", 90, alive)
         # Ready = the worker holds its partitions, so a first report is handled at once.
-        wait_http_ready(f"http://127.0.0.1:{settings.worker_web_port}/readyz", 120, alive)
+        wait_http_ready(f"http://127.0.0.1:{settings.worker_metrics_port}/readyz", 120, alive)
         _banner(base, tokens, logs)
         interrupted = wait_for_signal(alive)
         if not interrupted:

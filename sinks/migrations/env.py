@@ -11,7 +11,6 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import sinks.audit  # noqa: F401 - registers audit_log on Base.metadata
 import sinks.channel_models  # noqa: F401 - registers channel_deliveries on Base.metadata
 import sinks.district_loads  # noqa: F401 - registers district_loads on Base.metadata
 import sinks.duty_models  # noqa: F401 - registers the case parts' tables on Base.metadata

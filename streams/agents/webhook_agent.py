@@ -1,4 +1,5 @@
-"""Notifications out: the inbox and signed webhooks (``gridhub.webhooks``).
+"""Notifications out: the inbox and signed webhooks (``gridhub.webhooks``), each
+signed with its subscription's own secrets (``sinks.webhooks``).
 
 Consumes ``gridhub.notifications`` in batches. Each batch is written to the
 outbox in one transaction (``app``/``sms`` → ``inbox``; recipients with a
@@ -114,7 +115,13 @@ def register(
         raise ValueError("the webhook stage needs deps.notifications (outbox and webhook settings)")
     outbox, webhooks, channels = ports.outbox, ports.webhooks, ports.channels
     lookup = subscription_lookup(webhooks, ports.subscriptions)
-    sender = MeteredWebhookSender(webhooks, outbox, metrics=deps.metrics)
+    subscriptions = ports.subscriptions
+    sender = MeteredWebhookSender(
+        webhooks,
+        outbox,
+        secrets_for=subscriptions.secrets_for if subscriptions is not None else None,
+        metrics=deps.metrics,
+    )
     meter = StageMeter(deps.metrics, "webhooks")
 
     def channel_targets(notification: Notification) -> list[TargetLike]:

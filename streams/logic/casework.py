@@ -257,8 +257,16 @@ class CaseWork:
         if report.attributes.get("cancel"):
             if not targets:
                 return ReportOutcome(dead_letter=f"cancel: no live case for {refers_to}")
+            own = [record for record in targets if owned_by(record, report)]
+            if not own:
+                # Its alert joined another source's case (nearby): that case is not
+                # this source's to withdraw.
+                named = ", ".join(record.case.id for record in targets)
+                return ReportOutcome(
+                    dead_letter=f"cancel: case {named} was opened by another source"
+                )
             events: list[CaseEvent] = []
-            for record in targets:
+            for record in own:
                 events += self.cancel(record, report)
             return ReportOutcome(events=events)
         if targets:
@@ -273,7 +281,7 @@ class CaseWork:
         if report.id in record.case.report_ids:
             return []
         if report.attributes.get("cancel"):
-            return self.cancel(record, report)
+            return self.cancel(record, report) if owned_by(record, report) else []
         if record.case.state not in ATTACHABLE:
             return []
         return self.attach(record, report)
@@ -504,6 +512,11 @@ class CaseWork:
         kept = {} if not first else {"sla_started_at": time, "marks": []}
         self.store.save(record.model_copy(update={"case": event.case, **kept}))
         return event
+
+
+def owned_by(record: CaseRecord, report: Report) -> bool:
+    """Whether the case was opened by the source of ``report`` (only it may cancel)."""
+    return record.case.source == report.source
 
 
 def is_live(case: CaseSnapshot) -> bool:

@@ -48,7 +48,7 @@ class Fuzzed:
         self.engine = make_engine(url)
         tokens = TokenStore(self.engine, secret="fuzz-secret")
         self.admin, _ = tokens.create("admin", "fuzz-admin")
-        self.api_key, _ = tokens.create("system", "fuzz-system", scope="urn:system:fuzz")
+        self.api_key, _ = tokens.create("open311", "fuzz-open311")
         district = District.load()
         publisher = AgentPublisher(commands_topic=TOPICS.case_commands)
         base = GatewayDeps(

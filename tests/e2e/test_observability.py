@@ -57,7 +57,10 @@ def test_metrics_health_and_one_trace_from_http_to_the_worker(hub_env, running, 
     gateway = env.spawn("gateway")
     running.append(gateway)
     base = f"http://127.0.0.1:{env.env['GRIDHUB_GATEWAY_PORT']}"
-    worker_base = f"http://127.0.0.1:{env.env['GRIDHUB_WORKER_WEB_PORT']}"
+    # The worker's health and metrics on their own port; Faust's web port (its
+    # table views) is on loopback with those views off.
+    worker_base = f"http://127.0.0.1:{env.env['GRIDHUB_WORKER_METRICS_PORT']}"
+    metrics_base = f"http://127.0.0.1:{env.env['GRIDHUB_METRICS_PORT']}"
     wait_http(f"{base}/readyz", timeout=60)
     wait_http(f"{worker_base}/readyz", timeout=90)  # the worker holds partitions
     assert httpx.get(f"{worker_base}/healthz").json() == {"status": "ok"}
@@ -79,7 +82,8 @@ def test_metrics_health_and_one_trace_from_http_to_the_worker(hub_env, running, 
             return resp.json().get("case_id") if resp.status_code == 200 else None
 
         cid = wait_until(case_id, 30, "the report to become a case", interval=0.2)
-        gateway_metrics = http.get("/metrics").text
+        assert http.get("/metrics").status_code == 404  # not on the API port
+        gateway_metrics = httpx.get(f"{metrics_base}/metrics").text
 
     reports_route = {"route": "/api/v1/reports", "method": "POST", "status": "202"}
     assert sample(gateway_metrics, "gridhub_http_requests_total", **reports_route) == 1

@@ -425,8 +425,13 @@ class Hub:
     def spawn_worker(self, name: str = "worker") -> HubProcess:
         home = self.env.home / name
         home.mkdir(exist_ok=True)
-        port = free_port()
-        proc = self.env.spawn("worker", GRIDHUB_HOME=str(home), GRIDHUB_WORKER_WEB_PORT=str(port))
+        port = free_port()  # health and metrics; Faust's own web port stays on loopback
+        proc = self.env.spawn(
+            "worker",
+            GRIDHUB_HOME=str(home),
+            GRIDHUB_WORKER_METRICS_PORT=str(port),
+            GRIDHUB_WORKER_WEB_PORT=str(free_port()),
+        )
         proc.name = f"{name}:{port}"
         self.procs.append(proc)
         return proc
@@ -475,8 +480,16 @@ def hub_env(
     create_topics(bootstrap, topics.all(), partitions, 1)
     home = base / f"home-{prefix.strip('.')}"
     home.mkdir(parents=True, exist_ok=True)
+    # The scenarios drive load from one phone or system principal; they test
+    # faults, not the rate limits (test_isolation sets its own to test those).
+    limits = json.dumps({"grid_worker": "1000/second", "system": "1000/second"})
     env = process_env(
-        bootstrap, prefix, db_url, home, GRIDHUB_TOPIC_PARTITIONS=str(partitions), **(extra or {})
+        bootstrap,
+        prefix,
+        db_url,
+        home,
+        GRIDHUB_TOPIC_PARTITIONS=str(partitions),
+        **{"GRIDHUB_RATE_LIMITS": limits, **(extra or {})},
     )
     return HubEnv(env=env, topics=topics, db_url=db_url, home=home)
 

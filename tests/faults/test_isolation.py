@@ -23,7 +23,13 @@ import pytest
 from sqlalchemy import Engine
 
 from gridhub.local.postgres import create_database_at, drop_database_at
-from schemas.envelope import REPORT_SUBMITTED, Envelope, encode_binary, encode_structured
+from schemas.envelope import (
+    INBOUND_TYPES,
+    REPORT_SUBMITTED,
+    Envelope,
+    encode_binary,
+    encode_structured,
+)
 from schemas.topics import TopicNames
 from sinks.db import upgrade
 from sinks.tokens import TokenStore
@@ -32,8 +38,7 @@ from tests.faults.harness import Paced, Scenario
 from tests.fixtures.receiver import Behaviour, Receiver, start_receiver
 
 SECRET = "faults-isolation-secret"
-RATE_LIMIT = 20  # requests/s per token
-BURST = 40
+RATE_LIMIT = 20  # requests/s per system principal
 SLOW_DELAY_S = 2.0  # the slow receiver answers after this; the worker gives up after 1 s
 BROKER_LIMIT = 1_048_588  # the broker's default max.message.bytes
 BOUND_S = 45.0  # last event sent -> last expected case
@@ -72,8 +77,7 @@ def stack(
         db_url,
         extra={
             "GRIDHUB_TOKEN_SECRET": SECRET,
-            "GRIDHUB_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT),
-            "GRIDHUB_RATE_LIMIT_BURST": str(BURST),
+            "GRIDHUB_RATE_LIMITS": json.dumps({"system": f"{RATE_LIMIT}/second"}),
             "GRIDHUB_WEBHOOK_SUBSCRIPTIONS": json.dumps(
                 {"department:*": slow, "duty_office": fast}
             ),
@@ -112,7 +116,9 @@ def send_all(producer: Any, topic: str, records: list[harness.Record]) -> None:
 def test_a_flooding_token_is_limited_and_others_are_not(stack: Stack) -> None:
     with harness.recorded(Scenario("flood from one system token")) as scenario:
         flood_source = "urn:test:flood"
-        flood_token, _ = stack.tokens.create("system", "faults-flood", scope=flood_source)
+        flood_token, _ = stack.tokens.create(
+            "system", "faults-flood", scope=flood_source, event_types=INBOUND_TYPES
+        )
         phone_token, _ = stack.tokens.create("grid_worker", "faults-phone")
         flood_plan = harness.make_plan(harness.CATEGORIES[3:6], 280, seed=93, resend_every=10**9)
         phone_plan = harness.make_plan(harness.CATEGORIES[6:8], 60, seed=95)

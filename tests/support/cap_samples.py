@@ -7,6 +7,8 @@ They follow the layout of the examples in the OASIS CAP 1.2 specification
 from __future__ import annotations
 
 SENDER = "yingji@district-990101.example"
+# The CAP senders a test system token owns (tests/support/gateway.py).
+CAP_SENDERS = (SENDER, "x@example")
 
 # A rectangle across six demo grids (lat 39.903-39.907, lon 116.384-116.394).
 SPANNING_POLYGON = "39.903,116.384 39.903,116.394 39.907,116.394 39.907,116.384 39.903,116.384"

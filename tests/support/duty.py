@@ -19,6 +19,7 @@ from streams.logic.intake import normalise
 from tests.support.envelopes import WHEN, report_envelope
 
 LEAD, CO = "chengguan", "zhujian"  # illegal_construction: 城管 leads, 住建 joins
+PHOTO = "0f" * 16  # a media id as the gateway hands them out (32 hex)
 
 
 class Desk:
@@ -107,6 +108,6 @@ def joint_story(desk: Desk) -> Desk:
     desk.ok(desk.send(action="order", level="重点", reply_by=reply_by, text="请说明拆除进度"))
     desk.ok(desk.dept(LEAD, action="reply", order="o1", text="听证已结束，明日拆除"))
     desk.ok(desk.dept("gongan", action="resolve", note="现场秩序维护完毕"))
-    desk.ok(desk.dept(LEAD, action="resolve", note="违建已拆除", media=["photo-1"]))
+    desk.ok(desk.dept(LEAD, action="resolve", note="违建已拆除", media=[PHOTO]))
     desk.ok(desk.send("grid_worker", "990101001001001", action="verify", passed=True, note="已拆"))
     return desk

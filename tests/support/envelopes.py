@@ -94,8 +94,11 @@ def sensor(**changes: Any) -> Envelope:
     )
 
 
+CAP_SOURCE = "urn:cap:yingji"  # the CloudEvents source of cap_envelope's messages
+
+
 def cap_envelope(xml: Any, **attrs: Any) -> Envelope:
-    fields: dict[str, Any] = {"datacontenttype": "application/cap+xml", "source": "urn:cap:yingji"}
+    fields: dict[str, Any] = {"datacontenttype": "application/cap+xml", "source": CAP_SOURCE}
     fields.update(attrs)
     return source_envelope(CAP_ALERT, xml, **fields)
 

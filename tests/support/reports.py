@@ -61,9 +61,10 @@ def trickle(start: datetime, hours: int, per_hour: int, **kw: Any) -> list[Repor
 
 def nearby_report(district: District, minutes: int = 0, north_m: float = 0, **data: Any) -> Report:
     """A grid report ``north_m`` metres north of :data:`LAT`, :data:`LON`, made
-    ``minutes`` after :data:`~tests.support.envelopes.LATER`, through intake."""
+    (and received by the hub) ``minutes`` after :data:`~tests.support.envelopes.LATER`,
+    through intake."""
     envelope = report_envelope(
         grid_code=None, location={"lat": LAT + north_m * METRE_LAT, "lon": LON}, **data
     )
-    envelope = envelope.model_copy(update={"time": LATER + timedelta(minutes=minutes)})
-    return normalise(envelope, district, LATER)
+    at = LATER + timedelta(minutes=minutes)
+    return normalise(envelope.model_copy(update={"time": at}), district, at)

@@ -21,7 +21,7 @@ from gateway.deps import GatewayDeps
 from gateway.feed import CaseFeed
 from gateway.media import MediaStore
 from gateway.publisher import Headers, InMemoryPublisher
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import RateLimits
 from gateway.results import CommandResults
 from routing.district import District
 from schemas.cases import CaseCommand, CaseState, CommandResult
@@ -89,7 +89,7 @@ def case_work_deps(
     tmp_path: Path,
     *,
     publisher: AgentPublisher | None = None,
-    rate_limiter: RateLimiter | None = None,
+    rate_limits: RateLimits | None = None,
     action_timeout: float = 1.0,
     media_max_bytes: int = 64 * 1024,
 ) -> GatewayDeps:
@@ -104,7 +104,7 @@ def case_work_deps(
         media=MediaStore(tmp_path / "media", media_max_bytes),
         stats=CaseStats(engine),
         inbox_marker=Outbox(engine),
-        rate_limiter=rate_limiter,
+        rate_limits=rate_limits,
         action_timeout=action_timeout,
         sse_heartbeat=0.2,
     )

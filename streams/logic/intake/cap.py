@@ -3,9 +3,13 @@
 
 What the case agent reads in ``Report.attributes``:
 
-* ``fold_key`` — ``cap:<sender>:<identifier>``: later messages that reference
-  this one find its case through it;
-* ``refers_to`` — Update/Cancel: the fold keys of the alerts in ``<references>``;
+* ``fold_key`` — the ``<sender>`` and ``<identifier>`` namespaced by the
+  CloudEvents source that published it (:func:`cap_fold_key`): later messages
+  that reference this one find its case through it;
+* ``refers_to`` — Update/Cancel: the fold keys of the alerts in ``<references>``,
+  namespaced by the *publishing* source too, so a message can only ever follow
+  alerts its own source published (an emergency centre's alert cannot be
+  cancelled, or joined, by another system's CAP);
 * ``cancel`` / ``cancel_reason`` — Cancel;
 * ``references_only`` — an Update/Cancel with no area of its own (below);
 * ``severity`` / ``urgency`` / ``certainty`` — CAP values, verbatim;
@@ -40,6 +44,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from routing.district import District
+from routing.provenance import CAP, natural_key
 from routing.reports import aware, build_report, clip, derived_report_id
 from schemas.cap import CapRefused, accept_cap, follows_references_only
 from schemas.envelope import Envelope
@@ -58,8 +63,9 @@ _KM_PER_DEGREE_LAT = 110.574
 _KM_PER_DEGREE_LON_AT_EQUATOR = 111.320
 
 
-def cap_fold_key(sender: str, identifier: str) -> str:
-    return f"{CAP_FOLD_PREFIX}{sender}:{identifier}"
+def cap_fold_key(source: str, sender: str, identifier: str) -> str:
+    """The key of a CAP message ``sender``/``identifier`` published by ``source``."""
+    return natural_key(CAP, source, sender, identifier)
 
 
 class KnownPlaces:
@@ -122,7 +128,7 @@ def normalise_cap(
         raise IntakeError("data.area: outside every grid of this district")
     location, grid_code = _centre(district, geometry, grid_codes)
     attributes: dict[str, Any] = {
-        "fold_key": cap_fold_key(alert.sender, alert.identifier),
+        "fold_key": cap_fold_key(envelope.source, alert.sender, alert.identifier),
         "severity": info.severity,
         "urgency": info.urgency,
         "certainty": info.certainty,
@@ -136,7 +142,7 @@ def normalise_cap(
     }
     if info.expires is not None:
         attributes["cap_expires"] = aware(info.expires).isoformat()
-    attributes.update(_follows(alert, info))
+    attributes.update(_follows(envelope.source, alert, info))
     text = "\n".join(part for part in (info.headline, info.description) if part)
     return build_report(
         envelope,
@@ -154,15 +160,17 @@ def normalise_cap(
     )
 
 
-def _referenced(alert: CapAlert) -> list[str]:
-    return list(dict.fromkeys(cap_fold_key(ref.sender, ref.identifier) for ref in alert.references))
+def _referenced(source: str, alert: CapAlert) -> list[str]:
+    return list(
+        dict.fromkeys(cap_fold_key(source, ref.sender, ref.identifier) for ref in alert.references)
+    )
 
 
-def _follows(alert: CapAlert, info: CapInfo | None) -> dict[str, Any]:
-    """What an Update or Cancel says about the alerts it references."""
+def _follows(source: str, alert: CapAlert, info: CapInfo | None) -> dict[str, Any]:
+    """What an Update or Cancel says about the alerts it references (of ``source``)."""
     if alert.msg_type not in ("Update", "Cancel"):
         return {}
-    follows: dict[str, Any] = {"refers_to": _referenced(alert)}
+    follows: dict[str, Any] = {"refers_to": _referenced(source, alert)}
     if alert.msg_type == "Cancel":
         said = (info.description or info.headline) if info else None
         follows["cancel"] = True
@@ -179,7 +187,7 @@ def _reference_only(
 ) -> Report:
     """An Update or Cancel with no area, placed where the first alert it
     references is known to be (see the module doc)."""
-    refers_to = _referenced(alert)
+    refers_to = _referenced(envelope.source, alert)
     known = (places(key) for key in refers_to) if places is not None else iter(())
     grid_code = next((grid for grid in known if grid and grid in district.grids), None)
     if grid_code is None:
@@ -187,16 +195,16 @@ def _reference_only(
         raise IntakeError(f"data.references: no alert known for {named}")
     info = _primary_info(alert.info)
     attributes: dict[str, Any] = {
-        "fold_key": cap_fold_key(alert.sender, alert.identifier),
+        "fold_key": cap_fold_key(envelope.source, alert.sender, alert.identifier),
         "cap_msg_type": alert.msg_type,
         "cap_sender": alert.sender,
         "cap_identifier": alert.identifier,
         "references_only": True,
-        **_follows(alert, info),
+        **_follows(envelope.source, alert, info),
     }
     said: tuple[str | None, ...] = (alert.note,)
     category = district.sources.cap_category(said, [])
-    occurred_at = alert.sent
+    occurred_at: datetime | None = alert.sent
     if info is not None:
         attributes.update(
             severity=info.severity,

@@ -1,7 +1,8 @@
 """A 数字城管 case (``org.gridhub.citymgmt.case``): the platform's 部件/事件 code
 mapped to a category through ``routing/data/citymgmt_codes.yaml``; the case
-number is the report's external reference and the seed of its id, so a case the
-platform republishes is the same report."""
+number is the report's external reference and, with the source that sent it,
+the seed of its id, so a case the platform republishes is the same report and
+no other source can claim (or pre-empt) the platform's case numbers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from routing.district import District
+from routing.provenance import CITYMGMT, natural_key
 from routing.reports import REPORT_ID_NAMESPACE, build_report
 from schemas.envelope import Envelope
 from schemas.reports import Report
@@ -17,9 +19,9 @@ from schemas.sources import CitymgmtCase
 from streams.logic.intake.common import IntakeError, data_model, place
 
 
-def citymgmt_report_id(case_number: str) -> str:
-    """One 数字城管 case number is one report, however often the platform republishes it."""
-    return str(uuid.uuid5(REPORT_ID_NAMESPACE, "citymgmt:" + case_number))
+def citymgmt_report_id(source: str, case_number: str) -> str:
+    """One 数字城管 case number of one source is one report, however often it is republished."""
+    return str(uuid.uuid5(REPORT_ID_NAMESPACE, natural_key(CITYMGMT, source, case_number)))
 
 
 def normalise_citymgmt(envelope: Envelope, district: District, received_at: datetime) -> Report:
@@ -42,7 +44,7 @@ def normalise_citymgmt(envelope: Envelope, district: District, received_at: date
     return build_report(
         envelope,
         received_at,
-        report_id=citymgmt_report_id(case.case_number),
+        report_id=citymgmt_report_id(envelope.source, case.case_number),
         category=row.category,
         description=case.description,
         location=placement.location,

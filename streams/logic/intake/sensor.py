@@ -1,12 +1,14 @@
 """An IoT sensor alarm (``org.gridhub.sensor.alarm``): the metric mapped to a
 category through ``routing/data/sensor_metrics.yaml``; the alarms of one device
-fold into its live case (``fold_key`` ``sensor:<device_id>``)."""
+fold into its live case (``fold_key``: the device id namespaced by the source
+that sent it, so one vendor's device ids never fold into another's cases)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from routing.district import District
+from routing.provenance import SENSOR, natural_key
 from routing.reports import build_report, derived_report_id
 from schemas.envelope import Envelope
 from schemas.reports import Report
@@ -35,7 +37,7 @@ def normalise_sensor(envelope: Envelope, district: District, received_at: dateti
         grid_code=placement.grid_code,
         occurred_at=alarm.occurred_at,
         attributes={
-            "fold_key": f"sensor:{alarm.device_id}",
+            "fold_key": natural_key(SENSOR, envelope.source, alarm.device_id),
             "device_id": alarm.device_id,
             "metric": alarm.metric,
             "reading": alarm.reading,

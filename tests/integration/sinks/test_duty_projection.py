@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from routing.district import District
-from sinks import audit
+from sinks.audit import PERSONAL_DATA_SEARCH, AuditLog, mask_phone
 from sinks.duty_models import case_extensions, case_orders, case_tasks
 from sinks.models import cases
 from sinks.queries import CaseQueries
@@ -139,15 +139,15 @@ def test_search_by_case_number(engine: Engine) -> None:
     )
 
 
-def test_the_audit_log_keeps_who_read_what(engine: Engine) -> None:
-    audit.record(
-        engine,
-        actor="operator:wang",
-        role="operator",
-        action=audit.SEARCH_PHONE,
-        target=audit.mask_phone("13800138000"),
-        detail={"cases": 2},
+def test_a_phone_search_lands_in_the_one_audit_log_masked(engine: Engine) -> None:
+    AuditLog(engine).record(
+        "operator:p-1",
+        PERSONAL_DATA_SEARCH,
+        mask_phone("13800138000"),
+        actor_role="operator",
+        detail={"fields": ["reporter.phone"], "cases": ["c-1", "c-2"]},
     )
-    [entry] = audit.entries(engine, action=audit.SEARCH_PHONE)
-    assert entry["actor"] == "operator:wang" and entry["target"] == "138****8000"
-    assert entry["detail"] == {"cases": 2} and entry["time"].tzinfo is not None
+    [entry] = AuditLog(engine).entries(action=PERSONAL_DATA_SEARCH)
+    assert entry["actor"] == "operator:p-1" and entry["target"] == "138****8000"
+    assert entry["detail"]["cases"] == ["c-1", "c-2"] and entry["time"].tzinfo is not None
+    assert mask_phone("12345") == "***"  # too short to keep any of it

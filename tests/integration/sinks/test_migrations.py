@@ -10,7 +10,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-import sinks.audit  # noqa: F401 - audit_log
 import sinks.channel_models  # noqa: F401 - and the channel deliveries
 import sinks.district_loads  # noqa: F401 - and the district data loads
 import sinks.duty_models  # noqa: F401 - the case parts' tables
@@ -34,11 +33,13 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
             "audit_log",
+            "media",
+            "principals",
             "case_events",
             "case_extensions",
             "case_orders",
@@ -102,5 +103,43 @@ def test_concurrent_upgrades_are_serialised(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         assert _diff(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_tokens_become_principals_and_unique_names_become_ids(db_url: str) -> None:
+    """0004: each token its own principal; what joined on a name that one token
+    had joins on that principal's id; a name two tokens share stays a name."""
+    upgrade(db_url, "0003")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            for token_id, name in (("t1", "zhang"), ("t2", "li"), ("t3", "li")):
+                conn.execute(
+                    text(
+                        "INSERT INTO api_tokens (id, name, role, scope, token_hash, created_at) "
+                        "VALUES (:id, :name, 'grid_worker', NULL, :hash, CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": token_id, "name": name, "hash": token_id * 20},
+                )
+            for report_id, by in (("r1", "zhang"), ("r2", "li")):
+                conn.execute(
+                    text(
+                        "INSERT INTO reports (id, case_id, source, source_type, source_event_id, "
+                        "category, description, grid_code, occurred_at, received_at, media, "
+                        "submitted_by, attributes) VALUES (:id, 'c', 's', 't', :id, 'garbage', "
+                        "'d', '990101001001001', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, '[]', "
+                        ":by, '{}')"
+                    ),
+                    {"id": report_id, "by": by},
+                )
+        upgrade(db_url)
+        with engine.connect() as conn:
+            owners = dict(conn.execute(text("SELECT id, principal_id FROM api_tokens")).all())
+            names = dict(conn.execute(text("SELECT id, name FROM principals")).all())
+            by = dict(conn.execute(text("SELECT id, submitted_by FROM reports")).all())
+        assert owners == {"t1": "t1", "t2": "t2", "t3": "t3"}
+        assert names == {"t1": "zhang", "t2": "li", "t3": "li"}
+        assert by == {"r1": "t1", "r2": "li"}
     finally:
         engine.dispose()

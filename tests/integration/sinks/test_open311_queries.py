@@ -30,15 +30,19 @@ def test_find_filters_and_details(engine: Engine) -> None:
     assert ids(start=T + timedelta(minutes=30), end=T + timedelta(hours=1)) == ["c-disp"]
     assert ids(ids=["c-open", "nope"], categories=["noise"]) == ["c-open"]  # ids override
     assert ids(limit=1) == ["c-rej"]
+    # Only the categories given as public are read, whatever else is asked.
+    assert ids(public=["manhole_cover"]) == ["c-rej", "c-open"]
+    assert ids(ids=["c-disp"], public=["manhole_cover"]) == []
 
     rejected = queries.get("c-rej")
     assert rejected is not None
-    assert rejected["reason"] == "重复"
+    assert "reason" not in rejected  # an operator's words are not read for the public
     assert rejected["opened_at"] == T + timedelta(hours=2)
     assert rejected["opened_at"].tzinfo is UTC
     assert rejected["location"] == {"lat": 39.902, "lon": 116.383, "crs": "wgs84"}
     opened = queries.get("c-open")
-    assert opened is not None and opened["description"] == "第一条" and opened["reason"] is None
+    assert opened is not None and opened["description"] == "第一条"
+    assert opened["source"]  # the door it came through decides whether the text is shown
     assert "reporter" not in opened
     assert queries.get("nope") is None
 

@@ -124,6 +124,7 @@ def test_case_detail_hides_personal_data(engine: Engine) -> None:
             "type": e.type.value,
             "time": e.time,
             "actor": e.actor,
+            "actor_name": None,  # system actors name no principal
             "data": e.data,
         }
         for e in story.events

@@ -3,9 +3,12 @@ the worker's periodically reloaded view, and the lookup order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import Engine
 
+from sinks.secretbox import SecretBox
 from sinks.subscriptions import (
     DbSubscriptions,
     DuplicateSubscription,
@@ -13,15 +16,18 @@ from sinks.subscriptions import (
     url_for,
 )
 
+BOX = SecretBox("integration-key-of-thirty-two-chars")
+
 
 def test_store_crud(engine: Engine) -> None:
-    store = SubscriptionStore(engine)
+    store = SubscriptionStore(engine, BOX)
     one = store.create("department:shizheng", "https://a.example/hook", created_by="admin")
     two = store.create(
         "system:*", "http://b.example/hook", created_by="admin", active=False, description="off"
     )
     assert [r.id for r in store.list()] == [one.id, two.id]
-    assert store.get(one.id) == one
+    assert one.secret and one.secret.startswith("whsec_")  # shown once...
+    assert store.get(one.id) == replace(one, secret=None)  # ...and never read back
     assert store.get("nope") is None
     assert store.active() == {"department:shizheng": "https://a.example/hook"}
     with pytest.raises(DuplicateSubscription):
@@ -43,7 +49,7 @@ def test_store_crud(engine: Engine) -> None:
 )
 def test_store_refuses_bad_input(engine: Engine, recipient: str, url: str) -> None:
     with pytest.raises(ValueError):
-        SubscriptionStore(engine).create(recipient, url, created_by="admin")
+        SubscriptionStore(engine, BOX).create(recipient, url, created_by="admin")
 
 
 def test_lookup_order() -> None:
@@ -58,8 +64,8 @@ def test_lookup_order() -> None:
 
 def test_db_view_reloads_on_its_period_and_survives_outages(engine: Engine) -> None:
     now = [0.0]
-    view = DbSubscriptions(engine, reload_seconds=10, clock=lambda: now[0])
-    store = SubscriptionStore(engine)
+    view = DbSubscriptions(engine, box=BOX, reload_seconds=10, clock=lambda: now[0])
+    store = SubscriptionStore(engine, BOX)
     assert view.url_for("duty_office") is None
     store.create("duty_office", "https://duty.example/", created_by="admin")
     assert view.url_for("duty_office") is None  # still the copy read at t=0

@@ -53,7 +53,15 @@ def test_revoke(engine: Engine) -> None:
 
 def test_roles(engine: Engine) -> None:
     store = TokenStore(engine, "s3cret")
-    assert {"grid_worker", "operator", "department", "system", "leader", "admin"} == ROLES
+    assert {
+        "grid_worker",
+        "operator",
+        "department",
+        "system",
+        "leader",
+        "admin",
+        "open311",
+    } == ROLES
     for role in sorted(ROLES):
         plaintext, _ = store.create(role, f"t-{role}")
         assert store.verify(plaintext).role == role  # type: ignore[union-attr]

@@ -157,9 +157,17 @@ def value_id(value: bytes) -> str:
 
 
 def produce(bootstrap: str, topic: str, records) -> None:
+    """The same records for both runs, timestamps included: the hub's time of a
+    report is its record's (routing.provenance), so the runs must get equal ones
+    (a millisecond apart, from the first event's time: the broker refuses
+    timestamps more than an hour ahead)."""
+    import json
+
+    first = datetime.fromisoformat(json.loads(records[0][1])["time"].replace("Z", "+00:00"))
+    base = int(first.timestamp() * 1000)
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    for key, value, headers in records:
-        producer.send(topic, key=key, value=value, headers=headers)
+    for n, (key, value, headers) in enumerate(records):
+        producer.send(topic, key=key, value=value, headers=headers, timestamp_ms=base + n)
     producer.flush()
     producer.close()
 

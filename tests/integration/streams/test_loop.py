@@ -141,6 +141,7 @@ def loop(kafka_bootstrap: str, postgres_server_url: str, tmp_path_factory) -> It
             "GRIDHUB_DATABASE_URL": db_url,
             "GRIDHUB_HOME": str(home),
             "GRIDHUB_WORKER_WEB_PORT": str(free_port()),
+            "GRIDHUB_WORKER_METRICS_PORT": str(free_port()),
         },
         topics=topics,
         db_url=db_url,

@@ -1,8 +1,8 @@
 """What deploy/ expects from the code: settings the manifests set that the
 settings model may not have yet (the code side follows; deploy/README.md,
 "Security", says the same). A name the manifests use must be a real setting or
-listed here; ``test_the_code_honours_the_expected_settings`` reports (as a skip)
-the ones the code does not know yet."""
+listed here; ``test_the_code_honours_the_expected_settings`` fails for any the
+code does not know."""
 
 from __future__ import annotations
 

@@ -155,6 +155,7 @@ EXPECTED_ACLS = {
     | topic(TOPICS.case_commands, "Write", "Describe")
     | topic(TOPICS.case_events, "Read", "Describe")
     | topic(TOPICS.command_results, "Read", "Describe")
+    | topic(TOPICS.token_revocations, "Read", "Write", "Describe")
     | {("group", "prefix", "gridhub-gateway", "Read")},
     "gridhub-worker": {("topic", "prefix", "gridhub.", op) for op in ("Read", "Write", "Describe")}
     | {("topic", "prefix", "gridhub-", op) for op in ("Read", "Write", "Describe", "Create")}
@@ -526,11 +527,6 @@ def test_the_app_role_gets_rows_not_the_schema() -> None:
 # ---------------------------------------------------------- the code's side
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the settings side of the locked-down deployment is being written; "
-    "this marker goes when it lands (strict: an unexpected pass fails)",
-)
 def test_the_code_honours_the_expected_settings() -> None:
     """Every setting the manifests set is a real setting of the code."""
     missing = sorted(set(EXPECTED_SETTINGS) - setting_names())

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.cases import CaseCommand, CaseState, CommandResult
-from tests.support.gateway import TokenFactory
+from tests.support.gateway import TokenFactory, principal_of
 from tests.support.seeded_gateway import (
     CASE_A,
     CASE_B,
@@ -49,12 +49,11 @@ def ops(
 
 
 def test_accepted_action_is_200_with_result_and_case(
-    ops: TestClient, auth: TokenFactory, agent: AgentPublisher, deps: GatewayDeps
+    ops: TestClient, auth: TokenFactory, agent: AgentPublisher, deps: GatewayDeps, tokens
 ) -> None:
+    operator = auth("operator", name="op-1")
     response = ops.post(
-        url(CASE_C),
-        json={"action": "dispatch", "department": "chengguan"},
-        headers=auth("operator", name="op-1"),
+        url(CASE_C), json={"action": "dispatch", "department": "chengguan"}, headers=operator
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -66,7 +65,8 @@ def test_accepted_action_is_200_with_result_and_case(
     [record] = agent.on(deps.topics.case_commands)
     command = CaseCommand.model_validate_json(record.value)
     assert record.key == command.partition_key == CASE_C[:12].encode()
-    assert command.case_id == CASE_C and command.actor == "operator:op-1"
+    assert command.case_id == CASE_C
+    assert command.actor == f"operator:{principal_of(tokens, operator)}"  # the id, not "op-1"
     assert command.role == "operator" and command.scope is None
     assert command.time.tzinfo is not None
     assert body["result"]["command_id"] == command.command_id

@@ -12,7 +12,8 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from routing.district import District
 from sinks.subscriptions import SubscriptionStore
-from tests.support.gateway import TokenFactory, with_stores
+from sinks.tokens import TokenStore
+from tests.support.gateway import TokenFactory, principal_of, with_stores
 
 URL = "/api/v1/admin/webhooks"
 HOOK = {"recipient": "department:shizheng", "url": "https://receiver.example/hooks/shizheng"}
@@ -29,7 +30,9 @@ def admin(auth: TokenFactory) -> dict[str, str]:
     return auth("admin", name="管理员")
 
 
-def test_create_list_get_delete(client: TestClient, admin: dict[str, str], engine: Engine) -> None:
+def test_create_list_get_delete(
+    client: TestClient, admin: dict[str, str], engine: Engine, tokens: TokenStore
+) -> None:
     created = client.post(URL, json={**HOOK, "description": "市政委"}, headers=admin)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -37,9 +40,10 @@ def test_create_list_get_delete(client: TestClient, admin: dict[str, str], engin
         **HOOK,
         "active": True,
         "description": "市政委",
-        "created_by": "管理员",
+        "created_by": f"admin:{principal_of(tokens, admin)}",
     }
     assert body["id"] and body["created_at"]
+    assert body["secret"].startswith("whsec_")  # shown this once
     assert SubscriptionStore(engine).active() == {HOOK["recipient"]: HOOK["url"]}
 
     other = client.post(
@@ -50,7 +54,8 @@ def test_create_list_get_delete(client: TestClient, admin: dict[str, str], engin
     assert other.status_code == 201
     listed = client.get(URL, headers=admin).json()
     assert [s["recipient"] for s in listed] == ["department:shizheng", "system:*"]
-    assert client.get(f"{URL}/{body['id']}", headers=admin).json() == body
+    shown = client.get(f"{URL}/{body['id']}", headers=admin).json()
+    assert "secret" not in shown and shown == {k: v for k, v in body.items() if k != "secret"}
 
     assert client.delete(f"{URL}/{body['id']}", headers=admin).status_code == 204
     assert client.get(f"{URL}/{body['id']}", headers=admin).status_code == 404

@@ -15,6 +15,7 @@ from gateway.publisher import InMemoryPublisher
 from routing.district import District
 from schemas.cap import parse_cap
 from schemas.envelope import CAP_ALERT, decode_kafka
+from sinks.tokens import TokenStore
 from tests.support.cap_samples import (
     ALERT_XML,
     BILLION_LAUGHS_XML,
@@ -23,7 +24,7 @@ from tests.support.cap_samples import (
     UPDATE_XML,
     XXE_XML,
 )
-from tests.support.gateway import TokenFactory, with_stores
+from tests.support.gateway import TokenFactory, principal_of, with_stores
 
 URL = "/api/v1/cap"
 SOURCE = "urn:system:yingji"
@@ -42,7 +43,11 @@ def system(auth: TokenFactory) -> dict[str, str]:
 
 
 def test_alert_becomes_a_cap_cloudevent(
-    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher, deps: GatewayDeps
+    client: TestClient,
+    system: dict[str, str],
+    publisher: InMemoryPublisher,
+    deps: GatewayDeps,
+    tokens: TokenStore,
 ) -> None:
     response = client.post(URL, content=ALERT_XML.encode(), headers=system)
 
@@ -62,7 +67,7 @@ def test_alert_becomes_a_cap_cloudevent(
     assert event.datacontenttype == "application/cap+xml"
     assert event.data == ALERT_XML
     assert event.time == parse_cap(ALERT_XML).sent
-    assert event.extensions["submittedby"] == "应急中心"
+    assert event.extensions["submittedby"] == principal_of(tokens, system)
 
 
 @pytest.mark.parametrize(

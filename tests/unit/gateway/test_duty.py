@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from routing.district import District
-from sinks import audit
+from sinks.audit import PERSONAL_DATA_SEARCH, AuditLog
 from tests.support.seeded_gateway import LiveGateway, live_gateway
 
 LEAD, CO = "chengguan", "zhujian"
@@ -165,14 +165,17 @@ def test_search_and_the_audited_phone_search(hub: LiveGateway) -> None:
     assert other in [h["case"]["id"] for h in by_place.json()["items"]]
     assert "990101002001001" in by_place.json()["grids"]
 
-    assert audit.entries(hub.engine) == []
+    log = AuditLog(hub.engine)
+    assert log.entries() == []
     by_phone = hub.client.get("/api/v1/search", params={"phone": "13900001111"}, headers=operator)
     assert [(h["case"]["id"], h["matched"]) for h in by_phone.json()["items"]] == [
         (mine, ["phone"])
     ]
-    [entry] = audit.entries(hub.engine, action=audit.SEARCH_PHONE)
-    assert entry["actor"] == "operator:op-li" and entry["target"] == "139****1111"
-    assert entry["detail"] == {"cases": [mine]}
+    [entry] = log.entries(action=PERSONAL_DATA_SEARCH)  # the one audit log, as every read
+    me = hub.client.get("/api/v1/me/profile", headers=operator).json()
+    assert entry["actor"] == f"operator:{me['principal_id']}" and entry["actor_role"] == "operator"
+    assert entry["target"] == "139****1111"  # masked
+    assert entry["detail"] == {"fields": ["reporter.phone"], "cases": [mine]}
     leader = hub.client.get(
         "/api/v1/search", params={"phone": "13900001111"}, headers=hub.auth("leader")
     )
@@ -186,7 +189,7 @@ def test_search_and_the_audited_phone_search(hub: LiveGateway) -> None:
     ] == []
     worker = hub.client.get("/api/v1/search", params={"q": "垃圾"}, headers=hub.auth("grid_worker"))
     assert worker.status_code == 403
-    assert len(audit.entries(hub.engine)) == 1
+    assert len(log.entries()) == 1
 
 
 def test_meta_shows_the_calendar_years(hub: LiveGateway) -> None:

@@ -28,9 +28,10 @@ from schemas.envelope import (
     STRUCTURED_CONTENT_TYPE,
     decode_kafka,
 )
+from sinks.tokens import TokenStore
 from tests.support.cap_samples import ALERT_XML, CANCEL_XML, edited
 from tests.support.demo_district import INSIDE
-from tests.support.gateway import TokenFactory, with_stores
+from tests.support.gateway import TokenFactory, principal_of, with_stores
 
 URL = "/api/v1/events"
 SOURCE = "urn:system:citymgmt"
@@ -101,6 +102,7 @@ def test_sdk_event_is_published_structured_on_intake(
     system: dict[str, str],
     publisher: InMemoryPublisher,
     deps: GatewayDeps,
+    tokens: TokenStore,
     post: Any,
 ) -> None:
     response = post(client, sdk_event("e-1"), system)
@@ -120,7 +122,7 @@ def test_sdk_event_is_published_structured_on_intake(
     assert (event.id, event.source, event.type) == ("e-1", SOURCE, REPORT_SUBMITTED)
     assert event.time == WHEN
     assert event.data == report_data()
-    assert event.extensions["submittedby"] == "数字城管平台"
+    assert event.extensions["submittedby"] == principal_of(tokens, system)
 
 
 def test_partitionkey_extension_is_the_kafka_key(
@@ -132,12 +134,12 @@ def test_partitionkey_extension_is_the_kafka_key(
 
 
 def test_sender_cannot_choose_submittedby(
-    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher
+    client: TestClient, system: dict[str, str], publisher: InMemoryPublisher, tokens: TokenStore
 ) -> None:
     response = post_structured(client, sdk_event(submittedby="someone else"), system)
     assert response.status_code == 202
     event = decode_kafka(publisher.records[0].value, publisher.records[0].headers)
-    assert event.extensions["submittedby"] == "数字城管平台"
+    assert event.extensions["submittedby"] == principal_of(tokens, system)
 
 
 def test_binary_headers_are_percent_decoded(

@@ -17,9 +17,10 @@ from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.cases import CaseEventType, SlaState
 from sinks.outbox_models import inbox
+from sinks.tokens import TokenStore
 from sinks.writer import CaseProjectionWriter
 from tests.support.cases import T0, CaseStory, make_report
-from tests.support.gateway import TokenFactory, with_stores
+from tests.support.gateway import TokenFactory, principal_of, with_stores
 
 EXPORT = "/api/v1/exports/cases.csv"
 GRID_A = "110105001001001"
@@ -171,9 +172,15 @@ def test_departments_directory(client: TestClient, auth: TokenFactory) -> None:
     assert client.get("/api/v1/departments").status_code == 401
 
 
-def test_profile(client: TestClient, auth: TokenFactory) -> None:
-    me = client.get("/api/v1/me/profile", headers=auth("department", "huanbao", name="环保值班"))
-    assert me.json() == {"name": "环保值班", "role": "department", "scope": "huanbao"}
+def test_profile(client: TestClient, auth: TokenFactory, tokens: TokenStore) -> None:
+    headers = auth("department", "huanbao", name="环保值班")
+    me = client.get("/api/v1/me/profile", headers=headers)
+    assert me.json() == {
+        "principal_id": principal_of(tokens, headers),
+        "name": "环保值班",
+        "role": "department",
+        "scope": "huanbao",
+    }
     assert client.get("/api/v1/me/profile").status_code == 401
 
 

@@ -3,27 +3,24 @@ and the SSE endpoint over a real HTTP server (uvicorn in a thread)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
-from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from gateway.feed import CaseFeed, FeedItem, summarise
 from gateway.routes.stream import event_stream
 from schemas.cases import CaseEvent, CaseEventType
 from streams.codecs import encode_case_event
-from tests.fixtures.worker import free_port, wait_until
+from tests.fixtures.worker import wait_until
 from tests.support.cases import CaseStory, make_report
 from tests.support.gateway import TokenFactory
 from tests.support.seeded_gateway import case_work_deps
+from tests.support.served import SSE, Server
 
 GRID_A = "110105001001001"
 GRID_B = "110105002001001"
@@ -123,36 +120,6 @@ async def test_a_subscriber_that_falls_behind_is_ended_not_blocking() -> None:
     assert feed.subscribers == 1  # the closed stream unsubscribed; ``slow`` remains
 
 
-class Server:
-    """The gateway app served by uvicorn in a thread, on a free port."""
-
-    def __init__(self, deps: GatewayDeps) -> None:
-        self.app = create_app(deps)
-        self.port = free_port()
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        wait_until(lambda: self.server.started, 10, "uvicorn to start", interval=0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture
 def served(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[tuple[Server, CaseFeed]]:
     ops = case_work_deps(deps, engine, tmp_path)
@@ -163,31 +130,6 @@ def served(deps: GatewayDeps, engine: Engine, tmp_path: Path) -> Iterator[tuple[
         yield server, ops.case_feed
     finally:
         server.stop()
-
-
-class SSE:
-    """Reads SSE messages off one streaming response."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.lines = response.iter_lines()
-
-    def next(self, count: int) -> list[dict[str, str]]:
-        """The next ``count`` messages that carry data (comments and bare ids skipped)."""
-        events: list[dict[str, str]] = []
-        current: dict[str, str] = {}
-        for line in self.lines:
-            if line == "":
-                if "data" in current:
-                    events.append(current)
-                    if len(events) == count:
-                        return events
-                current = {}
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            current[name] = value.removeprefix(" ")
-        raise AssertionError(f"stream ended after {len(events)} of {count} events: {events}")
 
 
 def test_sse_live_filtered_and_resumed(served: tuple[Server, CaseFeed], auth: TokenFactory) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
 from schemas.alerts import Notification
+from sinks.models import reports
 from sinks.outbox import Outbox
 from tests.support.gateway import TokenFactory
 from tests.support.seeded_gateway import CASE_A, CASE_B, GRID_A, GRID_B, case_work_deps, seed
@@ -75,7 +76,12 @@ def _note(n: int, recipient: str, minutes: int = 0) -> Notification:
     )
 
 
-def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine) -> None:
+def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine, tokens) -> None:
+    worker_token, worker = tokens.create("grid_worker", "grid-worker-1")
+    with engine.begin() as conn:  # rep-a1 was submitted by that principal
+        conn.execute(
+            update(reports).where(reports.c.id == "rep-a1").values(submitted_by=worker.principal_id)
+        )
     Outbox(engine).accept(
         [
             _note(1, "department:chengguan", 1),
@@ -84,7 +90,7 @@ def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine
             _note(4, "duty_office"),
             _note(5, "reporter:rep-a1"),  # rep-a1 was submitted by grid-worker-1
             _note(6, "reporter:someone-else"),
-            _note(7, "grid_worker:grid-worker-1"),
+            _note(7, f"grid_worker:{worker.principal_id}"),
             _note(8, "leaders", 3),
         ],
         lambda recipient: None,
@@ -102,10 +108,11 @@ def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine
     assert leader["recipients"] == ["duty_office", "leaders"]
     assert [m["notification_id"] for m in leader["items"]] == ["n-8", "n-4"]
 
-    worker = ops.get(INBOX, headers=auth("grid_worker", name="grid-worker-1")).json()
-    assert {m["notification_id"] for m in worker["items"]} == {"n-5", "n-7"}
-    stranger = ops.get(INBOX, headers=auth("grid_worker", name="grid-worker-2")).json()
-    assert stranger["items"] == []
+    mine = ops.get(INBOX, headers={"Authorization": f"Bearer {worker_token}"}).json()
+    assert {m["notification_id"] for m in mine["items"]} == {"n-5", "n-7"}
+    # Another principal of the same display name reads none of it.
+    namesake = ops.get(INBOX, headers=auth("grid_worker", name="grid-worker-1")).json()
+    assert namesake["items"] == []
 
     Outbox(engine).mark_read("n-1", "department:chengguan")
     unread = ops.get(
@@ -119,17 +126,24 @@ def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine
 
 
 def test_a_grid_worker_marks_inbox_messages_read(
-    ops: TestClient, auth: TokenFactory, engine: Engine
+    ops: TestClient, auth: TokenFactory, engine: Engine, tokens
 ) -> None:
+    worker_token, principal = tokens.create("grid_worker", "grid-worker-1")
+    with engine.begin() as conn:  # rep-a1 was submitted by that principal
+        conn.execute(
+            update(reports)
+            .where(reports.c.id == "rep-a1")
+            .values(submitted_by=principal.principal_id)
+        )
     Outbox(engine).accept(
         [
-            _note(5, "reporter:rep-a1"),  # an answer to a report grid-worker-1 filed
-            _note(7, "grid_worker:grid-worker-1"),
+            _note(5, "reporter:rep-a1"),  # an answer to a report that principal filed
+            _note(7, f"grid_worker:{principal.principal_id}"),
             _note(8, "department:chengguan"),
         ],
         lambda recipient: None,
     )
-    worker = auth("grid_worker", name="grid-worker-1")
+    worker = {"Authorization": f"Bearer {worker_token}"}
     for notification_id in ("n-5", "n-7"):
         marked = ops.post(f"{INBOX}/{notification_id}/read", headers=worker)
         assert marked.status_code == 200 and marked.json()["read"] is True

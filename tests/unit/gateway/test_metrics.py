@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.app import create_app
 from gateway.deps import GatewayDeps
-from gateway.metrics import GatewayMetrics, request_traceparent
+from gateway.metrics import GatewayMetrics, process_registry, request_traceparent, serve_metrics
 from gateway.publisher import InMemoryPublisher
+from gridhub.local.processes import free_port
 from schemas import trace
 from schemas.reports import Report
 from tests.support.gateway import TokenFactory, report_body
@@ -54,21 +56,28 @@ def test_requests_are_counted_by_route_template_and_status(
     assert sample(registry, "gridhub_http_requests_in_flight") == 0
 
 
-def test_metrics_page_is_prometheus_text_and_hidden_from_openapi(observed: TestClient) -> None:
+def test_metrics_are_served_on_their_own_port_not_the_api_port(
+    observed: TestClient, registry: CollectorRegistry
+) -> None:
     observed.get("/healthz")
-    response = observed.get("/metrics")
+    assert observed.get("/metrics").status_code == 404  # not on the API port
+    assert "/metrics" not in observed.get("/openapi.json").json()["paths"]
+    port = free_port()
+    stop = serve_metrics(registry, "127.0.0.1", port)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    finally:
+        stop()
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert 'gridhub_http_requests_total{method="GET",route="/healthz",status="200"}' in (
         response.text
     )
-    assert "/metrics" not in observed.get("/openapi.json").json()["paths"]
 
 
-def test_default_registry_carries_process_metrics(client: TestClient) -> None:
-    assert "process_cpu_seconds_total" in client.get("/metrics").text or (
-        "python_info" in client.get("/metrics").text  # platforms without /proc
-    )
+def test_default_registry_carries_process_metrics() -> None:
+    text = generate_latest(process_registry()).decode()
+    assert "process_cpu_seconds_total" in text or "python_info" in text  # no /proc: python_info
 
 
 def test_a_report_continues_the_callers_trace(

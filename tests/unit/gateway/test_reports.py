@@ -11,16 +11,22 @@ from routing.geo import wgs84_to_gcj02
 from routing.reports import report_of_submission
 from schemas.envelope import REPORT_SUBMITTED, Envelope
 from schemas.reports import Report, ReportSubmission
+from sinks.tokens import TokenStore
 from tests.support.demo_district import CATEGORY, COMMUNITY, GRID, INSIDE, OTHER_GRID
-from tests.support.gateway import TokenFactory, report_body
+from tests.support.gateway import TokenFactory, principal_of, report_body
 
 URL = "/api/v1/reports"
 
 
 def test_accepted_report_goes_placed_to_the_reports_topic_keyed_by_community(
-    client: TestClient, auth: TokenFactory, publisher: InMemoryPublisher, deps: GatewayDeps
+    client: TestClient,
+    auth: TokenFactory,
+    publisher: InMemoryPublisher,
+    deps: GatewayDeps,
+    tokens: TokenStore,
 ) -> None:
-    response = client.post(URL, json=report_body(), headers=auth("grid_worker", name="王网格"))
+    worker = auth("grid_worker", name="王网格")
+    response = client.post(URL, json=report_body(), headers=worker)
 
     assert response.status_code == 202, response.text
     body = response.json()
@@ -37,7 +43,7 @@ def test_accepted_report_goes_placed_to_the_reports_topic_keyed_by_community(
     assert report.id == report.source_event_id == report_id
     assert (report.source, report.source_type) == ("urn:gridhub:gateway", REPORT_SUBMITTED)
     assert report.grid_code == GRID and report.category == CATEGORY
-    assert report.submitted_by == "王网格"
+    assert report.submitted_by == principal_of(tokens, worker)  # the id, not the name
     assert report.reporter is not None and report.reporter.phone == "13800000000"
     assert report.received_at == report.occurred_at  # no occurred_at given: the time received
     assert set(report.attributes) == {"trace_id"}
@@ -48,18 +54,20 @@ def test_the_gateway_builds_the_report_the_intake_stage_would(
     auth: TokenFactory,
     publisher: InMemoryPublisher,
     district: District,
+    tokens: TokenStore,
 ) -> None:
     """One rule, one place: the report published is exactly what the worker builds
     from the same submission in a ``report.submitted`` event."""
-    body = report_body(occurred_at="2026-11-26T08:40:00+08:00", media=["m-1"])
-    client.post(URL, json=body, headers=auth("grid_worker", name="王网格"))
+    body = report_body(occurred_at="2026-11-26T08:40:00+08:00", media=["0" * 32])
+    worker = auth("grid_worker", name="王网格")
+    client.post(URL, json=body, headers=worker)
     report = Report.model_validate_json(publisher.records[0].value)
     event = Envelope(
         id=report.id,
         source=report.source,
         type=REPORT_SUBMITTED,
         time=report.received_at,
-        submittedby="王网格",
+        submittedby=principal_of(tokens, worker),
         traceparent=f"00-{report.attributes['trace_id']}-00f067aa0ba902b7-01",
     )
     submission = ReportSubmission.model_validate({**body, "report_id": report.id})

@@ -1,13 +1,13 @@
-"""Webhooks against a real HTTP receiver on 127.0.0.1: signing, retry with
-back-off, dead letters, idempotency, and a slow receiver not holding up others.
+"""Webhooks against a real HTTP receiver on 127.0.0.1: Standard Webhooks
+signing (checked against the convention's own test vector and its reference
+library), retry with back-off, dead letters, idempotency, and a slow receiver
+not holding up others.
 (The outbox runs on a migrated SQLite file here; tests/integration/sinks runs
 it on both databases.)"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy import Engine
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from gridhub.local.processes import free_port
 from schemas.alerts import Notification
@@ -23,15 +24,18 @@ from sinks.db import make_engine, upgrade
 from sinks.outbox import NO_SUBSCRIPTION, Outbox
 from sinks.webhooks import (
     DELIVERY_HEADER,
+    ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Outcome,
     WebhookConfig,
     WebhookSender,
     classify,
-    sign,
+    new_secret,
+    settings_secret,
+    signature,
     signed_request,
-    verify_signature,
+    verify,
 )
 from tests.fixtures.receiver import Behaviour, Receiver, receiver_fixture  # noqa: F401
 
@@ -78,24 +82,61 @@ class Sleeps:
 # -- signing -----------------------------------------------------------------------------
 
 
-def test_signature_is_hmac_sha256_of_the_body():
-    body = '{"id":"n-1","subject":"井盖"}'.encode()
-    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert sign(SECRET, body) == f"sha256={expected}"
-    assert verify_signature(SECRET, body, f"sha256={expected}")
-    assert not verify_signature(SECRET, body + b" ", f"sha256={expected}")
-    assert not verify_signature("other-secret", body, f"sha256={expected}")
-    assert not verify_signature(SECRET, body, None)
+def receiver_secret(pattern: str = "department:*") -> str:
+    """What a receiver of a settings' subscription is given (gridhub webhooks secret)."""
+    return settings_secret(SECRET, pattern)
+
+
+def test_signature_matches_the_standard_webhooks_test_vector():
+    # The vector of the Standard Webhooks reference libraries' tests.
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    sig = signature([secret], "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body)
+    assert sig == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+def test_the_reference_library_verifies_ours_and_refuses_replays_and_others():
+    secret, other = new_secret(), new_secret()
+    assert secret.startswith("whsec_") and secret != other
+    payload = note(1).model_dump(mode="json")
+    body, headers = signed_request(payload, [secret])
+    assert verify(secret, body, headers) == orjson.loads(body)
+    with pytest.raises(WebhookVerificationError):
+        verify(other, body, headers)  # another receiver's secret cannot sign for this one
+    with pytest.raises(WebhookVerificationError):
+        verify(secret, body + b" ", headers)
+    # The timestamp is signed: replaying later with a fresh one fails...
+    with pytest.raises(WebhookVerificationError):
+        verify(secret, body, {**headers, TIMESTAMP_HEADER: str(int(time.time()) + 5)})
+    # ...and an old one is refused as too old.
+    old_body, old_headers = signed_request(payload, [secret], now=time.time() - 3600)
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        verify(secret, old_body, old_headers)
+
+
+def test_two_active_secrets_both_verify_while_rotating():
+    old, new = new_secret(), new_secret()
+    body, headers = signed_request({"id": "n-1"}, [new, old])
+    assert len(headers[SIGNATURE_HEADER].split(" ")) == 2
+    assert verify(old, body, headers) == {"id": "n-1"}
+    assert verify(new, body, headers) == {"id": "n-1"}
 
 
 def test_signed_request_headers():
     payload = note(1).model_dump(mode="json")
-    body, headers = signed_request(payload, SECRET, now=1_764_000_000.7)
+    body, headers = signed_request(payload, [receiver_secret()], now=1_764_000_000.7)
     assert orjson.loads(body) == payload
-    assert headers[SIGNATURE_HEADER] == sign(SECRET, body)
+    assert headers[SIGNATURE_HEADER] == signature(
+        [receiver_secret()], payload["id"], 1_764_000_000, body
+    )
     assert headers[TIMESTAMP_HEADER] == "1764000000"
-    assert headers[DELIVERY_HEADER] == payload["id"]
+    assert headers[ID_HEADER] == headers[DELIVERY_HEADER] == payload["id"]
     assert headers["Content-Type"] == "application/json"
+
+
+def test_settings_subscriptions_each_have_their_own_secret():
+    assert receiver_secret("department:*") != receiver_secret("duty_office")
+    assert receiver_secret("duty_office") == settings_secret(SECRET, "duty_office")
 
 
 def test_subscriptions_exact_first_then_patterns_in_order():
@@ -162,7 +203,7 @@ async def test_flaky_receiver_is_retried_with_backoff_until_delivered(engine, re
     got = receiver.at("/flaky")
     assert [r.status for r in got] == [503, 503, 200]
     for request in got:
-        assert verify_signature(SECRET, request.body, request.headers[SIGNATURE_HEADER])
+        assert verify(receiver_secret(), request.body, request.headers)
         assert request.headers[DELIVERY_HEADER] == note(1).id
         assert abs(int(request.headers[TIMESTAMP_HEADER]) - time.time()) < 60
         assert orjson.loads(request.body)["subject"] == "新派遣任务 1"

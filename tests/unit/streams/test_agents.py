@@ -22,9 +22,10 @@ from streams.config import NotificationPorts, StreamDeps
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.intake import normalise
+from streams.logic.intake.cap import cap_fold_key
 from streams.topics import StageTopics
 from tests.support.cap_samples import SENDER, alert_xml, reference, references_only
-from tests.support.envelopes import LATER, cap_envelope, report_envelope
+from tests.support.envelopes import CAP_SOURCE, LATER, cap_envelope, report_envelope
 from tests.support.streams import Captured, settle, unit_config
 
 
@@ -125,7 +126,7 @@ async def test_intake_places_a_bare_cap_cancel_where_the_case_agent_holds_its_al
         await agent.put(encode_report(alert), key=alert.community_code.encode())
         await settle()
     [case_id] = {decode_case_event(m["value"]).case_id for m in captured.sent["case_events"]}
-    key = f"cap:{SENDER}:YJ-A1"
+    key = cap_fold_key(CAP_SOURCE, SENDER, "YJ-A1")
     assert app.tables["reference-index"][key] == {"case_id": case_id, "grid_code": alert.grid_code}
 
     bare = cap_envelope(references_only("Cancel", "YJ-A2", reference("YJ-A1"), note="解除"))

@@ -32,7 +32,8 @@ from streams.metrics import (
     partition_of,
     source_kind,
 )
-from streams.topics import StageTopics
+from streams.observability import MetricsServer, consumed_topics
+from streams.topics import StageTopics, stage_topics
 from tests.support.envelopes import report_envelope
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -208,6 +209,14 @@ class FailingOnceSink(InMemoryCaseSink):
         return super().write(events)
 
 
+CONFIG_FOR_NAMES = StreamConfig(
+    app_id="unit-names",
+    bootstrap="127.0.0.1:1",
+    topics=TopicNames.with_prefix("unit."),
+    datadir=Path(),
+)
+
+
 @pytest.fixture
 def worker(district, tmp_path: Path, metrics: StreamMetrics):
     config = StreamConfig(
@@ -324,7 +333,9 @@ async def test_write_with_retry_without_metrics_still_writes() -> None:
 async def test_worker_serves_health_readiness_and_metrics(worker, metrics) -> None:
     app, _ = worker
     metrics.db_write_failures.inc()
-    client = TestClient(TestServer(app.web.web_app))
+    names = consumed_topics(stage_topics(app, CONFIG_FOR_NAMES))
+    server = MetricsServer(app, names, metrics.registry, host="127.0.0.1", port=0)
+    client = TestClient(TestServer(server.routes()))
     await client.start_server()
     try:
         health = await client.get("/healthz")

@@ -20,7 +20,7 @@ from sinks.db import make_engine, upgrade
 from sinks.outbox import Outbox
 from sinks.outbox_models import inbox
 from sinks.ports import InMemoryCaseSink
-from sinks.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookConfig, verify_signature
+from sinks.webhooks import DELIVERY_HEADER, WebhookConfig, settings_secret, verify
 from streams.agents import brief_agent, reportup_agent, webhook_agent
 from streams.agents.brief_agent import DatabaseBriefs
 from streams.app import build_app
@@ -175,8 +175,8 @@ async def test_webhook_agent_stores_the_inbox_and_posts_signed_webhooks(
     [dept] = receiver.at("/dept")
     assert duty.headers[DELIVERY_HEADER] == notes[0].id
     assert dept.headers[DELIVERY_HEADER] == notes[1].id
-    for request in (duty, dept):
-        assert verify_signature(SECRET, request.body, request.headers[SIGNATURE_HEADER])
+    for request, pattern in ((duty, "duty_office"), (dept, "department:*")):
+        assert verify(settings_secret(SECRET, pattern), request.body, request.headers)
     with engine.connect() as conn:
         rows = conn.execute(select(inbox.c.recipient).order_by(inbox.c.recipient)).scalars().all()
     assert rows == ["department:chengguan", "duty_office", "reporter:r-1"]

@@ -16,8 +16,9 @@ from schemas.topics import TopicNames
 from sinks.db import make_engine, upgrade
 from sinks.outbox import Outbox
 from sinks.ports import InMemoryCaseSink
+from sinks.secretbox import SecretBox
 from sinks.subscriptions import DbSubscriptions, SubscriptionStore
-from sinks.webhooks import SIGNATURE_HEADER, WebhookConfig, verify_signature
+from sinks.webhooks import WebhookConfig, verify
 from streams.agents import webhook_agent
 from streams.app import build_app
 from streams.codecs import encode_notification
@@ -26,6 +27,7 @@ from streams.topics import stage_topics
 from tests.fixtures.receiver import Receiver, receiver_fixture  # noqa: F401
 
 SECRET = "unit-secret"
+BOX = SecretBox(SECRET)
 
 
 @pytest.fixture
@@ -50,13 +52,13 @@ def note(recipient: str, n: int = 1) -> Notification:
 
 
 def test_lookup_combines_settings_and_database(engine: Engine) -> None:
-    store = SubscriptionStore(engine)
+    store = SubscriptionStore(engine, BOX)
     store.create("department:shizheng", "https://db.example/shizheng", created_by="admin")
     store.create("system:*", "https://db.example/systems", created_by="admin")
     settings = WebhookConfig(
         subscriptions={"department:*": "https://settings.example/dept"}, secret=SECRET
     )
-    lookup = webhook_agent.subscription_lookup(settings, DbSubscriptions(engine))
+    lookup = webhook_agent.subscription_lookup(settings, DbSubscriptions(engine, box=BOX))
     assert lookup("department:shizheng") == "https://db.example/shizheng"  # exact wins
     assert lookup("department:zhujian") == "https://settings.example/dept"
     assert lookup("system:urn:citymgmt") == "https://db.example/systems"
@@ -65,9 +67,9 @@ def test_lookup_combines_settings_and_database(engine: Engine) -> None:
 
 
 def test_without_a_secret_database_subscriptions_are_ignored(engine: Engine) -> None:
-    SubscriptionStore(engine).create("duty_office", "https://db.example/", created_by="admin")
+    SubscriptionStore(engine, BOX).create("duty_office", "https://db.example/", created_by="admin")
     unsigned = WebhookConfig(subscriptions={}, secret="")
-    lookup = webhook_agent.subscription_lookup(unsigned, DbSubscriptions(engine))
+    lookup = webhook_agent.subscription_lookup(unsigned, DbSubscriptions(engine, box=BOX))
     assert lookup("duty_office") is None
 
 
@@ -86,7 +88,9 @@ async def test_agent_delivers_to_a_subscription_added_while_running(
     hooks = WebhookConfig(
         subscriptions={}, secret=SECRET, base_delay=0.01, max_delay=0.05, timeout=2.0
     )
-    ports = NotificationPorts(Outbox(engine), hooks, DbSubscriptions(engine, reload_seconds=0))
+    ports = NotificationPorts(
+        Outbox(engine), hooks, DbSubscriptions(engine, box=BOX, reload_seconds=0)
+    )
     deps = StreamDeps(district=district, sink=InMemoryCaseSink(), notifications=ports)
     webhook_agent.register(app, topics, config, deps)
     app.finalize()
@@ -101,7 +105,7 @@ async def test_agent_delivers_to_a_subscription_added_while_running(
             assert time.monotonic() < deadline, row  # no subscription yet: dead at once
             await asyncio.sleep(0.02)
 
-        SubscriptionStore(engine).create(
+        made = SubscriptionStore(engine, BOX).create(
             "department:shizheng", receiver.url("/shizheng"), created_by="admin"
         )
         after = note("department:shizheng", 2)
@@ -112,4 +116,5 @@ async def test_agent_delivers_to_a_subscription_added_while_running(
             assert time.monotonic() < deadline, receiver.received
             await asyncio.sleep(0.05)
     [request] = receiver.at("/shizheng")
-    assert verify_signature(SECRET, request.body, request.headers[SIGNATURE_HEADER])
+    assert made.secret is not None
+    assert verify(made.secret, request.body, request.headers)

@@ -12,6 +12,7 @@ from schemas.reports import Report
 from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork, case_id_for
 from streams.logic.intake import normalise
+from streams.logic.intake.cap import cap_fold_key
 from tests.support.cap_samples import (
     NO_AREA_INFO,
     SENDER,
@@ -19,7 +20,7 @@ from tests.support.cap_samples import (
     reference,
     references_only,
 )
-from tests.support.envelopes import GRID, LATER, cap_envelope
+from tests.support.envelopes import CAP_SOURCE, GRID, LATER, cap_envelope
 from tests.support.reports import nearby_report
 
 
@@ -207,7 +208,7 @@ def test_a_bare_update_and_cancel_follow_the_alert_to_its_case(work, district):
 
     alert = cap(alert_xml("YJ-B1"), 0)
     case = work.on_report(alert).events[-1].case
-    key = f"cap:{SENDER}:YJ-B1"
+    key = cap_fold_key(CAP_SOURCE, SENDER, "YJ-B1")
     assert store.case_of_reference(key) == case.id
     assert store.grid_of_reference(key) == case.grid_code  # the index keeps the case's grid
 
@@ -215,7 +216,7 @@ def test_a_bare_update_and_cancel_follow_the_alert_to_its_case(work, district):
     [attached] = work.on_report(update).events
     assert attached.type is CaseEventType.REPORT_ATTACHED and attached.case_id == case.id
     assert attached.case.report_count == 2
-    assert store.grid_of_reference(f"cap:{SENDER}:YJ-B2") == case.grid_code
+    assert store.grid_of_reference(cap_fold_key(CAP_SOURCE, SENDER, "YJ-B2")) == case.grid_code
 
     cancel = cap(references_only("Cancel", "YJ-B3", reference("YJ-B2"), note="预警解除"), 20)
     [rejected] = work.on_report(cancel).events
@@ -241,7 +242,7 @@ def test_a_bare_update_of_a_finished_case_opens_nothing(work, district):
     )
     outcome = work.on_report(update)
     assert outcome.events == [] and outcome.dead_letter == (
-        f"update: no live case for ['cap:{SENDER}:YJ-B4']"
+        f"update: no live case for {[cap_fold_key(CAP_SOURCE, SENDER, 'YJ-B4')]}"
     )
     assert work.store.record(case_id).case.report_count == 1
 
@@ -251,4 +252,7 @@ def test_a_lost_reference_entry_is_restored_when_the_alert_comes_again(work, dis
     case = work.on_report(alert).events[-1].case
     work.store.references.clear()  # the crash fell between the writes of the batch
     assert work.on_report(alert).duplicate
-    assert work.store.references[f"cap:{SENDER}:YJ-B7"] == (case.id, case.grid_code)
+    assert work.store.references[cap_fold_key(CAP_SOURCE, SENDER, "YJ-B7")] == (
+        case.id,
+        case.grid_code,
+    )

@@ -26,6 +26,8 @@ from streams.logic.commands import ACTION_HANDLERS, INTERNAL_HANDLERS, handle_co
 from streams.logic.intake import normalise
 from tests.support.envelopes import WHEN, report_envelope
 
+MEDIA_ID = "0123456789abcdef0123456789abcdef"  # an id POST /api/v1/media would give
+
 
 @pytest.fixture
 def work(district):
@@ -60,7 +62,7 @@ def test_full_loop_to_closure(work, district):
     steps = [
         ({"action": "accept"}, [CaseEventType.ACCEPTED], CaseState.IN_PROGRESS),
         (
-            {"action": "resolve", "note": "清运完毕", "media": ["m1"]},
+            {"action": "resolve", "note": "清运完毕", "media": [MEDIA_ID]},
             [CaseEventType.RESOLVED],
             CaseState.RESOLVED,
         ),
@@ -73,7 +75,7 @@ def test_full_loop_to_closure(work, district):
     assert [e.type for e in out.events] == [CaseEventType.VERIFIED, CaseEventType.CLOSED]
     case = out.events[-1].case
     assert case.state is CaseState.CLOSED and case.closed_at is not None
-    assert case.resolution == {"note": "清运完毕", "media": ["m1"]}
+    assert case.resolution == {"note": "清运完毕", "media": [MEDIA_ID]}
     rated = run(work, command(cid, 200, "operator", action="rate", score=5))
     assert rated.events[-1].case.satisfaction == 5
     versions = [e.version for e in out.events]

@@ -15,7 +15,7 @@ from streams.logic.casestore import DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.commands import handle_command
 from streams.logic.supervision import due_marks
-from tests.support.duty import CO, LEAD, Desk
+from tests.support.duty import CO, LEAD, PHOTO, Desk
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_a_co_department_acts_on_its_own_task_only(joint: Desk) -> None:
     assert joint.ok(joint.dept(CO, action="accept")) == [CaseEventType.TASK_CHANGED]
     assert joint.case.state is CaseState.DISPATCHED  # the lead has not accepted
     assert joint.task(CO).state is TaskState.IN_PROGRESS
-    out = joint.dept(CO, action="resolve", note="住建已出具认定意见", media=["m9"])
+    out = joint.dept(CO, action="resolve", note="住建已出具认定意见", media=[PHOTO])
     assert joint.ok(out) == [CaseEventType.TASK_CHANGED]
     assert out.events[0].data == {
         "action": "resolve",
@@ -62,7 +62,7 @@ def test_a_co_department_acts_on_its_own_task_only(joint: Desk) -> None:
         "role": "co",
         "state": "done",
         "note": "住建已出具认定意见",
-        "media": ["m9"],
+        "media": [PHOTO],
     }
     assert joint.case.state is CaseState.DISPATCHED and joint.task(CO).note
     assert joint.task(LEAD).state is TaskState.DISPATCHED
@@ -92,7 +92,7 @@ def test_the_leads_resolve_waits_for_the_co_departments_task(joint: Desk) -> Non
     joint.refused(joint.dept(LEAD, action="resolve", note="拆除"), "joint_tasks")
     joint.ok(joint.dept(CO, action="accept"))  # the case is in progress; its task is not
     joint.ok(joint.dept(CO, action="resolve", note="认定完成"))
-    out = joint.dept(LEAD, action="resolve", note="拆除完毕", media=["m1"])
+    out = joint.dept(LEAD, action="resolve", note="拆除完毕", media=["1f" * 16])
     assert joint.ok(out) == [CaseEventType.RESOLVED]
     case = joint.case
     assert case.state is CaseState.RESOLVED and joint.task(LEAD).state is TaskState.DONE

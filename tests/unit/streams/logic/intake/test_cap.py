@@ -23,6 +23,7 @@ from streams.logic.intake import (
     normalise,
     normalise_batch,
 )
+from streams.logic.intake.cap import cap_fold_key
 from tests.support.cap_samples import (
     ALERT_XML,
     BILLION_LAUGHS_XML,
@@ -37,6 +38,7 @@ from tests.support.cap_samples import (
     references_only,
 )
 from tests.support.envelopes import (
+    CAP_SOURCE,
     LATER,
     cap_envelope,
     refused,
@@ -69,7 +71,7 @@ def test_cap_alert_normalises_over_several_grids(district):
     assert report.description.startswith("暴雨橙色预警\n预计未来3小时内")
     assert report.occurred_at == datetime(2026, 8, 15, 7, 0, tzinfo=UTC)  # the onset
     attrs = report.attributes
-    assert attrs["fold_key"] == f"cap:{SENDER}:YJ-2026-0815-001"
+    assert attrs["fold_key"] == cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-001")
     assert (attrs["severity"], attrs["urgency"], attrs["certainty"]) == (
         "Severe",
         "Immediate",
@@ -83,8 +85,8 @@ def test_cap_alert_normalises_over_several_grids(district):
 
 def test_cap_update_refers_to_the_alert_and_covers_a_circle(district):
     report = normalise(cap_envelope(UPDATE_XML), district, LATER)
-    assert report.attributes["refers_to"] == [f"cap:{SENDER}:YJ-2026-0815-001"]
-    assert report.attributes["fold_key"] == f"cap:{SENDER}:YJ-2026-0815-002"
+    assert report.attributes["refers_to"] == [cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-001")]
+    assert report.attributes["fold_key"] == cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-002")
     # 300 m around 39.915,116.413 reaches three grids, not the diagonal neighbour 003002001.
     assert report.attributes["grid_codes"] == CIRCLE_GRIDS
     assert report.grid_code == "990101003002004"
@@ -103,8 +105,8 @@ def test_cap_cancel_names_every_referenced_alert(district):
     assert attrs["cancel"] is True
     assert attrs["cancel_reason"] == "降雨结束，解除暴雨预警"
     assert attrs["refers_to"] == [
-        f"cap:{SENDER}:YJ-2026-0815-001",
-        f"cap:{SENDER}:YJ-2026-0815-002",
+        cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-001"),
+        cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-002"),
     ]
     assert attrs["grid_codes"] == sorted(SPANNED_GRIDS + CIRCLE_GRIDS)
 
@@ -180,7 +182,7 @@ def test_cap_structured_with_data_base64(district):
         "data_base64": base64.b64encode(ALERT_XML.encode()).decode(),
     }
     report = normalise(decode_structured_json(orjson.dumps(body)), district, LATER)
-    assert report.attributes["fold_key"] == f"cap:{SENDER}:YJ-2026-0815-001"
+    assert report.attributes["fold_key"] == cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-001")
 
 
 def test_cap_without_event_time_uses_the_record_time(district):
@@ -235,7 +237,7 @@ def test_bad_cap_messages_are_refused_with_a_reason(district, event, needle):
 
 # --- an Update or Cancel that carries only its references ------------------------------
 
-ALERT_KEY = f"cap:{SENDER}:YJ-2026-0815-001"
+ALERT_KEY = cap_fold_key(CAP_SOURCE, SENDER, "YJ-2026-0815-001")
 ALERT_GRID = "990101001001004"  # where ALERT_XML is placed
 
 
@@ -248,7 +250,7 @@ def test_a_bare_cancel_is_placed_where_the_alert_it_references_is(district):
     assert attrs["refers_to"] == [ALERT_KEY]
     assert attrs["cancel"] is True and attrs["cancel_reason"] == "演练结束，解除预警"
     assert attrs["references_only"] is True
-    assert attrs["fold_key"] == f"cap:{SENDER}:YJ-C1"
+    assert attrs["fold_key"] == cap_fold_key(CAP_SOURCE, SENDER, "YJ-C1")
     assert report.description == "演练结束，解除预警"
     assert report.external_ref == "YJ-C1"
 
@@ -275,14 +277,19 @@ def test_the_first_referenced_alert_known_places_the_message(district):
     bare = cap_envelope(references_only("Cancel", "YJ-C3", refs))
     report = normalise(bare, district, LATER, {ALERT_KEY: ALERT_GRID}.get)
     assert report.grid_code == ALERT_GRID
-    assert report.attributes["refers_to"] == [f"cap:{SENDER}:YJ-UNKNOWN", ALERT_KEY]
+    assert report.attributes["refers_to"] == [
+        cap_fold_key(CAP_SOURCE, SENDER, "YJ-UNKNOWN"),
+        ALERT_KEY,
+    ]
 
 
 def test_a_bare_message_whose_alerts_are_unknown_is_refused_with_a_reason(district):
     bare = cap_envelope(references_only("Cancel", "YJ-C4", reference("YJ-404")))
     assert refused(bare, district, {}.get) == f"data.references: no alert known for {SENDER},YJ-404"
     assert refused(bare, district) == f"data.references: no alert known for {SENDER},YJ-404"
-    elsewhere = {f"cap:{SENDER}:YJ-404": "110105001001001"}  # not a grid of this district
+    elsewhere = {
+        cap_fold_key(CAP_SOURCE, SENDER, "YJ-404"): "110105001001001"
+    }  # not a grid of this district
     assert "no alert known" in refused(bare, district, elsewhere.get)
 
 
@@ -311,7 +318,7 @@ def test_known_places_ask_the_index_first_and_stay_bounded(district):
         update = edited(UPDATE_XML, "YJ-2026-0815-002", f"YJ-U{n}")
         places.learn(normalise(cap_envelope(update), district, LATER))
     assert len(places) == 2
-    assert places(f"cap:{SENDER}:YJ-U0") is None
-    assert places(f"cap:{SENDER}:YJ-U2") == "990101003002004"
+    assert places(cap_fold_key(CAP_SOURCE, SENDER, "YJ-U0")) is None
+    assert places(cap_fold_key(CAP_SOURCE, SENDER, "YJ-U2")) == "990101003002004"
     places.learn(normalise(sensor(), district, LATER))  # not CAP: not remembered
     assert len(places) == 2

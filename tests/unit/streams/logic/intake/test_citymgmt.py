@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from routing.geo import wgs84_to_gcj02
+from routing.provenance import natural_key
 from schemas.envelope import (
     CITYMGMT_CASE,
 )
@@ -19,7 +20,6 @@ from streams.logic.intake import (
 )
 from tests.support.envelopes import (
     LATER,
-    WHEN,
     citymgmt,
     refused,
 )
@@ -28,12 +28,13 @@ from tests.support.envelopes import (
 def test_citymgmt_case_normalises(district):
     report = normalise(citymgmt(), district, LATER)
     assert report.category == "manhole_cover"
-    assert report.id == str(uuid.uuid5(REPORT_ID_NAMESPACE, "citymgmt:CG20261126000123"))
+    key = natural_key("citymgmt", "urn:gridhub:citymgmt", "CG20261126000123")
+    assert report.id == str(uuid.uuid5(REPORT_ID_NAMESPACE, key))
     assert report.external_ref == "CG20261126000123"
     assert report.grid_code == "990101001001001"
     assert report.source_type == CITYMGMT_CASE
     assert report.occurred_at == datetime(2026, 11, 26, 0, 40, tzinfo=UTC)
-    assert report.received_at == WHEN
+    assert report.received_at == LATER  # the hub's time; the sender's is occurred_at
     assert report.reporter is not None and report.reporter.name == "监督员 张三"
     assert report.attributes == {
         "case_number": "CG20261126000123",

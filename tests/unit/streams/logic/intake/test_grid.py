@@ -29,7 +29,8 @@ def test_grid_code_report_normalises(district):
         GRID[:12],
         GRID[:9],
     )
-    assert report.received_at == WHEN  # the event's time, not the record's
+    assert report.received_at == LATER  # the hub's time (the record's), not the sender's
+    assert report.occurred_at == WHEN  # the sender's, an hour old: kept
 
 
 def test_location_is_located_in_its_grid(district):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from routing.provenance import natural_key
 from schemas.cases import Priority
 from streams.logic.intake import (
     derived_report_id,
@@ -26,7 +27,7 @@ def test_sensor_alarm_normalises(district):
     assert report.grid_code == "990101002001003"
     assert report.external_ref is None
     assert report.attributes == {
-        "fold_key": "sensor:gas-0042",
+        "fold_key": natural_key("sensor", "urn:iot:gas", "gas-0042"),
         "device_id": "gas-0042",
         "metric": "gas_ppm",
         "reading": 1250.0,

@@ -1,9 +1,9 @@
 """The duty office's parts of a case — tasks, extensions, supervision orders — and
-assessment's clock on the case row (first dispatch, due_by, deferrals); the audit
-log of personal-data reads.
+assessment's clock on the case row (first dispatch, due_by, deferrals). The
+phone searches are audited in the one ``audit_log`` (revision 0005).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07
 """
 
@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -85,27 +84,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", "no", name="pk_case_orders"),
     )
     op.create_index("ix_case_orders_state_reply_by", "case_orders", ["state", "reply_by"])
-    op.create_table(
-        "audit_log",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("time", TZ, nullable=False),
-        sa.Column("actor", sa.String(), nullable=False),
-        sa.Column("role", sa.String(length=32), nullable=False),
-        sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column("target", sa.Text(), nullable=False),
-        sa.Column(
-            "detail",
-            sa.JSON().with_variant(postgresql.JSONB(), "postgresql"),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
-    )
-    op.create_index("ix_audit_log_time", "audit_log", ["time"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_audit_log_time", table_name="audit_log")
-    op.drop_table("audit_log")
     op.drop_index("ix_case_orders_state_reply_by", table_name="case_orders")
     op.drop_table("case_orders")
     op.drop_index("ix_case_extensions_state", table_name="case_extensions")

@@ -210,9 +210,10 @@ async function loadScorecards() {
     const names = level === "street" ? streetNames() : communityNames();
     clear(document.getElementById("area-table")).append(table(areas, [
       ["rank", (_r, i) => String(i + 1)], [level, (r) => names.get(r[level]) || r[level]],
-      ["due", (r) => num(r.due)], ["closed_n", (r) => num(r.closed)],
+      ["due", (r) => num(r.due)], ["deferred", (r) => num(r.deferred)], ["closed_n", (r) => num(r.closed)],
       ["on_time_rate", (r) => pct(r.on_time_rate)], ["closure_rate", (r) => pct(r.closure_rate)],
-      ["rework_rate", (r) => pct(r.rework_rate)], ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
+      ["rework_rate", (r) => pct(r.rework_rate)], ["extension_rate", (r) => pct(r.extension_rate)],
+      ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
     ], "area-scores"));
   } catch (err) {
     clear(document.getElementById("area-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));

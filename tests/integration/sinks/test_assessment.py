@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import Engine
 
 from routing.district import District
+from schemas.periods import PeriodKind, period_of
 from sinks.assessment import area_indicators, department_indicators, grid_worker_indicators
+from sinks.public import SCORECARD_FIELDS, PublicFigures
 from sinks.writer import CaseProjectionWriter
 from tests.integration.sinks.histories import END, START, A, B, load
 from tests.support.duty import CO, LEAD, Desk, joint_story
@@ -90,13 +93,15 @@ def test_grid_worker_indicators(loaded):
     gw1 = {k: v for k, v in rows["gw-1"].items() if k != "labels"}
     gw2 = {k: v for k, v in rows["gw-2"].items() if k != "labels"}
     assert gw1 == {
-        "grid_worker": "gw-1",
+        "principal_id": "gw-1",
+        "grid_worker": "gw-1",  # no such principal here: named by its id
         "reports": 4,  # c1 c2 c6 c7 (c5 and c9 were reported before)
         "verifications": 4,  # c1, c2 fail, c2 pass, c5
         "verifications_passed": 3,
         "verification_pass_rate": 0.75,
     }
     assert gw2 == {
+        "principal_id": "gw-2",
         "grid_worker": "gw-2",
         "reports": 3,  # c3 c4 and the second report of c1
         "verifications": 1,
@@ -150,7 +155,7 @@ def test_area_indicators_credit_the_street_and_community_of_each_case(loaded):
 # -- joint cases, extensions, deferrals, rework (through the real case logic) -------
 
 
-def test_per_task_figures_extension_rate_and_the_deferred_denominator(engine):
+def _duty_history(engine: Engine) -> None:
     """Three cases of 城管 (chengguan): the joint case of the closing note (住建
     returns its part, 公安 does it, 城管 gets two more days and closes in time), a
     case deferred (缓办) and still open, and a case closed late after a rework —
@@ -171,6 +176,9 @@ def test_per_task_figures_extension_rate_and_the_deferred_denominator(engine):
     assert late.case.closed_at > first_due and late.case.due_by == first_due
     CaseProjectionWriter(engine).write([*joint.events, *deferred.events, *late.events])
 
+
+def test_per_task_figures_extension_rate_and_the_deferred_denominator(engine):
+    _duty_history(engine)
     period = (WHEN - timedelta(days=1), WHEN + timedelta(days=30))
     rows = {r["department"]: r for r in department_indicators(engine, *period)}
     assert set(rows) == {LEAD, CO, "gongan"}
@@ -217,3 +225,50 @@ def test_per_task_figures_extension_rate_and_the_deferred_denominator(engine):
     }
     assert rows[LEAD]["labels"]["extension_rate"] == "延期率"
     assert rows[LEAD]["labels"]["deferred"] == "缓办数"
+
+
+# Counts that add up: each case is due by one lead and lies in one street, each
+# task belongs to one department and one case.
+_ADDITIVE = (
+    "dispatched",
+    "due",
+    "deferred",
+    "closed",
+    "closed_on_time",
+    "tasks",
+    "tasks_due",
+    "tasks_done",
+    "tasks_done_on_time",
+    "tasks_returned",
+    "tasks_extended",
+)
+
+
+def test_the_public_scorecards_and_the_areas_read_the_same_computation(engine):
+    """One computation: the public scorecards show the leaders' per-department
+    figures as they are (缓办 and 延期率 included), and the street and community
+    rows count the same cases and tasks, credited by place."""
+    _duty_history(engine)
+    period = period_of(PeriodKind.QUARTER, WHEN.date(), "Asia/Shanghai")
+    depts = {r["department"]: r for r in department_indicators(engine, period.start, period.end)}
+    cards = PublicFigures(engine, ["garbage", "illegal_construction"]).scorecards(period)
+    by_key = {card["key"]: card for card in cards["departments"]}
+    assert set(by_key) == set(depts) == {LEAD, CO, "gongan"}
+    for code, row in depts.items():
+        assert {f: by_key[code][f] for f in SCORECARD_FIELDS} == {
+            f: row[f] for f in SCORECARD_FIELDS
+        }, code
+    assert (by_key[LEAD]["deferred"], by_key[LEAD]["on_time_rate"]) == (1, 0.5)
+    assert by_key[LEAD]["extension_rate"] == 0.3333  # 延期率 on the public card
+    assert by_key["gongan"]["extension_rate"] == 0.0
+
+    for level in ("street", "community"):
+        areas = area_indicators(engine, period.start, period.end, level)
+        totals = {f: sum(r[f] for r in areas) for f in _ADDITIVE}
+        assert totals == {f: sum(r[f] for r in depts.values()) for f in _ADDITIVE}, level
+        assert totals["deferred"] == 1 and totals["tasks_extended"] == 1
+    streets = {card["key"]: card for card in cards["streets"]}
+    for row in area_indicators(engine, period.start, period.end, "street"):
+        assert {f: streets[row["street"]][f] for f in SCORECARD_FIELDS} == {
+            f: row[f] for f in SCORECARD_FIELDS
+        }

@@ -196,9 +196,11 @@ class DeliveryAdmin(Protocol):
 
 
 class BriefReader(Protocol):
-    """``sinks.queries.BriefQueries``: the daily brief of one local day, read now."""
+    """``sinks.queries.BriefQueries``: the brief of one local day, week or month, read now."""
 
     def daily_brief(self, day: date, tz: str, names: BriefNames) -> Brief: ...
+
+    def period_brief(self, period: Period, names: BriefNames) -> Brief: ...
 
 
 class ServiceRequestReader(Protocol):

@@ -27,10 +27,11 @@ from sqlalchemy import (
     select,
 )
 
+from schemas.periods import Period
 from schemas.reports import shown_reporter
 from sinks import worklists
 from sinks.brief_files import hotspot_alerts
-from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds
+from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds, period_brief
 from sinks.case_rows import LIKE_ESCAPE, case_out, has_department, like_literal
 from sinks.models import case_events, cases, principals, reports
 from sinks.outbox_models import inbox
@@ -252,8 +253,8 @@ class CaseQueries:
 
 
 class BriefQueries:
-    """The daily brief of one local day, built now from the projection, with the
-    hotspot alerts the duty office was told of that day (its inbox)."""
+    """The daily, weekly or monthly brief, built now from the projection, with the
+    hotspot alerts the duty office was told of in that span (its inbox)."""
 
     def __init__(self, engine: Engine, recipient: str = "duty_office") -> None:
         self.engine = engine
@@ -263,6 +264,10 @@ class BriefQueries:
         start, end = day_bounds(day, tz)
         hotspots = hotspot_alerts(self.engine, start, end, self.recipient)
         return daily_brief(self.engine, day, tz, hotspots=hotspots, names=names)
+
+    def period_brief(self, period: Period, names: BriefNames) -> Brief:
+        hotspots = hotspot_alerts(self.engine, period.start, period.end, self.recipient)
+        return period_brief(self.engine, period, hotspots=hotspots, names=names)
 
 
 def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElement[bool]:

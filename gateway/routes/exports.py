@@ -33,6 +33,7 @@ from gateway.ports import BriefReader
 from gateway.routes.cases import CODE_PATTERN
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from schemas.cases import CaseState, Priority, SlaState
+from schemas.periods import PeriodKind, period_of
 from sinks.brief_files import render_pdf
 from sinks.briefs import DEFAULT_TZ, BriefNames, render_html
 from sinks.briefs import render_markdown as brief_markdown
@@ -206,6 +207,7 @@ def export_cases(
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 BriefFormat = Literal["html", "pdf", "md", "json"]
+BriefSpan = Literal["day", "week", "month"]
 _MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
@@ -216,7 +218,10 @@ _MEDIA_TYPES = {
 
 @router.get(
     "/briefs/{day}",
-    summary="The daily brief of one local day, rendered now (HTML, PDF, Markdown or JSON)",
+    summary=(
+        "The brief of one local day, or of the week or month it falls in, rendered now "
+        "(HTML, PDF, Markdown or JSON)"
+    ),
     response_class=Response,
     responses={
         **AUTH_ERRORS,
@@ -233,6 +238,9 @@ async def brief(
     token: Centre,
     day: Annotated[date, Path(description="the local calendar day, YYYY-MM-DD")],
     format: Annotated[BriefFormat, Query(description="html, pdf, md or json")] = "html",  # noqa: A002
+    period: Annotated[
+        BriefSpan, Query(description="day; or week (Monday first) or month containing the day")
+    ] = "day",
     tz: Annotated[
         str, Query(pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$", description="IANA time zone")
     ] = DEFAULT_TZ,
@@ -248,9 +256,13 @@ async def brief(
         raise invalid_fields([(("query", "tz"), "unknown time zone", tz)]) from exc
     briefs = _briefs(deps)
     names = _names(deps)
+    span = None if period == "day" else period_of(PeriodKind(period), day, tz)
 
     def build() -> bytes:
-        made = briefs.daily_brief(day, tz, names)
+        if span is None:
+            made = briefs.daily_brief(day, tz, names)
+        else:
+            made = briefs.period_brief(span, names)
         if format == "pdf":
             return render_pdf(made)
         if format == "md":
@@ -263,7 +275,8 @@ async def brief(
     headers = {"Cache-Control": "no-store"}
     if download or format == "pdf":
         disposition = "attachment" if download else "inline"
-        headers["Content-Disposition"] = f'{disposition}; filename="brief-{day}.{format}"'
+        name = f"brief-{day}" if span is None else f"brief-{span.label}"
+        headers["Content-Disposition"] = f'{disposition}; filename="{name}.{format}"'
     if format == "html":  # a document from data: nothing in it may run
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return Response(body, media_type=_MEDIA_TYPES[format], headers=headers)

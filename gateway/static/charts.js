@@ -12,10 +12,13 @@ export function barChart(values, labels, title, { width = 640, height = 230, col
   const h = height - pad.t - pad.b;
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "chart" });
   root.append(svg("title", {}, title));
-  for (const tick of [0, 0.5, 1]) {
-    const y = pad.t + h - tick * h;
+  // Counts get whole-number ticks only: no "0.5 cases" on the axis.
+  const whole = values.every(Number.isInteger);
+  const ticks = [...new Set(whole ? [0, Math.round(max / 2), max] : [0, max / 2, max])];
+  for (const tick of ticks) {
+    const y = pad.t + h - (tick / max) * h;
     root.append(svg("line", { x1: pad.l, x2: width - pad.r, y1: y, y2: y, stroke: tick ? "#e3e8ef" : "#889" }));
-    root.append(svg("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end", class: "axis" }, String(Math.round(max * tick * 10) / 10)));
+    root.append(svg("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end", class: "axis" }, String(Math.round(tick * 10) / 10)));
   }
   values.forEach((v, i) => {
     const bh = (v / max) * h;

@@ -21,6 +21,7 @@ addStrings({
     weeks_chart: "每周新增案件柱状图", dept_chart: "各部门{x}排名条形图", gw_chart: "网格员上报数条形图",
     hot_map: "热点网格分布图（颜色越深案件越多）", indicator: "排名指标", period: "统计周期", p_today: "今日",
     p_7: "近7天", p_30: "近30天", p_90: "近90天", briefs: "每日简报与导出", brief_day: "简报日期",
+    brief_span: "简报周期", span_day: "日报", span_week: "周报（该日所在周）", span_month: "月报（该日所在月）",
     download_html: "下载 HTML", download_pdf: "下载 PDF", export_csv: "导出案件 CSV（所选周期）",
     downloaded: "已下载", brief_of: "{d} 简报摘要", new_cases: "新增", closed_cases: "结案", overdue_cases: "逾期未结",
     by_category: "按类别", by_street: "按街道", updated_at: "更新于 {t}", week_of: "{d} 起", no_data: "暂无数据",
@@ -43,7 +44,8 @@ addStrings({
     dept_chart: "Bar chart of departments ranked by {x}", gw_chart: "Bar chart of reports per grid worker",
     hot_map: "Map of hotspot grids (darker: more cases)", indicator: "Rank by", period: "Period",
     p_today: "Today", p_7: "7 days", p_30: "30 days", p_90: "90 days", briefs: "Daily brief and exports",
-    brief_day: "Brief of", download_html: "Download HTML", download_pdf: "Download PDF",
+    brief_day: "Brief of", brief_span: "Span", span_day: "Day", span_week: "Week of the day",
+    span_month: "Month of the day", download_html: "Download HTML", download_pdf: "Download PDF",
     export_csv: "Export cases as CSV (chosen period)", downloaded: "Downloaded", brief_of: "Brief of {d}",
     new_cases: "New", closed_cases: "Closed", overdue_cases: "Overdue", by_category: "By category",
     by_street: "By street", updated_at: "Updated {t}", week_of: "from {d}", no_data: "No data yet",
@@ -266,13 +268,20 @@ function lines(part, kind) {
   return part[kind].map((l) => el("li", {}, `${kind === "by_category" ? catName(l.code) || l.name : l.name} · ${l.count}`));
 }
 
+// The brief of the chosen day, or of the week or month it falls in.
+function briefPath(day, format, download = false) {
+  const params = new URLSearchParams({ format, period: document.getElementById("brief-span").value });
+  if (download) params.set("download", "true");
+  return `/api/v1/briefs/${day}?${params}`;
+}
+
 async function loadBrief() {
   const day = document.getElementById("brief-day").value;
   const box = clear(document.getElementById("brief-summary"));
   if (!day) return;
   try {
-    const brief = (await api(`/api/v1/briefs/${day}?format=json`)).data;
-    box.append(el("h3", {}, t("brief_of").replace("{d}", day)),
+    const brief = (await api(briefPath(day, "json"))).data;
+    box.append(el("h3", {}, t("brief_of").replace("{d}", brief.label)),
       el("div", { class: "tiles" }, ...[["new_cases", brief.new], ["closed_cases", brief.closed], ["overdue_cases", brief.overdue]].map(([key, part]) =>
         el("div", { class: "tile" }, el("div", { class: "muted" }, t(key)), el("div", { class: "n" }, String(part.total)),
           el("ul", { class: "list small" }, lines(part, "by_category")), el("ul", { class: "list small" }, lines(part, "by_street"))))));
@@ -332,14 +341,15 @@ function init() {
   document.getElementById("period").addEventListener("change", loadScorecards);
   document.getElementById("area-level").addEventListener("change", loadScorecards);
   document.getElementById("brief-day").addEventListener("change", loadBrief);
+  document.getElementById("brief-span").addEventListener("change", loadBrief);
   document.getElementById("brief-form").addEventListener("submit", (e) => { e.preventDefault(); loadBrief(); });
   document.getElementById("brief-html").addEventListener("click", () => {
     const day = document.getElementById("brief-day").value;
-    save(`/api/v1/briefs/${day}?format=html&download=true`, `brief-${day}.html`);
+    save(briefPath(day, "html", true), `brief-${day}.html`);
   });
   document.getElementById("brief-pdf").addEventListener("click", () => {
     const day = document.getElementById("brief-day").value;
-    save(`/api/v1/briefs/${day}?format=pdf&download=true`, `brief-${day}.pdf`);
+    save(briefPath(day, "pdf", true), `brief-${day}.pdf`);
   });
   document.getElementById("export-csv").addEventListener("click", () => {
     const { start: since, end: until } = period();

@@ -60,7 +60,11 @@ def test_reports_page_draws_charts(live_gateway, phone, screenshot) -> None:
     page.locator("#hotmap svg.gridmap path").first.wait_for(state="attached")
     assert page.locator("#hotmap svg.gridmap path").count() == 24  # demo district grids
     assert page.get_by_text("今日新增").is_visible()
+    axis = page.locator("#trend svg.chart text.axis").all_text_contents()
+    assert "1" in axis and "0.5" not in axis  # case counts have whole-number ticks
     screenshot(page, "reports-empty")
+    page.locator("#brief-span").select_option("week")  # the week the chosen day falls in
+    page.locator("#brief-summary h3", has_text="-W").wait_for()
     page.get_by_role("button", name="English").click()
     page.get_by_role("heading", name="Today at a glance").wait_for()
     page.locator("#tiles", has_text="New today").wait_for()

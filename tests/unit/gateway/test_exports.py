@@ -150,6 +150,34 @@ def test_brief_in_every_format(client: TestClient, auth: TokenFactory) -> None:
     assert other_day.json()["new"]["total"] == 0 and other_day.json()["hotspots"] == []
 
 
+@pytest.mark.usefixtures("seeded")
+def test_the_week_and_the_month_of_a_day(client: TestClient, auth: TokenFactory) -> None:
+    leader = auth("leader")
+    wednesday = "2025-03-05"  # the seeded cases came on Monday 3 March
+    week = client.get(
+        f"/api/v1/briefs/{wednesday}", params={"format": "json", "period": "week"}, headers=leader
+    ).json()
+    assert (week["kind"], week["label"]) == ("week", "2025-W10")
+    assert week["new"]["total"] == 2 and week["closed"]["total"] == 1
+    assert [h["alert_id"] for h in week["hotspots"]] == ["hotspot:1"]
+
+    month = client.get(
+        f"/api/v1/briefs/{wednesday}", params={"format": "md", "period": "month"}, headers=leader
+    )
+    assert month.text.startswith("# 每月简报 2025-03")
+    pdf = client.get(
+        f"/api/v1/briefs/{wednesday}", params={"format": "pdf", "period": "month"}, headers=leader
+    )
+    assert 'filename="brief-2025-03.pdf"' in pdf.headers["content-disposition"]
+
+    next_week = client.get(
+        "/api/v1/briefs/2025-03-10", params={"format": "json", "period": "week"}, headers=leader
+    ).json()
+    assert next_week["new"]["total"] == 0
+    bad = client.get(f"/api/v1/briefs/{wednesday}", params={"period": "year"}, headers=leader)
+    assert bad.status_code == 422
+
+
 def test_brief_roles_and_validation(client: TestClient, auth: TokenFactory) -> None:
     assert client.get(f"/api/v1/briefs/{DAY}", headers=auth("operator")).status_code == 200
     for role, scope in (("department", "huanbao"), ("grid_worker", None)):

@@ -188,3 +188,6 @@ System = Annotated[TokenInfo, Depends(require_roles(SYSTEM))]
 Admin = Annotated[TokenInfo, Depends(require_roles(ADMIN))]
 Leader = Annotated[TokenInfo, Depends(require_roles(LEADER))]
 Anonymous = Depends(anonymous_reader)
+# The dependencies of every door that needs no token (Open311 reads, /public/ and
+# its API, a reporter's feedback link): each request counted per client address.
+PUBLIC_READ = [Anonymous]

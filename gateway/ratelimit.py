@@ -3,9 +3,10 @@
 - per principal, by role (:data:`DEFAULT_LIMITS`: people 20 requests a second
   on average with bursts of 60 — a dashboard loads some 30 figures at once —
   systems more), once the token is verified;
-- per client IP for anonymous reads (Open311, ``/public/``) and for failed
-  sign-ins: an IP over its failed-auth budget gets 429 before its token is even
-  looked up, so guessing tokens costs no database queries;
+- per client IP for anonymous reads (Open311, ``/public/`` and its API, a
+  reporter's feedback link) and for failed sign-ins: an IP over its failed-auth
+  budget gets 429 before its token is even looked up, so guessing tokens costs
+  no database queries;
 - an upload quota per principal and day (files and bytes);
 - a cap on concurrent SSE streams per principal (:class:`StreamSlots`).
 
@@ -48,7 +49,9 @@ DEFAULT_LIMITS: Mapping[str, str] = {
     "leader": "60/3 seconds;1200/minute",
     "admin": "60/3 seconds;1200/minute",
     "system": "200/second;6000/minute",
-    ANONYMOUS: "5/second;60/minute",
+    # A visit to /public/ is the page and four reads at once, a language switch
+    # four more: bursts of 20, but no paging through history (120 a minute).
+    ANONYMOUS: "20/2 seconds;120/minute",
     FAILED_AUTH: "10/minute;100/hour",
 }
 DEFAULT_UPLOAD_FILES_PER_DAY = 200

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -103,14 +104,29 @@ def create_changelog_topics(settings: Settings, app: faust.App) -> list[str]:
 
 
 def scope_check(settings: Settings) -> ScopeCheck:
-    """The check of a new principal's scope against the district (schemas.policy)."""
-    district = load_district(settings)
-    grids = district.grids.codes()
-    departments = frozenset(district.departments)
+    """The check of a new principal's scope against the district (schemas.policy):
+    the district's files with the grids and rules imported since (``gridhub grids
+    import``), read when the first scope is checked."""
+    district: list[District] = []
+
+    def current() -> District:
+        if not district:
+            loaded = load_district(settings)
+            try:
+                district_sync(settings, engine(settings), loaded).apply_new()
+            except Exception as exc:  # no database (yet): the files alone
+                logging.getLogger(__name__).warning("imported district data not read: %s", exc)
+            district.append(loaded)
+        return district[0]
 
     def check(role: str, scope: str | None) -> None:
+        now = current()
         problem = scope_problem(
-            role, scope, grids=grids, departments=departments, dev=settings.env == "dev"
+            role,
+            scope,
+            grids=now.grids.codes(),
+            departments=frozenset(now.departments),
+            dev=settings.env == "dev",
         )
         if problem is not None:
             raise ValueError(problem)
@@ -319,7 +335,6 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
 
     settings.require("gateway")
     db = engine(settings)
-    district = load_district(settings)
     kafka = settings.kafka_security.aiokafka()
     store = token_store(settings)
     revocations = Revocations()
@@ -329,6 +344,7 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         upload_bytes_per_day=settings.upload_bytes_per_day,
         sse_streams=settings.sse_streams_per_principal,
     )
+    district = load_district(settings)
     deps = GatewayDeps(
         queries=CaseQueries(db),
         # Remembered tokens, kept honest by the revocation followers below.
@@ -362,13 +378,13 @@ def gateway_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
         briefs=BriefQueries(db),
         service_requests=ServiceRequestQueries(db),
         subscriptions=SubscriptionStore(db, secret_box(settings), url_policy(settings)),
-        audit=AuditLog(db),
         public=PublicFigures(db, lambda: [c.code for c in district.taxonomy if c.public]),
         feedback=FeedbackStore(db),
         deliveries=Redelivery(db),
         district_sync=district_sync(settings, db, district),
         inbox_marker=Outbox(db),
         feedback_secret=settings.feedback_secret.get_secret_value(),
+        audit=AuditLog(db),
         rate_limits=(
             RateLimits(policy, settings.rate_limit_storage, rate_limit_share(settings))
             if settings.rate_limits_enabled

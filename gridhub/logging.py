@@ -8,8 +8,9 @@ the request's W3C trace id, the worker's stages bind the record they handle.
 (and any handler added later) can use ``%(trace_id)s`` and friends.
 
 No secret reaches a log line: :class:`RedactSecrets` masks bearer tokens
-(``gh_...``), ``Authorization`` values and ``api_key``/``token``/``secret``/
-``password`` parameters in every record before it is formatted — uvicorn's
+(``gh_...``), ``Authorization`` values, ``api_key``/``token``/``secret``/
+``password`` parameters and the token of a feedback link (``/f/{token}``,
+``/api/v1/feedback/{token}``) in every record before it is formatted — uvicorn's
 access log writes each request's path with its query string.
 
 The configuration is a ``logging.config.dictConfig`` dict, because both servers
@@ -56,6 +57,8 @@ _SECRETS = (
         re.compile(r"(?i)\b(api_key|access_token|token|secret|password|passwd)=([^&\s\"']+)"),
         r"\1=[REDACTED]",
     ),
+    # a reporter's feedback link: the path is the credential
+    (re.compile(r"(/f/|/api/v1/feedback/)[A-Za-z0-9_.\-]+"), r"\1[REDACTED]"),
     # passwords in URLs (database, broker)
     (re.compile(r"(://[^/\s:@]+:)[^@\s/]+@"), r"\1[REDACTED]@"),
 )

@@ -221,7 +221,9 @@ class Settings(BaseSettings):
 
     # -- feedback links for reporters (signed by the worker, read by the gateway) --
     feedback_secret: SecretStr = Field(
-        default=SecretStr(DEV_SECRET), description="signs reporters' feedback links (/f/{token})"
+        default=SecretStr(DEV_SECRET),
+        description="key of reporters' feedback links (/f/{token}): the worker signs them, "
+        "the gateway checks them",
     )
     feedback_link_days: int = Field(
         default=30, ge=1, le=366, description="how long a feedback link works"
@@ -332,7 +334,8 @@ class Settings(BaseSettings):
     def require(self, *components: Component) -> None:
         """Refuse to run ``components`` without what they need outside dev: the
         gateway and the token commands a token pepper, the gateway and the worker
-        a webhook key, a feedback-link key and an authenticated Kafka (SASL, or TLS with a client
+        a webhook key, the feedback links' key (the worker signs them, the gateway
+        checks them) and an authenticated Kafka (SASL, or TLS with a client
         certificate) with its credentials. Raises ``ValueError`` naming each."""
         if self.env == "dev":
             return
@@ -341,7 +344,7 @@ class Settings(BaseSettings):
             needs["GRIDHUB_TOKEN_SECRET"] = self.token_secret
         if {"gateway", "worker", "webhooks"} & set(components):
             needs["GRIDHUB_WEBHOOK_SECRET"] = self.webhook_secret
-        if {"gateway", "worker"} & set(components):  # the worker signs links, the gateway checks
+        if {"gateway", "worker"} & set(components):
             needs["GRIDHUB_FEEDBACK_SECRET"] = self.feedback_secret
         problems = []
         for name, secret in needs.items():

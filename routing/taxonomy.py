@@ -27,8 +27,9 @@ class Category:
     default_priority: Priority
     dedup_radius_m: float = DEFAULT_DEDUP_RADIUS_M
     keywords: tuple[str, ...] = ()
-    # Whether its cases may be shown to anyone (Open311 reads, /public/): only
-    # when the district says so; disputes, police and domestic matters never.
+    # Whether its cases may be shown to anyone (Open311 reads, /public/, the
+    # bulletin): only when the district says so; disputes, police and domestic
+    # matters never.
     public: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -64,13 +65,14 @@ def _category(entry: Mapping[str, Any], where: str) -> Category:
         default_priority=L.priority(entry.get("default_priority"), "default_priority", where),
         dedup_radius_m=L.number(entry, "dedup_radius_m", where, DEFAULT_DEDUP_RADIUS_M),
         keywords=L.text_list(entry.get("keywords"), "keywords", where),
-        public=_flag(entry.get("public", False), "public", where),
+        public=_flag(entry, "public", where),
     )
 
 
-def _flag(value: object, name: str, where: str) -> bool:
+def _flag(entry: Mapping[str, Any], key: str, where: str) -> bool:
+    value = entry.get(key, False)  # private unless the district says otherwise
     if not isinstance(value, bool):
-        raise ValueError(f"{where}: `{name}` must be true or false, not {value!r}")
+        raise ValueError(f"{where}: `{key}` must be true or false, not {value!r}")
     return value
 
 

@@ -1,8 +1,8 @@
 """Read queries behind Open311 GeoReport v2 (``/open311/v2/``): a service request is a case.
 
 Rows are plain dicts with the case columns Open311 needs, its ``source`` and
-its first report's ``description`` — which the gateway shows only for requests
-filed through Open311 itself, masked (:mod:`schemas.public`). Nothing personal
+its first report's ``description`` — which public reads never show (no free
+text, :mod:`schemas.publicdata`). Nothing personal
 (reporter name, phone) and no operator's words (rejection reasons) are read:
 these are public reads (DESIGN.md §8), and only of the categories the caller
 passes as public. Datetimes are aware UTC ``datetime`` objects.

@@ -270,18 +270,6 @@ class BriefQueries:
         return period_brief(self.engine, period, hotspots=hotspots, names=names)
 
 
-def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElement[bool]:
-    """Messages to any of ``recipients`` and, with ``reports_by``, to the reporters of
-    the reports that submitter sent (``reporter:<report id>``)."""
-    targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
-    if reports_by is not None:
-        own = select(literal("reporter:") + reports.c.id).where(
-            reports.c.submitted_by == reports_by
-        )
-        targets.append(inbox.c.recipient.in_(own))
-    return or_(*targets)
-
-
 def _name_actors(conn: Connection, timeline: list[dict[str, Any]]) -> None:
     """Add ``actor_name``: the display name of the principal an actor
     (``<role>:<principal id>``) names; the actor itself stays the identity."""
@@ -294,6 +282,18 @@ def _name_actors(conn: Connection, timeline: list[dict[str, Any]]) -> None:
     }
     for entry in timeline:
         entry["actor_name"] = names.get(str(entry["actor"]).partition(":")[2])
+
+
+def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElement[bool]:
+    """Messages to any of ``recipients`` and, with ``reports_by``, to the reporters of
+    the reports that submitter sent (``reporter:<report id>``)."""
+    targets: list[ColumnElement[bool]] = [inbox.c.recipient.in_(list(recipients))]
+    if reports_by is not None:
+        own = select(literal("reporter:") + reports.c.id).where(
+            reports.c.submitted_by == reports_by
+        )
+        targets.append(inbox.c.recipient.in_(own))
+    return or_(*targets)
 
 
 def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:

@@ -10,8 +10,8 @@
   case is live (open, dispatched, in progress, resolved awaiting verification),
   ``closed`` once it is closed, rejected or merged, with ``status_notes`` saying
   which (never an operator's reason). What is public follows
-  :mod:`schemas.public`: the reporter's text only for requests filed through
-  Open311, masked; the location coarsened to about 100 m.
+  :mod:`schemas.publicdata`: no free text (a reporter's or an operator's), the
+  location snapped to about 100 m.
 
 Refusals raise :class:`~gateway.open311.render.Open311Error`: 400, or 404 for a
 ``service_code`` we do not have.
@@ -35,7 +35,7 @@ from gateway.open311.services import ATTRIBUTE_CODES
 from gateway.ports import DistrictData
 from routing.provenance import FUTURE_SKEW
 from schemas.envelope import describe_validation_error
-from schemas.public import coarsen, public_text
+from schemas.publicdata import snap_point
 from schemas.reports import GRID_CODE_PATTERN, MAX_DESCRIPTION, ReportSubmission
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -303,8 +303,8 @@ def status_notes(case: Mapping[str, Any], agency: str | None) -> str:
             return "已处置，待现场核查 (resolved, awaiting on-site verification)"
         case "closed":
             return "已核查结案 (verified and closed)"
-        case "rejected":
-            return "不予立案 (not taken up)"
+        case "rejected":  # the operator's reason is free text: not for public reads
+            return "不予立案 (rejected)"
         case "merged":
             into = case.get("merged_into")
             return f"重复事项，已并入 {into} (duplicate of service request {into})"
@@ -312,11 +312,11 @@ def status_notes(case: Mapping[str, Any], agency: str | None) -> str:
 
 
 def service_request(
-    case: Mapping[str, Any], district: DistrictData, tz: ZoneInfo, open311_source: str
+    case: Mapping[str, Any], district: DistrictData, tz: ZoneInfo
 ) -> dict[str, Any]:
-    """A case (``sinks.open311`` row) as a GeoReport v2 service request, as the
-    public may see it: the description only of a request filed through Open311
-    (``open311_source``), masked; the location coarsened."""
+    """A case (``sinks.open311`` row, of a public category) as a GeoReport v2
+    service request, as the public may see it: no free text, the location
+    snapped to about 100 m."""
     code = str(case.get("category"))
     category = district.taxonomy.get(code)
     lead = case.get("lead_department")
@@ -329,8 +329,8 @@ def service_request(
     )
     location = case.get("location") or {}
     lat, lon = location.get("lat"), location.get("lon")
-    if lat is not None and lon is not None:
-        lat, lon = coarsen(float(lat), float(lon))
+    if lat is not None and lon is not None:  # no finer than ~100 m in public (DESIGN.md §8)
+        lat, lon = snap_point(float(lat), float(lon))
     state = str(case.get("state"))
     closed = state in CLOSED_STATES
     updated = case.get("closed_at") if closed and case.get("closed_at") else case.get("updated_at")
@@ -340,9 +340,7 @@ def service_request(
         "status_notes": status_notes(case, agency),
         "service_name": category.name_zh if category is not None else code,
         "service_code": code,
-        "description": public_text(
-            case.get("description"), from_public_door=case.get("source") == open311_source
-        ),
+        "description": None,  # reporters' free text is never public (DESIGN.md §8)
         "agency_responsible": agency,
         "service_notice": f"优先级 {case.get('priority')} (priority)"
         if case.get("priority")

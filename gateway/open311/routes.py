@@ -3,7 +3,8 @@ definitions, requests, tokens — one route per resource, its format (``json`` o
 ``xml``) a path parameter, every answer rendered by :func:`~gateway.open311.render.render`.
 
 Reads are public (DESIGN.md §8) and show only what is public by policy
-(categories flagged public in the taxonomy; see :mod:`schemas.public`), limited
+(categories flagged public in the taxonomy, no free text, places snapped to
+about 100 m: :mod:`schemas.publicdata`), limited
 per client address. ``POST requests`` needs an ``api_key`` in the form body (as
 GeoReport v2 clients send it; one in the URL is refused, so it never reaches an
 access log): a GridHub token of role ``open311`` — a key that can file requests
@@ -31,7 +32,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from gateway import intake
-from gateway.auth import Anonymous, signed_in
+from gateway.auth import PUBLIC_READ, signed_in
 from gateway.cloudevents_http import media_type
 from gateway.deps import Deps, GatewayDeps
 from gateway.open311 import docs, requests, services
@@ -85,7 +86,6 @@ class Open311Route(APIRoute):
 
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
-PUBLIC_READ = [Anonymous]  # the public reads: counted per client address
 
 FormatPath = Annotated[Format, Path(description="json or xml")]
 Jurisdiction = Annotated[
@@ -305,7 +305,7 @@ def get_requests(
     return render(
         format,
         "service_requests",
-        [requests.service_request(case, deps.district, tz, deps.open311_source) for case in found],
+        [requests.service_request(case, deps.district, tz) for case in found],
     )
 
 
@@ -326,7 +326,7 @@ def get_request(
     case = _reader(deps).get(service_request_id, public=_public_categories(deps))
     if case is None:
         raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
-    request = requests.service_request(case, deps.district, _tz(deps), deps.open311_source)
+    request = requests.service_request(case, deps.district, _tz(deps))
     return render(format, "service_requests", [request])
 
 

@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.auth import Anonymous
+from gateway.auth import PUBLIC_READ
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut
 from gateway.publisher import PublishError
@@ -41,9 +41,9 @@ from schemas.publicdata import RATEABLE_STATES, plain_status, street_of_area
 
 log = logging.getLogger(__name__)
 
-# A reporter's link, no token: counted per client address like every anonymous read.
-router = APIRouter(tags=["feedback"], dependencies=[Anonymous])
-api = APIRouter(prefix="/api/v1/feedback", tags=["feedback"])
+# The link is the credential: no token, but each request counted per client address.
+router = APIRouter(tags=["feedback"], dependencies=PUBLIC_READ)
+api = APIRouter(prefix="/api/v1/feedback", tags=["feedback"], dependencies=PUBLIC_READ)
 
 Token = Annotated[str, Path(min_length=10, max_length=MAX_TOKEN, pattern=r"^[A-Za-z0-9_.-]+$")]
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

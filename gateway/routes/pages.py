@@ -16,6 +16,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from gateway.auth import PUBLIC_READ
+
 STATIC_DIR = Path(__file__).parents[1] / "static"
 STATIC_PATH = "/static"
 PAGES = {
@@ -25,6 +27,9 @@ PAGES = {
     "reports": "reports.html",
     "public": "public.html",
 }
+# Pages for anyone, counted per client address like the reads behind them; the
+# others are shells that sign in with a token for every figure they show.
+ANONYMOUS_PAGES = frozenset({"public"})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
@@ -48,7 +53,13 @@ def _page(name: str, filename: str) -> None:
     async def redirect() -> RedirectResponse:
         return RedirectResponse(f"/{name}/", status_code=308)
 
-    router.add_api_route(f"/{name}/", page, methods=["GET"], name=f"page_{name}")
+    router.add_api_route(
+        f"/{name}/",
+        page,
+        methods=["GET"],
+        name=f"page_{name}",
+        dependencies=PUBLIC_READ if name in ANONYMOUS_PAGES else None,
+    )
     router.add_api_route(f"/{name}", redirect, methods=["GET"], name=f"page_{name}_redirect")
 
 

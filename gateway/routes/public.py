@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
-from gateway.auth import Anonymous
+from gateway.auth import PUBLIC_READ
 from gateway.deps import Deps, GatewayDeps
 from gateway.errors import ErrorOut, invalid_fields
 from gateway.ports import PublicReader
@@ -28,8 +28,7 @@ from schemas.periods import Period, PeriodKind, period_of
 from sinks.briefs import BriefNames
 from sinks.bulletin import render_bulletin
 
-# Anonymous reads, counted per client address (DESIGN.md §8).
-router = APIRouter(prefix="/api/v1/public", tags=["public"], dependencies=[Anonymous])
+router = APIRouter(prefix="/api/v1/public", tags=["public"], dependencies=PUBLIC_READ)
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "public figures are not available here"}

@@ -40,10 +40,10 @@ for _command in (
     publish,
     report,
     simulate,
+    principal,
     dlq,
     grids,
     rules,
-    principal,
 ):
     main.add_command(_command)
 main.add_command(principal, name="user")  # the same verbs, for those who say "user"

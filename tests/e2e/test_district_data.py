@@ -179,6 +179,9 @@ def test_the_loop_on_another_district_and_its_data_loaded_live(
     wait_until(gateway_has_it, WAIT, "the gateway to take grids version 1")
     features = http.get("/api/v1/grids", headers=operator).json()["features"]
     assert "990202002002009" in {f["properties"]["code"] for f in features}
+    # A grid worker may now be given the new grid (the token command reads the imports).
+    newcomer = bearer(cli_token(env.env, "grid_worker", "e2e-gw-new", "990202002002009"))
+    assert http.get("/api/v1/me/profile", headers=newcomer).status_code == 200
     now_placed = report(point.x, point.y)
     assert now_placed.status_code == 202, now_placed.text
 

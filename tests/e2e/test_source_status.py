@@ -36,7 +36,8 @@ def test_citymgmt_hears_every_status_of_its_case_in_order(
     url = receiver.url("/citymgmt", Behaviour(fail_first=1, fail_status=503))
     env = hub_env(postgres_url)
     env.env["GRIDHUB_WEBHOOK_SECRET"] = SECRET
-    env.env["GRIDHUB_WEBHOOK_SUBSCRIPTIONS"] = json.dumps({f"system:{CITYMGMT}": url})
+    pattern = f"system:{CITYMGMT}"
+    env.env["GRIDHUB_WEBHOOK_SUBSCRIPTIONS"] = json.dumps({pattern: url})
     upgrade(postgres_url)
     operator = {"Authorization": f"Bearer {cli_token(env.env, 'operator', 'e2e-op')}"}
     shizheng = {"Authorization": f"Bearer {cli_token(env.env, 'department', 'sz', 'shizheng')}"}
@@ -75,8 +76,9 @@ def test_citymgmt_hears_every_status_of_its_case_in_order(
         producer.close()
 
     def case_id() -> str | None:
-        report_id = citymgmt_report_id(CITYMGMT, number)
-        answer = http.get(f"/api/v1/reports/{report_id}", headers=operator)
+        answer = http.get(
+            f"/api/v1/reports/{citymgmt_report_id(CITYMGMT, number)}", headers=operator
+        )
         return answer.json().get("case_id") if answer.status_code == 200 else None
 
     cid = wait_until(case_id, WAIT, "the 数字城管 case")
@@ -105,9 +107,9 @@ def test_citymgmt_hears_every_status_of_its_case_in_order(
 
     got = wait_until(delivered, WAIT, "every change of the case at the platform's receiver")
     bodies = [orjson.loads(r.body) for r in got]
-    # Standard Webhooks, with the secret the settings' subscription derives for the platform
-    secret = settings_secret(SECRET, f"system:{CITYMGMT}")
-    assert all(verify(secret, r.body, r.headers) for r in got)
+    own_secret = settings_secret(SECRET, pattern)  # this receiver's, not the others'
+    for r in got:
+        verify(own_secret, r.body, r.headers)  # Standard Webhooks: raises if not signed
     assert [b["data"]["version"] for b in bodies] == [e["version"] for e in timeline]
     assert {b["data"]["external_ref"] for b in bodies} == {number}
     codes = [b["data"]["source_status"]["code"] for b in bodies]

@@ -294,8 +294,7 @@ def test_cap_and_open311(hub_env, postgres_url, running):
     assert request["service_request_id"] == request_id
     assert request["service_code"] == "illegal_parking"
     assert request["status"] == "open"
-    # A system's request (the hotline's words): not the public's to read.
-    assert request["description"] is None
+    assert request["description"] is None  # a reporter's text is never public
     assert request["requested_datetime"].endswith("+08:00")
     root: Element = SafeET.fromstring(http.get(f"/open311/v2/requests/{request_id}.xml").content)
     assert root.tag == "service_requests"
@@ -305,9 +304,11 @@ def test_cap_and_open311(hub_env, postgres_url, running):
     assert case["reports"][0]["reporter"] == {"name": "李 四", "phone": "13900000000"}
     listed = http.get("/open311/v2/requests.json?service_code=illegal_parking").json()
     assert [r["service_request_id"] for r in listed] == [request_id]
-    # The rejected CAP case is a closed request; the reason (someone's words) is not shown.
+    # The rejected CAP case is a closed request; the sender's reason is free text,
+    # which public reads do not carry.
     [cap_request] = http.get(f"/open311/v2/requests/{case_id_of(rejected)}.json").json()
     assert cap_request["status"] == "closed"
+    assert cap_request["status_notes"] == "不予立案 (rejected)"
     assert "降雨结束" not in cap_request["status_notes"]
 
 

@@ -27,7 +27,7 @@ SCRAM = {
     "GRIDHUB_KAFKA_SASL_PASSWORD": "Wq5vR8mK2zT9xL4pN7cB1dF6gH3jS0aE",
     "GRIDHUB_TOKEN_SECRET": "Jq3vP0x9LrT7mW2kZ8sA5dF1gH4yU6nB",
     "GRIDHUB_WEBHOOK_SECRET": "Vb8nM2qL5tR9wX3zK7pD1fG6hJ4sA0cE",
-    "GRIDHUB_FEEDBACK_SECRET": "Hc4tY7uI0oP3aS6dF9gJ2kL5zX8cV1bN",
+    "GRIDHUB_FEEDBACK_SECRET": "Hs4kW9pQ2vN7xB3mT8rL1cZ6dF5gJ0yA",
 }
 
 
@@ -112,6 +112,9 @@ def test_l7_metrics_and_docs_are_not_on_the_api_port(hub: Attacked, client: Test
         ({"GRIDHUB_TOKEN_SECRET": "dev-only-insecure-secret"}, "TOKEN_SECRET"),
         ({"GRIDHUB_TOKEN_SECRET": "k7Qz" * 3}, "shorter"),
         ({"GRIDHUB_WEBHOOK_SECRET": ""}, "WEBHOOK_SECRET is empty"),
+        ({"GRIDHUB_FEEDBACK_SECRET": "CHANGE-ME"}, "placeholder"),
+        ({"GRIDHUB_FEEDBACK_SECRET": "dev-only-insecure-secret"}, "FEEDBACK_SECRET"),
+        ({"GRIDHUB_FEEDBACK_SECRET": "k7Qz" * 3}, "FEEDBACK_SECRET is shorter"),
         ({"GRIDHUB_KAFKA_SASL_PASSWORD": "example-password-0000000000000000"}, "placeholder"),
     ],
 )
@@ -126,14 +129,25 @@ def test_l8_placeholder_secrets_refuse_to_start(
 
 def test_l8_what_each_process_needs_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDHUB_ENV", "prod")
-    for name in ("GRIDHUB_TOKEN_SECRET", "GRIDHUB_WEBHOOK_SECRET", "GRIDHUB_KAFKA_BOOTSTRAP"):
+    for name in (
+        "GRIDHUB_TOKEN_SECRET",
+        "GRIDHUB_WEBHOOK_SECRET",
+        "GRIDHUB_FEEDBACK_SECRET",
+        "GRIDHUB_KAFKA_BOOTSTRAP",
+    ):
         monkeypatch.delenv(name, raising=False)
     bare = Settings()  # the migration job: nothing of this needed
     with pytest.raises(ValueError, match="TOKEN_SECRET") as gateway:
         bare.require("gateway")
     assert "WEBHOOK_SECRET" in str(gateway.value) and "Kafka" in str(gateway.value)
-    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+    assert "FEEDBACK_SECRET" in str(gateway.value)  # the gateway checks feedback links
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET") as worker:
         bare.require("worker")
+    assert "FEEDBACK_SECRET" in str(worker.value)  # the worker signs them
+    assert "TOKEN_SECRET" not in str(worker.value)  # and verifies no token
+    with pytest.raises(ValueError) as tokens:
+        bare.require("tokens")
+    assert "FEEDBACK_SECRET" not in str(tokens.value)  # the token commands sign no link
     monkeypatch.setenv("GRIDHUB_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     with pytest.raises(ValueError, match="username and password"):
         Settings().require("worker")

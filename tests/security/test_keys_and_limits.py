@@ -5,13 +5,16 @@ failed sign-ins, concurrent streams, uploads; always 429 with Retry-After."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from gateway.ratelimit import LimitPolicy, RateLimits
 from gridhub.logging import RedactSecrets
+from schemas.feedback import issue_token
 from tests.support.images import make_png
 from tests.support.security import Attacked, attacked
 from tests.support.served import Server
@@ -61,6 +64,62 @@ def test_m6_secrets_never_reach_a_log_line() -> None:
         record = logging.LogRecord("x", logging.INFO, __file__, 1, text, None, None)
         RedactSecrets().filter(record)
         assert token not in record.getMessage() and "s3cr3t" not in record.getMessage()
+
+
+def test_m6_feedback_links_never_reach_a_log_line() -> None:
+    """A feedback link's token is the reporter's credential, as a bearer token is
+    the caller's: the access log keeps the route, not the token."""
+    link = issue_token("a-key-of-the-hub", "rep-a1", datetime.now(UTC) + timedelta(days=30))
+    for path in (f"/f/{link}", f"/api/v1/feedback/{link}", f"/api/v1/feedback/{link}?lang=en"):
+        record = logging.LogRecord(
+            "uvicorn.access",
+            logging.INFO,
+            __file__,
+            1,
+            '%s - "%s %s HTTP/1.1" %d',
+            ("127.0.0.1:39130", "GET", path, 200),
+            None,
+        )
+        RedactSecrets().filter(record)
+        line = record.getMessage()
+        assert link not in line and "[REDACTED]" in line, line
+        assert path.split(link)[0] in line  # which door was used stays readable
+    sent = f"您反映的问题已处理，请评价：https://hub.district.example/f/{link} 回复T退订"
+    record = logging.LogRecord("sinks.sms", logging.WARNING, __file__, 1, sent, None, None)
+    RedactSecrets().filter(record)
+    assert link not in record.getMessage()  # nor the worker's line about an SMS
+
+
+# Every door that needs no token; the forged link is answered 404 while it lasts.
+ANONYMOUS_DOORS = (
+    "/public/",
+    "/api/v1/public/names",
+    "/api/v1/public/scorecards",
+    "/open311/v2/requests.json",
+    "/f/{link}",
+    "/api/v1/feedback/{link}",
+)
+
+
+@pytest.mark.parametrize("door", ANONYMOUS_DOORS)
+def test_m8_anonymous_doors_are_limited_per_address(tmp_path: Path, door: str) -> None:
+    """A flood from one address through any door without a token meets the
+    production limit (bursts of 20, 120 a minute): 429 with Retry-After, for
+    every such door of that address, while another address is still served."""
+    hub = attacked(tmp_path, rate_limits=RateLimits())
+    forged = issue_token("not-the-hubs-key", "rep-a1", datetime.now(UTC) + timedelta(days=1))
+    url = door.format(link=forged)
+    with TestClient(hub.app) as client:
+        codes = [client.get(url).status_code for _ in range(130)]
+        assert 429 not in codes[:20], codes[:20]  # a visit's burst goes through
+        assert codes[-1] == 429, codes[-10:]  # 120 a minute at most, however slow the box
+        flooded = client.get(url)
+        assert flooded.status_code == 429 and int(flooded.headers["Retry-After"]) >= 1
+        for other in ANONYMOUS_DOORS:  # one budget per address, whichever door
+            assert client.get(other.format(link=forged)).status_code == 429, other
+    with TestClient(hub.app, client=("198.51.100.7", 50000)) as neighbour:
+        assert neighbour.get(url).status_code != 429
+    hub.engine.dispose()
 
 
 def test_m8_each_role_has_a_limit_that_limits(tmp_path: Path) -> None:

@@ -11,12 +11,14 @@ business, tested with the route."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
+from schemas.feedback import issue_token
 from tests.support.security import attacked
 from tests.support.seeded_gateway import CASE_A
 
@@ -57,6 +59,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/orders"): CENTRE_OR_DEPT,  # a department: its own orders
     ("GET", "/api/v1/extensions"): CENTRE_OR_DEPT,  # a department: its own requests
     ("GET", "/api/v1/search"): CENTRE_OR_DEPT,  # by phone: operators only, audited
+    # Not discovery: the SLA calendar and district data in force, read by the
+    # console after sign-in (DESIGN.md §8 lists the doors without a token).
     ("GET", "/api/v1/meta"): SIGNED_IN,
     ("GET", "/api/v1/categories"): SIGNED_IN,
     ("GET", "/api/v1/grids"): SIGNED_IN,
@@ -68,6 +72,16 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/stats/grid-workers"): CENTRE,
     ("GET", "/api/v1/stats/areas"): CENTRE,
     ("GET", "/api/v1/stats/windows"): CENTRE,
+    # 三公开: the public figures, for anyone (counted per address).
+    ("GET", "/api/v1/public/names"): EVERYONE,
+    ("GET", "/api/v1/public/scorecards"): EVERYONE,
+    ("GET", "/api/v1/public/counts"): EVERYONE,
+    ("GET", "/api/v1/public/stories"): EVERYONE,
+    ("GET", "/api/v1/public/bulletin.pdf"): EVERYONE,
+    # A reporter's feedback link: the signed token in the path is the credential,
+    # a bearer token neither needed nor used (test_feedback_links_answer_to_the_link).
+    ("GET", "/api/v1/feedback/{token}"): EVERYONE,
+    ("POST", "/api/v1/feedback/{token}"): EVERYONE,
     ("GET", "/api/v1/exports/cases.csv"): CENTRE_OR_DEPT,
     ("GET", "/api/v1/briefs/{day}"): CENTRE,
     ("POST", "/api/v1/events"): frozenset({SYS, ADMIN}),
@@ -87,14 +101,6 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/admin/deliveries/{kind}"): frozenset({ADMIN}),
     ("POST", "/api/v1/admin/deliveries/{kind}/{delivery_id}/resend"): frozenset({ADMIN}),
     ("GET", "/api/v1/audit"): frozenset({LEAD, ADMIN}),
-    # public figures and a reporter's own feedback link: no token, counted per address
-    ("GET", "/api/v1/public/names"): EVERYONE,
-    ("GET", "/api/v1/public/scorecards"): EVERYONE,
-    ("GET", "/api/v1/public/counts"): EVERYONE,
-    ("GET", "/api/v1/public/stories"): EVERYONE,
-    ("GET", "/api/v1/public/bulletin.pdf"): EVERYONE,
-    ("GET", "/api/v1/feedback/{token}"): EVERYONE,
-    ("POST", "/api/v1/feedback/{token}"): EVERYONE,
     ("GET", "/healthz"): EVERYONE,
     ("GET", "/readyz"): EVERYONE,
     ("GET", "/schemas/"): EVERYONE,
@@ -111,12 +117,17 @@ PATH_VALUES = {
     "service_request_id": CASE_A,
     "token": "rep-a1",
     "subscription_id": "s-1",
-    "kind": "webhook",
-    "delivery_id": "d-1",
-    "notification_id": "n-1",
     "name": "report",
+    "notification_id": "n-1",
+    "kind": "webhook",
+    "delivery_id": "1",
 }
+# Pages outside the OpenAPI document: the ones anyone may open, and the shells
+# that hold no data (each figure on them is an /api/v1 call with a token).
+PAGES = ("/public/", "/f/{token}", "/m/", "/console/", "/d/", "/reports/")
 OPEN311_POST = ("POST", "/open311/v2/requests.{format}")
+# A link for a real report, signed with a key that is not the hub's.
+FORGED_LINK = issue_token("not-the-hubs-key", "rep-a1", datetime.now(UTC) + timedelta(days=30))
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +138,14 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     tokens = {role: hub.token(role, SCOPES.get(role)) for role in CALLERS if role != ANON}
     revoked, record = hub.record(OPER)
     hub.store.revoke(record.id)
-    return {"app": app, "tokens": tokens, "revoked": revoked, "openapi": app.openapi()}
+    link = issue_token(hub.deps.feedback_secret, "rep-a1", datetime.now(UTC) + timedelta(days=30))
+    return {
+        "app": app,
+        "tokens": tokens,
+        "revoked": revoked,
+        "openapi": app.openapi(),
+        "link": link,
+    }
 
 
 def operations(doc: dict[str, object]) -> set[tuple[str, str]]:
@@ -173,3 +191,28 @@ def test_each_cell_is_allowed_or_refused_as_designed(matrix, method: str, path: 
             if status not in (401, 403):
                 wrong.append(f"revoked: {status}")
     assert wrong == [], f"{method} {path}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_open_for_anyone_and_hold_no_data(matrix, page: str) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(matrix["app"]) as client:
+        answer = client.get(page.format(token=FORGED_LINK))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert "Content-Security-Policy" in answer.headers
+
+
+def test_feedback_links_answer_to_the_link_not_to_a_bearer(matrix) -> None:  # type: ignore[no-untyped-def]
+    """A forged or unknown link is 404 whoever calls — an admin's token opens no
+    one's feedback — and a valid link works with no token at all."""
+    with TestClient(matrix["app"]) as client:
+        for caller in CALLERS:
+            token = matrix["tokens"].get(caller)
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            for method, body in (("GET", None), ("POST", {"score": 1})):
+                answer = client.request(
+                    method, f"/api/v1/feedback/{FORGED_LINK}", json=body, headers=headers
+                )
+                assert answer.status_code == 404, (caller, method, answer.status_code)
+        valid = client.get(f"/api/v1/feedback/{matrix['link']}")
+        assert valid.status_code == 200, valid.text
+        assert valid.json()["status"]["en"]  # the case in plain words

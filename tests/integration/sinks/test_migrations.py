@@ -108,9 +108,9 @@ def test_concurrent_upgrades_are_serialised(db_url: str) -> None:
 
 
 def test_tokens_become_principals_and_unique_names_become_ids(db_url: str) -> None:
-    """0004: each token its own principal; what joined on a name that one token
+    """0005: each token its own principal; what joined on a name that one token
     had joins on that principal's id; a name two tokens share stays a name."""
-    upgrade(db_url, "0003")
+    upgrade(db_url, "0004")
     engine = make_engine(db_url)
     try:
         with engine.begin() as conn:

@@ -214,8 +214,8 @@ def test_the_compose_settings_load_as_prod(
         "DB_APP_PASSWORD": "pw",
         "GRIDHUB_TOKEN_SECRET": "Jq3vP0x9LrT7mW2kZ8sA5dF1gH4yU6nB",
         "GRIDHUB_WEBHOOK_SECRET": "Vb8nM2qL5tR9wX3zK7pD1fG6hJ4sA0cE",
+        "GRIDHUB_FEEDBACK_SECRET": "Hs4kW9pQ2vN7xB3mT8rL1cZ6dF5gJ0yA",
         "KAFKA_GATEWAY_PASSWORD": "Wq5vR8mK2zT9xL4pN7cB1dF6gH3jS0aE",
-        "GRIDHUB_FEEDBACK_SECRET": "Hc4tY7uI0oP3aS6dF9gJ2kL5zX8cV1bN",
     }
     for key, value in app_environment(compose, "gateway").items():
         expanded = _INTERPOLATION.sub(lambda m: values.get(m.group(1), ""), value)

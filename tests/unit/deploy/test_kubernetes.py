@@ -213,7 +213,7 @@ def test_every_gridhub_variable_is_a_setting_and_prod_loads(
     for key, value in config.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("GRIDHUB_TOKEN_SECRET", "Jq3vP0x9LrT7mW2kZ8sA5dF1gH4yU6nB")
-    monkeypatch.setenv("GRIDHUB_FEEDBACK_SECRET", "Hc4tY7uI0oP3aS6dF9gJ2kL5zX8cV1bN")
+    monkeypatch.setenv("GRIDHUB_FEEDBACK_SECRET", "Hs4kW9pQ2vN7xB3mT8rL1cZ6dF5gJ0yA")
     settings = Settings()
     assert settings.env == "prod"
     kafka = named("Kafka", "gridhub")["metadata"]["name"]

@@ -149,6 +149,7 @@ class TestCaseDetail:
                 "chengguan",
                 ["accept", "return", "request_extension", "comment"],
             ),
+            # A co-department: accept, resolve and return act on its own task only.
             (
                 "case-a",
                 "department",

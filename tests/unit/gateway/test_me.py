@@ -137,7 +137,7 @@ def test_a_grid_worker_marks_inbox_messages_read(
         )
     Outbox(engine).accept(
         [
-            _note(5, "reporter:rep-a1"),  # an answer to a report that principal filed
+            _note(5, "reporter:rep-a1"),  # an answer to a report grid-worker-1 filed
             _note(7, f"grid_worker:{principal.principal_id}"),
             _note(8, "department:chengguan"),
         ],
@@ -155,3 +155,5 @@ def test_a_grid_worker_marks_inbox_messages_read(
     assert ops.post(f"{INBOX}/n-8/read", headers=worker).status_code == 404
     other = auth("grid_worker", name="grid-worker-2")
     assert ops.post(f"{INBOX}/n-5/read", headers=other).status_code == 404
+    namesake = auth("grid_worker", name="grid-worker-1")  # another principal, same name
+    assert ops.post(f"{INBOX}/n-7/read", headers=namesake).status_code == 404

@@ -52,9 +52,8 @@ def test_a_submission_becomes_its_report(district: District) -> None:
         GRID[:9],
     )
     assert report.description == "井盖缺失"
-    # The hub's clock: received when the hub got it; the sender's time is when it happened.
-    assert report.received_at == WHEN + timedelta(hours=1)
-    assert report.occurred_at == WHEN
+    assert report.received_at == WHEN + timedelta(hours=1)  # the hub's time, SLA clocks' too
+    assert report.occurred_at == WHEN  # the sender's own time, an hour old: kept
     assert report.submitted_by == "王网格"
     assert report.attributes == {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}
     assert report_key(report) == GRID[:12].encode()

@@ -22,7 +22,7 @@ from gateway.open311.requests import (
     submission,
 )
 from routing.district import District
-from schemas.public import coarsen
+from schemas.publicdata import snap_point
 from tests.support.demo_district import GRID, INSIDE, OTHER_GRID
 
 NOW = datetime(2026, 8, 15, 6, 30, tzinfo=UTC)
@@ -209,11 +209,11 @@ def test_a_case_as_a_service_request(district: District) -> None:
         "updated_at": NOW + timedelta(hours=1),
         "resolve_by": NOW + timedelta(days=1),
     }
+    # Even a request filed through Open311 itself: its text stays out of public reads.
     request = service_request(
-        {**case, "description": "井盖丢了，王五 13912345678", "source": "urn:gridhub:mobile"},
+        {**case, "description": "井盖丢了，王五 13912345678", "source": OPEN311_SOURCE},
         district,
         ZoneInfo("Asia/Shanghai"),
-        OPEN311_SOURCE,
     )
     assert request["service_request_id"] == "990101001001-c1"
     assert request["status"] == "open"
@@ -223,22 +223,21 @@ def test_a_case_as_a_service_request(district: District) -> None:
     assert request["requested_datetime"] == "2026-08-15T14:30:00+08:00"
     assert request["expected_datetime"] == "2026-08-16T14:30:00+08:00"
     assert request["address"] == "东园社区第1网格, 东园社区, 示范街道"
-    # Public by policy: the location to about 100 m, no text from another door.
-    assert (request["lat"], request["long"]) == coarsen(39.902, 116.383)
+    # public reads: a point no finer than ~100 m, no free text
+    assert (request["lat"], request["long"]) == snap_point(39.902, 116.383)
+    assert abs(request["lat"] - 39.902) < 0.001 and abs(request["long"] - 116.383) < 0.0012
     assert request["description"] is None
-    from_open311 = service_request(
-        {**case, "description": "井盖丢了，王五 13912345678", "source": OPEN311_SOURCE},
+    rejected = service_request(
+        {**case, "state": "rejected", "reason": "张三说不是问题", "description": "13912345678"},
         district,
         ZoneInfo("UTC"),
-        OPEN311_SOURCE,
     )
-    assert from_open311["description"] == "井盖丢了，王五 139＊＊＊＊＊＊78"
+    assert rejected["status_notes"] == "不予立案 (rejected)" and rejected["description"] is None
 
     merged = service_request(
         {**case, "state": "merged", "merged_into": "990101001001-c0", "closed_at": NOW},
         district,
         ZoneInfo("UTC"),
-        OPEN311_SOURCE,
     )
     assert merged["status"] == "closed" and merged["expected_datetime"] is None
     assert "990101001001-c0" in merged["status_notes"]

@@ -25,7 +25,7 @@ from routing.district import District
 from schemas import trace
 from schemas.cases import CaseState
 from schemas.envelope import REPORT_SUBMITTED
-from schemas.public import coarsen
+from schemas.publicdata import snap_point
 from schemas.reports import Report
 from sinks.tokens import TokenStore
 from tests.support.demo_district import GRID, INSIDE, OTHER_GRID, seed_case
@@ -513,12 +513,12 @@ def test_get_requests_shape_and_status_mapping(client: TestClient, seeded: dict[
     assert dispatched["service_code"] == "manhole_cover"
     assert dispatched["service_name"] == "井盖破损缺失"
     assert dispatched["agency_responsible"] == "区市政市容管理委员会"
-    assert dispatched["description"] is None  # a grid worker's words are not public
+    assert dispatched["description"] is None  # the reporter's text is not public
     assert dispatched["address_id"] == GRID
     assert dispatched["address"] == "东园社区第1网格, 东园社区, 示范街道"
-    assert (dispatched["lat"], dispatched["long"]) == coarsen(39.902, 116.383)
+    assert (dispatched["lat"], dispatched["long"]) == snap_point(39.902, 116.383)
     assert dispatched["expected_datetime"] and W3C.match(dispatched["expected_datetime"])
-    assert "不属于受理范围" not in by_id["990101001001-reje"]["status_notes"]  # an operator's
+    assert by_id["990101001001-reje"]["status_notes"] == "不予立案 (rejected)"  # no free text
     assert "990101001001-disp" in by_id["990101001001-merg"]["status_notes"]
     assert "核查" in by_id["990101001001-reso"]["status_notes"]
     assert by_id["990101001001-clos"]["expected_datetime"] is None

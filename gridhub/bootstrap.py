@@ -153,7 +153,8 @@ def rate_limit_share(settings: Settings) -> int:
 
 
 def url_policy(settings: Settings) -> UrlPolicy:
-    """Where webhooks may go: anywhere in dev; https to public addresses otherwise."""
+    """Where webhooks, group robots and the SMS provider may be sent to: anywhere in
+    dev; https to public addresses otherwise."""
     return UrlPolicy(
         dev=settings.env == "dev", allowed_hosts=frozenset(settings.webhook_allowed_hosts)
     )
@@ -275,7 +276,7 @@ def channel_ports(settings: Settings, db: Engine) -> ChannelPorts:
     from sinks.sms import HttpSmsProvider, ReportContacts, SmsChannel
     from streams.config import ChannelPorts
 
-    channels: dict[str, Channel] = {"robot": RobotChannel()}
+    channels: dict[str, Channel] = {"robot": RobotChannel(policy=url_policy(settings))}
     if settings.smtp_host:
         channels["email"] = SmtpChannel(
             settings.smtp_host,
@@ -286,6 +287,8 @@ def channel_ports(settings: Settings, db: Engine) -> ChannelPorts:
             password=settings.smtp_password.get_secret_value(),
         )
     if settings.sms_url:
+        # The provider's URL is checked like a webhook's (https, public) outside dev.
+        url_policy(settings).check(settings.sms_url)
         provider = HttpSmsProvider(
             settings.sms_url, settings.sms_api_key.get_secret_value(), sign=settings.sms_sign
         )

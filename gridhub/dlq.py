@@ -14,8 +14,9 @@ offset they came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -74,13 +75,20 @@ class DeadLetter:
         }
 
 
-def _consumer(bootstrap: str) -> KafkaConsumer:
-    return KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+# ``security``: the hub's Kafka security block as kafka-python keywords
+# (``Settings.kafka_security.kafka_python()``): outside dev the broker wants them.
+Security = Mapping[str, Any] | None
 
 
-def read(bootstrap: str, topic: str) -> Iterator[DeadLetter]:
+def _consumer(bootstrap: str, security: Security) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **(security or {})
+    )
+
+
+def read(bootstrap: str, topic: str, *, security: Security = None) -> Iterator[DeadLetter]:
     """Every record on ``topic`` up to its current end, partition by partition."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(bootstrap, security)
     try:
         found = consumer.partitions_for_topic(topic)
         if found is None:
@@ -101,7 +109,7 @@ def read(bootstrap: str, topic: str) -> Iterator[DeadLetter]:
         consumer.close()
 
 
-def _original_value(bootstrap: str, letter: DeadLetter) -> bytes | None:
+def _original_value(bootstrap: str, letter: DeadLetter, security: Security) -> bytes | None:
     """The uncut value of a dead letter whose copy was cut for size."""
     topic = letter.header("gridhub-original-topic")
     partition, offset = (
@@ -110,7 +118,7 @@ def _original_value(bootstrap: str, letter: DeadLetter) -> bytes | None:
     )
     if not (topic and partition and offset):
         return letter.value
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(bootstrap, security)
     try:
         tp = TopicPartition(topic, int(partition))
         consumer.assign([tp])
@@ -146,23 +154,26 @@ def redrive(
     *,
     fixes: dict[tuple[int, int], bytes] | None = None,
     producer: KafkaProducer | None = None,
+    security: Security = None,
 ) -> RedriveResult:
     """Send the dead letters ``choose`` picks back to ``intake_topic``, each with
     its fix from ``fixes`` (by partition, offset) when one is given; waits for
     the broker to confirm every send."""
     fixes = fixes or {}
     own = producer is None
-    producer = producer or KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = producer or KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", **(security or {})
+    )
     result = RedriveResult()
     try:
         futures = []
-        for letter in read(bootstrap, dlq_topic):
+        for letter in read(bootstrap, dlq_topic, security=security):
             if not choose(letter):
                 continue
             value = fixes.get((letter.partition, letter.offset))
             if value is None:
                 truncated = letter.header("gridhub-value-truncated") == "true"
-                value = _original_value(bootstrap, letter) if truncated else letter.value
+                value = _original_value(bootstrap, letter, security) if truncated else letter.value
             key, value, headers = redrive_record(letter, value)
             futures.append(producer.send(intake_topic, key=key, value=value, headers=headers))
             result.sent.append(letter.where)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -34,14 +35,17 @@ def replay(
     sink: CaseSink,
     batch_size: int = 2000,
     progress: Callable[[ReplayStats, int], None] | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> ReplayStats:
-    """Write every case event on ``topic`` up to its current end through ``sink``."""
+    """Write every case event on ``topic`` up to its current end through ``sink``;
+    ``security``: the hub's Kafka security block as kafka-python keywords."""
     started = time.monotonic()
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         group_id=None,
         max_poll_records=batch_size,
+        **(security or {}),
     )
     stats = ReplayStats()
     try:

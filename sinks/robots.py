@@ -8,17 +8,24 @@ Both answer ``{"errcode": 0, "errmsg": "ok"}`` when the message is posted. A
 frequency-limit code (WeCom 45009, DingTalk 130101), HTTP 429 or 5xx, a timeout
 or a dropped connection is retried; any other error code is dead at once (a
 wrong key stays wrong).
+
+A robot's URL comes from the notify rules, so it passes the same check against
+server-side request forgery as a webhook's (:class:`sinks.urls.UrlPolicy`): https
+and a public address outside dev, resolved at send time and connected to at the
+address checked. A refused URL is dead at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from sinks.channels import ChannelDelivery
-from sinks.webhooks import Attempt, Outcome
+from sinks.urls import UrlPolicy, UrlRefused
+from sinks.webhooks import Attempt, Outcome, pinned
 
 RATE_LIMITED_CODES = frozenset({45009, 130101})
 
@@ -40,6 +47,7 @@ class RobotChannel:
     timeout: float = 5.0
     client: httpx.AsyncClient | None = None
     name: str = field(default="robot")
+    policy: UrlPolicy = field(default_factory=UrlPolicy)
 
     def _client(self) -> httpx.AsyncClient:
         if self.client is None:
@@ -48,7 +56,16 @@ class RobotChannel:
 
     async def send(self, delivery: ChannelDelivery) -> Attempt:
         try:
-            answer = await self._client().post(delivery.target, json=robot_body(delivery))
+            addresses = await asyncio.to_thread(self.policy.resolve, delivery.target)
+        except UrlRefused as exc:
+            return Attempt(Outcome.REFUSED, f"URL refused: {exc}")
+        target, host, extensions = (
+            pinned(delivery.target, addresses[0]) if addresses else (delivery.target, {}, {})
+        )
+        try:
+            answer = await self._client().post(
+                target, json=robot_body(delivery), headers=host, extensions=extensions
+            )
         except httpx.TimeoutException:
             return Attempt(Outcome.RETRY, f"timeout after {self.timeout}s")
         except httpx.TransportError as exc:

@@ -24,7 +24,8 @@ def list_(as_json: bool) -> None:
 
     settings = Settings()
     count = 0
-    for letter in read(settings.bootstrap, settings.topics.intake_dlq):
+    security = settings.kafka_security.kafka_python()
+    for letter in read(settings.bootstrap, settings.topics.intake_dlq, security=security):
         count += 1
         row = letter.summary()
         if as_json:
@@ -73,6 +74,7 @@ def redrive(
         settings.topics.intake,
         picker(positions, reason_contains, every),
         fixes=fixes,
+        security=settings.kafka_security.kafka_python(),
     )
     for where in result.sent:
         click.echo(f"redriven {where}")

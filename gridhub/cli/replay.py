@@ -29,6 +29,7 @@ def replay(database_url: str | None) -> None:
         settings.topics.case_events,
         CaseProjectionWriter(make_engine(url)),
         progress=print_progress,
+        security=settings.kafka_security.kafka_python(),
     )
     click.echo(
         f"\nreplayed {stats.events} case events ({stats.skipped} skipped) "

@@ -1,7 +1,8 @@
 """M7, L1 — webhooks: a secret per subscription (no receiver can sign for
 another), the timestamp inside the signature (no replay), https only and no
 internal address outside dev — checked when made and again when sent (DNS
-rebinding) — and nothing of a receiver's answer kept."""
+rebinding) — and nothing of a receiver's answer kept. Group robots and the SMS
+provider are sent to under the same URL rule."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from gridhub.bootstrap import channel_ports
+from gridhub.settings import Settings
+from routing.notify import NotifyRule, NotifyRules
 from schemas.alerts import Notification
+from sinks.channels import ChannelLimits, ChannelOutbox, ChannelSender
 from sinks.db import make_engine, upgrade
 from sinks.outbox import Outbox
+from sinks.robots import RobotChannel
 from sinks.secretbox import SecretBox
 from sinks.subscriptions import DbSubscriptions, SubscriptionStore, webhook_subscriptions
-from sinks.urls import UrlPolicy
+from sinks.urls import UrlPolicy, UrlRefused
 from sinks.webhooks import TIMESTAMP_HEADER, Outcome, WebhookConfig, WebhookSender, verify
 from tests.fixtures.receiver import Behaviour, Receiver, receiver_fixture  # noqa: F401
 from tests.support.gateway import WEBHOOK_KEY
@@ -177,3 +184,36 @@ def test_m7_secrets_are_sealed_in_the_database(engine: Engine) -> None:
     assert BOX.open(stored["secret"]) == made.secret
     with pytest.raises(ValueError):
         SecretBox("another-key-of-thirty-two-chars!!").open(stored["secret"])
+
+
+async def test_l1_a_group_robot_url_that_resolves_inside_is_dead_unsent(
+    engine: Engine, receiver: Receiver
+) -> None:
+    """A robot's URL comes from the notify rules: outside dev it is checked like a
+    webhook's when sent, so a name resolving to 127.0.0.1 reaches nothing."""
+    policy = UrlPolicy(dev=False, resolver=lambda host, port: ["127.0.0.1"])
+    url = "https://robot.example/cgi-bin/webhook/send?key=k"
+    routing = NotifyRules((NotifyRule(("duty_office",), (), "robot", (url,), "wecom"),))
+    outbox = ChannelOutbox(engine)
+    [delivery] = outbox.accept([note("duty_office")], routing.targets)
+    robots = RobotChannel(policy=policy)
+    limits = ChannelLimits(rate_per_second=100, burst=10, max_attempts=3, base_delay=0.0)
+    sender = ChannelSender({"robot": robots}, outbox, {"robot": limits})
+    try:
+        assert await sender.deliver(delivery) is Outcome.DEAD
+    finally:
+        await robots.aclose()
+    [dead] = outbox.rows(status="dead")
+    assert "127.0.0.1" in dead["last_error"] and "loopback" in dead["last_error"]
+    assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://sms.example/send", "https://10.0.0.7/send", "https://sms.svc/send"]
+)
+def test_l1_an_sms_provider_at_an_internal_or_plain_url_refuses_to_start(
+    engine: Engine, url: str
+) -> None:
+    settings = Settings(env="prod", sms_url=url, sms_api_key=SecretStr("k" * 32))
+    with pytest.raises(UrlRefused):
+        channel_ports(settings, engine)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from routing.placement import Placement, PlacementRefused
+from routing.sla import WorkCalendar
 from schemas.periods import Period
 from schemas.reports import GeoPoint
 from sinks.briefs import Brief, BriefNames
@@ -111,6 +112,24 @@ class CaseReader(Protocol):
         *,
         reports_by: str | None = None,
         unread_only: bool = False,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]: ...
+
+    def orders(
+        self, *, state: str | None = None, department: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]: ...
+
+    def extensions(
+        self, *, state: str | None = None, department: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]: ...
+
+    def search(
+        self,
+        *,
+        q: str | None = None,
+        phone: str | None = None,
+        grid_codes: Sequence[str] = (),
+        department: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]: ...
 
@@ -301,6 +320,7 @@ class GridsInfo(Protocol):
     def get(self, code: str) -> GridInfo | None: ...
     def geojson(self) -> dict[str, Any]: ...
     def streets(self) -> dict[str, str]: ...
+    def named(self, text: str) -> Sequence[GridInfo]: ...
 
 
 class DepartmentInfo(Protocol):
@@ -323,6 +343,10 @@ class DistrictData(Protocol):
     def grids(self) -> GridsInfo: ...
     @property
     def departments(self) -> Mapping[str, DepartmentInfo]: ...
+    @property
+    def calendar(self) -> WorkCalendar: ...
+    @property
+    def sla_scale(self) -> float: ...
     @property
     def hotspots(self) -> WindowRule: ...
 

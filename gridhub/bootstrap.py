@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def load_district(settings: Settings) -> District:
-    return District.load(settings.rules_dir)
+    return District.load(settings.rules_dir, sla_scale=settings.sla_scale)
 
 
 def engine(settings: Settings) -> Engine:
@@ -184,6 +184,8 @@ def stream_config(settings: Settings, index: int = 0) -> StreamConfig:
         db_batch=settings.db_batch_size,
         db_batch_seconds=settings.db_batch_seconds,
         closed_retention=timedelta(seconds=settings.closed_retention_seconds),
+        supervision_seconds=settings.supervision_seconds,
+        calendar_check_seconds=settings.calendar_check_seconds,
     )
 
 

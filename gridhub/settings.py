@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="worker and gateway logs: text, or json (one object a line)"
     )
+    sla_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="multiplies every SLA span (respond, resolve, verify); below 1 for a drill",
+    )
 
     # -- Kafka: an external cluster, or the local broker ---------------------------
     kafka_bootstrap: str = Field(
@@ -173,6 +178,16 @@ class Settings(BaseSettings):
         default=StreamConfig.closed_retention.total_seconds(),
         ge=0,
         description="how long a closed case stays in the worker's memory (then the database's)",
+    )
+    supervision_seconds: float = Field(
+        default=StreamConfig.supervision_seconds,
+        gt=0,
+        description="how often the supervision timer looks for deadlines due (督办)",
+    )
+    calendar_check_seconds: float = Field(
+        default=StreamConfig.calendar_check_seconds,
+        gt=0,
+        description="how often the worker checks the SLA calendar for a missing schedule",
     )
     briefs_dir: Path | None = Field(default=None, description="daily briefs; default home/briefs")
     brief_tz: str = Field(default=DEFAULT_TZ, description="the district's day boundaries")

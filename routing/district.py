@@ -6,6 +6,7 @@ points it at a directory with its own files of the same names.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -70,13 +71,15 @@ class District:
     priority_rules: PriorityRules
     calendar: WorkCalendar
     sources: SourceMappings
+    sla_scale: float = 1.0
     statuses: StatusMap = field(default_factory=StatusMap)
     hotspots: HotspotRule = field(default_factory=HotspotRule)
     notify: NotifyRules = field(default_factory=NotifyRules)
 
     @classmethod
-    def load(cls, data_dir: Path | None = None) -> District:
-        """Load and cross-check every file; ``ValueError`` names the file and entry."""
+    def load(cls, data_dir: Path | None = None, sla_scale: float = 1.0) -> District:
+        """Load and cross-check every file; ``ValueError`` names the file and entry.
+        ``sla_scale`` multiplies every SLA span (see :class:`routing.sla.SlaClock`)."""
         root = default_data_dir() if data_dir is None else Path(data_dir)
         routing_path = root / ROUTING_FILE
         routing_data = L.read_yaml(routing_path)
@@ -89,6 +92,7 @@ class District:
             priority_rules=PriorityRules.from_data(routing_data, str(routing_path)),
             calendar=WorkCalendar(_overrides(root / CALENDAR_FILE)),
             sources=SourceMappings.load(root),
+            sla_scale=sla_scale,
             statuses=StatusMap.load(root / STATUS_FILE),
             hotspots=HotspotRule.load(root / HOTSPOT_FILE)
             if (root / HOTSPOT_FILE).exists()
@@ -145,9 +149,9 @@ class District:
                 if code not in communities:
                     raise ValueError(f"{where}: community {code} has no grid")
 
-    @property
+    @functools.cached_property
     def clock(self) -> SlaClock:
-        return SlaClock(self.sla, self.calendar)
+        return SlaClock(self.sla, self.calendar, self.sla_scale)
 
     def category(self, code: str) -> Category | None:
         return self.taxonomy.get(code)
@@ -189,6 +193,9 @@ class District:
     def deadlines(self, priority: Priority, start: datetime) -> tuple[datetime, datetime]:
         """``(respond_by, resolve_by)`` in UTC."""
         return self.clock.deadlines(priority, start)
+
+    def verify_by(self, priority: Priority, resolved_at: datetime) -> datetime:
+        return self.clock.verify_by(priority, resolved_at)
 
 
 def _overrides(path: Path) -> CalendarOverrides:

@@ -25,6 +25,7 @@ from shapely import STRtree
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from routing.geo import METRES_PER_DEGREE_LAT
 from schemas.reports import community_of, street_of
 
 _GRID_CODE = re.compile(r"^\d{15}$")
@@ -148,6 +149,18 @@ class _CellIndex:
         return None
 
 
+@dataclass(frozen=True)
+class _Band:
+    """The part of a community within reach of a neighbouring ``community``."""
+
+    community: str
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+    geometry: BaseGeometry
+
+
 class GridRegistry:
     """All grids, ordered by code, with an STRtree for point and area lookups."""
 
@@ -162,6 +175,7 @@ class GridRegistry:
         self._tree = STRtree([grid.polygon for grid in ordered])
         self._cells = _CellIndex([grid.polygon for grid in ordered])
         self._meta = dict(meta or {})
+        self._bands: dict[tuple[str, float], tuple[_Band, ...]] = {}
 
     @classmethod
     def load(cls, path: Path) -> GridRegistry:
@@ -223,6 +237,60 @@ class GridRegistry:
     def communities(self) -> dict[str, str]:
         """Community code to community name."""
         return {grid.community_code: grid.community_name for grid in self._grids}
+
+    def communities_near(
+        self, community: str, lat: float, lon: float, radius_m: float
+    ) -> list[str]:
+        """The other communities with ground within about ``radius_m`` of a point of
+        ``community`` (a superset: the radius is taken at its widest in degrees).
+
+        Asked for every report, so it is cheap: per (community, radius) the bands
+        of the community within reach of each neighbour are computed once; a point
+        is tested against a band's bounding box first, its geometry only inside."""
+        bands = self._bands.get((community, radius_m))
+        if bands is None:
+            bands = self._bands[(community, radius_m)] = self._border_bands(community, radius_m)
+        return [
+            band.community
+            for band in bands
+            if band.minx <= lon <= band.maxx
+            and band.miny <= lat <= band.maxy
+            and shapely.intersects_xy(band.geometry, lon, lat)
+        ]
+
+    def _border_bands(self, community: str, radius_m: float) -> tuple[_Band, ...]:
+        own = shapely.union_all([g.polygon for g in self._grids if g.community_code == community])
+        if own.is_empty:
+            return ()
+        dlat = radius_m / METRES_PER_DEGREE_LAT
+        reach = max(dlat, dlat / max(math.cos(math.radians(own.centroid.y)), 1e-6))
+        others: dict[str, list[BaseGeometry]] = {}
+        for grid in self._grids:
+            if grid.community_code != community:
+                others.setdefault(grid.community_code, []).append(grid.polygon)
+        bands = []
+        for code in sorted(others):
+            band = shapely.union_all(others[code]).buffer(reach).intersection(own)
+            if not band.is_empty:
+                shapely.prepare(band)
+                minx, miny, maxx, maxy = band.bounds
+                bands.append(_Band(code, minx, miny, maxx, maxy, band))
+        return tuple(bands)
+
+    def named(self, text: str) -> list[Grid]:
+        """Grids a place name points at: those whose grid, community or street name
+        contains ``text`` or is contained in it (an address naming a community), by code."""
+        needle = text.strip()
+        if not needle:
+            return []
+        return [
+            grid
+            for grid in self._grids
+            if any(
+                name and (needle in name or name in needle)
+                for name in (grid.name, grid.community_name, grid.street_name)
+            )
+        ]
 
     def grids_touching(self, geometry: BaseGeometry) -> list[Grid]:
         """Grids that share ground with ``geometry`` (WGS84, lon/lat), ordered by code.

@@ -45,14 +45,19 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 WORKDAY_CACHE_SIZE = 4096  # days; cleared when full, so memory stays bounded
 
 
+DEFAULT_VERIFY_HOURS = 48.0
+
+
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Respond within ``respond_hours``; resolve within clock hours or working days."""
+    """Respond within ``respond_hours``; resolve within clock hours or working days;
+    verify a resolved case on site within ``verify_hours``."""
 
     priority: Priority
     respond_hours: float
     resolve_hours: float | None = None
     resolve_working_days: int | None = None
+    verify_hours: float = DEFAULT_VERIFY_HOURS
 
     def __post_init__(self) -> None:
         if (self.resolve_hours is None) == (self.resolve_working_days is None):
@@ -68,8 +73,11 @@ def _policy(priority: Priority, entry: Any, where: str) -> SlaPolicy:
     if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
         raise ValueError(f"{where}: `resolve_working_days` must be a positive integer")
     hours = L.number(entry, "resolve_hours", where) if "resolve_hours" in entry else None
+    verify = (
+        L.number(entry, "verify_hours", where) if "verify_hours" in entry else DEFAULT_VERIFY_HOURS
+    )
     try:
-        return SlaPolicy(priority, L.number(entry, "respond_hours", where), hours, days)
+        return SlaPolicy(priority, L.number(entry, "respond_hours", where), hours, days, verify)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
 
@@ -349,21 +357,38 @@ def _aware(moment: datetime) -> datetime:
 
 
 class SlaClock:
-    """SLA deadlines from the policy of a priority on a working-day calendar."""
+    """SLA deadlines from the policy of a priority on a working-day calendar.
 
-    def __init__(self, policies: Mapping[Priority, SlaPolicy], calendar: WorkCalendar) -> None:
+    ``scale`` multiplies every span (1: as the policies say): a drill or a test
+    shortens the SLA through settings without another rules file."""
+
+    def __init__(
+        self, policies: Mapping[Priority, SlaPolicy], calendar: WorkCalendar, scale: float = 1.0
+    ) -> None:
+        if not scale > 0:
+            raise ValueError("the SLA scale must be positive")
         self.policies = dict(policies)
         self.calendar = calendar
+        self.scale = scale
 
     def deadlines(self, priority: Priority, start: datetime) -> tuple[datetime, datetime]:
         """``(respond_by, resolve_by)`` in UTC for a case whose clock starts at ``start``."""
         policy = self.policies[Priority(priority)]
         start = _aware(start).astimezone(UTC)
-        respond_by = start + timedelta(hours=policy.respond_hours)
+        respond_by = start + timedelta(hours=policy.respond_hours) * self.scale
         if policy.resolve_hours is not None:
-            return respond_by, start + timedelta(hours=policy.resolve_hours)
+            return respond_by, start + timedelta(hours=policy.resolve_hours) * self.scale
         days = policy.resolve_working_days or 0
-        return respond_by, self.calendar.add_working_days(start, days)
+        return respond_by, start + (
+            self.calendar.add_working_days(start, days) - start
+        ) * self.scale
+
+    def verify_by(self, priority: Priority, resolved_at: datetime) -> datetime:
+        """When a case resolved at ``resolved_at`` must be verified on site."""
+        policy = self.policies[Priority(priority)]
+        return (
+            _aware(resolved_at).astimezone(UTC) + timedelta(hours=policy.verify_hours) * self.scale
+        )
 
 
 WARN_NEXT_YEAR_FROM = (11, 1)  # (month, day): the State Council notice comes in November

@@ -21,6 +21,13 @@ class AlertKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_OVERDUE = "sla_overdue"
     ESCALATION = "escalation"
+    # The other supervised deadlines (DESIGN.md §3): a task not accepted in time
+    # (签收时限), a co-department's task overdue, a resolved case not verified in
+    # time, a supervision order (督办单) not answered in time.
+    RESPOND_OVERDUE = "respond_overdue"
+    TASK_OVERDUE = "task_overdue"
+    VERIFY_OVERDUE = "verify_overdue"
+    ORDER_OVERDUE = "order_overdue"
 
 
 class Alert(BaseModel):
@@ -41,7 +48,7 @@ class Alert(BaseModel):
 
 
 class Notification(BaseModel):
-    """One message to one recipient. ``recipient`` is ``duty_office``,
+    """One message to one recipient. ``recipient`` is ``duty_office``, ``leaders``,
     ``department:<code>``, ``reporter:<report id>`` or ``webhook:<subscription>``;
     ``id`` is deterministic so the sender can drop repeats."""
 

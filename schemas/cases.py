@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.duty import Extension, Order, OrderLevel, Task, TaskRole, TaskState, order_level
 from schemas.reports import MAX_MEDIA, GeoPoint, MediaId, Report
 
 
@@ -57,6 +58,17 @@ class Action(StrEnum):
     COMMENT = "comment"
     REPRIORITISE = "reprioritise"
     RATE = "rate"
+    # The duty office's hands, and a department's answers to them.
+    REASSIGN = "reassign"
+    ADD_DEPARTMENT = "add_department"
+    REMOVE_DEPARTMENT = "remove_department"
+    RELEASE_TASK = "release_task"
+    REQUEST_EXTENSION = "request_extension"
+    DECIDE_EXTENSION = "decide_extension"
+    DEFER = "defer"
+    RESUME = "resume"
+    ORDER = "order"
+    REPLY = "reply"
 
 
 class CaseEventType(StrEnum):
@@ -77,7 +89,15 @@ class CaseEventType(StrEnum):
     COMMENTED = "commented"
     RATED = "rated"
     REPRIORITISED = "reprioritised"
-    SUPERVISED = "supervised"  # 督办: an SLA mark reached (warning at 75 %)
+    SUPERVISED = "supervised"  # 督办: a supervised deadline reached (``data.mark`` says which)
+    REASSIGNED = "reassigned"
+    TASK_CHANGED = "task_changed"  # a co-department's task, or the team, changed
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_DECIDED = "extension_decided"
+    DEFERRED = "deferred"
+    RESUMED = "resumed"
+    ORDER_ISSUED = "order_issued"
+    ORDER_REPLIED = "order_replied"
 
 
 class CaseSnapshot(BaseModel):
@@ -119,6 +139,85 @@ class CaseSnapshot(BaseModel):
     resolution: dict[str, Any] | None = Field(
         default=None, description="the department's evidence: note and media"
     )
+    tasks: list[Task] = Field(
+        default_factory=list, description="each department's part (联合执法), in order given"
+    )
+    extensions: list[Extension] = Field(default_factory=list, description="延期申请")
+    orders: list[Order] = Field(default_factory=list, description="督办单")
+    dispatched_at: datetime | None = Field(
+        default=None, description="the first dispatch: the SLA clock runs from here"
+    )
+    due_by: datetime | None = Field(
+        default=None,
+        description=(
+            "the deadline assessment measures against: the first resolve deadline plus "
+            "approved extensions and deferred time (rework does not move it)"
+        ),
+    )
+    verify_by: datetime | None = Field(
+        default=None, description="a resolved case's verification deadline"
+    )
+    deferred_at: datetime | None = Field(
+        default=None, description="缓办 since (SLA paused); None when not deferred"
+    )
+    deferrals: int = Field(default=0, ge=0, description="times deferred (a 缓办 case when > 0)")
+
+    def current_tasks(self) -> list[Task]:
+        """The case's tasks; for a case dispatched before tasks were kept, the ones
+        its departments imply (the lead's, then each co-department's)."""
+        if self.tasks:
+            return list(self.tasks)
+        return legacy_tasks(
+            self.state,
+            self.lead_department,
+            tuple(self.departments),
+            self.updated_at,
+            self.respond_by,
+            self.resolve_by,
+        )
+
+
+def legacy_tasks(
+    state: CaseState,
+    lead: str | None,
+    departments: tuple[str, ...],
+    since: datetime | None = None,
+    respond_by: datetime | None = None,
+    resolve_by: datetime | None = None,
+) -> list[Task]:
+    """The tasks a case without a task list implies: the lead's in the case's own
+    state, every other listed department's dispatched. None before dispatch."""
+    if not lead or state not in (CaseState.DISPATCHED, CaseState.IN_PROGRESS, CaseState.RESOLVED):
+        return []
+    when = since or datetime.min.replace(tzinfo=UTC)
+    lead_state = {
+        CaseState.DISPATCHED: TaskState.DISPATCHED,
+        CaseState.IN_PROGRESS: TaskState.IN_PROGRESS,
+    }.get(state, TaskState.DONE)
+    tasks = [
+        Task(
+            no=1,
+            department=lead,
+            role=TaskRole.LEAD,
+            state=lead_state,
+            dispatched_at=when,
+            respond_by=respond_by,
+            resolve_by=resolve_by,
+        )
+    ]
+    for code in departments:
+        if code != lead:
+            tasks.append(
+                Task(
+                    no=len(tasks) + 1,
+                    department=code,
+                    role=TaskRole.CO,
+                    dispatched_at=when,
+                    respond_by=respond_by,
+                    resolve_by=resolve_by,
+                )
+            )
+    return tasks
 
 
 class CaseEvent(BaseModel):
@@ -161,6 +260,28 @@ class CaseAction(BaseModel):
     passed: bool | None = None
     priority: Priority | None = None
     score: int | None = Field(default=None, ge=1, le=5)
+    co_departments: list[str] = Field(
+        default_factory=list, max_length=16, description="dispatch: co-departments (协办)"
+    )
+    task: str | None = Field(
+        default=None,
+        max_length=64,
+        description="reassign: the department whose task moves (default: the lead's)",
+    )
+    restart_clock: bool = Field(
+        default=False, description="reassign: the SLA clock starts again (default: it runs on)"
+    )
+    until: datetime | None = Field(default=None, description="request_extension: the new date")
+    approved: bool | None = Field(default=None, description="decide_extension")
+    extension: str | None = Field(
+        default=None, max_length=16, description="decide_extension: x<n> (default: oldest pending)"
+    )
+    level: OrderLevel | None = Field(default=None, description="order: 一般 / 重点 / 挂牌")
+    reply_by: datetime | None = Field(default=None, description="order: the reply deadline")
+    text: str | None = Field(default=None, max_length=2000, description="order, reply")
+    order: str | None = Field(default=None, max_length=16, description="reply: o<n>")
+
+    _level = field_validator("level", mode="before")(order_level)
 
     @model_validator(mode="after")
     def _required_fields(self) -> CaseAction:
@@ -172,10 +293,25 @@ class CaseAction(BaseModel):
             Action.REPRIORITISE: ("priority",),
             Action.RATE: ("score",),
             Action.COMMENT: ("note",),
+            Action.REASSIGN: ("department", "reason"),
+            Action.ADD_DEPARTMENT: ("department",),
+            Action.REMOVE_DEPARTMENT: ("department",),
+            Action.RELEASE_TASK: ("department",),
+            Action.REQUEST_EXTENSION: ("until", "reason"),
+            Action.DECIDE_EXTENSION: ("approved",),
+            Action.DEFER: ("reason",),
+            Action.ORDER: ("level", "reply_by", "text"),
+            Action.REPLY: ("order", "text"),
         }
         missing = [f for f in needs.get(self.action, ()) if getattr(self, f) is None]
         if self.action is Action.VERIFY and self.passed is False and not self.reason:
             missing.append("reason")
+        if self.action is Action.DECIDE_EXTENSION and self.approved is False and not self.reason:
+            missing.append("reason")
+        for name in ("until", "reply_by"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{name} must carry a time zone (e.g. +08:00 or Z)")
         if self.action in (Action.OPEN, Action.ATTACH_REPORT):
             raise ValueError(f"action {self.action.value!r} is internal to the stream")
         if missing:
@@ -212,6 +348,27 @@ class FollowReport(BaseModel):
     report: Report
 
 
+class JoinNearby(BaseModel):
+    """Internal: a report within the merge radius of this case but across a
+    community line (another partition), sent to the case's own writer to join it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["join_nearby"] = "join_nearby"
+    report: Report
+
+
+class OpenHere(BaseModel):
+    """Internal: a report the case across the community line could not take (no
+    longer live, out of its window), back to its own partition to join or open a
+    case there — never looking across again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["open_here"] = "open_here"
+    report: Report
+
+
 class CaseCommand(BaseModel):
     """A command on ``gridhub.case-commands``, keyed by the case's community code
     (the first 12 characters of the case id)."""
@@ -224,7 +381,7 @@ class CaseCommand(BaseModel):
     role: str = Field(max_length=32)
     scope: str | None = Field(default=None, max_length=256, description="the actor's scope")
     time: datetime
-    body: CaseAction | SuperviseTick | AbsorbMerge | FollowReport = Field(
+    body: CaseAction | SuperviseTick | AbsorbMerge | FollowReport | JoinNearby | OpenHere = Field(
         union_mode="left_to_right"
     )
 

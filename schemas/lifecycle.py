@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.cases import LIVE_STATES, Action, CaseState
+from schemas.duty import TaskState
 
 S = CaseState
+T = TaskState
+WORKING = frozenset({S.DISPATCHED, S.IN_PROGRESS})
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,43 @@ TRANSITIONS: dict[str, Transition] = {
     "comment": Transition("comment", LIVE_STATES, None),
     "reprioritise": Transition("reprioritise", LIVE_STATES, None),
     "rate": Transition("rate", LIVE_STATES | {S.CLOSED}, None),
+    # The duty office's hands. ``reassign`` dispatches the moved task (and, when it
+    # is the lead's, the case) to the new department; the others change parts only.
+    "reassign": Transition("reassign", WORKING, None),
+    "add_department": Transition("add_department", WORKING, None),
+    "remove_department": Transition("remove_department", WORKING, None),
+    "release_task": Transition("release_task", WORKING, None),
+    "request_extension": Transition("request_extension", WORKING, None),
+    "decide_extension": Transition("decide_extension", WORKING, None),
+    "defer": Transition("defer", WORKING, None),
+    "resume": Transition("resume", WORKING, None),
+    "order": Transition("order", WORKING | {S.RESOLVED}, None),
+    "reply": Transition("reply", WORKING | {S.RESOLVED, S.CLOSED}, None),
     # Not an operator action: the source system withdrew the event (CAP Cancel),
     # so the case is rejected from any live state, not only from ``open``.
     "cancel": Transition("cancel", LIVE_STATES, S.REJECTED),
+}
+
+
+@dataclass(frozen=True)
+class TaskTransition:
+    """A co-department's action on its own task: allowed while the case is being
+    worked on and the task is in ``task_from``; the case's state stays."""
+
+    rule: str
+    task_from: frozenset[TaskState]
+    to: TaskState
+
+
+#: A co-department's accept, resolve and return act on its task only (联合执法).
+TASK_TRANSITIONS: dict[Action, TaskTransition] = {
+    Action.ACCEPT: TaskTransition("task_accept", frozenset({T.DISPATCHED}), T.IN_PROGRESS),
+    Action.RESOLVE: TaskTransition(
+        "task_resolve", frozenset({T.DISPATCHED, T.IN_PROGRESS}), T.DONE
+    ),
+    Action.RETURN: TaskTransition(
+        "task_return", frozenset({T.DISPATCHED, T.IN_PROGRESS}), T.RETURNED
+    ),
 }
 
 
@@ -72,3 +109,27 @@ def decide(state: CaseState | None, action: Action | str, passed: bool | None = 
             False, key, None, f"{key}: not allowed from {state.value} (allowed from {allowed})"
         )
     return Decision(True, key, row.to if row.to is not None else state)
+
+
+def decide_task(state: CaseState, task: TaskState, action: Action) -> Decision:
+    """A co-department's ``action`` on its own task in state ``task`` of a case in
+    ``state``: allowed with the task's next state, or refused with the rule."""
+    row = TASK_TRANSITIONS[action]
+    if state not in WORKING:
+        allowed = ", ".join(sorted(s.value for s in WORKING))
+        return Decision(
+            False, row.rule, None, f"{row.rule}: case is {state.value} (allowed when {allowed})"
+        )
+    if task not in row.task_from:
+        allowed = ", ".join(sorted(t.value for t in row.task_from))
+        return Decision(
+            False,
+            row.rule,
+            None,
+            f"{row.rule}: the task is {task.value} (allowed from {allowed})",
+        )
+    return Decision(True, row.rule, state)
+
+
+def task_state_after(action: Action) -> TaskState:
+    return TASK_TRANSITIONS[action].to

@@ -6,8 +6,10 @@ where the act happens (the gateway's routes, the ``gridhub token`` and
 
 ``actor`` is ``<role>:<principal id>`` for API callers and ``cli:<os user>`` for
 the command line; ``action`` is a dotted verb (:data:`PERSONAL_DATA_READ`,
-``token.create``, ``subscription.delete``...); ``detail`` never holds a secret
-or the personal data itself, only what was read (field names) or changed.
+``token.create``, ``subscription.delete``, :data:`PERSONAL_DATA_SEARCH`...);
+``detail`` never holds a secret or the personal data itself, only what was read
+(field names) or changed; a phone number searched for is kept masked
+(:func:`mask_phone`).
 A write that fails raises: an act that must be audited does not go unrecorded.
 """
 
@@ -22,6 +24,9 @@ from sqlalchemy import Engine, insert, select
 from sinks.models import audit_log
 
 PERSONAL_DATA_READ = "personal_data.read"
+# Cases looked up by a reporter's phone number (operators only): target is the
+# number masked, detail the cases it found.
+PERSONAL_DATA_SEARCH = "personal_data.search"
 TOKEN_CREATE = "token.create"  # noqa: S105 - an action name
 TOKEN_REVOKE = "token.revoke"  # noqa: S105 - an action name
 TOKEN_ROTATE = "token.rotate"  # noqa: S105 - an action name
@@ -31,6 +36,12 @@ SUBSCRIPTION_CREATE = "subscription.create"
 SUBSCRIPTION_DELETE = "subscription.delete"
 SUBSCRIPTION_ROTATE = "subscription.rotate_secret"
 MAX_ENTRIES = 500
+
+
+def mask_phone(phone: str) -> str:
+    """A phone number as the log keeps it: enough to recognise, not to dial."""
+    digits = phone.strip()
+    return digits[:3] + "*" * max(len(digits) - 7, 0) + digits[-4:] if len(digits) > 7 else "***"
 
 
 class AuditLog:

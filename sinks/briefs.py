@@ -332,10 +332,20 @@ def _pct(value: object) -> str:
     return "—" if not isinstance(value, int | float) else f"{value * 100:.1f}%"
 
 
-_RATE_KEYS = frozenset({"on_time_rate", "closure_rate", "rework_rate", "verification_pass_rate"})
+_RATE_KEYS = frozenset(
+    {
+        "on_time_rate",
+        "closure_rate",
+        "rework_rate",
+        "verification_pass_rate",
+        "task_on_time_rate",
+        "extension_rate",
+    }
+)
 _DEPT_COLUMNS = (
     "dispatched",
     "due",
+    "deferred",
     "closed",
     "closed_on_time",
     "on_time_rate",
@@ -344,6 +354,9 @@ _DEPT_COLUMNS = (
     "mean_handling_hours",
     "mean_satisfaction",
     "returned",
+    "tasks_due",
+    "task_on_time_rate",
+    "extension_rate",
 )
 _WORKER_COLUMNS = ("reports", "verifications", "verifications_passed", "verification_pass_rate")
 
@@ -425,7 +438,7 @@ def _tables(brief: Brief) -> list[_Table]:
             tuple(
                 (
                     str(d.get("department_name", d["department"])),
-                    *(_cell(k, d[k]) for k in _DEPT_COLUMNS),
+                    *(_cell(k, d.get(k)) for k in _DEPT_COLUMNS),  # older briefs lack newer keys
                 )
                 for d in brief.departments
             ),

@@ -17,6 +17,8 @@ Nothing here runs at import time; entrypoints call :func:`make_engine` and
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +86,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL mode
         finally:
             cursor.close()
@@ -94,6 +96,23 @@ def _configure_sqlite(engine: Engine) -> None:
         # ``sqlite_begin`` execution option: "IMMEDIATE" takes the write lock up front.
         mode = conn.get_execution_options().get("sqlite_begin", "")
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL once. The switch needs the file to itself and SQLite
+    may answer "database is locked" at once, without waiting out the busy timeout
+    (two processes opening a new database together: worker and gateway at start),
+    so it is retried within that timeout; a file already in WAL is left alone."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -103,6 +103,11 @@ class Case(Base):
     opened_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # Assessment's clock: the first dispatch, the deadline it measures against
+    # (first deadline + approved extensions + deferred time) and deferrals (缓办).
+    dispatched_at: Mapped[datetime | None]
+    due_by: Mapped[datetime | None]
+    deferrals: Mapped[int] = mapped_column(Integer, server_default="0")
     snapshot: Mapped[dict[str, Any]]
 
     __table_args__ = (
@@ -110,6 +115,7 @@ class Case(Base):
         Index("ix_cases_grid_code", "grid_code"),
         Index("ix_cases_lead_department", "lead_department"),
         Index("ix_cases_updated_at", "updated_at"),
+        Index("ix_cases_due_by", "due_by"),
     )
 
 

@@ -6,7 +6,8 @@ codes, counts and dates, for categories the taxonomy flags public, and places
 no finer than a street (:mod:`schemas.publicdata` says what may go out).
 
 - :meth:`PublicFigures.scorecards`: per department and per street, the
-  assessment indicators of :mod:`sinks.assessment` for a period, ranked by
+  assessment indicators of :mod:`sinks.assessment` for a period (the same
+  computation the leaders read: 缓办 out of 按期结案率, 延期率), ranked by
   按期结案率 (then 结案率, then satisfaction), each with the previous period's
   figures beside it (the trend);
 - :meth:`PublicFigures.counts`: cases opened per category, street and day;
@@ -34,12 +35,13 @@ MAX_STORIES = 200
 # The indicators a scorecard shows, in order (labels come from sinks.assessment).
 SCORECARD_FIELDS = (
     "due",
+    "deferred",  # 缓办: out of 按期结案率's denominator
     "closed",
     "closed_on_time",
     "on_time_rate",
     "closure_rate",
     "rework_rate",
-    "extension_rate",
+    "extension_rate",  # 延期率: tasks with an approved extension / tasks due
     "mean_satisfaction",
     "ratings",
 )

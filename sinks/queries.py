@@ -25,72 +25,19 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from schemas.periods import Period
 from schemas.reports import shown_reporter
+from sinks import worklists
 from sinks.brief_files import hotspot_alerts
 from sinks.briefs import Brief, BriefNames, daily_brief, day_bounds, period_brief
+from sinks.case_rows import LIKE_ESCAPE, case_out, has_department, like_literal
 from sinks.models import case_events, cases, principals, reports
 from sinks.outbox_models import inbox
+from sinks.search import search_cases
 
 MAX_LIMIT = 500
-
-# Columns of the case row, in the order of the §5 shape.
-_CASE_COLUMNS = (
-    "id",
-    "state",
-    "category",
-    "priority",
-    "grid_code",
-    "street_code",
-    "community_code",
-    "lead_department",
-    "departments",
-    "report_count",
-    "respond_by",
-    "resolve_by",
-    "sla_state",
-    "rework_count",
-    "escalation_level",
-    "merged_into",
-    "version",
-    "title",
-    "source",
-    "external_ref",
-    "opened_at",
-    "updated_at",
-    "closed_at",
-)
-# Fields taken from the stored snapshot JSON (no columns of their own).
-_SNAPSHOT_FIELDS = (
-    "location",
-    "priority_reasons",
-    "routing_reasons",
-    "grid_codes",
-    "resolution",
-    "satisfaction",
-)
-_SNAPSHOT_DEFAULTS: dict[str, Any] = {
-    "location": None,
-    "priority_reasons": [],
-    "routing_reasons": [],
-    "grid_codes": [],
-    "resolution": None,
-    "satisfaction": None,
-}
-_LIKE_ESCAPE = "\\"
-
-
-def _like_literal(text: str) -> str:
-    """``text`` with LIKE wildcards escaped (escape character ``\\``)."""
-    return (
-        text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
-    )
 
 
 class CaseQueries:
@@ -143,10 +90,13 @@ class CaseQueries:
                 conditions.append(cases.c[column_name] == value)
         if department is not None:
             conditions.append(
-                or_(cases.c.lead_department == department, self._has_department(department))
+                or_(
+                    cases.c.lead_department == department,
+                    has_department(self.engine, department),
+                )
             )
         if q:
-            conditions.append(cases.c.title.ilike(f"%{_like_literal(q)}%", escape=_LIKE_ESCAPE))
+            conditions.append(cases.c.title.ilike(f"%{like_literal(q)}%", escape=LIKE_ESCAPE))
         if since is not None:
             conditions.append(cases.c.opened_at >= since)
         if until is not None:
@@ -173,16 +123,8 @@ class CaseQueries:
         count = select(func.count()).select_from(cases).where(*conditions)
         with self.engine.connect() as conn:
             total = int(conn.scalar(count) or 0)
-            items = [_case(row) for row in conn.execute(page).mappings()] if limit else []
+            items = [case_out(row) for row in conn.execute(page).mappings()] if limit else []
         return items, total
-
-    def _has_department(self, department: str) -> ColumnElement[bool]:
-        if self.engine.dialect.name == "postgresql":
-            return type_coerce(cases.c.departments, JSONB).contains([department])
-        if self.engine.dialect.name == "sqlite":
-            each = func.json_each(cases.c.departments).table_valued("value")
-            return select(literal(1)).select_from(each).where(each.c.value == department).exists()
-        return false()
 
     def get_case(self, case_id: str, include_personal: bool) -> dict[str, Any] | None:
         """The case with its ``reports`` (oldest first; with those of the cases merged
@@ -218,7 +160,7 @@ class CaseQueries:
             ).mappings()
             timeline = [dict(e) for e in events]
             _name_actors(conn, timeline)
-        case = _case(row)
+        case = case_out(row)
         case["reports"] = found
         case["timeline"] = timeline
         return case
@@ -242,7 +184,7 @@ class CaseQueries:
         """The case row alone (no reports, no timeline): for scope checks."""
         with self.engine.connect() as conn:
             row = conn.execute(select(cases).where(cases.c.id == case_id)).mappings().first()
-        return _case(row) if row is not None else None
+        return case_out(row) if row is not None else None
 
     def inbox(
         self,
@@ -262,6 +204,37 @@ class CaseQueries:
         query = query.order_by(inbox.c.time.desc(), inbox.c.notification_id).limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def orders(
+        self, *, state: str | None = None, department: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Supervision orders (:func:`sinks.worklists.orders`)."""
+        return worklists.orders(self.engine, state=state, department=department, limit=limit)
+
+    def extensions(
+        self, *, state: str | None = None, department: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Extension requests (:func:`sinks.worklists.extensions`)."""
+        return worklists.extensions(self.engine, state=state, department=department, limit=limit)
+
+    def search(
+        self,
+        *,
+        q: str | None = None,
+        phone: str | None = None,
+        grid_codes: Sequence[str] = (),
+        department: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Cases found by id, case number, text, place or phone (:mod:`sinks.search`)."""
+        return search_cases(
+            self.engine,
+            q=q,
+            phone=phone,
+            grid_codes=grid_codes,
+            department=department,
+            limit=limit,
+        )
 
     def inbox_item(
         self, notification_id: str, recipients: Sequence[str], *, reports_by: str | None = None
@@ -321,14 +294,6 @@ def _inbox_of(recipients: Sequence[str], reports_by: str | None) -> ColumnElemen
         )
         targets.append(inbox.c.recipient.in_(own))
     return or_(*targets)
-
-
-def _case(row: RowMapping) -> dict[str, Any]:
-    out = {name: row[name] for name in _CASE_COLUMNS}
-    snapshot = row["snapshot"] or {}
-    for name in _SNAPSHOT_FIELDS:
-        out[name] = snapshot.get(name, _SNAPSHOT_DEFAULTS[name])
-    return out
 
 
 def _report(row: RowMapping, include_personal: bool) -> dict[str, Any]:

@@ -12,7 +12,9 @@ Lifecycle of one :meth:`CaseProjectionWriter.write` call:
      incoming.version``, so replays and out-of-order duplicates change nothing;
    - ``reports``: conflict on ``id`` → set ``case_id`` when it differs. A report
      whose ``(source, source_event_id)`` is already stored under another id is
-     skipped (first id wins) rather than failing the batch on that unique key.
+     skipped (first id wins) rather than failing the batch on that unique key;
+   - ``case_tasks`` / ``case_extensions`` / ``case_orders``: the parts changed
+     within the batch, each updated only by a higher part version (:mod:`sinks.parts`).
 
    PostgreSQL gets the whole batch of a table as ONE ``jsonb`` parameter,
    expanded server-side by ``jsonb_to_recordset`` (``INSERT ... SELECT``): a
@@ -55,6 +57,7 @@ from schemas.cases import CaseEvent, CaseSnapshot, CaseState
 from schemas.encoded import snapshot_json
 from schemas.reports import Report
 from sinks.models import case_events, cases, reports
+from sinks.parts import changed_parts, write_parts
 from sinks.ports import Archived, ArchivedCase, WriteStats
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ class CaseProjectionWriter:
         """Project ``events`` in one transaction; raises (nothing kept) on failure."""
         if not events:
             return WriteStats()
-        stats = self.write_rows(*_reduce(events))
+        stats = self.write_rows(*_reduce(events), parts=changed_parts(events))
         return WriteStats(
             events=len(events),
             cases=stats.cases,
@@ -92,15 +95,22 @@ class CaseProjectionWriter:
         )
 
     def write_rows(
-        self, timeline: list[Row], case_rows: list[Row], report_rows: list[Row]
+        self,
+        timeline: list[Row],
+        case_rows: list[Row],
+        report_rows: list[Row],
+        parts: dict[Table, list[Row]] | None = None,
     ) -> WriteStats:
-        """The rows of the three tables in one transaction, by the statements
-        :meth:`write` uses (the bench's same-hops baseline writes through it too)."""
+        """The rows of the tables in one transaction, by the statements :meth:`write`
+        uses (the bench's same-hops baseline writes through it too); ``parts``: the
+        tasks, extensions and orders changed (:func:`sinks.parts.changed_parts`)."""
         with self.engine.begin() as conn:
             # Writes first: on SQLite that takes the write lock before any read.
             inserted = self._tables.timeline(conn, timeline)
             upserted = self._tables.cases(conn, case_rows)
             attached = self._tables.reports(conn, report_rows) if report_rows else 0
+            if parts:
+                write_parts(conn, parts)
         return WriteStats(
             events=len(timeline),
             cases=upserted,
@@ -348,6 +358,9 @@ def _case_row(event: CaseEvent) -> Row:
         "opened_at": case.opened_at,
         "updated_at": case.updated_at,
         "closed_at": case.closed_at,
+        "dispatched_at": case.dispatched_at,
+        "due_by": case.due_by,
+        "deferrals": case.deferrals,
         # The bytes the case event carries (one serialisation for both).
         "snapshot": orjson.Fragment(snapshot_json(case)),
     }

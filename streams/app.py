@@ -10,6 +10,7 @@ from schemas.kafka_security import KafkaSecurity
 from streams import observability
 from streams.agents import (
     brief_agent,
+    calendar_agent,
     case_agent,
     intake_agent,
     webhook_agent,
@@ -104,6 +105,8 @@ def register_agents(app: faust.App, config: StreamConfig, deps: StreamDeps) -> S
         webhook_agent.register(app, topics, config, deps)
     if deps.briefs is not None:
         brief_agent.register(app, topics, config, deps)
+    # The duty office hears when the SLA calendar runs on a provisional year.
+    calendar_agent.register(app, topics, config, deps)
     # /healthz, /readyz and (with deps.metrics) /metrics on the worker's metrics port.
     observability.register(app, topics, config, deps, cases=cases.memory.cases)
 

@@ -8,6 +8,11 @@ In memory, for the cases this worker writes:
   nearby cell -> live cases of a category (``streams.logic.casestore``);
 - the hotspot state of every grid × category (``streams.logic.hotspots``).
 
+Beside memory, two global tables every worker holds in full (a changelog record
+per key a batch changed, written by the key's one writer when the batch is
+applied): CAP references (fold key -> case, grid) and the border index (cell of
+a live case near a community line -> its entries), read across partitions.
+
 Durable, in one compacted changelog (the ``cases`` table, bytes values): one
 record per case that changed and one per hotspot state that changed, written
 when the consumer is about to commit offsets (:meth:`CaseMemory.flush`, called
@@ -263,9 +268,11 @@ class StagedCaseStore:
         references: Any,
         archived: dict[str, CaseRecord] | None = None,
         archived_reports: dict[str, str] | None = None,
+        borders: Any = None,
     ) -> None:
         self.memory = memory
         self.references = references
+        self.borders: Any = borders if borders is not None else {}
         self.partition = 0
         self._archived = archived or {}
         self._archived_reports = archived_reports or {}
@@ -275,6 +282,7 @@ class StagedCaseStore:
         self._folds: dict[str, Any] = {}
         self._cells: dict[str, list[NearEntry]] = {}
         self._references: dict[str, tuple[dict[str, str], int]] = {}
+        self._borders: dict[str, tuple[list[list[Any]] | None, int]] = {}
         self._hotspots: dict[str, tuple[HotspotState, int]] = {}
 
     # -------------------------------------------------------------- records
@@ -337,6 +345,15 @@ class StagedCaseStore:
     def publish_reference(self, key: str, case_id: str, grid_code: str) -> None:
         self._references[key] = ({"case_id": case_id, "grid_code": grid_code}, self.partition)
 
+    def border(self, key: str) -> list[NearEntry]:
+        staged = self._borders.get(key)
+        value = staged[0] if staged is not None else self.borders.get(key)
+        return [NearEntry(str(c), float(lat), float(lon)) for c, lat, lon in value or ()]
+
+    def set_border(self, key: str, entries: list[NearEntry]) -> None:
+        value = [[e.case_id, e.lat, e.lon] for e in entries] if entries else None
+        self._borders[key] = (value, self.partition)
+
     # ------------------------------------------------------------- hotspots
 
     def hotspot(self, key: str) -> HotspotState | None:
@@ -370,10 +387,25 @@ class StagedCaseStore:
                 memory.cells[key] = entries
             else:
                 memory.cells.pop(key, None)
-        table = self.references
         for key, (value, partition) in self._references.items():
-            table.pinned = partition
-            try:
-                table[key] = value
-            finally:
-                table.pinned = None
+            _write_pinned(self.references, key, value, partition)
+        # One changelog record per border cell the batch changed, whatever the
+        # number of its changes (its key names the writer's own community).
+        for key, (border, partition) in self._borders.items():
+            _write_pinned(self.borders, key, border, partition)
+
+
+def _write_pinned(table: Any, key: str, value: Any, partition: int) -> None:
+    """Set (``None``: delete) a key of a global table on the changelog partition of
+    its writer (a plain dict, in tests, is just set)."""
+    pinned = hasattr(table, "pinned")
+    if pinned:
+        table.pinned = partition
+    try:
+        if value is not None:
+            table[key] = value
+        elif key in table:
+            del table[key]
+    finally:
+        if pinned:
+            table.pinned = None

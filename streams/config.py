@@ -68,6 +68,7 @@ class StreamConfig:
     # (with an archive to find it again: StreamDeps.archive).
     closed_retention: timedelta = timedelta(hours=1)
     supervision_seconds: float = 30.0
+    calendar_check_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)

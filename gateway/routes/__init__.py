@@ -13,6 +13,7 @@ from gateway.routes import (
     audit,
     cases,
     deliveries,
+    duty,
     events,
     exports,
     feedback,
@@ -23,6 +24,7 @@ from gateway.routes import (
     public,
     reference,
     reports,
+    search,
     stats,
     stream,
     webhooks,
@@ -33,7 +35,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,  # phones: POST /api/v1/reports, GET /api/v1/reports/{id}
     media.router,  # photos: /api/v1/media
     cases.router,  # /api/v1/cases, /api/v1/cases/{id}
-    actions.router,  # /api/v1/cases/{id}/actions and their late answers
+    actions.router,  # /api/v1/cases/{id}/actions and their late answers, /api/v1/cases/actions
+    search.router,  # /api/v1/search
+    duty.router,  # /api/v1/orders, /api/v1/extensions
     stream.router,  # SSE: /api/v1/stream/cases
     me.router,  # /api/v1/me/profile, tasks, inbox
     reference.router,  # /api/v1/categories, grids, departments
@@ -47,8 +51,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks.router,  # /api/v1/admin/webhooks
     deliveries.router,  # /api/v1/admin/deliveries (dead ones, re-sent)
     audit.router,  # /api/v1/audit
-    meta.router,  # /healthz, /readyz, /schemas/
-    pages.router,  # /m/, /console/, /reports/
+    meta.router,  # /healthz, /readyz, /schemas/, /api/v1/meta
+    pages.router,  # /m/, /console/, /d/, /reports/, /public/
 )
 
 BODY_MODELS: tuple[type[BaseModel], ...] = (

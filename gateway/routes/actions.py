@@ -1,11 +1,13 @@
-"""``POST /api/v1/cases/{id}/actions``: a command to the case agent, and its answer.
+"""``POST /api/v1/cases/{id}/actions``: a command to the case agent, and its answer;
+``POST /api/v1/cases/actions``: one action on many selected cases, answered per case.
 
-The gateway checks who may do what (role and scope), sends a ``CaseCommand`` to
-``gridhub.case-commands`` keyed by the case's community, and waits briefly for the
-agent's ``CommandResult``: 200 with the new state when applied, 409 with the rule
-when refused, 202 with a status URL when the answer is late. The same
-``Idempotency-Key`` (per token and case) is the same command: the agent applies
-it once and answers a retry again."""
+The gateway checks who may do what (role and scope) and the fields of the action
+against the case (the case policy, :mod:`schemas.policy`), sends a
+``CaseCommand`` to ``gridhub.case-commands`` keyed by the case's community, and
+waits briefly for the agent's ``CommandResult``: 200 with the new state when
+applied, 409 with the rule when refused, 202 with a status URL when the answer is
+late. The same ``Idempotency-Key`` (per token and case) is the same command: the
+agent applies it once and answers a retry again."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.auth import CaseWorker, own_department, sees_personal_data
 from gateway.deps import Deps, GatewayDeps
@@ -28,11 +30,13 @@ from gateway.results import CommandResults
 from gateway.routes.cases import visible, with_actions
 from gateway.routes.common import AUTH_ERRORS, INVALID
 from gateway.routes.media import check_media_ids
-from schemas.cases import Action, CaseAction, CaseCommand, CommandResult
+from schemas.cases import Action, CaseAction, CaseCommand, CaseState, CommandResult
 from schemas.envelope import now_utc
 from schemas.policy import (
     CaseFacts,
+    Refusal,
     body_refusal,
+    bulk_refusal,
     role_refusal,
 )
 
@@ -72,10 +76,6 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 }
 
 
-# The field of the body each of the case policy's body rules reads.
-_BODY_FIELDS = {"merge": "into", "reprioritise": "priority"}
-
-
 def _results(deps: GatewayDeps) -> CommandResults:
     if deps.command_results is None:
         raise HTTPException(status_code=503, detail="case actions are not available here")
@@ -99,28 +99,33 @@ def _command_id(token: TokenInfo, case_id: str, key: str | None, deps: GatewayDe
     return str(uuid.uuid5(deps.idempotency_namespace, f"action:{who}:{case_id}:{key}"))
 
 
+def _body_refusal(deps: GatewayDeps, case: dict[str, Any], action: CaseAction) -> Refusal | None:
+    """The case policy's field rules for this body on this case: a merge into
+    itself, an unknown department, a task, order or extension the case lacks."""
+    return body_refusal(
+        str(case["id"]),
+        action.action,
+        CaseFacts.of(case),
+        body=action,
+        now=now_utc(),
+        known_departments=deps.district.departments,
+    )
+
+
+async def _merge_target_refusal(deps: GatewayDeps, action: CaseAction) -> Refusal | None:
+    if action.action is not Action.MERGE or action.into is None:
+        return None
+    if await run_in_threadpool(deps.queries.get_case_brief, action.into) is None:
+        return Refusal("merge", "merge: no such case", "into")
+    return None
+
+
 async def _check_body(deps: GatewayDeps, case: dict[str, Any], action: CaseAction) -> None:
-    """422 naming the field for a body the case can never take: a merge into
-    itself (the case policy's rule), an unknown department or merge target."""
-    refused = body_refusal(str(case["id"]), action.action, CaseFacts.of(case), into=action.into)
+    """422 naming the field for a body the case cannot take (see :func:`_body_refusal`)."""
+    refused = _body_refusal(deps, case, action) or await _merge_target_refusal(deps, action)
     if refused is not None:
-        field = _BODY_FIELDS.get(refused.rule, "action")
+        field = refused.field or "action"
         raise invalid_fields([(("body", field), refused.reason, getattr(action, field, None))])
-    department = action.department
-    if (
-        action.action is Action.DISPATCH
-        and department is not None
-        and department not in deps.district.departments
-    ):
-        raise invalid_fields(
-            [(("body", "department"), f"unknown department {department!r}", department)]
-        )
-    if (
-        action.action is Action.MERGE
-        and action.into is not None
-        and await run_in_threadpool(deps.queries.get_case_brief, action.into) is None
-    ):
-        raise invalid_fields([(("body", "into"), "no such case", action.into)])
 
 
 async def _answer(
@@ -140,6 +145,59 @@ async def _answer(
         case = None  # e.g. a department that has just returned the case
     applied = ActionApplied(result=result, case=with_actions(token, case) if case else None)
     return JSONResponse(status_code=200, content=applied.model_dump(mode="json"))
+
+
+def _command(token: TokenInfo, case_id: str, command_id: str, action: CaseAction) -> CaseCommand:
+    return CaseCommand(
+        command_id=command_id,
+        case_id=case_id,
+        actor=f"{token.role}:{token.principal_id}"[:128],
+        role=token.role,
+        scope=token.scope,
+        time=now_utc(),
+        body=action,
+    )
+
+
+async def _publish(deps: GatewayDeps, command: CaseCommand) -> None:
+    """Publish a command; 503 (retry with the same key) when the bus refuses it."""
+    try:
+        await deps.publisher.publish(
+            deps.topics.case_commands,
+            command.partition_key,
+            command.model_dump_json().encode(),
+            [],
+        )
+    except PublishError as exc:
+        log.warning("command %s not published: %s", command.command_id, exc)
+        raise HTTPException(
+            status_code=503,
+            detail="the event bus is unavailable; retry with the same Idempotency-Key",
+            headers={"Retry-After": "5"},
+        ) from exc
+
+
+def _late(deps: GatewayDeps) -> str:
+    return (
+        f"no answer from the case agent within {deps.action_timeout:g}s; "
+        "poll the status URL (or retry with the same Idempotency-Key)"
+    )
+
+
+async def _send(
+    deps: GatewayDeps, token: TokenInfo, case_id: str, command_id: str, action: CaseAction
+) -> CommandResult | str:
+    """Send one command and wait for its answer: the result, or why it is pending."""
+    results = _results(deps)
+    future = results.expect(command_id)
+    try:
+        await _publish(deps, _command(token, case_id, command_id, action))
+        try:
+            return await asyncio.wait_for(future, timeout=deps.action_timeout)
+        except TimeoutError:
+            return _late(deps)
+    finally:
+        results.discard(command_id, future)
 
 
 def _pending(case_id: str, command_id: str, detail: str) -> JSONResponse:
@@ -184,42 +242,10 @@ async def act_on_case(
     if known is not None:  # a retry of a command already answered
         return await _answer(deps, token, case_id, known)
 
-    command = CaseCommand(
-        command_id=command_id,
-        case_id=case_id,
-        actor=f"{token.role}:{token.principal_id}"[:128],
-        role=token.role,
-        scope=token.scope,
-        time=now_utc(),
-        body=action,
-    )
-    future = results.expect(command_id)
-    try:
-        try:
-            await deps.publisher.publish(
-                deps.topics.case_commands,
-                command.partition_key,
-                command.model_dump_json().encode(),
-                [],
-            )
-        except PublishError as exc:
-            log.warning("command %s not published: %s", command_id, exc)
-            raise HTTPException(
-                status_code=503,
-                detail="the event bus is unavailable; retry with the same Idempotency-Key",
-                headers={"Retry-After": "5"},
-            ) from exc
-        try:
-            result = await asyncio.wait_for(future, timeout=deps.action_timeout)
-        except TimeoutError:
-            return _pending(
-                case_id,
-                command_id,
-                f"no answer from the case agent within {deps.action_timeout:g}s; "
-                "poll the status URL (or retry with the same Idempotency-Key)",
-            )
-    finally:
-        results.discard(command_id, future)
+    sent = await _send(deps, token, case_id, command_id, action)
+    if isinstance(sent, str):
+        return _pending(case_id, command_id, sent)
+    result = sent
     return await _answer(deps, token, case_id, result)
 
 
@@ -247,3 +273,126 @@ async def command_status(
     if result.case_id != case_id:
         raise HTTPException(status_code=404, detail="no such command on this case")
     return await _answer(deps, token, case_id, result)
+
+
+# -- many cases at once -------------------------------------------------------------------
+
+MAX_BULK_CASES = 200
+
+
+class BulkAction(CaseAction):
+    """The body of ``POST /api/v1/cases/actions``: an action (its fields as for one
+    case) and the ``cases`` it is for."""
+
+    cases: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=MAX_BULK_CASES, description="case ids, each acted on once"
+    )
+
+
+class BulkItem(BaseModel):
+    case_id: str
+    status: Literal["applied", "refused", "pending", "not_found"]
+    rule: str | None = None
+    reason: str = ""
+    state: CaseState | None = None
+    version: int | None = None
+    command_id: str | None = None
+
+
+class BulkAnswer(BaseModel):
+    action: Action
+    items: list[BulkItem] = Field(description="one per case, in the order given")
+    counts: dict[str, int] = Field(description="items per status")
+
+
+def _bulk_item(case_id: str, command_id: str, result: CommandResult | None) -> BulkItem:
+    if result is None:
+        return BulkItem(case_id=case_id, status="pending", command_id=command_id)
+    if not result.accepted and result.rule == "exists":
+        return BulkItem(case_id=case_id, status="not_found", rule="exists")
+    return BulkItem(
+        case_id=case_id,
+        status="applied" if result.accepted else "refused",
+        rule=result.rule,
+        reason=result.reason,
+        state=result.state,
+        version=result.version,
+        command_id=command_id,
+    )
+
+
+@router.post(
+    "/cases/actions",
+    response_model=BulkAnswer,
+    summary="One action on many selected cases (dispatch, reject, merge, comment)",
+    description=(
+        "Each case is checked and sent on its own and answered on its own: `applied`, "
+        "`refused` (with the rule), `pending` (poll the case's command status URL) or "
+        "`not_found` (no such case, or not one this token can see)."
+    ),
+    responses={**AUTH_ERRORS, **INVALID, 503: _ANSWERS[503]},
+)
+async def act_on_cases(
+    bulk: BulkAction,
+    deps: Deps,
+    token: CaseWorker,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=MAX_IDEMPOTENCY_KEY,
+            description="Same key (per token) = the same commands: each applied once.",
+        ),
+    ] = None,
+) -> BulkAnswer:
+    refused = bulk_refusal(bulk.action)
+    if refused is not None:
+        raise invalid_fields([(("body", "action"), refused.reason, bulk.action.value)])
+    refused = role_refusal(token.role, bulk.action)
+    if refused is not None:
+        raise HTTPException(status_code=403, detail=refused.reason)
+    own_department(token)
+    results = _results(deps)
+    action = CaseAction.model_validate(bulk.model_dump(exclude={"cases"}))
+    if action.media:
+        await run_in_threadpool(check_media_ids, deps, token, list(action.media))
+    items: dict[str, BulkItem] = {}
+    sending: dict[str, str] = {}  # case id -> command id
+    for case_id in dict.fromkeys(bulk.cases):
+        case = (
+            await run_in_threadpool(deps.queries.get_case_brief, case_id)
+            if len(case_id) >= MIN_CASE_ID
+            else None
+        )
+        if case is None or not visible(token, case):
+            items[case_id] = BulkItem(case_id=case_id, status="not_found", rule="exists")
+            continue
+        body = _body_refusal(deps, case, action) or await _merge_target_refusal(deps, action)
+        if body is not None:
+            items[case_id] = BulkItem(
+                case_id=case_id, status="refused", rule=body.rule, reason=body.reason
+            )
+            continue
+        key = f"bulk:{idempotency_key}" if idempotency_key else None
+        sending[case_id] = _command_id(token, case_id, key, deps)
+    futures = {case_id: results.expect(cid) for case_id, cid in sending.items()}
+    try:
+        for case_id, command_id in sending.items():
+            known = results.recent(command_id)
+            if known is None:
+                await _publish(deps, _command(token, case_id, command_id, action))
+        pending = [f for f in futures.values() if not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=deps.action_timeout)
+        for case_id, command_id in sending.items():
+            future = futures[case_id]
+            answer = future.result() if future.done() and not future.cancelled() else None
+            items[case_id] = _bulk_item(case_id, command_id, answer or results.recent(command_id))
+    finally:
+        for case_id, future in futures.items():
+            results.discard(sending[case_id], future)
+    ordered = [items[case_id] for case_id in dict.fromkeys(bulk.cases)]
+    counts: dict[str, int] = {}
+    for item in ordered:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    return BulkAnswer(action=bulk.action, items=ordered, counts=counts)

@@ -18,6 +18,7 @@ from gateway.errors import ErrorOut
 from gateway.ports import TokenInfo
 from gateway.routes.common import AUTH_ERRORS, INVALID, MAX_OFFSET
 from schemas.cases import Action, CaseState, Priority, SlaState
+from schemas.duty import Extension, Order, Task
 from schemas.policy import (
     CaseFacts,
     action_names,
@@ -121,6 +122,17 @@ class CaseDetail(BaseModel):
         description="[{version, type, time, actor, actor_name, data}]: actor is "
         "<role>:<principal id> (or system:...), actor_name its display name"
     )
+    tasks: list[Task] = Field(
+        default_factory=list,
+        description="each department's part (联合执法): the lead's and each co-department's",
+    )
+    extensions: list[Extension] = Field(default_factory=list, description="延期申请 and decisions")
+    orders: list[Order] = Field(default_factory=list, description="督办单 and replies")
+    due_by: datetime | None = Field(
+        default=None,
+        description="assessment's deadline: the first one plus approved extensions and deferrals",
+    )
+    deferred_at: datetime | None = Field(default=None, description="缓办 since; None if not")
     actions: list[Action] = Field(
         description=(
             "the actions this caller may take on the case now (POST .../actions), by the "

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/api/v1/me", tags=["me"])
 
 # Where notifications for each role are addressed (streams.reportup recipients).
 DUTY_OFFICE = "duty_office"
+LEADERS = "leaders"  # escalations from level 2, unanswered 挂牌 orders
 
 
 class Profile(BaseModel):
@@ -87,12 +88,15 @@ def my_tasks(
 
 def recipients_of(token: TokenInfo) -> list[str]:
     """The notification recipients a token reads: a department its own
-    (``department:<code>``), the centre the duty office, a grid worker its own
-    (``grid_worker:<principal id>``) plus the answers to the reports it submitted."""
+    (``department:<code>``), the centre the duty office (leaders theirs too), a
+    grid worker its own (``grid_worker:<principal id>``) plus the answers to the
+    reports it submitted."""
     match token.role:
         case "department":
             return [f"department:{part}" for part in scope_parts(token.scope)]
-        case "operator" | "leader" | "admin":
+        case "leader":
+            return [DUTY_OFFICE, LEADERS]
+        case "operator" | "admin":
             return [DUTY_OFFICE]
         case "grid_worker":
             return [f"grid_worker:{token.principal_id}"]

@@ -1,7 +1,7 @@
 """The pages people use: ``/m/`` (grid worker's phone), ``/console/``
-(operator live queue), ``/reports/`` (leaders) and ``/public/`` (anyone), as
-static HTML with small plain ES modules under ``gateway/static/`` — no build
-step, no template engine.
+(operator live queue), ``/d/`` (a department's phone: its tasks), ``/reports/``
+(leaders) and ``/public/`` (anyone), as static HTML with small plain ES modules
+under ``gateway/static/`` — no build step, no template engine.
 
 The pages hold no data: they sign in with a bearer token kept in the browser and
 call the same ``/api/v1`` endpoints as every other client, so role and scope checks
@@ -23,6 +23,7 @@ STATIC_PATH = "/static"
 PAGES = {
     "m": "m.html",
     "console": "console.html",
+    "d": "d.html",
     "reports": "reports.html",
     "public": "public.html",
 }

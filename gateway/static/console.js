@@ -1,12 +1,16 @@
-// /console/ — the operator's live queue (and a department's view of its own cases):
-// filters, sort, live updates over SSE, a detail pane with the grid map, reports,
-// photos, reasons and timeline, and the actions the signed-in role may take.
+// /console/ — the duty office's live queue (and a department's view of its own cases):
+// filters, sort, search, live updates over SSE, bulk actions on selected cases, the
+// open supervision orders and pending extensions, the SLA calendar's warning, and a
+// detail pane with the grid map, reports, photos, reasons, the tasks of a joint case,
+// its extensions and orders, the timeline and the actions the signed-in role may take
+// (the forms live in actions.js, shared with the department's handler view /d/ (d.js)).
 // Keyboard: j/k move, Enter open, / search, d/r/m/e/c jump to an action.
 import {
   addStrings, api, ApiError, applyI18n, clear, el, fmtTime, getToken, gridCentre, gridMap, lang,
   mediaImg, metres, profile, setToken, streamEvents, t, wireHeader,
   gridNameIn, nameIn,
 } from "./common.js";
+import { actionPanel, partsLists, taskTable, timelineList } from "./actions.js";
 
 addStrings({
   zh: {
@@ -16,23 +20,20 @@ addStrings({
     keys: "键盘：j/k 上下移动，Enter 打开，/ 搜索，d 派遣，r 驳回，m 合并，e 督办升级，c 备注",
     queue: "案件队列", queue_caption: "案件列表，按所选方式排序", case: "案件", grid: "网格", reports: "上报数",
     deadline: "处置时限", detail: "案件详情", pick: "从队列中选择一个案件", live: "实时", reconnecting: "重连中…",
-    denied: "无权访问实时流", timeline: "时间线", report_list: "上报记录", reasons: "定级与派遣依据",
-    actions: "操作", dispatch: "派遣", reject: "驳回（不予立案）", merge: "合并到", escalate: "督办升级",
-    comment: "备注", reason: "原因", note: "备注内容", into: "合并目标（附近同类案件）", done: "已提交",
-    pending_answer: "已发送，等待处理结果", new_p1: "新的 P1 紧急案件", hotspot: "热点预警", unsatisfied: "回访不满意", count_of: "共 {n} 件",
-    rework: "返工", escalation: "升级", respond_by: "响应时限", resolve_by: "处置时限", map: "网格位置图",
-    photo: "照片", accept: "签收", return: "退回（非本部门职责）", resolve: "办结并反馈",
-    resolve_note: "处置说明", resolve_photo: "处置照片", evidence: "处置反馈", refused: "被拒绝",
-    no_targets: "附近没有可合并的同类案件", metres_away: "约 {n} 米", dismiss: "关闭提示", open_case: "打开",
+    denied: "无权访问实时流", report_list: "上报记录", reasons: "定级与派遣依据", timeline: "时间线",
+    new_p1: "新的 P1 紧急案件", hotspot: "热点预警", unsatisfied: "回访不满意", count_of: "共 {n} 件", rework: "返工", escalation: "升级",
+    map: "网格位置图", photo: "照片", evidence: "处置反馈", dismiss: "关闭提示", open_case: "打开",
     signed_in_as: "当前：{name}（{role}）", role_operator: "坐席", role_admin: "管理员", role_leader: "领导",
-    role_department: "部门", role_grid_worker: "网格员", merged_into: "已合并到", read_only: "只读查看",
-    t_opened: "立案", t_report_attached: "追加上报", t_dispatched: "派遣", t_accepted: "签收", t_returned: "退回",
-    t_resolved: "办结", t_verified: "核查", t_reworked: "返工", t_closed: "结案", t_rejected: "不予立案",
-    t_merged: "合并", t_escalated: "升级", t_commented: "备注", t_rated: "评价", t_reprioritised: "调整优先级",
-    t_supervised: "督办", t_reopened: "重新打开", map_legend: "红框为案件所在网格，圆点为上报位置：",
-    keys_basic: "键盘：j/k 上下移动，Enter 打开，/ 搜索",
-    verify_note: "核查说明（不通过时必填）", verify_pass: "核查通过", verify_fail: "核查不通过",
-    reopen: "重新打开（返工）", reprioritise: "调整优先级", rate: "评价", score: "满意度",
+    role_department: "部门", role_grid_worker: "网格员", merged_into: "已合并到",
+    map_legend: "红框为案件所在网格，圆点为上报位置：", keys_basic: "键盘：j/k 上下移动，Enter 打开，/ 搜索",
+    find: "查找案件", find_hint: "案件编号、案卷号、内容、地址或网格名", find_phone: "报告人电话（仅坐席，留痕）",
+    find_go: "查找", find_clear: "返回队列", found_n: "找到 {n} 件", matched: "匹配：",
+    select_case: "选择", select_all: "全选", bulk: "批量操作（已选 {n} 件）", bulk_go: "对所选执行",
+    bulk_result: "已执行 {a} 件，拒绝 {r} 件，等待 {p} 件，未找到 {x} 件", bulk_note: "原因或备注",
+    work: "督办与延期", open_orders: "待回复的督办单", pending_extensions: "待审批的延期申请",
+    overdue_order: "已逾期", calendar: "SLA 日历", provisional: "{years} 年为临时节假日安排",
+    deferred_badge: "缓办", m_id: "编号", m_external_ref: "案卷号", m_title: "标题", m_report: "上报内容",
+    m_grid: "地点", m_phone: "电话",
   },
   en: {
     title: "Operator console · live queue", filters: "Filters", state: "State", all: "All",
@@ -43,36 +44,25 @@ addStrings({
     queue: "Case queue", queue_caption: "Cases, in the chosen order", case: "Case", grid: "Grid",
     reports: "Reports", deadline: "Resolve by", detail: "Case detail", pick: "Pick a case from the queue",
     live: "Live", reconnecting: "Reconnecting…", denied: "No access to the live stream", timeline: "Timeline",
-    report_list: "Reports", reasons: "Priority and routing reasons", actions: "Actions", dispatch: "Dispatch",
-    reject: "Reject", merge: "Merge into", escalate: "Escalate", comment: "Comment", reason: "Reason",
-    note: "Note", into: "Target case (nearby, same category)", done: "Done",
-    pending_answer: "Sent; waiting for the answer", new_p1: "New P1 case", hotspot: "Hotspot alert", unsatisfied: "Reporter not satisfied",
-    count_of: "{n} cases", rework: "rework", escalation: "escalation", respond_by: "Respond by",
-    resolve_by: "Resolve by", map: "Grid location map", photo: "Photo", accept: "Accept",
-    return: "Return (not ours)", resolve: "Resolve with evidence", resolve_note: "What was done",
-    resolve_photo: "Photo of the fix", evidence: "Resolution", refused: "Refused",
-    no_targets: "No nearby case of this category to merge into", metres_away: "≈ {n} m", dismiss: "Dismiss",
-    open_case: "Open", signed_in_as: "Signed in: {name} ({role})", role_operator: "operator",
-    role_admin: "admin", role_leader: "leader", role_department: "department", role_grid_worker: "grid worker",
-    merged_into: "Merged into", read_only: "Read only",
-    t_opened: "opened", t_report_attached: "report attached", t_dispatched: "dispatched", t_accepted: "accepted",
-    t_returned: "returned", t_resolved: "resolved", t_verified: "verified", t_reworked: "reworked",
-    t_closed: "closed", t_rejected: "rejected", t_merged: "merged", t_escalated: "escalated",
-    t_commented: "comment", t_rated: "rated", t_reprioritised: "reprioritised", t_supervised: "supervised",
-    t_reopened: "reopened", map_legend: "Outlined: the case's grid; dots: where it was reported —",
-    keys_basic: "Keys: j/k move, Enter open, / search",
-    verify_note: "Verification note (required for a fail)", verify_pass: "Verified: pass",
-    verify_fail: "Verified: fail", reopen: "Reopen (rework)", reprioritise: "Reprioritise", rate: "Rate",
-    score: "Satisfaction",
+    report_list: "Reports", reasons: "Priority and routing reasons", new_p1: "New P1 case",
+    hotspot: "Hotspot alert", unsatisfied: "Reporter not satisfied", count_of: "{n} cases", rework: "rework", escalation: "escalation",
+    map: "Grid location map", photo: "Photo", evidence: "Resolution", dismiss: "Dismiss", open_case: "Open",
+    signed_in_as: "Signed in: {name} ({role})", role_operator: "operator", role_admin: "admin",
+    role_leader: "leader", role_department: "department", role_grid_worker: "grid worker",
+    merged_into: "Merged into", map_legend: "Outlined: the case's grid; dots: where it was reported —",
+    keys_basic: "Keys: j/k move, Enter open, / search", find: "Find cases",
+    find_hint: "Case id, case number, words, address or grid name", find_phone: "Reporter phone (operators; logged)",
+    find_go: "Find", find_clear: "Back to the queue", found_n: "{n} found", matched: "matched: ",
+    select_case: "Select", select_all: "Select all", bulk: "Bulk action ({n} selected)", bulk_go: "Apply to selected",
+    bulk_result: "{a} applied, {r} refused, {p} pending, {x} not found", bulk_note: "Reason or note",
+    work: "Orders and extensions", open_orders: "Open supervision orders", pending_extensions: "Extensions to decide",
+    overdue_order: "overdue", calendar: "SLA calendar", provisional: "{years}: provisional holiday schedule",
+    deferred_badge: "deferred", m_id: "id", m_external_ref: "case number", m_title: "title", m_report: "report",
+    m_grid: "place", m_phone: "phone",
   },
 });
 
 const PRIO = { P1: 1, P2: 2, P3: 3, P4: 4 };
-const PAST = {
-  dispatch: "t_dispatched", reject: "t_rejected", merge: "t_merged", escalate: "t_escalated",
-  comment: "t_commented", accept: "t_accepted", return: "t_returned", resolve: "t_resolved",
-  verify: "t_verified", reopen: "t_reopened", reprioritise: "t_reprioritised", rate: "t_rated",
-};
 const LIVE = ["open", "dispatched", "in_progress", "resolved"];
 const HOTSPOT_TYPE = "org.gridhub.alert.hotspot";
 const UNSATISFIED_TYPE = "org.gridhub.feedback.unsatisfied"; // 回访不满意: the duty office must handle it
@@ -87,6 +77,9 @@ let me = { role: "", name: "" };
 let selected = null;
 let stopStream = null;
 let detailToken = 0;
+let searching = null; // {q, phone} while the queue shows search results
+const matchedBy = new Map(); // id -> what a search matched
+const picked = new Set(); // ids selected for a bulk action
 
 const catName = (code) => nameIn(categories, code);
 const deptName = (code) => nameIn(departments, code);
@@ -118,6 +111,7 @@ function matches(c) {
 
 let queueToken = 0;
 async function loadQueue() {
+  if (searching) { await runSearch(); return; }
   const mine = ++queueToken; // answers to an older set of filters are dropped
   const params = filterParams();
   params.set("limit", "200");
@@ -157,19 +151,160 @@ function sorted() {
 function renderRows(flashId) {
   const body = clear(document.getElementById("rows"));
   const list = sorted();
-  document.getElementById("count").textContent = t("count_of").replace("{n}", String(list.length));
+  const counted = searching ? t("found_n") : t("count_of");
+  document.getElementById("count").textContent = counted.replace("{n}", String(list.length));
   for (const c of list) {
+    const pick = el("input", {
+      type: "checkbox", class: "pick", "aria-label": `${t("select_case")} ${c.id}`, checked: picked.has(c.id),
+      onclick: (e) => e.stopPropagation(),
+      onchange: (e) => { if (e.target.checked) picked.add(c.id); else picked.delete(c.id); renderBulk(); },
+    });
+    const found = matchedBy.get(c.id);
     body.append(el("tr", {
       tabindex: 0, class: [c.id === selected ? "sel" : "", c.id === flashId ? "flash" : ""].join(" ").trim(),
       dataset: { case: c.id }, "aria-selected": c.id === selected ? "true" : "false",
       onclick: () => openCase(c.id), onkeydown: (e) => { if (e.key === "Enter") openCase(c.id); },
     },
+    el("td", { class: "centre-only" }, pick),
     el("td", {}, prioBadge(c.priority)), el("td", {}, slaBadge(c.sla_state)), el("td", {}, stateBadge(c.state)),
     el("td", {}, el("div", {}, catName(c.category)), el("div", { class: "muted clip" }, c.title || ""),
-      el("div", { class: "muted mono" }, c.id)),
-    el("td", {}, gridName(c.grid_code)), el("td", {}, deptName(c.lead_department) || "—"),
-    el("td", {}, String(c.report_count ?? "")), el("td", {}, fmtTime(c.resolve_by))));
+      el("div", { class: "muted mono" }, c.id),
+      found ? el("div", { class: "muted small" }, t("matched") + found.map((m) => t(`m_${m}`)).join("、")) : ""),
+    el("td", { class: "wide-only" }, gridName(c.grid_code)), el("td", { class: "wide-only" }, deptName(c.lead_department) || "—"),
+    el("td", { class: "wide-only" }, String(c.report_count ?? "")), el("td", {}, fmtTime(c.resolve_by))));
   }
+}
+
+// ---- search: id, case number, words, place — and a reporter's phone (operators, audited) --
+async function runSearch() {
+  const mine = ++queueToken;
+  const params = new URLSearchParams({ limit: "200" });
+  if (searching.q) params.set("q", searching.q);
+  if (searching.phone) params.set("phone", searching.phone);
+  const status = document.getElementById("find-status");
+  try {
+    const { data } = await api(`/api/v1/search?${params}`);
+    if (mine !== queueToken) return;
+    cases.clear();
+    matchedBy.clear();
+    for (const hit of data.items) { cases.set(hit.case.id, hit.case); matchedBy.set(hit.case.id, hit.matched); }
+    status.className = "status info";
+    status.textContent = t("found_n").replace("{n}", String(data.items.length));
+    renderRows();
+  } catch (err) {
+    status.className = "status err";
+    status.textContent = `${t("error")}: ${err.detail || err}`;
+  }
+}
+
+function wireSearch() {
+  const form = document.getElementById("find");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = document.getElementById("find-q").value.trim();
+    const phone = document.getElementById("find-phone").value.trim();
+    if (!q && !phone) return;
+    searching = { q, phone };
+    document.getElementById("find-clear").classList.remove("hidden");
+    loadQueue();
+  });
+  document.getElementById("find-clear").addEventListener("click", () => {
+    searching = null;
+    matchedBy.clear();
+    document.getElementById("find-clear").classList.add("hidden");
+    document.getElementById("find-status").className = "status hidden";
+    loadQueue();
+  });
+}
+
+// ---- bulk: one action on the selected cases, answered per case ---------------------------
+function renderBulk() {
+  const bar = document.getElementById("bulk");
+  const shown = document.getElementById("bulk-result").childElementCount; // the last answer stays
+  bar.classList.toggle("hidden", (!picked.size && !shown) || !isCentre());
+  document.getElementById("bulk-h").textContent = t("bulk").replace("{n}", String(picked.size));
+  const into = document.getElementById("bulk-into");
+  const keep = into.value;
+  clear(into).append(...[...picked].map((id) => el("option", { value: id, selected: id === keep }, id)));
+  const action = document.getElementById("bulk-action").value;
+  document.getElementById("bulk-dept-field").classList.toggle("hidden", action !== "dispatch");
+  document.getElementById("bulk-into-field").classList.toggle("hidden", action !== "merge");
+  document.getElementById("bulk-note-field").classList.toggle("hidden", !["reject", "comment"].includes(action));
+}
+
+async function runBulk() {
+  const action = document.getElementById("bulk-action").value;
+  const note = document.getElementById("bulk-note").value.trim();
+  const body = { action, cases: [...picked] };
+  if (action === "dispatch") body.department = document.getElementById("bulk-dept").value || null;
+  if (action === "reject") body.reason = note;
+  if (action === "comment") body.note = note;
+  if (action === "merge") {
+    body.into = document.getElementById("bulk-into").value;
+    body.cases = body.cases.filter((id) => id !== body.into);
+  }
+  const out = document.getElementById("bulk-result");
+  if ((action === "reject" || action === "comment") && !note) { document.getElementById("bulk-note").focus(); return; }
+  try {
+    const { data } = await api("/api/v1/cases/actions", { method: "POST", body, headers: { "Idempotency-Key": crypto.randomUUID() } });
+    const n = data.counts || {};
+    clear(out).append(
+      el("p", { class: "status ok" }, t("bulk_result").replace("{a}", n.applied || 0).replace("{r}", n.refused || 0)
+        .replace("{p}", n.pending || 0).replace("{x}", n.not_found || 0)),
+      el("ul", { class: "list small" }, data.items.map((i) => el("li", { dataset: { case: i.case_id, status: i.status } },
+        `${i.case_id} · ${i.status}${i.rule && i.status !== "applied" ? ` (${i.rule})` : ""}${i.reason ? ` · ${i.reason}` : ""}`))));
+    picked.clear();
+    renderBulk();
+    loadQueue();
+  } catch (err) {
+    clear(out).append(el("p", { class: "status err" }, `${t("refused")}: ${err.detail || err}`));
+  }
+}
+
+function fillBulk() {
+  const dept = document.getElementById("bulk-dept");
+  const keep = dept.value;
+  clear(dept).append(el("option", { value: "" }, lang() === "en" ? "(by routing rules)" : "（按派遣规则）"),
+    ...departments.map((d) => el("option", { value: d.code, selected: d.code === keep }, `${deptName(d.code)} (${d.code})`)));
+}
+
+// ---- the duty office's work: open orders, extensions to decide, the calendar -----------
+let workToken = 0;
+async function loadWork() {
+  const mine = ++workToken;
+  try {
+    const [orders, extensions] = await Promise.all([
+      api("/api/v1/orders?state=open").then((r) => r.data),
+      api("/api/v1/extensions?state=pending").then((r) => r.data),
+    ]);
+    if (mine !== workToken) return;
+    const now = new Date(orders.now).getTime();
+    const item = (x, extra) => el("li", { tabindex: 0, dataset: { case: x.case_id, part: x.id },
+      onclick: () => openCase(x.case_id), onkeydown: (e) => { if (e.key === "Enter") openCase(x.case_id); } },
+    el("strong", {}, `${x.id} · ${catName(x.case.category)} · ${deptName(x.department)}`), " ", extra,
+    el("div", { class: "muted mono" }, x.case_id));
+    clear(document.getElementById("open-orders")).append(...(orders.items.length ? orders.items.map((o) => item(o,
+      el("span", {}, `${t(`level_${o.level}`)} · ${t("reply_by")} ${fmtTime(o.reply_by)} `,
+        new Date(o.reply_by).getTime() < now ? el("span", { class: "badge sla-overdue" }, t("overdue_order")) : "")))
+      : [el("li", { class: "muted" }, t("none"))]));
+    clear(document.getElementById("pending-extensions")).append(...(extensions.items.length ? extensions.items.map((x) => item(x,
+      el("span", {}, `→ ${fmtTime(x.until)} · ${x.reason}`)))
+      : [el("li", { class: "muted" }, t("none"))]));
+  } catch { /* the console goes on without its work lists */ }
+}
+
+async function loadCalendar() {
+  try {
+    const { data } = await api("/api/v1/meta");
+    const years = data.calendar.provisional_years || [];
+    const note = document.getElementById("calendar-note");
+    if (!years.length && !data.calendar.warning) { note.classList.add("hidden"); return; }
+    note.classList.remove("hidden");
+    note.dataset.years = years.join(",");
+    clear(note).append(el("details", {},
+      el("summary", {}, el("strong", {}, `${t("calendar")}：`), t("provisional").replace("{years}", years.join("、"))),
+      data.calendar.warning ? el("div", { class: "small" }, data.calendar.warning) : ""));
+  } catch { /* no calendar note */ }
 }
 
 // ---- banners: new P1 cases (live stream) and hotspots (the duty office's inbox) ---------
@@ -212,6 +347,7 @@ function onEvent(type, data) {
   if (type === "reset") { loadQueue(); return; }
   if (type !== "case" || !data || !data.case) return;
   const c = { ...data.case, id: data.case.id || data.case_id };
+  if (searching && !cases.has(c.id)) return; // search results stay what was found
   const known = streamed.get(c.id);
   if (known && known.version > c.version) return; // a replayed, older change
   streamed.delete(c.id);
@@ -225,6 +361,13 @@ function onEvent(type, data) {
     banner(`p1:${c.id}`, "p1", `${catName(c.category)} · ${gridName(c.grid_code)} · ${c.title || ""} · ${c.id}`, c.id);
   renderRows(c.id);
   if (c.id === selected) openCase(c.id, false, data.version);
+  scheduleWork();
+}
+
+let workTimer = null;
+function scheduleWork() { // a burst of live events reloads the work lists once
+  if (workTimer) return;
+  workTimer = setTimeout(() => { workTimer = null; loadWork(); }, 800);
 }
 
 // ---- detail -------------------------------------------------------------------------------
@@ -238,155 +381,6 @@ async function nearbyTargets(c) {
     .filter((o) => o.id !== c.id && ["open", "dispatched", "in_progress"].includes(o.state))
     .map((o) => ({ ...o, distance: metres(here, o.location || gridCentre(grids, o.grid_code)) }))
     .sort((a, b) => a.distance - b.distance);
-}
-
-function sender(c, status) {
-  return async (body) => {
-    status.className = "status info";
-    status.textContent = "…";
-    try {
-      const { status: code, data } = await api(`/api/v1/cases/${encodeURIComponent(c.id)}/actions`, {
-        method: "POST", body, headers: { "Idempotency-Key": crypto.randomUUID() },
-      });
-      status.className = "status ok";
-      status.textContent = code === 202 ? t("pending_answer") : `${t("done")}: ${t(PAST[body.action] || body.action)}`;
-      status.dataset.result = code === 202 ? "pending" : "done";
-    } catch (err) {
-      status.className = "status err";
-      status.dataset.result = "error";
-      status.textContent = `${t("refused")}: ${err.detail || err}`;
-    }
-  };
-}
-
-const field = (id, label, input) => [el("label", { for: id }, label), input];
-
-// A form for each action the server lists in case.actions (the case policy in
-// schemas/policy.py decides who may do what, when): the console keeps no copy of
-// the state machine or the role rules, it only knows how to ask for each action.
-async function dispatchForm(c, send) {
-  const dept = el("select", { id: "act-department" },
-    el("option", { value: "" }, lang() === "en" ? "(by routing rules)" : "（按派遣规则）"),
-    departments.map((d) => el("option", { value: d.code, selected: d.code === c.lead_department }, `${deptName(d.code)} (${d.code})`)));
-  return el("div", { class: "action" }, ...field("act-department", t("department"), dept),
-    el("button", { type: "button", class: "primary", id: "do-dispatch", onclick: () => send({ action: "dispatch", department: dept.value || null }) }, t("dispatch")));
-}
-
-function reasonForm(action, inputId, buttonClass) {
-  return (c, send) => {
-    const reason = el("input", { id: inputId, type: "text", maxlength: 1000 });
-    const go = () => { if (reason.value.trim()) send({ action, reason: reason.value.trim() }); else reason.focus(); };
-    return el("div", { class: "action" }, ...field(inputId, t("reason"), reason),
-      el("button", { type: "button", class: buttonClass, id: `do-${action}`, onclick: go }, t(action)));
-  };
-}
-
-async function mergeForm(c, send) {
-  const targets = await nearbyTargets(c);
-  const into = el("select", { id: "act-into" },
-    targets.length ? targets.map((o) => el("option", { value: o.id },
-      `${o.id} · ${t(o.state)} · ${gridName(o.grid_code)} · ${Number.isFinite(o.distance) ? t("metres_away").replace("{n}", String(Math.round(o.distance))) : ""} · ${o.title || ""}`))
-      : el("option", { value: "" }, t("no_targets")));
-  return el("div", { class: "action" }, ...field("act-into", t("into"), into),
-    el("button", { type: "button", id: "do-merge", disabled: !targets.length, onclick: () => into.value && send({ action: "merge", into: into.value }) }, t("merge")));
-}
-
-function acceptForm(c, send) {
-  return el("button", { type: "button", class: "primary", id: "do-accept", onclick: () => send({ action: "accept" }) }, t("accept"));
-}
-
-function resolveForm(c, send, status) {
-  const note = el("textarea", { id: "act-resolve-note", maxlength: 2000 });
-  const photo = el("input", { id: "act-resolve-photo", type: "file", accept: "image/jpeg,image/png,image/webp" });
-  const go = async () => {
-    if (!note.value.trim()) { note.focus(); return; }
-    const media = [];
-    try {
-      if (photo.files[0]) {
-        const form = new FormData();
-        form.append("file", photo.files[0]);
-        media.push((await api("/api/v1/media", { method: "POST", body: form })).data.id);
-      }
-    } catch (err) { status.className = "status err"; status.textContent = `${t("refused")}: ${err.detail || err}`; return; }
-    send({ action: "resolve", note: note.value.trim(), media });
-  };
-  return el("div", { class: "action" }, ...field("act-resolve-note", t("resolve_note"), note),
-    ...field("act-resolve-photo", t("resolve_photo"), photo),
-    el("button", { type: "button", class: "primary", id: "do-resolve", onclick: go }, t("resolve")));
-}
-
-function verifyForm(c, send) {
-  const note = el("input", { id: "act-verify-note", type: "text", maxlength: 1000 });
-  const verify = (passed) => {
-    const text = note.value.trim();
-    if (!passed && !text) { note.focus(); return; }
-    send(passed ? { action: "verify", passed, note: text || null } : { action: "verify", passed, reason: text, note: text });
-  };
-  return el("div", { class: "action" }, ...field("act-verify-note", t("verify_note"), note),
-    el("div", { class: "row" },
-      el("button", { type: "button", class: "primary", id: "do-verify-pass", onclick: () => verify(true) }, t("verify_pass")),
-      el("button", { type: "button", class: "danger", id: "do-verify-fail", onclick: () => verify(false) }, t("verify_fail"))));
-}
-
-function reopenForm(c, send) {
-  return el("button", { type: "button", id: "do-reopen", onclick: () => send({ action: "reopen" }) }, t("reopen"));
-}
-
-function reprioritiseForm(c, send) {
-  const priority = el("select", { id: "act-priority" },
-    Object.keys(PRIO).map((p) => el("option", { value: p, selected: p === c.priority }, p)));
-  return el("div", { class: "action" }, ...field("act-priority", t("priority"), priority),
-    el("button", { type: "button", id: "do-reprioritise", onclick: () => send({ action: "reprioritise", priority: priority.value }) }, t("reprioritise")));
-}
-
-function rateForm(c, send) {
-  const score = el("select", { id: "act-score" }, [5, 4, 3, 2, 1].map((n) => el("option", { value: n }, "★".repeat(n))));
-  return el("div", { class: "action" }, ...field("act-score", t("score"), score),
-    el("button", { type: "button", id: "do-rate", onclick: () => send({ action: "rate", score: Number(score.value) }) }, t("rate")));
-}
-
-// Escalate and comment share one note field.
-function noteForm(actions, send) {
-  const note = el("input", { id: "act-note", type: "text", maxlength: 2000 });
-  const buttons = [];
-  if (actions.includes("escalate"))
-    buttons.push(el("button", { type: "button", id: "do-escalate", onclick: () => send({ action: "escalate", note: note.value.trim() || null }) }, t("escalate")));
-  if (actions.includes("comment"))
-    buttons.push(el("button", { type: "button", id: "do-comment", onclick: () => { if (note.value.trim()) send({ action: "comment", note: note.value.trim() }); else note.focus(); } }, t("comment")));
-  return el("div", { class: "action" }, ...field("act-note", t("note"), note), el("div", { class: "row" }, ...buttons));
-}
-
-const ACTION_FORMS = {
-  dispatch: dispatchForm,
-  accept: acceptForm,
-  resolve: resolveForm,
-  verify: verifyForm,
-  return: reasonForm("return", "act-return-reason", "danger"),
-  reject: reasonForm("reject", "act-reason", "danger"),
-  merge: mergeForm,
-  reopen: reopenForm,
-  reprioritise: reprioritiseForm,
-  rate: rateForm,
-};
-
-async function actionForm(c) {
-  const status = el("p", { class: "status hidden", role: "status", id: "act-status" });
-  const send = sender(c, status);
-  const actions = c.actions || [];
-  const parts = [];
-  for (const action of actions)
-    if (ACTION_FORMS[action]) parts.push(await ACTION_FORMS[action](c, send, status));
-  if (actions.includes("escalate") || actions.includes("comment")) parts.push(noteForm(actions, send));
-  if (!parts.length) parts.push(el("p", { class: "muted" }, t("read_only")));
-  return el("div", {}, ...parts, status);
-}
-
-function eventText(e) {
-  const d = e.data || {};
-  const bits = [];
-  for (const key of ["department", "into", "reason", "note", "passed", "priority", "score", "mark", "report_id"])
-    if (d[key] !== undefined && d[key] !== null && d[key] !== "") bits.push(`${key}: ${typeof d[key] === "object" ? JSON.stringify(d[key]) : d[key]}`);
-  return bits.join(" · ");
 }
 
 async function openCase(id, focus = true, atLeastVersion = 0) {
@@ -426,7 +420,10 @@ async function openCase(id, focus = true, atLeastVersion = 0) {
   const previous = document.getElementById("action-form");
   const actions = (c.actions || []).join(",");
   const keep = previous && previous.dataset.case === c.id && previous.dataset.actions === actions;
-  const form = keep ? previous : await actionForm(c);
+  const form = keep ? previous : await actionPanel(c, {
+    departments, deptName, gridName, nearbyTargets, me,
+    onDone: (caseId, version) => { loadWork(); if (caseId === selected) openCase(caseId, false, version); },
+  });
   if (mine !== detailToken) return;
   Object.assign(form.dataset, { case: c.id, actions });
   form.id = "action-form";
@@ -436,10 +433,13 @@ async function openCase(id, focus = true, atLeastVersion = 0) {
     el("div", { class: "row" }, prioBadge(c.priority), slaBadge(c.sla_state), stateBadge(c.state),
       c.rework_count ? el("span", { class: "badge" }, `${t("rework")} ${c.rework_count}`) : "",
       c.escalation_level ? el("span", { class: "badge" }, `${t("escalation")} ${c.escalation_level}`) : "",
-      c.merged_into ? el("span", { class: "badge" }, `${t("merged_into")} ${c.merged_into}`) : ""),
+      c.merged_into ? el("span", { class: "badge" }, `${t("merged_into")} ${c.merged_into}`) : "",
+      c.deferred_at ? el("span", { class: "badge" }, t("deferred_badge")) : ""),
     el("p", { class: "muted" }, `${t("grid")} ${gridName(c.grid_code)} (${c.grid_code}) · ${t("department")} ${deptName(c.lead_department) || "—"} · ${t("respond_by")} ${fmtTime(c.respond_by) || "—"} · ${t("resolve_by")} ${fmtTime(c.resolve_by) || "—"}`),
+    el("h3", {}, t("tasks")), taskTable(c, deptName),
     map, map ? el("p", { class: "muted small" }, `${t("map_legend")} ${gridName(c.grid_code)}`) : "",
     el("h3", {}, t("actions")), form,
+    partsLists(c, deptName),
     el("h3", {}, t("reasons")),
     el("ul", { class: "list", id: "reasons" }, reasons.length ? reasons.map((r) => el("li", {}, r)) : el("li", { class: "muted" }, t("none"))),
     resolution ? el("h3", {}, t("evidence")) : "",
@@ -449,10 +449,7 @@ async function openCase(id, focus = true, atLeastVersion = 0) {
       el("div", {}, r.description || ""),
       el("div", { class: "muted" }, `${fmtTime(r.occurred_at || r.received_at)} · ${r.submitted_by || r.source || ""}${r.reporter ? ` · ${r.reporter.name || ""} ${r.reporter.phone || ""}` : ""}`),
       el("div", {}, (r.media || []).map((m) => mediaImg(m, `${t("photo")} ${r.id}`)))))),
-    el("h3", {}, t("timeline")),
-    el("ol", { class: "list", id: "timeline" }, (c.timeline || []).map((e) => el("li", {},
-      el("strong", {}, `v${e.version} ${t(`t_${e.type}`)}`), ` · ${fmtTime(e.time)} · ${e.actor_name || e.actor || ""}`,
-      eventText(e) ? el("div", { class: "muted" }, eventText(e)) : ""))),
+    el("h3", {}, t("timeline")), timelineList(c),
   );
   if (focus) document.getElementById("detail-h").focus();
 }
@@ -509,6 +506,8 @@ async function start() {
   document.getElementById("who").textContent = t("signed_in_as").replace("{name}", me.name || "").replace("{role}", t(`role_${me.role}`));
   const keysHint = document.querySelector("[data-i18n='keys']");
   if (!isCentre()) keysHint.dataset.i18n = "keys_basic";
+  document.body.classList.toggle("centre", isCentre());
+  document.getElementById("find-phone-field").classList.toggle("hidden", !isCentre());
   applyI18n();
   try {
     [categories, grids, departments] = await Promise.all([
@@ -516,7 +515,10 @@ async function start() {
       api("/api/v1/departments").then((r) => r.data)]);
   } catch { /* the queue still works without reference data */ }
   fillFilters();
+  fillBulk();
   await loadQueue();
+  loadWork();
+  loadCalendar();
   const live = document.getElementById("live");
   stopStream = streamEvents("/api/v1/stream/cases", onEvent, (s) => {
     live.textContent = t(s);
@@ -531,7 +533,7 @@ async function start() {
 function init() {
   applyI18n();
   wireHeader(() => {
-    fillFilters(); renderRows();
+    fillFilters(); fillBulk(); renderRows(); renderBulk(); loadWork(); loadCalendar();
     document.getElementById("who").textContent = t("signed_in_as").replace("{name}", me.name || "").replace("{role}", t(`role_${me.role}`));
     const live = document.getElementById("live");
     if (live.dataset.state) live.textContent = t(live.dataset.state);
@@ -540,6 +542,14 @@ function init() {
   document.getElementById("filters").addEventListener("change", loadQueue);
   document.getElementById("filters").addEventListener("submit", (e) => { e.preventDefault(); loadQueue(); });
   document.getElementById("sort").addEventListener("change", () => renderRows());
+  wireSearch();
+  document.getElementById("bulk-action").addEventListener("change", renderBulk);
+  document.getElementById("bulk-go").addEventListener("click", runBulk);
+  document.getElementById("pick-all").addEventListener("change", (e) => {
+    for (const id of cases.keys()) if (e.target.checked) picked.add(id); else picked.delete(id);
+    renderRows();
+    renderBulk();
+  });
   document.addEventListener("keydown", onKey);
   document.getElementById("signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();

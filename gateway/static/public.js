@@ -12,7 +12,7 @@ addStrings({
     period: "统计周期", week: "周", month: "月", quarter: "季度", day: "包含日期",
     bulletin: "下载本月公开月报（PDF）", departments: "部门考核排名", streets: "街道考核排名",
     by_category: "按类别", by_street: "按街道", by_day: "每日立案数", stories: "已结案件",
-    rank: "名次", department: "部门", street: "街道", due: "应结案数", closed_n: "结案数",
+    rank: "名次", department: "部门", street: "街道", due: "应结案数", deferred: "缓办数", closed_n: "结案数",
     closed_on_time: "按期结案数", on_time_rate: "按期结案率", closure_rate: "结案率", rework_rate: "返工率",
     extension_rate: "延期率", mean_satisfaction: "满意度", trend: "较上期", category: "类别",
     opened: "立案日期", closed_on: "结案日期", total: "案件总数", closed_total: "已结案件",
@@ -26,7 +26,7 @@ addStrings({
     period: "Period", week: "Week", month: "Month", quarter: "Quarter", day: "Including",
     bulletin: "Monthly bulletin (PDF)", departments: "Departments, ranked", streets: "Streets, ranked",
     by_category: "By category", by_street: "By street", by_day: "Cases opened per day", stories: "Cases closed",
-    rank: "Rank", department: "Department", street: "Street", due: "Due", closed_n: "Closed",
+    rank: "Rank", department: "Department", street: "Street", due: "Due", deferred: "Deferred", closed_n: "Closed",
     closed_on_time: "Closed on time", on_time_rate: "On-time closure", closure_rate: "Closure rate",
     rework_rate: "Rework rate", extension_rate: "Extension rate", mean_satisfaction: "Satisfaction",
     trend: "vs previous", category: "Category", opened: "Opened", closed_on: "Closed",
@@ -66,10 +66,10 @@ function scoreTable(cards, who, nameOf, id) {
   if (!cards.length) return el("p", { class: "muted" }, t("no_data"));
   const columns = [
     ["rank", (c) => String(c.rank)], [who, (c) => nameOf(c.key)], ["due", (c) => num(c.due)],
-    ["closed_n", (c) => num(c.closed)], ["closed_on_time", (c) => num(c.closed_on_time)],
+    ["deferred", (c) => num(c.deferred)], ["closed_n", (c) => num(c.closed)], ["closed_on_time", (c) => num(c.closed_on_time)],
     ["on_time_rate", (c) => pct(c.on_time_rate)], ["closure_rate", (c) => pct(c.closure_rate)],
     ["rework_rate", (c) => pct(c.rework_rate)],
-    ...(cards.some((c) => "extension_rate" in c) ? [["extension_rate", (c) => pct(c.extension_rate)]] : []),
+    ["extension_rate", (c) => pct(c.extension_rate)],
     ["mean_satisfaction", (c) => num(c.mean_satisfaction)], ["trend", (c) => trendText(c.trend)],
   ];
   return el("table", { class: "queue", id },

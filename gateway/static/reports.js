@@ -25,7 +25,8 @@ addStrings({
     download_html: "下载 HTML", download_pdf: "下载 PDF", export_csv: "导出案件 CSV（所选周期）",
     downloaded: "已下载", brief_of: "{d} 简报摘要", new_cases: "新增", closed_cases: "结案", overdue_cases: "逾期未结",
     by_category: "按类别", by_street: "按街道", updated_at: "更新于 {t}", week_of: "{d} 起", no_data: "暂无数据",
-    lower_better: "（越低越好）", open_cases: "在办",
+    lower_better: "（越低越好）", open_cases: "在办", deferred: "缓办数", tasks_due: "任务应办数",
+    task_on_time_rate: "任务按期办结率", extension_rate: "延期率",
     areas: "街道、社区考核（同一统计周期）", area_level: "层级", street: "街道", community: "社区",
     windows: "近24小时上报量（按小时，对照热点基线）", window_key: "网格 × 类别 × 来源", all_keys: "全区合计",
     windows_chart: "近24小时每小时上报数与热点基线", windows_legend: "柱：每小时上报数；虚线：热点规则的基线（此前各小时的均值）；点线：达到即报警的数量。",
@@ -48,7 +49,8 @@ addStrings({
     export_csv: "Export cases as CSV (chosen period)", downloaded: "Downloaded", brief_of: "Brief of {d}",
     new_cases: "New", closed_cases: "Closed", overdue_cases: "Overdue", by_category: "By category",
     by_street: "By street", updated_at: "Updated {t}", week_of: "from {d}", no_data: "No data yet",
-    lower_better: " (lower is better)", open_cases: "live",
+    lower_better: " (lower is better)", open_cases: "live", deferred: "Deferred", tasks_due: "Tasks due",
+    task_on_time_rate: "Tasks on time", extension_rate: "Extension rate",
     areas: "Streets and communities (same period)", area_level: "Level", street: "Street", community: "Community",
     windows: "Reports per hour, last 24 h, against the hotspot baseline", window_key: "Grid × category × source",
     all_keys: "Whole district", windows_chart: "Reports per hour in the last 24 hours against the hotspot baseline",
@@ -68,6 +70,8 @@ const INDICATORS = {
   closure_rate: { fmt: pct, max: 1, lowerBetter: false },
   rework_rate: { fmt: pct, max: 1, lowerBetter: true },
   mean_satisfaction: { fmt: num, max: 5, lowerBetter: false },
+  task_on_time_rate: { fmt: pct, max: 1, lowerBetter: false },
+  extension_rate: { fmt: pct, max: 1, lowerBetter: true },
 };
 let categories = [];
 let departments = [];
@@ -192,10 +196,12 @@ async function loadScorecards() {
       hbarChart(rows.map((r) => [deptName(r.department), r[key]]), t("dept_chart").replace("{x}", label), spec));
     clear(document.getElementById("dept-table")).append(table(rows, [
       ["rank", (_r, i) => String(i + 1)], ["department", (r) => deptName(r.department)],
-      ["dispatched_n", (r) => num(r.dispatched)], ["due", (r) => num(r.due)], ["closed_n", (r) => num(r.closed)],
+      ["dispatched_n", (r) => num(r.dispatched)], ["due", (r) => num(r.due)], ["deferred", (r) => num(r.deferred)],
+      ["closed_n", (r) => num(r.closed)],
       ["on_time_rate", (r) => pct(r.on_time_rate)], ["closure_rate", (r) => pct(r.closure_rate)],
       ["rework_rate", (r) => pct(r.rework_rate)], ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
-      ["mean_handling_hours", (r) => num(r.mean_handling_hours)],
+      ["mean_handling_hours", (r) => num(r.mean_handling_hours)], ["tasks_due", (r) => num(r.tasks_due)],
+      ["task_on_time_rate", (r) => pct(r.task_on_time_rate)], ["extension_rate", (r) => pct(r.extension_rate)],
     ], "dept-scores"));
   } catch (err) {
     clear(document.getElementById("dept-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));
@@ -206,9 +212,10 @@ async function loadScorecards() {
     const names = level === "street" ? streetNames() : communityNames();
     clear(document.getElementById("area-table")).append(table(areas, [
       ["rank", (_r, i) => String(i + 1)], [level, (r) => names.get(r[level]) || r[level]],
-      ["due", (r) => num(r.due)], ["closed_n", (r) => num(r.closed)],
+      ["due", (r) => num(r.due)], ["deferred", (r) => num(r.deferred)], ["closed_n", (r) => num(r.closed)],
       ["on_time_rate", (r) => pct(r.on_time_rate)], ["closure_rate", (r) => pct(r.closure_rate)],
-      ["rework_rate", (r) => pct(r.rework_rate)], ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
+      ["rework_rate", (r) => pct(r.rework_rate)], ["extension_rate", (r) => pct(r.extension_rate)],
+      ["mean_satisfaction", (r) => num(r.mean_satisfaction)],
     ], "area-scores"));
   } catch (err) {
     clear(document.getElementById("area-table")).append(el("p", { class: "status err" }, `${t("error")}: ${err.detail || err}`));

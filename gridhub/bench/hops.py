@@ -103,6 +103,9 @@ def case_event_of(report: dict[str, Any]) -> dict[str, Any]:
         "opened_at": report["received_at"],
         "updated_at": report["received_at"],
         "closed_at": None,
+        "dispatched_at": None,
+        "due_by": None,
+        "deferrals": 0,
     }
     return {
         "event_id": f"{case['id']}:1",

@@ -66,7 +66,14 @@ def report(day: datetime | None, out: Path | None, tz: str, hotspots: bool, peri
         start, end = day_bounds(the_day, tz) if span is None else (span.start, span.end)
         try:
             alerts = asyncio.run(
-                read_alerts(settings.bootstrap, settings.topics.alerts, start, end, timeout=15)
+                read_alerts(
+                    settings.bootstrap,
+                    settings.topics.alerts,
+                    start,
+                    end,
+                    timeout=15,
+                    security=settings.kafka_security,
+                )
             )
         except Exception as exc:
             click.echo(f"hotspot alerts unavailable ({exc}); the brief goes without", err=True)

@@ -1,7 +1,9 @@
 """Departments and grid workers of ``gridhub simulate``, answering the public case
 feed the way people do: a department accepts a dispatched case or returns it (not
-ours), then resolves it with a note; a grid worker verifies it on site, passed or
-failed (rework). :class:`ActionPolicy` sets the odds and the delays.
+ours), then resolves it with a note once every co-department has done its part
+(联合执法: a co-department does its part as soon as it is dispatched); a grid
+worker verifies it on site, passed or failed (rework). :class:`ActionPolicy` sets
+the odds and the delays.
 
 Pure: :meth:`FieldActors.plan` turns one case event into the commands to send and
 when; :func:`gridhub.simulate.run.run_simulation` reads the feed and sends them.
@@ -24,6 +26,7 @@ from schemas.cases import (
     CaseEventType,
     CaseState,
 )
+from schemas.duty import TaskRole
 from schemas.envelope import CASE_EVENT_PREFIX, EnvelopeError, decode_kafka
 
 _HANDLED_MEMORY = 200_000
@@ -97,6 +100,16 @@ class FieldActors:
         delay = self.policy.delay * rng.uniform(0.5, 1.5)
         when = event.time + timedelta(seconds=delay)
         department = case.lead_department
+        planned: list[Planned] = []
+        if event.type is CaseEventType.DISPATCHED:
+            # 联合执法: each co-department given a task by this dispatch does its part.
+            for task in case.tasks:
+                if task.role is TaskRole.CO and task.version == event.version:
+                    note = f"{task.department} 已完成协办（模拟）"
+                    body = CaseAction(action=Action.RESOLVE, note=note)
+                    planned.append(
+                        Planned(delay, self._department(event, task.department, body, when))
+                    )
         if (
             event.type in (CaseEventType.DISPATCHED, CaseEventType.REWORKED)
             and case.state is CaseState.DISPATCHED
@@ -106,11 +119,13 @@ class FieldActors:
                 body = CaseAction(action=Action.ACCEPT, note="已接单，安排人员前往现场")
             else:
                 body = CaseAction(action=Action.RETURN, reason="非本部门职责范围，请重新派遣")
-            return [Planned(delay, self._department(event, department, body, when))]
+            return [Planned(delay, self._department(event, department, body, when)), *planned]
+        # The lead resolves once it has accepted and no co-department's part is open.
         if (
-            event.type is CaseEventType.ACCEPTED
+            event.type in (CaseEventType.ACCEPTED, CaseEventType.TASK_CHANGED)
             and case.state is CaseState.IN_PROGRESS
             and department
+            and not [t for t in case.tasks if t.role is TaskRole.CO and t.unfinished]
         ):
             note = corpus().resolve_notes.get(case.category, "已现场处置完毕")
             body = CaseAction(action=Action.RESOLVE, note=f"{note}（模拟）")
@@ -137,8 +152,9 @@ class FieldActors:
     def _department(
         self, event: CaseEvent, department: str, body: CaseAction, when: datetime
     ) -> CaseCommand:
+        lead = department == event.case.lead_department
         return CaseCommand(
-            command_id=self._command_id(event, body.action),
+            command_id=self._command_id(event, body.action, None if lead else department),
             case_id=event.case_id,
             actor=f"simulated-department-{department}",
             role="department",
@@ -148,8 +164,9 @@ class FieldActors:
         )
 
     @staticmethod
-    def _command_id(event: CaseEvent, action: Action) -> str:
-        return f"sim:{action.value}:{event.case_id}:v{event.version}"
+    def _command_id(event: CaseEvent, action: Action, department: str | None = None) -> str:
+        who = f":{department}" if department else ""
+        return f"sim:{action.value}{who}:{event.case_id}:v{event.version}"
 
 
 def read_case_event(

@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 import sinks.channel_models  # noqa: F401 - registers channel_deliveries on Base.metadata
 import sinks.district_loads  # noqa: F401 - registers district_loads on Base.metadata
+import sinks.duty_models  # noqa: F401 - registers the case parts' tables on Base.metadata
 import sinks.feedback  # noqa: F401 - registers feedback_ratings on Base.metadata
 import sinks.outbox_models  # noqa: F401 - registers the outbox tables on Base.metadata
 import sinks.subscriptions  # noqa: F401 - registers webhook_subscriptions on Base.metadata

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from routing.district import District
 from schemas.alerts import Alert
+from schemas.kafka_security import KafkaSecurity
 from schemas.periods import Period, last_complete, periods_ending
 from sinks.briefs import (
     DEFAULT_TZ,
@@ -56,16 +57,23 @@ def brief_names(district: District) -> BriefNames:
 
 
 async def read_alerts(
-    bootstrap: str, topic: str, start: datetime, end: datetime, timeout: float = 30.0
+    bootstrap: str,
+    topic: str,
+    start: datetime,
+    end: datetime,
+    timeout: float = 30.0,
+    security: KafkaSecurity | None = None,
 ) -> list[Alert]:
     """Alerts on ``topic`` whose records were produced in ``[start, end)`` (with an
-    hour of slack either side; callers filter by the alert's own time)."""
+    hour of slack either side; callers filter by the alert's own time), read with
+    the hub's Kafka security block."""
     consumer = AIOKafkaConsumer(
         topic,  # subscribed at start, so its metadata is loaded; then assigned by hand
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(timeout * 1000),
+        **(security or KafkaSecurity()).aiokafka(),
     )
     try:
         await consumer.start()
@@ -164,7 +172,9 @@ def register(
         start, end = day_bounds(day, tz)
         hotspots: list[Alert] | None
         try:
-            hotspots = await read_alerts(config.bootstrap, config.topics.alerts, start, end)
+            hotspots = await read_alerts(
+                config.bootstrap, config.topics.alerts, start, end, security=config.kafka
+            )
         except Exception as exc:
             log.warning("daily brief %s: hotspot alerts unavailable (%s)", day, exc)
             hotspots = None
@@ -176,7 +186,11 @@ def register(
         hotspots: list[Alert] | None
         try:
             hotspots = await read_alerts(
-                config.bootstrap, config.topics.alerts, period.start, period.end
+                config.bootstrap,
+                config.topics.alerts,
+                period.start,
+                period.end,
+                security=config.kafka,
             )
         except Exception as exc:
             log.warning(

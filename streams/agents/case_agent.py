@@ -50,7 +50,14 @@ from pydantic import ValidationError
 from routing.hotspots import HotspotRule
 from schemas import trace
 from schemas.alerts import Alert, Notification
-from schemas.cases import CaseCommand, CaseEvent, FollowReport, Priority, SuperviseTick
+from schemas.cases import (
+    CaseCommand,
+    CaseEvent,
+    FollowReport,
+    JoinNearby,
+    Priority,
+    SuperviseTick,
+)
 from schemas.reports import Report
 from sinks.ports import CaseArchive
 from streams.batching import ack_all, event_batches
@@ -93,6 +100,9 @@ class CaseTables:
         # Cancel may arrive on another community's partition than the alert it
         # refers to, and one with no area is placed by intake where its alert is.
         self.references = pinned_table(app, "reference-index", config.partitions, global_=True)
+        # Live cases near a community line, on every worker: a report across the
+        # line finds them and is forwarded to their own writer (cell -> [[id, lat, lon]]).
+        self.borders = pinned_table(app, "border-index", config.partitions, global_=True)
 
         async def recovered() -> None:
             self.memory.rebuild()
@@ -204,6 +214,18 @@ def register(
                     body=FollowReport(report=report),
                 ),
             )
+        if outcome.join:  # a case across the community line: its own writer decides
+            command_output(
+                batch,
+                CaseCommand(
+                    command_id=f"nearby:{report.id}",
+                    case_id=outcome.join,
+                    actor=f"source:{report.source}",
+                    role="system",
+                    time=report.received_at,
+                    body=JoinNearby(report=report),
+                ),
+            )
         if not outcome.duplicate:
             count_hotspot(batch, staged, report, message)
 
@@ -302,7 +324,9 @@ def register(
             meter.start(events)
             items = [_decode(event.message, names.commands) for event in events]
             records, reports = await archived(items)
-            staged = StagedCaseStore(memory, tables.references, records, reports)
+            staged = StagedCaseStore(
+                memory, tables.references, records, reports, borders=tables.borders
+            )
             work = CaseWork(deps.district, staged, config.merge_window)
             batch = _Batch()
             for item in items:

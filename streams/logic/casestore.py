@@ -1,6 +1,7 @@
 """What the case agent remembers, behind one small port: the case records and
-the three indexes that route a new report to an existing case (report id, fold
-key, nearby cell). The agent backs it with Faust tables; unit tests with dicts.
+the indexes that route a new report to an existing case (report id, fold key,
+nearby cell, and — for cases near a community line — the border index every
+worker can read). The agent backs it with Faust tables; unit tests with dicts.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class CaseRecord(BaseModel):
     report_ids: list[str] = Field(default_factory=list)
     fold_keys: list[str] = Field(default_factory=list)
     cells: list[str] = Field(default_factory=list)
+    border_cells: list[str] = Field(
+        default_factory=list, description="its entries in the border index (near a community line)"
+    )
     sla_started_at: datetime | None = None
     marks: list[str] = Field(default_factory=list, description="SLA marks already raised")
     commands: list[str] = Field(default_factory=list, description="recent command ids")
@@ -109,6 +113,13 @@ class CaseStore(Protocol):
 
     def set_near(self, key: str, entries: list[NearEntry]) -> None: ...
 
+    def border(self, key: str) -> list[NearEntry]:
+        """Near-index entries of live cases close to a community line, readable on
+        every worker (the key names the case's own community, its only writer)."""
+        ...
+
+    def set_border(self, key: str, entries: list[NearEntry]) -> None: ...
+
 
 @dataclass
 class DictCaseStore:
@@ -119,6 +130,7 @@ class DictCaseStore:
     folds: dict[str, str] = field(default_factory=dict)
     cells: dict[str, list[NearEntry]] = field(default_factory=dict)
     references: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> case, grid
+    borders: dict[str, list[NearEntry]] = field(default_factory=dict)
 
     def record(self, case_id: str) -> CaseRecord | None:
         return self.records.get(case_id)
@@ -149,6 +161,15 @@ class DictCaseStore:
             self.cells[key] = list(entries)
         else:
             self.cells.pop(key, None)
+
+    def border(self, key: str) -> list[NearEntry]:
+        return list(self.borders.get(key, []))
+
+    def set_border(self, key: str, entries: list[NearEntry]) -> None:
+        if entries:
+            self.borders[key] = list(entries)
+        else:
+            self.borders.pop(key, None)
 
     def case_of_reference(self, key: str) -> str | None:
         found = self.references.get(key)

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from routing.district import District
-from routing.geo import METRES_PER_DEGREE_LAT, haversine_m
+from routing.geo import METRES_PER_DEGREE_LAT, distance_m, haversine_m
 from schemas.cases import (
     LIVE_STATES,
+    CaseCommand,
     CaseEvent,
     CaseEventType,
     CaseSnapshot,
@@ -29,6 +31,7 @@ from schemas.cases import (
     Priority,
     SlaState,
 )
+from schemas.duty import TaskRole
 from schemas.lifecycle import decide
 from schemas.reports import Report
 from streams.logic.casestore import (
@@ -39,7 +42,9 @@ from streams.logic.casestore import (
     near_scope,
     ring_keys,
 )
+from streams.logic.parts import new_task, stamp, with_tasks
 
+PART_FIELDS = ("tasks", "extensions", "orders")
 CASE_ID_NAMESPACE = uuid.UUID("2b7e4c1e-0d6b-4b8a-8f55-93c1a8f0e6d4")
 SYSTEM_ACTOR = "system:gridhub"
 ROUTING_ACTOR = "system:routing"
@@ -68,8 +73,13 @@ def next_event(
     report: Report | None = None,
     **changes: Any,
 ) -> CaseEvent:
-    """The event for one accepted change: version + 1 and the snapshot after it."""
-    after = case.model_copy(update={**changes, "version": case.version + 1, "updated_at": time})
+    """The event for one accepted change: version + 1 and the snapshot after it;
+    each task, extension or order it changed is stamped with the new version."""
+    version = case.version + 1
+    for name in PART_FIELDS:
+        if name in changes:
+            changes[name] = stamp(getattr(case, name), changes[name], version)
+    after = case.model_copy(update={**changes, "version": version, "updated_at": time})
     return CaseEvent(
         case_id=case.id,
         version=after.version,
@@ -88,6 +98,7 @@ class ReportOutcome:
     duplicate: bool = False
     dead_letter: str | None = None
     forward_to: str | None = None  # the case (on another partition) this report follows
+    join: str | None = None  # the nearby case across a community line it may join
 
 
 GLOBAL_REFERENCE_PREFIX = "cap:"
@@ -101,18 +112,27 @@ class CaseWork:
         self.district = district
         self.store = store
         self.merge_window = merge_window
+        # Commands for other writers a handler decided on (taken by handle_command).
+        self.follow_ups: list[CaseCommand] = []
 
     # ------------------------------------------------------------- reports
 
-    def on_report(self, report: Report) -> ReportOutcome:
+    def on_report(self, report: Report, local_only: bool = False) -> ReportOutcome:
+        """``local_only``: the report came back from a case across a community
+        line that could not take it; it joins or opens a case here."""
         if self.already_applied(report):
             return ReportOutcome(duplicate=True)
         refers_to = [str(k) for k in report.attributes.get("refers_to", [])]
         if refers_to:
             return self._follow_references(report, refers_to)
-        target = self._fold_target(report) or self._nearby_target(report)
+        target = self._fold_target(report)
+        across: str | None = None
+        if target is None:
+            target, across = self._nearby(report, local_only)
         if target is not None:
             return ReportOutcome(events=self.attach(target, report))
+        if across is not None:
+            return ReportOutcome(join=across)
         return ReportOutcome(events=self.open(report))
 
     def already_applied(self, report: Report) -> bool:
@@ -148,6 +168,10 @@ class CaseWork:
                 entries = self.store.near(key)
                 if all(e.case_id != case.id for e in entries):
                     self.store.set_near(key, [*entries, entry])
+        for cell in record.border_cells:
+            entries = self.store.border(cell)
+            if all(e.case_id != case.id for e in entries):
+                self.store.set_border(cell, [*entries, entry])
 
     def _live(self, case_id: str | None) -> CaseRecord | None:
         record = self.store.record(case_id) if case_id else None
@@ -159,35 +183,77 @@ class CaseWork:
         key = report.attributes.get("fold_key")
         return self._live(self.store.case_of_fold(str(key))) if key else None
 
-    def _nearby_target(self, report: Report) -> CaseRecord | None:
+    def _nearby(
+        self, report: Report, local_only: bool = False
+    ) -> tuple[CaseRecord | None, str | None]:
         """The nearest live case of the category within its radius whose last report
-        is inside the merge window. Distance is checked on the index entries first,
-        nearest first, so only the cases that could win are loaded (loading is the
-        costly part, and a busy cell holds many cases out of reach)."""
+        is inside the merge window: ``(record, None)`` when it is this partition's,
+        ``(None, case id)`` when it lies across a community line (its own writer
+        decides), ``(None, None)`` when there is none. Distance is checked on the
+        index entries first, nearest first, so only the cases that could win are
+        loaded (loading is the costly part, and a busy cell holds many cases out of
+        reach)."""
         category = self.district.taxonomy.get(report.category)
         if report.location is None or category is None:
-            return None
+            return None, None
         radius, window = category.dedup_radius_m, self.merge_window
         lat0, lon0 = report.location.lat, report.location.lon
-        within: list[tuple[float, int, str]] = []
+        scope = near_scope(report.community_code, report.category)
+        # Every case whose cell is within two of this one's is indexed here (ring_keys).
+        found = [(e, False) for e in self.store.near(cell_key(scope, lat0, lon0, radius))]
+        if not local_only:
+            for community in self._other_communities(report.community_code, lat0, lon0, radius):
+                # A border entry sits under its case's own cell only (the index is
+                # global: one changelog record per case): read the ring around ours.
+                border = cell_key(near_scope(community, report.category), lat0, lon0, radius)
+                found += [(e, True) for key in ring_keys(border) for e in self.store.border(key)]
         # A great circle is at least as long as its change of latitude: entries
         # further north or south than the radius are out without trigonometry.
         band = radius / METRES_PER_DEGREE_LAT * (1 + 1e-9)
-        scope = near_scope(report.community_code, report.category)
-        # Every case whose cell is within two of this one's is indexed here (ring_keys).
-        for entry in self.store.near(cell_key(scope, lat0, lon0, radius)):
+        within: list[tuple[float, int, str, bool]] = []
+        for entry, remote in found:
             lat = entry.lat
             if abs(lat - lat0) > band:
                 continue
             gap = haversine_m(lat0, lon0, lat, entry.lon)
             if gap <= radius:
                 # The index order breaks ties: the case indexed first wins.
-                within.append((gap, len(within), entry.case_id))
-        for _, _, case_id in sorted(within):
+                within.append((gap, len(within), entry.case_id, remote))
+        for _, _, case_id, remote in sorted(within):
+            if remote:
+                return None, case_id
             record = self._live(case_id)
             if record is not None and report.received_at - record.last_report_at <= window:
-                return record
-        return None
+                return record, None
+        return None, None
+
+    def _other_communities(
+        self, community: str, lat: float, lon: float, radius: float
+    ) -> list[str]:
+        """The other communities a point's merge radius may reach into."""
+        return self.district.grids.communities_near(community, lat, lon, radius)
+
+    def join_nearby(self, record: CaseRecord, report: Report) -> list[CaseEvent] | None:
+        """A report from across a community line asks to join this case: it does when
+        the case is live, of its category, within its radius and merge window;
+        None when it cannot (the report then opens a case at home)."""
+        case = record.case
+        if report.id in record.report_ids:
+            return []
+        category = self.district.taxonomy.get(case.category)
+        if (
+            case.state not in ATTACHABLE
+            or case.category != report.category
+            or category is None
+            or case.location is None
+            or report.location is None
+            or report.received_at - record.last_report_at > self.merge_window
+        ):
+            return None
+        here = (report.location.lat, report.location.lon)
+        if distance_m(here, (case.location.lat, case.location.lon)) > category.dedup_radius_m:
+            return None
+        return self.attach(record, report)
 
     def _follow_references(self, report: Report, refers_to: list[str]) -> ReportOutcome:
         case_ids = dict.fromkeys(c for c in map(self.store.case_of_fold, refers_to) if c)
@@ -290,7 +356,7 @@ class CaseWork:
             folds.append(str(key))
             if str(key).startswith(GLOBAL_REFERENCE_PREFIX):
                 self.store.publish_reference(str(key), case.id, case.grid_code)
-        cells = []
+        cells, borders = [], []
         category = self.district.taxonomy.get(case.category)
         if case.location is not None and category is not None:
             lat, lon = case.location.lat, case.location.lon
@@ -301,7 +367,15 @@ class CaseWork:
                 entries = [e for e in self.store.near(key) if e.case_id != case.id]
                 self.store.set_near(key, [*entries, entry])
             cells.append(cell)
-        return record.model_copy(update={"fold_keys": folds, "cells": cells})
+            if self._other_communities(case.community_code, lat, lon, category.dedup_radius_m):
+                # Near a community line: readable from the neighbours' partitions too.
+                entries = [e for e in self.store.border(cell) if e.case_id != case.id]
+                entries.append(NearEntry(case.id, lat, lon))
+                self.store.set_border(cell, entries)
+                borders.append(cell)
+        return record.model_copy(
+            update={"fold_keys": folds, "cells": cells, "border_cells": borders}
+        )
 
     def unregister(self, record: CaseRecord) -> CaseRecord:
         """A case that left the live states no longer collects reports."""
@@ -312,7 +386,10 @@ class CaseWork:
             for key in ring_keys(cell):
                 kept = [e for e in self.store.near(key) if e.case_id != record.case.id]
                 self.store.set_near(key, kept)
-        return record.model_copy(update={"fold_keys": [], "cells": []})
+        for cell in record.border_cells:
+            kept = [e for e in self.store.border(cell) if e.case_id != record.case.id]
+            self.store.set_border(cell, kept)
+        return record.model_copy(update={"fold_keys": [], "cells": [], "border_cells": []})
 
     def attach(self, record: CaseRecord, report: Report) -> list[CaseEvent]:
         """``report_attached``: the case heats up; priority may rise with it."""
@@ -390,11 +467,18 @@ class CaseWork:
         time: datetime,
         actor: str = ROUTING_ACTOR,
         department: str | None = None,
+        co_departments: Sequence[str] = (),
     ) -> CaseEvent | None:
-        """Dispatch by the routing rules (or to ``department``), saving the record;
-        None when no rule routes it: the case stays ``open`` for the operator."""
+        """Dispatch by the routing rules (or to ``department`` with
+        ``co_departments``), saving the record; None when no rule routes it: the
+        case stays ``open`` for the operator.
+
+        Each department gets a task (the lead's, and a co-department's unless it
+        already holds an open one). The SLA clock runs from the first dispatch: a
+        case dispatched again (after its lead returned it) keeps its deadline and
+        its supervision marks; only the new tasks' response deadlines start now."""
         case = record.case
-        co: tuple[str, ...] = ()
+        co: tuple[str, ...] = tuple(co_departments)
         if department is not None:
             lead, reasons = department, [f"dispatched to {department} by {actor}"]
         else:
@@ -408,7 +492,18 @@ class CaseWork:
                 return None
             lead, co, reasons = decision.lead, decision.co, list(decision.reasons)
         respond_by, resolve_by = self.district.deadlines(case.priority, time)
-        departments = [lead, *co]
+        first = case.dispatched_at is None
+        if not first:
+            resolve_by = case.resolve_by or case.due_by or resolve_by
+        tasks = case.current_tasks()
+        tasks.append(new_task(tasks, lead, TaskRole.LEAD, time, respond_by, resolve_by))
+        for code in co:
+            held = [t for t in tasks if t.department == code and t.unfinished]
+            if code != lead and not held:
+                tasks.append(new_task(tasks, code, TaskRole.CO, time, respond_by, resolve_by))
+        changes: dict[str, Any] = with_tasks(tasks)
+        if first:
+            changes.update(dispatched_at=time, due_by=resolve_by, sla_state=SlaState.ON_TRACK)
         event = next_event(
             case,
             CaseEventType.DISPATCHED,
@@ -416,22 +511,19 @@ class CaseWork:
             actor,
             data={
                 "department": lead,
-                "departments": departments,
+                "departments": list(changes["departments"]),
                 "reasons": reasons,
                 "respond_by": respond_by.isoformat(),
                 "resolve_by": resolve_by.isoformat(),
             },
             state=CaseState.DISPATCHED,
-            lead_department=lead,
-            departments=departments,
             respond_by=respond_by,
             resolve_by=resolve_by,
             routing_reasons=reasons,
-            sla_state=SlaState.ON_TRACK,
+            **changes,
         )
-        self.store.save(
-            record.model_copy(update={"case": event.case, "sla_started_at": time, "marks": []})
-        )
+        kept = {} if not first else {"sla_started_at": time, "marks": []}
+        self.store.save(record.model_copy(update={"case": event.case, **kept}))
         return event
 
 

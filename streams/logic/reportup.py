@@ -15,14 +15,25 @@ Alerts (every id deterministic, so a replay re-sends the same ids):
 - ``sla_overdue:<case id>:<version>`` and ``escalation:<case id>:<version>`` — an
   ``escalated`` event, mark ``overdue`` (100 %);
 - ``escalation:<case id>:<version>`` — an ``escalated`` event, mark
-  ``escalation_150``, or an operator's ``escalated`` event (no mark).
+  ``escalation_150``, or an operator's ``escalated`` event (no mark);
+- ``respond_overdue`` / ``task_overdue`` / ``verify_overdue`` / ``order_overdue``
+  ``:<case id>:<version>`` — a ``supervised`` event of the other watched
+  deadlines (a task not accepted, a co-department's task, verification, an
+  order's reply).
 
 Notifications (``id`` deterministic, ``channel`` ``app``: every one lands in the
 recipient's inbox, and is also POSTed where a webhook subscription matches):
 
 - ``duty_office`` — every P1 alert and every hotspot alert (:func:`alert_notifications`);
-- ``department:<lead>`` — on ``dispatched`` and ``reworked`` (a task, or a task
-  back), and on the SLA marks of a case it holds (督办 is addressed to it);
+  escalation level 1 and every overdue deadline of a response, co-department
+  task, verification or order; and what the departments ask of it: a
+  co-department's returned task, an extension request, an order's reply;
+- ``leaders`` — escalations that reach level 2 or higher, and overdue 挂牌 orders
+  (escalation that climbs: level 1 the duty office, level 2 the leaders);
+- ``department:<code>`` — each department given a task (``dispatched``,
+  ``reassigned``, added to the team) or its task back (``reworked``), the SLA marks
+  of a case it leads and the deadlines of its own task or order (督办 is addressed
+  to it), an order issued to it and the decision on its extension;
 - ``system:<source>`` — every change of a case that another system opened under
   its own reference (its CloudEvents ``source`` and ``external_ref``: a 数字城管
   case number, a CAP identifier), so an admin's webhook subscription sends that
@@ -42,6 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind, Notification
@@ -49,6 +61,7 @@ from schemas.cases import CaseEvent, CaseEventType, CaseSnapshot, CaseState, Pri
 from schemas.envelope import CASE_EVENT_PREFIX
 
 DUTY_OFFICE = "duty_office"
+LEADERS = "leaders"
 DEPARTMENT_PREFIX = "department:"
 REPORTER_PREFIX = "reporter:"
 SYSTEM_PREFIX = "system:"
@@ -60,8 +73,25 @@ MARK_OVERDUE = "overdue"
 MARK_ESCALATION_150 = "escalation_150"
 
 _DUTY_KINDS = frozenset({AlertKind.P1_CASE, AlertKind.HOTSPOT})
+# The supervised deadlines beside the resolve SLA, by the ``mark`` of ``supervised``.
+DEADLINE_KINDS: dict[str, AlertKind] = {
+    kind.value: kind
+    for kind in (
+        AlertKind.RESPOND_OVERDUE,
+        AlertKind.TASK_OVERDUE,
+        AlertKind.VERIFY_OVERDUE,
+        AlertKind.ORDER_OVERDUE,
+    )
+}
+DEADLINE_TITLES = {
+    AlertKind.RESPOND_OVERDUE: "签收超时",
+    AlertKind.TASK_OVERDUE: "协办任务超期",
+    AlertKind.VERIFY_OVERDUE: "核查超时",
+    AlertKind.ORDER_OVERDUE: "督办单逾期未回复",
+}
+LEADER_LEVEL = 2  # escalation climbs: level 1 to the duty office, level 2 to the leaders
+LISTED_ORDER = "listed"  # 挂牌督办: the leaders hear when it goes unanswered
 _REPORTER_EVENTS = frozenset({CaseEventType.RESOLVED, CaseEventType.CLOSED, CaseEventType.REJECTED})
-_DEPARTMENT_EVENTS = frozenset({CaseEventType.DISPATCHED, CaseEventType.REWORKED})
 _ENDED = frozenset({CaseState.CLOSED, CaseState.REJECTED, CaseState.MERGED})
 
 CategoryName = Callable[[str], str]
@@ -142,6 +172,16 @@ def _alerts(
             f"{AlertKind.SLA_WARNING.value}:{versioned}",
             f"督办预警：{name} 案件 {case.id} 已用去 75% 处置时限",
         )
+    if event.type is CaseEventType.SUPERVISED and mark in DEADLINE_KINDS:
+        kind = DEADLINE_KINDS[mark]
+        who = str(event.data.get("department") or case.lead_department or "")
+        part = str(event.data.get("task") or event.data.get("order") or "")
+        yield _alert(
+            event,
+            kind,
+            f"{kind.value}:{versioned}",
+            f"{DEADLINE_TITLES[kind]}：{name} 案件 {case.id} {part} {who}".rstrip(),
+        )
     if event.type is CaseEventType.ESCALATED:
         if mark == MARK_OVERDUE:
             yield _alert(
@@ -178,8 +218,9 @@ def _alert(event: CaseEvent, kind: AlertKind, alert_id: str, title: str) -> Aler
     }
     if kind is AlertKind.P1_CASE:
         detail["priority_reasons"] = list(case.priority_reasons)
-    if "mark" in event.data:
-        detail["mark"] = event.data["mark"]
+    for key in ("mark", "task", "order", "department", "level", "due"):
+        if key in event.data:
+            detail[key] = event.data[key]
     if kind is AlertKind.ESCALATION and "reason" in event.data:
         detail["reason"] = event.data["reason"]
     return Alert(
@@ -195,10 +236,24 @@ def _alert(event: CaseEvent, kind: AlertKind, alert_id: str, title: str) -> Aler
     )
 
 
+def alert_recipients(alert: Alert) -> list[str]:
+    """Who is told of an alert: the duty office of every P1, hotspot, escalation
+    and overdue deadline; the leaders too from escalation level 2 and of an
+    unanswered 挂牌 order. A warning (75 %) is the department's alone."""
+    kind, detail = alert.kind, alert.detail
+    if kind in _DUTY_KINDS or kind in DEADLINE_KINDS.values():
+        listed = kind is AlertKind.ORDER_OVERDUE and detail.get("level") == LISTED_ORDER
+        return [DUTY_OFFICE, LEADERS] if listed else [DUTY_OFFICE]
+    if kind is AlertKind.ESCALATION:
+        level = detail.get("escalation_level")
+        climbed = isinstance(level, int) and level >= LEADER_LEVEL
+        return [DUTY_OFFICE, LEADERS] if climbed else [DUTY_OFFICE]
+    return []
+
+
 def alert_notifications(alert: Alert) -> list[Notification]:
-    """The duty office hears of every P1 and hotspot alert (id ``duty_office:<alert id>``)."""
-    if alert.kind not in _DUTY_KINDS:
-        return []
+    """The notifications of an alert (id ``<recipient>:<alert id>``), see
+    :func:`alert_recipients`."""
     data: dict[str, Any] = {
         "alert_id": alert.id,
         "kind": alert.kind.value,
@@ -209,8 +264,8 @@ def alert_notifications(alert: Alert) -> list[Notification]:
     }
     return [
         Notification(
-            id=f"{DUTY_OFFICE}:{alert.id}",
-            recipient=DUTY_OFFICE,
+            id=f"{recipient}:{alert.id}",
+            recipient=recipient,
             channel=NOTIFY_CHANNEL,
             time=alert.time,
             case_id=alert.case_id,
@@ -219,6 +274,7 @@ def alert_notifications(alert: Alert) -> list[Notification]:
             body=_alert_body(alert),
             data=data,
         )
+        for recipient in alert_recipients(alert)
     ]
 
 
@@ -227,7 +283,10 @@ def _alert_body(alert: Alert) -> str:
     if alert.kind is AlertKind.HOTSPOT:
         count = alert.detail.get("count")
         return f"{where} {alert.category or ''} 事件聚集（窗口内 {count} 起），请关注。"
-    return f"{where} 发生 P1 紧急案件 {alert.case_id}，请立即关注处置。"
+    if alert.kind is AlertKind.P1_CASE:
+        return f"{where} 发生 P1 紧急案件 {alert.case_id}，请立即关注处置。"
+    level = alert.detail.get("escalation_level")
+    return f"{where} 案件 {alert.case_id}：{alert.title}（升级 {level} 级），请督办。"
 
 
 def _case_notifications(
@@ -239,22 +298,22 @@ def _case_notifications(
 ) -> list[Notification]:
     case = event.case
     name = category_name(case.category)
-    out: list[Notification] = []
-    lead = case.lead_department
-    if event.type in _DEPARTMENT_EVENTS and lead:
-        if event.type is CaseEventType.DISPATCHED:
-            subject = f"新派遣任务：{name}（{case.id}）"
-            body = _deadline_text(case, "请按时限处置")
-        else:
-            reason = str(event.data.get("reason") or "核查未通过")
-            subject = f"返工：{name}（{case.id}）"
-            body = _deadline_text(case, f"返工原因：{reason}。请重新处置")
-        out.append(_case_note(event, f"{DEPARTMENT_PREFIX}{lead}", subject, body))
-    sla = [a for a in alerts if a.kind is not AlertKind.P1_CASE]
-    if sla and lead and case.state in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
+    out = [
+        _case_note(event, recipient, subject, body)
+        for recipient, subject, body in _work_notes(event, name)
+    ]
+    # Verification is the grid worker's to do: the duty office hears of it, no department.
+    sla = [a for a in alerts if a.kind not in (AlertKind.P1_CASE, AlertKind.VERIFY_OVERDUE)]
+    if sla and case.state in (CaseState.DISPATCHED, CaseState.IN_PROGRESS, CaseState.RESOLVED):
+        # 督办 is addressed to the department whose deadline it is: the task's or
+        # order's own department, else the lead.
+        addressed = {str(a.detail.get("department") or case.lead_department or "") for a in sla}
         subject = f"督办：{name}（{case.id}）"
         body = "；".join(a.title for a in sla)
-        out.append(_case_note(event, f"{DEPARTMENT_PREFIX}{lead}", subject, body))
+        out += [
+            _case_note(event, f"{DEPARTMENT_PREFIX}{code}", subject, body)
+            for code in sorted(addressed - {""})
+        ]
     if case.external_ref and case.source and not case.source.startswith(OWN_SOURCES):
         status = source_status(case.source, case.state.value)
         subject = f"案件{event.type.value}：{name}（{case.id}）"
@@ -277,10 +336,66 @@ def _case_notifications(
     return out
 
 
-def _deadline_text(case: CaseSnapshot, ask: str) -> str:
-    if case.resolve_by is None:
+def _work_notes(event: CaseEvent, name: str) -> list[tuple[str, str, str]]:
+    """``(recipient, subject, body)`` of the work an event gives a department or
+    asks of the duty office (joint tasks, reassignment, extensions, orders)."""
+    case, data = event.case, event.data
+    ref = f"{name}（{case.id}）"
+    department = f"{DEPARTMENT_PREFIX}{data.get('department') or case.lead_department or ''}"
+    match event.type:
+        case CaseEventType.DISPATCHED:
+            return [
+                (
+                    f"{DEPARTMENT_PREFIX}{task.department}",
+                    f"新派遣任务（{'主办' if task.role.value == 'lead' else '协办'}）：{ref}",
+                    _deadline_text(task.resolve_by, "请按时限处置"),
+                )
+                for task in case.tasks
+                if task.version == event.version
+            ] or _lead_note(case, f"新派遣任务：{ref}", "请按时限处置")
+        case CaseEventType.REWORKED:
+            reason = str(data.get("reason") or "核查未通过")
+            return _lead_note(case, f"返工：{ref}", f"返工原因：{reason}。请重新处置")
+        case CaseEventType.REASSIGNED:
+            body = _deadline_text(
+                case.resolve_by, f"由 {data.get('from')} 改派：{data.get('reason')}"
+            )
+            return [(department, f"改派任务：{ref}", body)]
+        case CaseEventType.TASK_CHANGED if data.get("action") == "add_department":
+            return [
+                (department, f"新协办任务：{ref}", _deadline_text(case.resolve_by, "请按时限协办"))
+            ]
+        case CaseEventType.TASK_CHANGED if data.get("state") == "returned":
+            who, why = data.get("department"), data.get("reason")
+            return [(DUTY_OFFICE, f"协办退回：{ref}", f"{who} 退回协办任务：{why}。请改派或释放。")]
+        case CaseEventType.EXTENSION_REQUESTED:
+            body = f"{data.get('department')} 申请延期至 {data.get('until')}：{data.get('reason')}"
+            return [(DUTY_OFFICE, f"延期申请：{ref}", body)]
+        case CaseEventType.EXTENSION_DECIDED:
+            verdict = "同意" if data.get("approved") else "不同意"
+            return [(department, f"延期申请{verdict}：{ref}", str(data.get("reason") or verdict))]
+        case CaseEventType.ORDER_ISSUED:
+            body = f"{data.get('text')}（{data.get('level')}，请于 {data.get('reply_by')} 前回复）"
+            return [(department, f"督办单 {data.get('order')}：{ref}", body)]
+        case CaseEventType.ORDER_REPLIED:
+            body = f"{data.get('department')} 回复督办单 {data.get('order')}：{data.get('text')}"
+            return [(DUTY_OFFICE, f"督办回复：{ref}", body)]
+    return []
+
+
+def _lead_note(case: CaseSnapshot, subject: str, ask: str) -> list[tuple[str, str, str]]:
+    lead = case.lead_department
+    return (
+        [(f"{DEPARTMENT_PREFIX}{lead}", subject, _deadline_text(case.resolve_by, ask))]
+        if lead
+        else []
+    )
+
+
+def _deadline_text(resolve_by: datetime | None, ask: str) -> str:
+    if resolve_by is None:
         return f"{ask}。"
-    return f"{ask}，处置时限 {case.resolve_by.isoformat()}。"
+    return f"{ask}，处置时限 {resolve_by.isoformat()}。"
 
 
 def _reporter_text(event: CaseEvent, name: str) -> tuple[str, str]:

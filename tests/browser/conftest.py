@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ from sinks.stats import CaseStats
 from sinks.tokens import TokenStore
 from sinks.writer import CaseProjectionWriter
 from streams.codecs import case_event_cloudevent
-from tests.fixtures.worker import free_port
+from tests.fixtures.worker import HubEnv, HubProcess, free_port, wait_http
+from tests.support.pages import SECRET, STEP_MS, Hub
 
 CHROMIUM = os.environ.get("GRIDHUB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -179,3 +180,51 @@ class Screenshots:
 @pytest.fixture
 def screenshot() -> Screenshots:
     return Screenshots(ARTIFACTS)
+
+
+# -- a real hub: worker and gateway processes on the real broker (the journeys) -----
+
+
+@pytest.fixture
+def hub(hub_env: Any, running: list[HubProcess], tmp_path: Path) -> Iterator[Hub]:
+    db_url = f"sqlite:///{tmp_path / 'journey.db'}"
+    upgrade(db_url)
+    env: HubEnv = hub_env(db_url)
+    extra = {
+        "GRIDHUB_TOKEN_SECRET": SECRET,
+        "GRIDHUB_SSE_HEARTBEAT": "1",
+        "GRIDHUB_GATEWAY_SHUTDOWN_GRACE": "1",
+    }
+    running.append(env.spawn("worker", **extra))
+    running.append(env.spawn("gateway", **extra))
+    base = f"http://127.0.0.1:{env.env['GRIDHUB_GATEWAY_PORT']}"
+    wait_http(f"{base}/readyz", timeout=90)
+    engine = make_engine(db_url)
+    try:
+        yield Hub(base, TokenStore(engine, secret=SECRET), db_url)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def new_page(hub: Hub, browser: Any) -> Iterator[Callable[..., Any]]:
+    """``new_page(width, height, **context_options)``: a page in a fresh browser
+    context (its own storage). Every context is closed before the hub stops, so no
+    live stream is left hanging on the gateway's shutdown."""
+    contexts: list[Any] = []
+
+    def make(width: int, height: int, **options: Any) -> Any:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, locale="zh-CN", **options
+        )
+        contexts.append(context)
+        context.set_default_timeout(STEP_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.errors = errors
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -163,7 +163,10 @@ def test_console_banners_filters_and_keyboard(live_gateway, phone, screenshot) -
 
 
 # The console's buttons for each action of ``case.actions``.
-BUTTONS = {"verify": ["do-verify-pass", "do-verify-fail"]}
+BUTTONS = {
+    "verify": ["do-verify-pass", "do-verify-fail"],
+    "decide_extension": ["do-approve-extension", "do-refuse-extension"],
+}
 
 
 def test_console_draws_exactly_the_actions_the_case_lists(live_gateway, browser) -> None:

@@ -16,8 +16,7 @@ Screenshots of every page land in ``test-artifacts/`` (see conftest)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,14 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from sinks.db import make_engine, upgrade
+from sinks.db import make_engine
 from sinks.models import reports
-from sinks.tokens import TokenStore
-from tests.fixtures.worker import HubEnv, HubProcess, wait_http, wait_until
+from tests.fixtures.worker import wait_until
 from tests.support.images import make_png
+from tests.support.pages import Hub, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.kafka]
 
-SECRET = "browser-journey-secret"
 COMMUNITY = "990101001001"  # the grid worker's scope: 东园社区
 GRID_A = "990101001001001"  # 东园社区第1网格: the phone's GPS fix is in it
 GRID_B = "990101001001002"  # 东园社区第2网格, ~500 m east: picked by hand, a separate case
@@ -42,80 +40,6 @@ GPS = {"latitude": 39.9020, "longitude": 116.3830, "accuracy": 8}
 CATEGORY = "other"  # no routing rule: the cases wait for the operator in triage
 DEPARTMENT = "chengguan"
 DEPARTMENT_NAME = "区城市管理综合执法局"
-# The pipeline runs on a loaded 2-core box: generous, but bounded.
-STEP_MS = 45_000
-
-
-@dataclass
-class Hub:
-    base: str
-    tokens: TokenStore
-    db_url: str
-
-    def token(self, role: str, scope: str | None, name: str) -> str:
-        plaintext, _ = self.tokens.create(role, name, scope=scope)
-        return plaintext
-
-    def api(self, token: str, path: str, **params: Any) -> Any:
-        response = httpx.get(
-            f"{self.base}{path}",
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=15,
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-@pytest.fixture
-def hub(hub_env: Any, running: list[HubProcess], tmp_path: Path) -> Iterator[Hub]:
-    db_url = f"sqlite:///{tmp_path / 'journey.db'}"
-    upgrade(db_url)
-    env: HubEnv = hub_env(db_url)
-    extra = {
-        "GRIDHUB_TOKEN_SECRET": SECRET,
-        "GRIDHUB_SSE_HEARTBEAT": "1",
-        "GRIDHUB_GATEWAY_SHUTDOWN_GRACE": "1",
-    }
-    running.append(env.spawn("worker", **extra))
-    running.append(env.spawn("gateway", **extra))
-    base = f"http://127.0.0.1:{env.env['GRIDHUB_GATEWAY_PORT']}"
-    wait_http(f"{base}/readyz", timeout=90)
-    engine = make_engine(db_url)
-    try:
-        yield Hub(base, TokenStore(engine, secret=SECRET), db_url)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def new_page(hub: Hub, browser: Any) -> Iterator[Callable[..., Any]]:
-    """``new_page(width, height, **context_options)``: a page in a fresh browser
-    context (its own storage). Every context is closed before the hub stops, so no
-    live stream is left hanging on the gateway's shutdown."""
-    contexts: list[Any] = []
-
-    def make(width: int, height: int, **options: Any) -> Any:
-        context = browser.new_context(
-            viewport={"width": width, "height": height}, locale="zh-CN", **options
-        )
-        contexts.append(context)
-        context.set_default_timeout(STEP_MS)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.errors = errors
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def sign_in(page: Any, url: str, token: str) -> None:
-    page.goto(url)
-    page.get_by_label("访问令牌").fill(token)
-    page.get_by_role("button", name="登录").click()
 
 
 def report_count(db_url: str) -> int:

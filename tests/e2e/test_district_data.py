@@ -62,7 +62,7 @@ def test_the_loop_on_another_district_and_its_data_loaded_live(
     inside = shape(grids["features"][1]["geometry"]).representative_point()
 
     # -- the loop, on 河畔区 --------------------------------------------------------------
-    meta = http.get("/api/v1/meta").json()
+    meta = http.get("/api/v1/meta", headers=operator).json()
     assert meta["district"]["district_code"] == "990202" and meta["district"]["grids"] == 14
 
     def report(lon: float, lat: float, category: str = "garbage") -> httpx.Response:
@@ -173,7 +173,7 @@ def test_the_loop_on_another_district_and_its_data_loaded_live(
     assert "grids version 1 loaded" in loaded.stdout
 
     def gateway_has_it() -> bool:
-        meta = http.get("/api/v1/meta").json()
+        meta = http.get("/api/v1/meta", headers=operator).json()
         return meta["data"]["grids"]["version"] == 1 and meta["district"]["grids"] == 15
 
     wait_until(gateway_has_it, WAIT, "the gateway to take grids version 1")
@@ -202,7 +202,9 @@ def test_the_loop_on_another_district_and_its_data_loaded_live(
     loaded = gridhub(env.env, "rules", "import", "routing", str(edited))
     assert loaded.returncode == 0, loaded.stderr
     wait_until(
-        lambda: http.get("/api/v1/meta").json()["data"]["routing"]["version"] == 1,
+        lambda: (
+            http.get("/api/v1/meta", headers=operator).json()["data"]["routing"]["version"] == 1
+        ),
         WAIT,
         "the gateway to take routing version 1",
     )

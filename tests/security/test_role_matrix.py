@@ -49,12 +49,19 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/cases"): CENTRE_OR_DEPT,
     ("GET", "/api/v1/cases/{case_id}"): CASE_WORKERS,
     ("POST", "/api/v1/cases/{case_id}/actions"): CASE_WORKERS,
+    ("POST", "/api/v1/cases/actions"): CASE_WORKERS,  # bulk; each case by the case policy
     ("GET", "/api/v1/cases/{case_id}/commands/{command_id}"): CASE_WORKERS,
     ("GET", "/api/v1/stream/cases"): CASE_WORKERS,
     ("GET", "/api/v1/me/profile"): SIGNED_IN,
     ("GET", "/api/v1/me/tasks"): frozenset({GRID, ADMIN}),
     ("GET", "/api/v1/me/inbox"): SIGNED_IN,
     ("POST", "/api/v1/me/inbox/{notification_id}/read"): SIGNED_IN,
+    ("GET", "/api/v1/orders"): CENTRE_OR_DEPT,  # a department: its own orders
+    ("GET", "/api/v1/extensions"): CENTRE_OR_DEPT,  # a department: its own requests
+    ("GET", "/api/v1/search"): CENTRE_OR_DEPT,  # by phone: operators only, audited
+    # Not discovery: the SLA calendar and district data in force, read by the
+    # console after sign-in (DESIGN.md §8 lists the doors without a token).
+    ("GET", "/api/v1/meta"): SIGNED_IN,
     ("GET", "/api/v1/categories"): SIGNED_IN,
     ("GET", "/api/v1/grids"): SIGNED_IN,
     ("GET", "/api/v1/departments"): SIGNED_IN,
@@ -96,7 +103,6 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/audit"): frozenset({LEAD, ADMIN}),
     ("GET", "/healthz"): EVERYONE,
     ("GET", "/readyz"): EVERYONE,
-    ("GET", "/api/v1/meta"): EVERYONE,  # discovery: the version and district data in force
     ("GET", "/schemas/"): EVERYONE,
     ("GET", "/schemas/{name}.json"): EVERYONE,
 }
@@ -118,7 +124,7 @@ PATH_VALUES = {
 }
 # Pages outside the OpenAPI document: the ones anyone may open, and the shells
 # that hold no data (each figure on them is an /api/v1 call with a token).
-PAGES = ("/public/", "/f/{token}", "/m/", "/console/", "/reports/")
+PAGES = ("/public/", "/f/{token}", "/m/", "/console/", "/d/", "/reports/")
 OPEN311_POST = ("POST", "/open311/v2/requests.{format}")
 # A link for a real report, signed with a key that is not the hub's.
 FORGED_LINK = issue_token("not-the-hubs-key", "rep-a1", datetime.now(UTC) + timedelta(days=30))

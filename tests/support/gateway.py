@@ -75,8 +75,8 @@ def report_body(**overrides: object) -> dict[str, object]:
 
 def with_stores(deps: GatewayDeps, engine: Engine, **changes: Any) -> GatewayDeps:
     """``deps`` with the stores on ``engine`` (Open311 requests, webhook
-    subscriptions, daily briefs, public figures, reporters' feedback, dead
-    deliveries), webhook signing on, a fixed Open311 changeset and
+    subscriptions, daily briefs, the audit log, public figures, reporters'
+    feedback, dead deliveries), webhook signing on, a fixed Open311 changeset and
     small CloudEvents batch limits; ``changes`` override any of them."""
     stores = replace(
         deps,

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect, text
 
 import sinks.channel_models  # noqa: F401 - and the channel deliveries
 import sinks.district_loads  # noqa: F401 - and the district data loads
+import sinks.duty_models  # noqa: F401 - the case parts' tables
 import sinks.feedback  # noqa: F401 - and the feedback ratings
 import sinks.outbox_models  # noqa: F401 - the outbox tables are on Base.metadata too
 import sinks.subscriptions  # noqa: F401 - and webhook_subscriptions
@@ -32,7 +33,7 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
     try:
         assert _diff(engine) == []
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
         assert set(inspect(engine).get_table_names()) == {
             "alembic_version",
             "api_tokens",
@@ -40,6 +41,9 @@ def test_upgrade_head_equals_models(db_url: str) -> None:
             "media",
             "principals",
             "case_events",
+            "case_extensions",
+            "case_orders",
+            "case_tasks",
             "cases",
             "channel_deliveries",
             "district_loads",

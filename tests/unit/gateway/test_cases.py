@@ -124,9 +124,38 @@ class TestCaseDetail:
                 None,
                 ["dispatch", "reject", "merge", "escalate", "reprioritise", "comment", "rate"],
             ),
-            ("case-a", "operator", None, ["merge", "escalate", "reprioritise", "comment", "rate"]),
-            ("case-a", "department", "chengguan", ["accept", "resolve", "return", "comment"]),
-            ("case-a", "department", "zhujian", ["comment"]),  # a co-department
+            (
+                "case-a",
+                "operator",
+                None,
+                [
+                    "reassign",
+                    "add_department",
+                    "remove_department",
+                    "release_task",
+                    "order",
+                    "defer",
+                    "merge",
+                    "escalate",
+                    "reprioritise",
+                    "comment",
+                    "rate",
+                ],
+            ),
+            # The lead may not resolve while zhujian's co-department task is open.
+            (
+                "case-a",
+                "department",
+                "chengguan",
+                ["accept", "return", "request_extension", "comment"],
+            ),
+            # A co-department: accept, resolve and return act on its own task only.
+            (
+                "case-a",
+                "department",
+                "zhujian",
+                ["accept", "resolve", "return", "request_extension", "comment"],
+            ),
             ("case-b", "grid_worker", GRID_B, ["comment", "rate"]),
             ("case-a", "leader", None, ["comment"]),
         ],

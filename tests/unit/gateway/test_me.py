@@ -91,6 +91,7 @@ def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine
             _note(5, "reporter:rep-a1"),  # rep-a1 was submitted by grid-worker-1
             _note(6, "reporter:someone-else"),
             _note(7, f"grid_worker:{worker.principal_id}"),
+            _note(8, "leaders", 3),
         ],
         lambda recipient: None,
     )
@@ -99,9 +100,13 @@ def test_inbox_per_recipient(ops: TestClient, auth: TokenFactory, engine: Engine
     assert [m["notification_id"] for m in chengguan["items"]] == ["n-2", "n-1"]  # newest first
     assert chengguan["items"][0]["subject"] == "message 2"
 
-    for role in ("operator", "leader", "admin"):
+    for role in ("operator", "admin"):
         duty = ops.get(INBOX, headers=auth(role)).json()
         assert [m["notification_id"] for m in duty["items"]] == ["n-4"], role
+    # Escalations that climbed to level 2 reach the leaders, beside the duty office's.
+    leader = ops.get(INBOX, headers=auth("leader")).json()
+    assert leader["recipients"] == ["duty_office", "leaders"]
+    assert [m["notification_id"] for m in leader["items"]] == ["n-8", "n-4"]
 
     mine = ops.get(INBOX, headers={"Authorization": f"Bearer {worker_token}"}).json()
     assert {m["notification_id"] for m in mine["items"]} == {"n-5", "n-7"}

@@ -1,6 +1,7 @@
-"""The operators' Kafka commands (``gridhub dlq``, ``gridhub replay``) connect with
-the hub's Kafka security block, as the worker and gateway do: outside dev the
-broker takes no unauthenticated client."""
+"""The operators' Kafka commands (``gridhub dlq``, ``gridhub replay``, the hotspot
+alerts of ``gridhub report`` and of the worker's briefs) connect with the hub's
+Kafka security block, as the worker and gateway do: outside dev the broker takes
+no unauthenticated client."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from click.testing import CliRunner
 
 import gridhub.dlq
 import gridhub.replay
+import streams.agents.brief_agent
 from gridhub.cli.dlq import dlq
 from gridhub.cli.replay import replay
+from gridhub.cli.report import report
 
 SASL_ENV = {
     "GRIDHUB_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
@@ -60,3 +63,23 @@ def test_operators_commands_authenticate_to_kafka(
         assert kwargs["sasl_mechanism"] == "SCRAM-SHA-512"
         assert kwargs["sasl_plain_username"] == "gridhub-ops"
         assert kwargs["sasl_plain_password"] == SASL_ENV["GRIDHUB_KAFKA_SASL_PASSWORD"]
+
+
+def test_the_brief_reads_hotspot_alerts_authenticated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    made: list[dict[str, Any]] = []
+
+    def consumer(*topics: str, **kwargs: Any) -> Any:
+        made.append(kwargs)
+        raise Refused
+
+    monkeypatch.setattr(streams.agents.brief_agent, "AIOKafkaConsumer", consumer)
+    for name, value in SASL_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GRIDHUB_HOME", str(tmp_path))
+    result = CliRunner().invoke(report, ["--date", "2026-12-01", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output  # the brief goes without the alerts
+    [kwargs] = made
+    assert kwargs["security_protocol"] == "SASL_PLAINTEXT"
+    assert kwargs["sasl_plain_username"] == "gridhub-ops"

@@ -284,3 +284,29 @@ def test_the_corpus_fits_the_demo_district(district: District) -> None:
         assert threshold < low <= high
     assert words.landmarks and words.surnames and words.given_names
     assert len(words.citymgmt_statuses) >= 2
+
+
+def test_co_departments_do_their_part_and_the_lead_resolves_after(district):
+    """A joint case: the co-department resolves its task, and the lead resolves
+    only once no co task is open (the case policy would refuse it before)."""
+    from tests.support.duty import CO, LEAD, Desk
+
+    actors = FieldActors(seed=1, policy=ActionPolicy(accept=1.0, verify_pass=1.0, delay=2.0))
+    desk = Desk.open(district)
+    dispatched = desk.events[-1]
+    planned = actors.plan(dispatched)
+    assert sorted((p.command.scope, p.action.action.value) for p in planned) == [
+        (LEAD, "accept"),
+        (CO, "resolve"),
+    ]
+    assert len({p.command.command_id for p in planned}) == 2
+    from streams.logic.commands import handle_command
+
+    work = desk.work
+    by = {p.command.scope: p.command for p in planned}
+    accepted = handle_command(work, by[LEAD])
+    assert actors.plan(accepted.events[-1]) == []  # the co task is still open
+    done = handle_command(work, by[CO])
+    [resolve] = actors.plan(done.events[-1])
+    assert (resolve.command.scope, resolve.action.action) == (LEAD, Action.RESOLVE)
+    assert handle_command(work, resolve.command).result.accepted

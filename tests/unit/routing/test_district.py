@@ -51,7 +51,11 @@ def _edit_routing(data_dir: Path, old: str, new: str) -> None:
             'communities: ["990101002009"]',
             "community 990101002009",
         ),
-        ("  P4: {respond_hours: 48, resolve_working_days: 5}\n", "", "no policy for P4"),
+        (
+            "  P4: {respond_hours: 48, resolve_working_days: 5, verify_hours: 72}\n",
+            "",
+            "no policy for P4",
+        ),
     ],
 )
 def test_broken_routing_is_a_clear_error(data_copy: Path, old: str, new: str, message: str) -> None:

@@ -192,3 +192,19 @@ def test_duplicate_and_invalid_geometry(tmp_path: Path) -> None:
     path.write_text(_collection([bowtie]), encoding="utf-8")
     with pytest.raises(ValueError, match="invalid"):
         GridRegistry.load(path)
+
+
+def test_the_communities_a_point_near_a_community_line_may_reach() -> None:
+    """东园 (990101001001) meets 西园 to the north at latitude 39.909 and 南苑 to the
+    east at longitude 116.392; a merge radius reaches across only near the line."""
+    from routing.district import District
+
+    grids = District.load().grids
+    assert grids.communities_near("990101001001", 39.9088, 116.3830, 100) == ["990101001002"]
+    assert grids.communities_near("990101001001", 39.9088, 116.3915, 100) == [
+        "990101001002",
+        "990101002001",
+        "990101002002",  # the corner: within 100 m of both neighbours' ground
+    ]
+    assert grids.communities_near("990101001001", 39.9040, 116.3850, 100) == []
+    assert grids.communities_near("990101001001", 39.9040, 116.3850, 2000) != []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from schemas.cases import Action, CaseState
-from schemas.lifecycle import TRANSITIONS, decide
+from schemas.duty import TaskState
+from schemas.lifecycle import TASK_TRANSITIONS, TRANSITIONS, decide, decide_task, task_state_after
 
 S = CaseState
 ALL = list(CaseState)
@@ -26,6 +27,16 @@ TABLE = [
     (Action.COMMENT, None, {S.OPEN, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED}, None),
     (Action.REPRIORITISE, None, {S.OPEN, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED}, None),
     (Action.RATE, None, {S.OPEN, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.CLOSED}, None),
+    (Action.REASSIGN, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.ADD_DEPARTMENT, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.REMOVE_DEPARTMENT, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.RELEASE_TASK, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.REQUEST_EXTENSION, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.DECIDE_EXTENSION, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.DEFER, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.RESUME, None, {S.DISPATCHED, S.IN_PROGRESS}, None),
+    (Action.ORDER, None, {S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED}, None),
+    (Action.REPLY, None, {S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.CLOSED}, None),
 ]
 
 
@@ -66,3 +77,25 @@ def test_cancel_rejects_from_any_live_state():
         assert decide(state, "cancel").to is S.REJECTED
     for state in (S.CLOSED, S.REJECTED, S.MERGED):
         assert not decide(state, "cancel").allowed
+
+
+# A co-department's accept, resolve and return act on its own task (联合执法):
+# (action, task states allowed from, the task's state after).
+TASK_TABLE = [
+    (Action.ACCEPT, {TaskState.DISPATCHED}, TaskState.IN_PROGRESS),
+    (Action.RESOLVE, {TaskState.DISPATCHED, TaskState.IN_PROGRESS}, TaskState.DONE),
+    (Action.RETURN, {TaskState.DISPATCHED, TaskState.IN_PROGRESS}, TaskState.RETURNED),
+]
+
+
+@pytest.mark.parametrize(("action", "allowed", "after"), TASK_TABLE)
+@pytest.mark.parametrize("task", list(TaskState))
+@pytest.mark.parametrize("state", ALL)
+def test_every_task_cell(action, allowed, after, task, state):
+    decision = decide_task(state, task, action)
+    working = state in (S.DISPATCHED, S.IN_PROGRESS)
+    assert decision.allowed is (working and task in allowed)
+    if decision.allowed:
+        assert decision.to is state and task_state_after(action) is after
+    else:
+        assert decision.rule == TASK_TRANSITIONS[action].rule in decision.reason

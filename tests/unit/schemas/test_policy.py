@@ -20,7 +20,6 @@ from schemas.policy import (
     allowed_actions,
     grid_in_scope,
     refusal,
-    scope_refusal,
     sees_case,
     source_allowed,
 )
@@ -30,14 +29,16 @@ CASE_ID = "990101001001-abcdef012345"
 
 
 def facts(state: CaseState, **more: object) -> CaseFacts:
-    base: dict[str, object] = {
+    """chengguan leads alone unless ``departments`` says otherwise."""
+    case: dict[str, object] = {
+        "state": state.value,
         "lead_department": "chengguan",
-        "departments": ("chengguan", "zhujian"),
-        "grid_codes": (GRID,),
-        "priority": Priority.P3,
+        "departments": ["chengguan"],
+        "grid_code": GRID,
+        "priority": Priority.P3.value,
     }
-    base.update(more)
-    return CaseFacts(state, **base)  # type: ignore[arg-type]
+    case.update(more)
+    return CaseFacts.of(case)
 
 
 def test_an_operator_on_an_open_case() -> None:
@@ -57,15 +58,38 @@ def test_a_department_on_its_dispatched_case() -> None:
         "accept",
         "resolve",
         "return",
+        "request_extension",
         "comment",
     ]
 
 
-def test_a_co_department_comments_but_does_not_act_on_the_leads_case() -> None:
-    for state in (CaseState.DISPATCHED, CaseState.IN_PROGRESS):
-        assert action_names(allowed_actions(DEPARTMENT, "zhujian", facts(state))) == ["comment"]
-    refused = scope_refusal(DEPARTMENT, "zhujian", Action.RETURN, facts(CaseState.DISPATCHED))
-    assert refused is not None and "co-department" in refused.reason
+def test_a_co_department_acts_on_its_own_task_never_on_the_leads_case() -> None:
+    """联合执法: zhujian's accept, resolve and return are offered for its own task
+    (the case agent applies them to that task only); the lead's resolve of the
+    case waits for it, and once its task is done it only comments."""
+    joint = facts(CaseState.DISPATCHED, departments=["chengguan", "zhujian"])
+    assert action_names(allowed_actions(DEPARTMENT, "zhujian", joint)) == [
+        "accept",
+        "resolve",
+        "return",
+        "request_extension",
+        "comment",
+    ]
+    lead = refusal(DEPARTMENT, "chengguan", Action.RESOLVE, CASE_ID, joint)
+    assert lead is not None and lead.rule == "joint_tasks" and "zhujian" in lead.reason
+    tasks = [
+        {"no": 1, "department": "chengguan", "role": "lead", "state": "in_progress"},
+        {"no": 2, "department": "zhujian", "role": "co", "state": "done"},
+    ]
+    done = facts(
+        CaseState.IN_PROGRESS,
+        departments=["chengguan", "zhujian"],
+        tasks=[{**t, "dispatched_at": "2026-08-15T06:30:00Z"} for t in tasks],
+    )
+    assert action_names(allowed_actions(DEPARTMENT, "zhujian", done)) == ["comment"]
+    again = refusal(DEPARTMENT, "zhujian", Action.RETURN, CASE_ID, done)
+    assert again is not None and again.rule == "task_return"  # its task, not the case
+    assert refusal(DEPARTMENT, "chengguan", Action.RESOLVE, CASE_ID, done) is None
 
 
 def test_a_department_sees_nothing_of_another_departments_case() -> None:

@@ -60,6 +60,10 @@ def brief(hotspots=True) -> Brief:
                 "mean_handling_hours": 3.25,
                 "ratings": 0,
                 "mean_satisfaction": None,
+                "deferred": 1,
+                "tasks_due": 3,
+                "task_on_time_rate": 0.6667,
+                "extension_rate": 0.3333,
                 "labels": DEPARTMENT_LABELS,
             },
         ),
@@ -135,3 +139,9 @@ def test_a_brief_without_hotspot_data_says_so():
 def test_md_escape_is_one_line():
     assert md_escape("a\nb|c") == "a b\\|c"
     assert md_escape("<b>") == "&lt;b&gt;"
+
+
+def test_the_department_table_has_the_deferred_denominator_and_the_extension_rate():
+    text = render_markdown(brief())
+    assert "缓办数" in text and "延期率" in text and "任务按期办结率" in text
+    assert "33.3%" in text  # the extension rate, as a percentage

@@ -163,3 +163,42 @@ async def test_a_batch_sees_its_own_writes_and_keeps_no_index_of_archived_cases(
     assert memory.records[held.case.id] is changed
     assert memory.reports["r-9"] == held.case.id and "r-2" not in memory.reports
     assert "fold-1" not in memory.folds
+
+
+class _GlobalTable(dict[str, object]):
+    """A global table's face: each set or delete recorded with the changelog
+    partition it was pinned to (one changelog record each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pinned: int | None = None
+        self.sent: list[tuple[str, int | None]] = []
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.sent.append((key, self.pinned))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.sent.append((key, self.pinned))
+        super().__delitem__(key)
+
+
+async def test_the_border_index_gets_one_record_per_cell_a_batch_changed(table: StateTable) -> None:
+    memory = CaseMemory(table, WINDOW)
+    borders = _GlobalTable()
+    borders["gone"] = [["990101001001-000000000009", 39.9, 116.38]]
+    borders.sent.clear()
+    staged = StagedCaseStore(memory, {}, borders=borders)
+    staged.partition = 2
+    first = NearEntry("990101001001-000000000001", 39.9022, 116.383)
+    second = NearEntry("990101001001-000000000002", 39.9023, 116.383)
+    staged.set_border(CELL, [first])
+    staged.set_border(CELL, [first, second])
+    staged.set_border("gone", [])
+    assert staged.border(CELL) == [first, second]  # the batch reads its own writes
+    assert staged.border("gone") == [] and CELL not in borders  # held back until apply
+    staged.apply()
+    assert sorted(borders.sent) == [(CELL, 2), ("gone", 2)]
+    assert borders[CELL] == [[e.case_id, e.lat, e.lon] for e in (first, second)]
+    assert "gone" not in borders and borders.pinned is None
+    assert StagedCaseStore(memory, {}, borders=borders).border(CELL) == [first, second]

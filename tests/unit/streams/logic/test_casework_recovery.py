@@ -48,19 +48,33 @@ def test_reopening_after_a_lost_record_does_not_list_the_case_twice_nearby(distr
     assert all([e.case_id for e in entries] == [case_id] for entries in store.cells.values())
 
 
-def test_a_report_joins_only_a_case_of_its_own_community(district):
+def test_a_report_across_a_community_line_is_never_attached_by_its_own_partition(district):
     """Cases belong to their community's partition (one writer per case), and so
     does the near index: its keys carry the community, so a cell shared by two
     communities is never one table entry written from two changelog partitions
-    (after a recovery only the partition read last would be left in it)."""
+    (after a recovery only the partition read last would be left in it). A report
+    across the line finds the case in the border index and is forwarded to it."""
     store = DictCaseStore()
     work = CaseWork(district, store, merge_window=timedelta(hours=48))
     south = nearby_report(district, category="garbage", north_m=746)  # 22 m apart, across
     north = nearby_report(district, minutes=1, category="garbage", north_m=768)  # the boundary
     assert south.community_code != north.community_code
     first = work.on_report(south).events[0]
-    second = work.on_report(north).events[0]
-    assert second.type is CaseEventType.OPENED and second.case_id != first.case_id
-    assert all(
-        key.startswith(f"{south.community_code}|") for key in store.records[first.case_id].cells
-    )
+    second = work.on_report(north)
+    assert second.events == [] and second.join == first.case_id
+    record = store.records[first.case_id]
+    assert all(key.startswith(f"{south.community_code}|") for key in record.cells)
+    assert record.border_cells == record.cells
+
+
+def test_reprocessing_restores_a_lost_border_entry(district):
+    store = DictCaseStore()
+    work = CaseWork(district, store, merge_window=timedelta(hours=48))
+    south = nearby_report(district, category="garbage", north_m=746)
+    case_id = work.on_report(south).events[0].case_id
+    borders = dict(store.borders)
+    store.borders.clear()  # the crash: the border entry never reached its changelog
+    assert work.on_report(south).duplicate
+    assert store.borders == borders
+    north = nearby_report(district, minutes=1, category="garbage", north_m=768)
+    assert work.on_report(north).join == case_id

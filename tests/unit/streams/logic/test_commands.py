@@ -16,6 +16,7 @@ from schemas.cases import (
     CaseEventType,
     CaseState,
     FollowReport,
+    JoinNearby,
     SlaState,
     SuperviseTick,
 )
@@ -161,6 +162,7 @@ def test_absorb_adds_the_merged_reports(work, district):
 
 def test_supervision_marks_at_75_100_150_percent(work, district):
     cid = open_case(work, district)
+    run(work, command(cid, 0.5, role="department", scope="chengguan", action="accept"))
     record = work.store.record(cid)
     start, end = record.sla_started_at, record.case.resolve_by
     at = lambda share: (start + (end - start) * share - WHEN).total_seconds() / 60  # noqa: E731
@@ -177,17 +179,25 @@ def test_supervision_marks_at_75_100_150_percent(work, district):
 
 
 def test_a_late_tick_raises_every_mark_due(work, district):
+    """Not accepted in time (签收时限) and past every mark of the resolve SLA."""
     cid = open_case(work, district)
     record = work.store.record(cid)
     late = (record.case.resolve_by - WHEN).total_seconds() / 60 * 3
     events = run(work, command(cid, late)).events
-    assert [e.data["mark"] for e in events] == ["warning", "overdue", "escalation_150"]
+    assert [e.data["mark"] for e in events] == [
+        "respond_overdue",
+        "warning",
+        "overdue",
+        "escalation_150",
+    ]
+    assert events[0].data["task"] == "t1" and events[0].data["department"] == "chengguan"
 
 
 def test_every_action_a_caller_may_send_has_a_handler():
     internal = {Action.OPEN, Action.ATTACH_REPORT}  # the stream's own, refused in CaseAction
     assert set(ACTION_HANDLERS) == set(Action) - internal
-    assert set(INTERNAL_HANDLERS) == {SuperviseTick, AbsorbMerge, FollowReport}
+    # OpenHere opens a case, so it is handled before any case is looked up.
+    assert set(INTERNAL_HANDLERS) == {SuperviseTick, AbsorbMerge, FollowReport, JoinNearby}
 
 
 def test_the_writer_asks_the_case_policy_again(work, district):

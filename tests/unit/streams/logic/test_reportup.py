@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,12 +11,14 @@ from schemas.alerts import ALERT_TYPE_PREFIX, Alert, AlertKind
 from schemas.cases import CaseEventType, CaseState, Priority
 from streams.logic.reportup import (
     DUTY_OFFICE,
+    LEADERS,
     ReportUp,
     alert_notifications,
     became_p1,
     report_up,
 )
 from tests.support.cases import CaseStory
+from tests.support.duty import CO, LEAD, Desk
 
 CASE = "110105001001-abc"
 
@@ -220,6 +222,89 @@ def test_the_source_system_hears_every_change_of_its_cases():
     ]
     assert note.recipient == "system:urn:citymgmt:platform"
     assert "CG1" in note.body and note.case_id == own.case.id
+
+
+# -- joint work and the duty office (through the real case logic) ------------------
+
+
+def notes_of(event, previous=Priority.P3):
+    return [(n.recipient, n.subject) for n in report_up(event, previous).notifications]
+
+
+def test_each_department_given_a_task_is_told(district):
+    desk = Desk.open(district)
+    dispatched = desk.events[-1]
+    assert [r for r, _ in notes_of(dispatched)] == [f"department:{LEAD}", f"department:{CO}"]
+    assert "主办" in notes_of(dispatched)[0][1] and "协办" in notes_of(dispatched)[1][1]
+    desk.ok(desk.send(action="reassign", department="gongan", reason="不回应"))
+    assert [r for r, _ in notes_of(desk.events[-1])] == ["department:gongan"]
+    desk.ok(desk.send(action="add_department", department="huanbao"))
+    assert [r for r, _ in notes_of(desk.events[-1])] == ["department:huanbao"]
+
+
+def test_what_departments_ask_of_the_duty_office_reaches_it(district):
+    desk = Desk.open(district)
+    desk.ok(desk.dept(CO, action="return", reason="不归住建"))
+    assert notes_of(desk.events[-1]) == [
+        (DUTY_OFFICE, f"协办退回：illegal_construction（{desk.case_id}）")
+    ]
+    until = desk.case.resolve_by + timedelta(days=1)
+    desk.ok(desk.dept(LEAD, action="request_extension", until=until, reason="等评估"))
+    assert [r for r, _ in notes_of(desk.events[-1])] == [DUTY_OFFICE]
+    desk.ok(desk.send(action="decide_extension", approved=True))
+    assert [r for r, _ in notes_of(desk.events[-1])] == [f"department:{LEAD}"]
+    desk.ok(desk.send(action="order", level="一般", reply_by=desk.at(300), text="请说明"))
+    assert [r for r, _ in notes_of(desk.events[-1])] == [f"department:{LEAD}"]
+    desk.ok(desk.dept(LEAD, action="reply", order="o1", text="已处理"))
+    assert [r for r, _ in notes_of(desk.events[-1])] == [DUTY_OFFICE]
+
+
+def test_escalation_climbs_from_the_duty_office_to_the_leaders(district):
+    desk = Desk.open(district, "garbage")
+    desk.ok(desk.dept("chengguan", action="accept"))
+    late = (desk.case.resolve_by - desk.start).total_seconds() / 60 * 2
+    desk.minute = late
+    tick = desk.send(role="system", action="supervise")
+    by_mark = {e.data["mark"]: e for e in tick.events}
+    overdue = report_up(by_mark["overdue"], Priority.P4)
+    assert by_mark["overdue"].case.escalation_level == 1
+    assert sorted(n.recipient for n in overdue.notifications) == [
+        "department:chengguan",
+        DUTY_OFFICE,
+    ]
+    climbed = report_up(by_mark["escalation_150"], Priority.P4)
+    assert by_mark["escalation_150"].case.escalation_level == 2
+    assert sorted(n.recipient for n in climbed.notifications) == [
+        "department:chengguan",
+        DUTY_OFFICE,
+        LEADERS,
+    ]
+    warned = report_up(by_mark["warning"], Priority.P4)
+    assert [n.recipient for n in warned.notifications] == ["department:chengguan"]
+
+
+def test_overdue_deadlines_reach_the_duty_office_and_whose_deadline_it_is(district):
+    desk = Desk.open(district)
+    desk.ok(
+        desk.send(
+            action="order", level="挂牌", reply_by=desk.at(10), text="限期答复", department=CO
+        )
+    )
+    desk.minute = 60 * 30  # past the responses (24 h) and the order's reply deadline
+    tick = desk.send(role="system", action="supervise")
+    marks = [e.data["mark"] for e in tick.events]
+    assert marks == ["order_overdue", "respond_overdue", "respond_overdue"]
+    order = report_up(tick.events[0], Priority.P3)
+    [alert] = order.alerts
+    assert alert.kind is AlertKind.ORDER_OVERDUE and alert.detail["department"] == CO
+    assert sorted(n.recipient for n in order.notifications) == [
+        f"department:{CO}",
+        DUTY_OFFICE,
+        LEADERS,  # 挂牌: the leaders hear of it
+    ]
+    respond = report_up(tick.events[2], Priority.P3)
+    assert respond.alerts[0].kind is AlertKind.RESPOND_OVERDUE
+    assert sorted(n.recipient for n in respond.notifications) == [f"department:{CO}", DUTY_OFFICE]
 
 
 def test_the_source_system_gets_its_number_its_status_code_and_the_department():

@@ -12,7 +12,7 @@ from schemas.cases import CaseState
 from streams.logic.casestore import CaseRecord, DictCaseStore
 from streams.logic.casework import CaseWork
 from streams.logic.intake import normalise
-from streams.logic.supervision import DueIndex, due_marks, next_due
+from streams.logic.supervision import DueIndex, due_marks, next_due, watched
 from tests.support.envelopes import WHEN, report_envelope
 
 # Centres of four demo grids, far enough apart not to merge.
@@ -64,6 +64,10 @@ def raise_marks(table: dict[str, Any], case_id: str, marks: list[str]) -> None:
 
 
 def test_the_index_fires_the_same_marks_as_a_scan_of_every_record(table) -> None:
+    watched_at_start = {
+        case_id: [m.key for m in watched(CaseRecord.model_validate(raw))]
+        for case_id, raw in table.items()
+    }
     index = DueIndex()
     fired = 0
     for minutes in range(0, 30 * 24 * 60, 7):  # a 7-minute tick over 30 days
@@ -74,8 +78,14 @@ def test_the_index_fires_the_same_marks_as_a_scan_of_every_record(table) -> None
         for case_id, _, marks in got:
             raise_marks(table, case_id, marks)
             fired += len(marks)
-    dispatched = sum(1 for raw in table.values() if raw["case"]["state"] == "dispatched")
-    assert fired == 3 * dispatched  # warning, overdue and the 150 % escalation each
+    # Each dispatched case: every task's response deadline, the warning, overdue and
+    # the 150 % escalation, and each co-department task's own deadline — once each.
+    assert fired == sum(len(keys) for keys in watched_at_start.values())
+    for case_id, raw in table.items():
+        if raw["case"]["state"] == "dispatched":
+            keys = watched_at_start[case_id]
+            assert {"respond:t1", "warning", "overdue", "escalation_150"} <= set(keys)
+            assert sorted(raw["marks"]) == sorted(keys)
 
 
 def test_a_tick_parses_only_changed_records_and_those_with_a_mark_due(table) -> None:
@@ -97,9 +107,11 @@ def test_next_due_is_when_the_first_unraised_mark_falls_due(table) -> None:
         if record.case.state is not CaseState.DISPATCHED:
             assert at is None
             continue
-        assert at is not None and due_marks(record, at + timedelta(seconds=1)) == ["warning"]
+        # Nobody accepted yet: the response deadlines (签收时限) fall due first.
+        responses = [m.key for m in watched(record) if m.key.startswith("respond:")]
+        assert at is not None and due_marks(record, at + timedelta(seconds=1)) == responses
         assert due_marks(record, at - timedelta(seconds=1)) == []
-        done = record.model_copy(update={"marks": ["warning", "overdue", "escalation_150"]})
+        done = record.model_copy(update={"marks": [m.key for m in watched(record)]})
         assert next_due(done) is None
 
 

@@ -204,7 +204,10 @@ class Settings(BaseSettings):
     )
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="hosts webhooks may reach though they resolve to private addresses",
+        description=(
+            "hosts webhooks, group robots and the SMS provider may reach though they "
+            "resolve to private addresses"
+        ),
     )
     webhook_max_attempts: int = Field(default=5, ge=1)
     webhook_base_delay: float = Field(default=0.5, ge=0, description="first retry delay, seconds")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,9 @@ def bench(
     # a real failure ends the phase with an error.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    # The bench starts its own throwaway broker, database and hub: dev by definition,
+    # as gridhub up is (its children inherit this).
+    os.environ.setdefault("GRIDHUB_ENV", "dev")
     status = StatusLine(sys.stderr)
     try:
         with sigterm_as_interrupt():

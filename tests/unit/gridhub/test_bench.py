@@ -170,3 +170,31 @@ def test_the_same_hops_baseline_writes_every_column_of_the_workers_tables() -> N
     assert set(case_rows[0]) == {c.name for c in cases.columns}
     assert set(report_rows[0]) == {c.name for c in reports.columns}
     assert report_rows[0]["id"] == "r-1" and report_rows[0]["case_id"] == case_rows[0]["id"]
+
+
+def test_the_bench_is_a_dev_stack_in_a_container_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench starts its own throwaway hub, so it needs no GRIDHUB_ENV (which a
+    container otherwise must set), as gridhub up."""
+    import importlib
+    import os
+
+    from click.testing import CliRunner
+
+    # The module, not the command of the same name the package exports.
+    bench_cli = importlib.import_module("gridhub.cli.bench")
+
+    seen: list[str | None] = []
+
+    class Recording:
+        def __init__(self, config: object, status: object) -> None:
+            pass
+
+        def run(self) -> None:
+            seen.append(os.environ.get("GRIDHUB_ENV"))
+            raise bench_cli.BenchError("stopped by the test")
+
+    monkeypatch.setattr(bench_cli, "Bench", Recording)
+    monkeypatch.setenv("GRIDHUB_ENV", "unset-below")  # restored after the test
+    monkeypatch.delenv("GRIDHUB_ENV")
+    result = CliRunner().invoke(bench_cli.bench, ["--events", "10"])
+    assert seen == ["dev"], result.output

@@ -9,7 +9,6 @@ to the items addressed to (or asked by) one department.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Table, select
@@ -24,15 +23,23 @@ _CASE_FIELDS = ("state", "category", "priority", "title", "grid_code", "lead_dep
 def _items(
     engine: Engine,
     table: Table,
-    conditions: Sequence[ColumnElement[bool]],
-    order_by: Sequence[Any],
+    first: ColumnElement[Any],
+    state: str | None,
+    department: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
+    """``table``'s items in ``state`` for ``department`` (either: all), ``first``
+    deciding their order (then case and number)."""
+    conditions = []
+    if state is not None:
+        conditions.append(table.c.state == state)
+    if department is not None:
+        conditions.append(table.c.department == department)
     query = (
         select(table, *(cases.c[name].label(f"case_{name}") for name in _CASE_FIELDS))
         .join(cases, cases.c.id == table.c.case_id)
         .where(*conditions)
-        .order_by(*order_by)
+        .order_by(first, table.c.case_id, table.c.no)
         .limit(max(0, min(limit, MAX_ITEMS)))
     )
     with engine.connect() as conn:
@@ -54,13 +61,7 @@ def orders(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Supervision orders, soonest reply deadline first."""
-    conditions = []
-    if state is not None:
-        conditions.append(case_orders.c.state == state)
-    if department is not None:
-        conditions.append(case_orders.c.department == department)
-    order_by = [case_orders.c.reply_by, case_orders.c.case_id, case_orders.c.no]
-    return _items(engine, case_orders, conditions, order_by, limit)
+    return _items(engine, case_orders, case_orders.c.reply_by, state, department, limit)
 
 
 def extensions(
@@ -71,10 +72,4 @@ def extensions(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Extension requests, oldest first."""
-    conditions = []
-    if state is not None:
-        conditions.append(case_extensions.c.state == state)
-    if department is not None:
-        conditions.append(case_extensions.c.department == department)
-    order_by = [case_extensions.c.requested_at, case_extensions.c.case_id, case_extensions.c.no]
-    return _items(engine, case_extensions, conditions, order_by, limit)
+    return _items(engine, case_extensions, case_extensions.c.requested_at, state, department, limit)

@@ -3,6 +3,8 @@ for anonymous reads and failed sign-ins, uploads, SSE slots; 429 with Retry-Afte
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from gateway.ratelimit import (
     FAILED_AUTH,
     LimitPolicy,
     RateLimits,
+    SteadyMemoryStorage,
     StreamSlots,
     retry_after,
 )
@@ -31,6 +34,37 @@ def test_a_key_is_limited_and_others_are_not() -> None:
     assert 1.0 <= wait <= 60.0
     assert limits.hit("operator", "p2") == 0.0
     assert limits.test("operator", "p1") > 0  # testing counts nothing, and says so
+
+
+def test_counting_starts_no_thread_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upstream's memory storage started a timer thread every ~10 ms of traffic, each
+    start blocking the gateway's event loop; here one sweeper expires old windows."""
+    limits = RateLimits(LimitPolicy({"operator": "1000/second"}))
+    starts: list[str] = []
+    real_start = threading.Thread.start
+
+    def counted(thread: threading.Thread) -> None:
+        starts.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    for n in range(200):
+        assert limits.hit("operator", f"p{n % 7}") == 0.0
+        if n % 50 == 0:
+            time.sleep(0.03)  # longer than upstream's 10 ms timer
+    assert starts == []
+
+
+def test_the_sweeper_expires_old_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SteadyMemoryStorage, "SWEEP_SECONDS", 0.05)
+    limits = RateLimits(LimitPolicy({"operator": "2/second"}))
+    limits.hit("operator", "p1")
+    storage = limits._limiter.storage
+    assert isinstance(storage, SteadyMemoryStorage) and any(storage.events.values())
+    deadline = time.monotonic() + 5
+    while any(storage.events.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(storage.events.values())  # the one-second window expired and was swept
 
 
 def test_every_role_has_a_default_that_limits() -> None:

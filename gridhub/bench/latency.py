@@ -1,5 +1,6 @@
 """The latency phase: reports POSTed to a real gateway at a fixed rate (open loop,
-each at its own scheduled start), and per report the time from that start to its
+each at its own scheduled start) by a load generator in its own process
+(:mod:`gridhub.bench.poster`), and per report the time from that start to its
 case being visible through the API (``GET /api/v1/reports/{id}`` answers its
 ``case_id``).
 
@@ -12,14 +13,16 @@ read through the API until the answer has its case: the clock stops at that answ
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import math
+import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 from sqlalchemy import Connection, Engine, select
 
 from gridhub.bench.results import BenchError, LatencyRun
@@ -29,7 +32,7 @@ from sinks.models import reports
 
 class SeenTracker:
     """A thread that polls the ``reports`` table every ``interval`` seconds for the
-    pending report ids and notes when each first shows up (``time.perf_counter``)."""
+    pending report ids and notes when each first shows up (``time.monotonic``)."""
 
     def __init__(self, engine: Engine, interval: float = 0.005) -> None:
         self.engine = engine
@@ -72,7 +75,7 @@ class SeenTracker:
                         ids = list(self._pending)
                     if ids:
                         found = lookup(ids)
-                        at = time.perf_counter()
+                        at = time.monotonic()
                         with self._lock:
                             for report_id in found:
                                 self.seen.setdefault(report_id, at)
@@ -108,7 +111,7 @@ class SeenTracker:
 
 class ApiConfirmer:
     """Reads each report the tracker saw through the API until its answer carries
-    the case; :attr:`visible` is when that answer arrived (``time.perf_counter``)."""
+    the case; :attr:`visible` is when that answer arrived (``time.monotonic``)."""
 
     def __init__(self, base_url: str, token: str, tracker: SeenTracker, clients: int = 8) -> None:
         self.base_url = base_url
@@ -121,31 +124,29 @@ class ApiConfirmer:
     async def run(self, stop: asyncio.Event) -> None:
         queue: asyncio.Queue[str] = asyncio.Queue()
         asked: set[str] = set()
+        session = aiohttp.ClientSession(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            connector=aiohttp.TCPConnector(limit=self.clients),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
 
         async def reader() -> None:
-            async with httpx.AsyncClient(
-                base_url=self.base_url,
-                headers={"Authorization": f"Bearer {self.token}"},
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                timeout=httpx.Timeout(30.0),
-            ) as client:
-                while True:
-                    report_id = await queue.get()
-                    try:
-                        response = await client.get(f"/api/v1/reports/{report_id}")
-                    except httpx.HTTPError as exc:
-                        self.errors.append(f"{type(exc).__name__}: {exc}")
-                        response = None
-                    at = time.perf_counter()
-                    if (
-                        response is not None
-                        and response.status_code == 200
-                        and response.json().get("case_id")
-                    ):
-                        self.visible[report_id] = at
-                        continue
-                    await asyncio.sleep(0.005)  # not yet: ask again
-                    queue.put_nowait(report_id)
+            while True:
+                report_id = await queue.get()
+                case_id = None
+                try:
+                    async with session.get(f"/api/v1/reports/{report_id}") as response:
+                        if response.status == 200:
+                            case_id = (await response.json()).get("case_id")
+                except aiohttp.ClientError as exc:
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                at = time.monotonic()
+                if case_id:
+                    self.visible[report_id] = at
+                    continue
+                await asyncio.sleep(0.005)  # not yet: ask again
+                queue.put_nowait(report_id)
 
         readers = [asyncio.create_task(reader()) for _ in range(self.clients)]
         try:
@@ -159,6 +160,7 @@ class ApiConfirmer:
             for task in readers:
                 task.cancel()
             await asyncio.gather(*readers, return_exceptions=True)
+            await session.close()
 
 
 async def measure_latency(
@@ -169,142 +171,91 @@ async def measure_latency(
     rate: float,
     tracker: SeenTracker,
     status: StatusLine,
+    workdir: Path,
     warmup: Sequence[tuple[str, dict[str, Any]]] = (),
     settle_seconds: float = 30.0,
 ) -> LatencyRun:
-    """POST ``bodies`` at ``rate``/s (open loop: each at its own scheduled start) and
-    measure that start → the report's case visible through the API."""
-    concurrency = max(8, math.ceil(rate / 25))
-    accepted_at: dict[str, float] = {}  # report id -> scheduled start of its request
-    http_ms: list[float] = []
-    failures: list[str] = []
-    retries: list[str] = []
+    """POST ``bodies`` at ``rate``/s from the poster process (:mod:`gridhub.bench.poster`)
+    and measure each request's scheduled start → its case visible through the API."""
+    body_file = workdir / "latency-bodies.jsonl"
+    out_file = workdir / "latency-result.json"
+    with body_file.open("wb") as out:
+        for _, body in [*warmup, *bodies]:
+            out.write(orjson.dumps(body) + b"\n")
+    lead = 2.0 + len(warmup) / 200  # the poster starts and sends its warm-up first
+    start = time.monotonic() + lead
+    poster = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gridhub.bench.poster",
+        base_url, token, str(rate), repr(start), str(body_file), str(out_file),
+        "--warmup", str(len(warmup)),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     confirmer = ApiConfirmer(base_url, reader_token, tracker)
     stop_confirming = asyncio.Event()
     confirming = asyncio.create_task(confirmer.run(stop_confirming))
-
-    async with contextlib.AsyncExitStack() as clients:
-        # One single-connection client per in-flight request, handed out by a queue:
-        # a shared pool re-scans all its connections (and every waiter) on each
-        # request, which on this box costs the client a good part of a core.
-        idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        for _ in range(concurrency):
-            idle.put_nowait(
-                await clients.enter_async_context(
-                    httpx.AsyncClient(
-                        base_url=base_url,
-                        headers={"Authorization": f"Bearer {token}"},
-                        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                        timeout=httpx.Timeout(30.0),
-                    )
-                )
-            )
-
-        async def post(
-            report_id: str, body: dict[str, Any], record: bool, scheduled: float
-        ) -> None:
-            client = await idle.get()  # waiting for a connection counts: open loop
-            try:
-                await send(client, report_id, body, record, scheduled)
-            finally:
-                idle.put_nowait(client)
-
-        async def send(
-            client: httpx.AsyncClient,
-            report_id: str,
-            body: dict[str, Any],
-            record: bool,
-            scheduled: float,
-        ) -> None:
-            tracker.expect(report_id)
-            begun = time.perf_counter()
-            for attempt in range(3):
-                try:
-                    response = await client.post("/api/v1/reports", json=body)
-                    break
-                except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError) as exc:
-                    # A keep-alive connection the server closed as we reused it: a
-                    # phone would retry the same report id, harmlessly.
-                    if attempt == 2:
-                        tracker.forget(report_id)
-                        failures.append(f"{type(exc).__name__}: {exc!r}")
-                        return
-                    retries.append(report_id)
-                    begun = time.perf_counter()
-                except httpx.HTTPError as exc:
-                    tracker.forget(report_id)
-                    failures.append(f"{type(exc).__name__}: {exc!r}")
-                    return
-            done = time.perf_counter()
-            if response.status_code != 202:
-                tracker.forget(report_id)
-                failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
-                return
-            if record:
-                accepted_at[report_id] = scheduled
-                http_ms.append(1000.0 * (done - begun))
-
-        # Warm-up (not measured): connections, the gateway's producer, the worker's fetch.
-        now = time.perf_counter()
-        await asyncio.gather(*(post(rid, body, False, now) for rid, body in warmup))
-        warm_deadline = time.monotonic() + settle_seconds
-        while warmup and tracker.pending and time.monotonic() < warm_deadline:
-            await asyncio.sleep(0.05)
-        if failures:
-            raise BenchError(f"latency warm-up: {failures[0]}")
-
-        tasks: list[asyncio.Task[None]] = []
-        started = time.perf_counter()
-        for n, (report_id, body) in enumerate(bodies):
-            scheduled = started + n / rate
-            delay = scheduled - time.perf_counter()
+    try:
+        # Each report is looked for from its scheduled start on (the poster's schedule).
+        for n, (report_id, _) in enumerate(bodies):
+            delay = start + n / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(report_id, body, True, scheduled)))
-            elapsed = time.perf_counter() - started
-            status.show(
-                f"latency: {n + 1}/{len(bodies)} sent {(n + 1) / elapsed if elapsed else 0:,.0f}/s"
-                f", {len(confirmer.visible)} visible"
-            )
-        budget = max(60.0, 10 * len(bodies) / rate)
-        _, unfinished = await asyncio.wait(tasks, timeout=budget)
-        for task in unfinished:
-            task.cancel()
-        await asyncio.gather(*unfinished, return_exceptions=True)
-        send_seconds = time.perf_counter() - started
+            tracker.expect(report_id)
+            if n % 100 == 0:
+                status.show(
+                    f"latency: {n + 1}/{len(bodies)} offered at {rate:g}/s, "
+                    f"{len(confirmer.visible)} visible"
+                )
+        _, stderr = await poster.communicate()
+        if poster.returncode != 0:
+            raise BenchError(f"latency: the poster failed:\n{stderr.decode()[-2000:]}")
+        posted = json.loads(out_file.read_text())
+        accepted: dict[str, float] = posted["accepted"]
+        failures: list[str] = posted["failures"]
+        if not accepted and failures:
+            raise BenchError(f"latency: nothing accepted ({len(failures)} failed; {failures[0]})")
+        for report_id, _ in bodies:
+            if report_id not in accepted:
+                tracker.forget(report_id)
         deadline = time.monotonic() + settle_seconds
-        while time.monotonic() < deadline and not all(
-            rid in confirmer.visible for rid in accepted_at
-        ):
+        while time.monotonic() < deadline and not all(rid in confirmer.visible for rid in accepted):
             if tracker.error is not None:
                 raise BenchError(f"latency: polling the database failed: {tracker.error}")
+            status.show(
+                f"latency: {len(bodies)} offered, {len(confirmer.visible)}/{len(accepted)} visible"
+            )
             await asyncio.sleep(0.02)
+    finally:
+        if poster.returncode is None:
+            poster.kill()
+            await poster.wait()
         stop_confirming.set()
         await confirming
 
     # In the order sent, so a latency that grows during the run shows (a backlog).
     latencies = [
         max(0.0, 1000.0 * (confirmer.visible[rid] - at))
-        for rid, at in sorted(accepted_at.items(), key=lambda kv: kv[1])
+        for rid, at in sorted(accepted.items(), key=lambda kv: kv[1])
         if rid in confirmer.visible
     ]
     status.show(
-        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted_at)} visible", force=True
+        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted)} visible", force=True
     )
     if not latencies:
         first = failures[0] if failures else "no report row showed up"
         raise BenchError(f"latency: nothing measured ({len(failures)} failed; {first})")
+    send_seconds = float(posted["seconds"])
     return LatencyRun(
         rate=rate,
         seconds=len(bodies) / rate,
         sent=len(bodies),
-        accepted=len(accepted_at),
+        accepted=len(accepted),
         seen=len(latencies),
         failed=len(failures),
-        unfinished=len(unfinished),
-        retried=len(retries),
+        unfinished=int(posted["unfinished"]),
+        retried=len(posted["retried"]),
         first_failure=failures[0] if failures else "",
-        achieved_rate=len(accepted_at) / send_seconds if send_seconds > 0 else 0.0,
+        achieved_rate=len(accepted) / send_seconds if send_seconds > 0 else 0.0,
         latencies_ms=latencies,
-        http_ms=http_ms,
+        http_ms=posted["http_ms"],
     )

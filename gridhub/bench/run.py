@@ -491,11 +491,19 @@ class Bench:
                     "postgres": self.postgres_pid,
                     "bench": os.getpid(),
                 },
-                trees=frozenset({"postgres", "gateway"}),
+                trees=frozenset({"postgres", "gateway", "bench"}),
             )
             run = asyncio.run(
                 measure_latency(
-                    base, token, reader, bodies, self.config.rate, tracker, self.status, warmup
+                    base,
+                    token,
+                    reader,
+                    bodies,
+                    self.config.rate,
+                    tracker,
+                    self.status,
+                    self.tmp,
+                    warmup,
                 )
             )
             run.cpu = meter.percent()

@@ -15,8 +15,9 @@ Lifecycle of a batch (what makes a SIGKILL harmless):
    batch's own writes; writes are held back); count every report new to its
    case for hotspots; derive what each case event reports up (P1 and SLA
    alerts, notifications of the duty office, departments, source systems in
-   their own status codes, reporters; reporters' feedback links and the duty
-   office's 回访不满意 items);
+   their own status codes, reporters — the reporters' feedback links and the
+   duty office's 回访不满意 items are derived from the feed by the notification
+   stage, ``streams.agents.webhook_agent``);
 4. send every output straight through the Kafka client and write the batch's
    case events to the database projection in one transaction, and wait until
    the broker and the database have both;
@@ -74,7 +75,6 @@ from streams.config import StreamConfig, StreamDeps
 from streams.logic.casestore import CaseRecord
 from streams.logic.casework import CaseWork
 from streams.logic.commands import handle_command
-from streams.logic.feedback import feedback_notifications
 from streams.logic.hotspots import count_report, state_key
 from streams.logic.reportup import alert_notifications, report_up
 from streams.logic.supervision import DueIndex
@@ -288,8 +288,6 @@ def register(
             for alert in decision.alerts:
                 raise_alert(batch, alert)
             for notification in decision.notifications:
-                notify(batch, notification)
-            for notification in feedback_notifications(change, deps.feedback):
                 notify(batch, notification)
 
     async def archived(items: Sequence[_Input]) -> tuple[dict[str, CaseRecord], dict[str, str]]:

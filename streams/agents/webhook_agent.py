@@ -1,7 +1,11 @@
 """Notifications out: the inbox and signed webhooks (``gridhub.webhooks``), each
 signed with its subscription's own secrets (``sinks.webhooks``).
 
-Consumes ``gridhub.notifications`` in batches. Each batch is written to the
+Consumes ``gridhub.notifications`` in batches, and ``gridhub.case-events`` for
+what the reporters' feedback raises (:mod:`streams.logic.feedback`: a report's
+private link, the duty office's 回访不满意 item), derived here from the feed
+rather than sent as notification records of their own: one record fewer per
+report that leaves a phone. Each batch is written to the
 outbox in one transaction (``app``/``sms`` → ``inbox``; recipients with a
 webhook subscription → ``notification_deliveries`` pending), retried with
 back-off while the database is down, and only then acked. The deliveries are
@@ -22,18 +26,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import faust
+import orjson
 
 from schemas.alerts import Notification
+from schemas.cases import CaseEventType
 from sinks.channels import ChannelDelivery, TargetLike, TargetsOf
 from sinks.outbox import Delivery, Outbox, UrlFor
 from sinks.subscriptions import DbSubscriptions, url_for
 from sinks.webhooks import WebhookConfig, WebhookSender
 from streams.batching import ack_all, event_batches
-from streams.codecs import decode_notification, message_headers
+from streams.codecs import decode_case_event, decode_notification, message_headers
 from streams.config import ChannelPorts, StreamConfig, StreamDeps
+from streams.logic.feedback import FeedbackLinks, feedback_notifications, link_notifications
 from streams.metrics import StageMeter
 from streams.observability import MeteredWebhookSender
 from streams.topics import StageTopics
@@ -105,6 +113,34 @@ async def accept_channels(
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
+_RATED = CaseEventType.RATED.value
+
+
+def feedback_of_record(raw: bytes, links: FeedbackLinks | None) -> list[Notification]:
+    """What a case-event record raises for reporters and the duty office, read off
+    the JSON: a report's link from its plain fields; only a rating (rare) is
+    decoded whole."""
+    try:
+        data = orjson.loads(raw).get("data") or {}
+        kind = data.get("type")
+        if kind == _RATED:
+            return feedback_notifications(decode_case_event(raw), links)
+        if links is None or not links.secret:
+            return []
+        report = data.get("report") or {}
+        return link_notifications(
+            str(kind),
+            str(data.get("case_id")),
+            datetime.fromisoformat(data["time"]),
+            report.get("id"),
+            (report.get("reporter") or {}).get("phone"),
+            links,
+        )
+    except (ValueError, AttributeError, KeyError, TypeError) as exc:
+        log.error("skipping a case-event record that does not decode: %s", exc)
+        return []
+
+
 def register(
     app: faust.App, topics: StageTopics, config: StreamConfig, deps: StreamDeps
 ) -> WebhookSender:
@@ -130,6 +166,16 @@ def register(
         have = channels.sender.channels if channels is not None else {}
         return [t for t in deps.district.notify.targets(notification) if t.channel in have]
 
+    case_events = topics.case_events.get_topic_name()
+    inputs = app.topic(
+        topics.notifications.get_topic_name(),
+        case_events,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
     async def deliver(stream: faust.StreamT[Any]) -> None:
         try:
             async for batch in event_batches(stream, config.db_batch, config.db_batch_seconds):
@@ -137,6 +183,9 @@ def register(
                 notifications: list[Notification] = []
                 for event in batch:
                     message = event.message
+                    if message.topic == case_events:
+                        notifications += feedback_of_record(message.value or b"", deps.feedback)
+                        continue
                     try:
                         notifications.append(
                             decode_notification(message.value, message_headers(message.headers))
@@ -191,7 +240,7 @@ def register(
         if stale:
             log.info("resuming %d channel deliveries", channels.sender.submit(stale))
 
-    app.agent(topics.notifications, name=AGENT_NAME)(deliver)
+    app.agent(inputs, name=AGENT_NAME)(deliver)
     app.timer(webhooks.sweep_seconds, name=f"{AGENT_NAME}.sweep")(sweep)
     if channels is not None:
         app.timer(channels.sweep_seconds, name=f"{AGENT_NAME}.channels.sweep")(sweep_channels)

@@ -1,7 +1,8 @@
 """Feedback from the people who reported (回访): which notifications a case event
 raises for them and for the duty office. Pure decisions on contracts; the
-case agent sends them to ``gridhub.notifications`` with what each case event
-reports up (:mod:`streams.logic.reportup`).
+notification stage derives them from ``gridhub.case-events`` as it reads the
+feed (``streams.agents.webhook_agent``) and hands them to the outbox with the
+notifications each case event reports up (:mod:`streams.logic.reportup`).
 
 - A report that leaves a contact (a phone, whichever door it came through)
   gets its private feedback link once, when it opens or joins a case: a
@@ -21,7 +22,7 @@ replay issues the same link and the same item, which the outbox drops.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from schemas.alerts import Notification
 from schemas.cases import CaseEvent, CaseEventType
@@ -33,7 +34,7 @@ CONTACT_PREFIX = "contact:"
 DUTY_OFFICE = "duty_office"
 LINK_EVENT_TYPE = "org.gridhub.feedback.link"
 UNSATISFIED_EVENT_TYPE = "org.gridhub.feedback.unsatisfied"
-_ISSUING = frozenset({CaseEventType.OPENED, CaseEventType.REPORT_ATTACHED})
+_ISSUING = frozenset({CaseEventType.OPENED.value, CaseEventType.REPORT_ATTACHED.value})
 
 
 @dataclass(frozen=True)
@@ -61,23 +62,43 @@ def feedback_notifications(event: CaseEvent, links: FeedbackLinks | None) -> lis
 
 def _link(event: CaseEvent, links: FeedbackLinks) -> list[Notification]:
     report = event.report
-    if event.type not in _ISSUING or report is None or report.reporter is None:
+    reporter = report.reporter if report is not None else None
+    return link_notifications(
+        event.type.value,
+        event.case_id,
+        event.time,
+        report.id if report is not None else None,
+        reporter.phone if reporter is not None else None,
+        links,
+    )
+
+
+def link_notifications(
+    event_type: str,
+    case_id: str,
+    time: datetime,
+    report_id: str | None,
+    phone: str | None,
+    links: FeedbackLinks,
+) -> list[Notification]:
+    """The link of a report that opened or joined a case and left a phone, from the
+    event's plain fields (the notification stage reads them off the feed's JSON
+    without decoding every case event)."""
+    if event_type not in _ISSUING or report_id is None or not phone:
         return []
-    if not report.reporter.phone:
-        return []
-    expires_at = event.time + links.ttl
-    url = links.path(issue_token(links.secret, report.id, expires_at))
+    expires_at = time + links.ttl
+    url = links.path(issue_token(links.secret, report_id, expires_at))
     return [
         Notification(
-            id=f"feedback_link:{report.id}",
-            recipient=f"{CONTACT_PREFIX}{report.id}",
+            id=f"feedback_link:{report_id}",
+            recipient=f"{CONTACT_PREFIX}{report_id}",
             channel="sms",
-            time=event.time,
-            case_id=event.case_id,
+            time=time,
+            case_id=case_id,
             event_type=LINK_EVENT_TYPE,
             subject="您反映的问题已受理",
             body=f"您反映的问题已受理，可在此查看进度并在办结后评价：{url}",
-            data={"report_id": report.id, "link": url, "expires_at": expires_at.isoformat()},
+            data={"report_id": report_id, "link": url, "expires_at": expires_at.isoformat()},
         )
     ]
 

@@ -23,7 +23,6 @@ from schemas.cases import (
     Priority,
 )
 from schemas.envelope import decode_structured_json
-from schemas.feedback import read_token
 from sinks.ports import InMemoryCaseSink
 from streams.agents import case_agent
 from streams.app import build_app
@@ -342,14 +341,14 @@ async def test_a_closed_case_leaves_memory_and_is_found_again(hub: Hub) -> None:
     assert hub.sink.cases[case].satisfaction == 5
 
 
-async def test_reporters_get_their_links_and_source_systems_their_own_statuses(
+async def test_source_systems_get_their_own_statuses_and_reporters_feedback_is_left_to_the_feed(
     district, tmp_path: Path
 ) -> None:
     """What the public side asks of report-up, decided in the case agent's batch:
-    a feedback link for a report that left a phone, the source system's own status
-    codes on every change of the case it opened, and a reporter's low rating
-    (taken only from the reporter of one of the case's reports) as the duty
-    office's 回访不满意 item."""
+    the source system's own status codes on every change of the case it opened,
+    and a rating taken only from the reporter of one of the case's reports. The
+    reporter's link and the duty office's 回访不满意 item are not sent from here:
+    the notification stage derives them from the feed (test_feedback_agents.py)."""
     hub = Hub(district, tmp_path, InMemoryCaseSink(), FeedbackLinks(secret="s3cret"))
     report = make_report(
         "r-cg", grid_code=GRID, category="manhole_cover", at=LATER, source="urn:system:citymgmt/1"
@@ -372,9 +371,7 @@ async def test_reporters_get_their_links_and_source_systems_their_own_statuses(
     assert (refused.accepted, refused.rule) == (False, "scope")
     assert rated.accepted and rated.version == 4
     notes = hub.notifications()
-    [link] = [n for n in notes if n.recipient == "contact:r-cg"]
-    assert link.id == "feedback_link:r-cg" and link.channel == "sms"
-    assert read_token("s3cret", link.data["link"].rsplit("/", 1)[1], LATER).report_id == "r-cg"
+    assert not [n for n in notes if n.id.startswith(("feedback_link:", "feedback_unsatisfied:"))]
     system = [n for n in notes if n.recipient == "system:urn:system:citymgmt/1"]
     assert [(n.data["version"], n.data["source_status"]["code"]) for n in system] == [
         (1, "10"),  # 立案
@@ -383,6 +380,3 @@ async def test_reporters_get_their_links_and_source_systems_their_own_statuses(
         (4, "40"),  # rated: still 处置完毕
     ]
     assert {n.data["external_ref"] for n in system} == {"CG42"}
-    [item] = [n for n in notes if n.id.startswith("feedback_unsatisfied:")]
-    assert (item.id, item.recipient) == (f"feedback_unsatisfied:{case}:4", "duty_office")
-    assert item.data["suggested_action"] == "reopen"

@@ -14,8 +14,9 @@
    Kafka records written per report (changelogs included) and the workers' memory
    are read at the end.
 4. **Latency** — with the PostgreSQL workers idle again, a real ``gridhub gateway``
-   gets ``POST /api/v1/reports`` at a fixed rate (open loop); per report, from its
-   scheduled request to its case visible through ``GET /api/v1/reports/{id}``. A
+   gets ``POST /api/v1/reports`` at a fixed rate (open loop, from a load generator
+   in its own process); per report, from its scheduled request to its case in the
+   duty office's live queue (the ``GET /api/v1/stream/cases`` event stream). A
    rate the loop does not sustain is a backlog, not a latency: no percentile is
    published for it.
 5. **Gateway** — the workers stopped, ``wrk`` (a process of its own) drives the

@@ -1,13 +1,17 @@
 """The latency phase: reports POSTed to a real gateway at a fixed rate (open loop,
 each at its own scheduled start) by a load generator in its own process
-(:mod:`gridhub.bench.poster`), and per report the time from that start to its
-case being visible through the API (``GET /api/v1/reports/{id}`` answers its
-``case_id``).
+(:mod:`gridhub.bench.poster`), and per report the time from that start to its case
+showing in the duty office's live queue: the API's Server-Sent Events stream of
+case changes (``GET /api/v1/stream/cases``), whose ``opened`` or
+``report_attached`` event names the report.
 
-Asking the API for every pending report every few milliseconds would load the
-gateway being measured, so :class:`SeenTracker` polls the ``reports`` table every
-5 ms with the cheapest query the database allows, and each report it sees is then
-read through the API until the answer has its case: the clock stops at that answer.
+The live queue is what an operator watches during a storm, and one stream tells
+the bench about every report as it happens: no polling. (Polling the database for
+thousands of pending ids every few milliseconds and then reading each report back
+through the API cost the bench most of a core, and the database and gateway more,
+on the two cores the hub under test runs on.)
+Schedules and arrivals are both on ``time.monotonic()``, the one clock of every
+process on the machine.
 """
 
 from __future__ import annotations
@@ -15,234 +19,155 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from sqlalchemy import Connection, Engine, select
 
 from gridhub.bench.results import BenchError, LatencyRun
 from gridhub.console import StatusLine
-from sinks.models import reports
+
+STREAM_PATH = "/api/v1/stream/cases"
+SHOWING = frozenset({"opened", "report_attached"})  # events that put a report in the queue
 
 
-class SeenTracker:
-    """A thread that polls the ``reports`` table every ``interval`` seconds for the
-    pending report ids and notes when each first shows up (``time.monotonic``)."""
+class LiveQueue:
+    """Follows the case stream as an operator does and notes when each report first
+    shows (``time.monotonic``); reconnects with ``Last-Event-ID`` if the stream ends."""
 
-    def __init__(self, engine: Engine, interval: float = 0.005) -> None:
-        self.engine = engine
-        self.interval = interval
-        self.seen: dict[str, float] = {}
-        self._pending: set[str] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-seen", daemon=True)
-        self.error: BaseException | None = None
-
-    def expect(self, report_id: str) -> None:
-        with self._lock:
-            if report_id not in self.seen:
-                self._pending.add(report_id)
-
-    def forget(self, report_id: str) -> None:
-        with self._lock:
-            self._pending.discard(report_id)
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            with self.engine.connect() as conn:
-                lookup = self._lookup(conn)
-                while not self._stop.is_set():
-                    with self._lock:
-                        ids = list(self._pending)
-                    if ids:
-                        found = lookup(ids)
-                        at = time.monotonic()
-                        with self._lock:
-                            for report_id in found:
-                                self.seen.setdefault(report_id, at)
-                                self._pending.discard(report_id)
-                    self._stop.wait(self.interval)
-        except BaseException as exc:  # reported by the caller
-            self.error = exc
-
-    def _lookup(self, conn: Connection) -> Callable[[list[str]], list[str]]:
-        """The cheapest query per poll: polling every 5 ms must not eat the CPU the
-        system under test needs (one ``= ANY(array)`` statement on PostgreSQL)."""
-        if conn.dialect.name == "postgresql":
-            raw: Any = conn.connection.dbapi_connection
-            raw.autocommit = True  # each poll sees the latest commits
-
-            def on_postgres(ids: list[str]) -> list[str]:
-                with raw.cursor() as cursor:
-                    cursor.execute("SELECT id FROM reports WHERE id = ANY(%s)", (ids,))
-                    return [str(row[0]) for row in cursor.fetchall()]
-
-            return on_postgres
-
-        def generic(ids: list[str]) -> list[str]:
-            found: list[str] = []
-            for start in range(0, len(ids), 500):
-                query = select(reports.c.id).where(reports.c.id.in_(ids[start : start + 500]))
-                found += [str(row[0]) for row in conn.execute(query)]
-            conn.rollback()  # a fresh snapshot for the next poll
-            return found
-
-        return generic
-
-
-class ApiConfirmer:
-    """Reads each report the tracker saw through the API until its answer carries
-    the case; :attr:`visible` is when that answer arrived (``time.monotonic``)."""
-
-    def __init__(self, base_url: str, token: str, tracker: SeenTracker, clients: int = 8) -> None:
+    def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
         self.token = token
-        self.tracker = tracker
-        self.clients = clients
-        self.visible: dict[str, float] = {}
+        self.shown: dict[str, float] = {}
+        self.connected = asyncio.Event()
         self.errors: list[str] = []
 
-    async def run(self, stop: asyncio.Event) -> None:
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        asked: set[str] = set()
-        session = aiohttp.ClientSession(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {self.token}"},
-            connector=aiohttp.TCPConnector(limit=self.clients),
-            timeout=aiohttp.ClientTimeout(total=30),
-        )
-
-        async def reader() -> None:
+    async def run(self) -> None:
+        last_id: str | None = None
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+        async with aiohttp.ClientSession(base_url=self.base_url, timeout=timeout) as session:
             while True:
-                report_id = await queue.get()
-                case_id = None
+                headers = {"Authorization": f"Bearer {self.token}"}
+                if last_id is not None:
+                    headers["Last-Event-ID"] = last_id
                 try:
-                    async with session.get(f"/api/v1/reports/{report_id}") as response:
-                        if response.status == 200:
-                            case_id = (await response.json()).get("case_id")
-                except aiohttp.ClientError as exc:
+                    async with session.get(STREAM_PATH, headers=headers) as response:
+                        if response.status != 200:
+                            raise BenchError(
+                                f"latency: the live queue answered {response.status}: "
+                                f"{(await response.text())[:200]}"
+                            )
+                        self.connected.set()
+                        last_id = await self._read(response, last_id)
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     self.errors.append(f"{type(exc).__name__}: {exc}")
-                at = time.monotonic()
-                if case_id:
-                    self.visible[report_id] = at
-                    continue
-                await asyncio.sleep(0.005)  # not yet: ask again
-                queue.put_nowait(report_id)
+                    await asyncio.sleep(0.2)
 
-        readers = [asyncio.create_task(reader()) for _ in range(self.clients)]
+    async def _read(self, response: aiohttp.ClientResponse, last_id: str | None) -> str | None:
+        event_id, data = last_id, b""
+        async for raw in response.content:
+            line = raw.rstrip(b"\r\n")
+            if line.startswith(b"id:"):
+                event_id = line[3:].strip().decode()
+            elif line.startswith(b"data:"):
+                data += line[5:].strip()
+            elif not line and data:
+                self._note(data, time.monotonic())
+                data = b""
+        return event_id
+
+    def _note(self, data: bytes, at: float) -> None:
         try:
-            while not stop.is_set():
-                for report_id in list(self.tracker.seen):
-                    if report_id not in asked:
-                        asked.add(report_id)
-                        queue.put_nowait(report_id)
-                await asyncio.sleep(0.002)
-        finally:
-            for task in readers:
-                task.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
-            await session.close()
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(event, dict) or event.get("type") not in SHOWING:
+            return
+        report_id = (event.get("data") or {}).get("report_id")
+        if report_id:
+            self.shown.setdefault(str(report_id), at)
 
 
 async def measure_latency(
     base_url: str,
     token: str,
     reader_token: str,
-    bodies: Sequence[tuple[str, dict[str, Any]]],
+    bodies: Sequence[dict[str, Any]],
     rate: float,
-    tracker: SeenTracker,
     status: StatusLine,
     workdir: Path,
-    warmup: Sequence[tuple[str, dict[str, Any]]] = (),
+    warmup: Sequence[dict[str, Any]] = (),
     settle_seconds: float = 30.0,
 ) -> LatencyRun:
-    """POST ``bodies`` at ``rate``/s from the poster process (:mod:`gridhub.bench.poster`)
-    and measure each request's scheduled start → its case visible through the API."""
+    """POST ``bodies`` (each with its ``report_id``) at ``rate``/s from the poster
+    process and measure each request's scheduled start → its report in the live
+    queue."""
     body_file = workdir / "latency-bodies.jsonl"
     out_file = workdir / "latency-result.json"
     with body_file.open("wb") as out:
-        for _, body in [*warmup, *bodies]:
+        for body in [*warmup, *bodies]:
             out.write(orjson.dumps(body) + b"\n")
-    lead = 2.0 + len(warmup) / 200  # the poster starts and sends its warm-up first
-    start = time.monotonic() + lead
-    poster = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gridhub.bench.poster",
-        base_url, token, str(rate), repr(start), str(body_file), str(out_file),
-        "--warmup", str(len(warmup)),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    confirmer = ApiConfirmer(base_url, reader_token, tracker)
-    stop_confirming = asyncio.Event()
-    confirming = asyncio.create_task(confirmer.run(stop_confirming))
+    queue = LiveQueue(base_url, reader_token)
+    watching = asyncio.create_task(queue.run())
+    poster: asyncio.subprocess.Process | None = None
     try:
-        # Each report is looked for from its scheduled start on (the poster's schedule).
-        for n, (report_id, _) in enumerate(bodies):
-            delay = start + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tracker.expect(report_id)
-            if n % 100 == 0:
-                status.show(
-                    f"latency: {n + 1}/{len(bodies)} offered at {rate:g}/s, "
-                    f"{len(confirmer.visible)} visible"
-                )
-        _, stderr = await poster.communicate()
+        await asyncio.wait_for(_until(queue.connected, watching), timeout=30)
+        start = time.monotonic() + 2.0 + len(warmup) / 200  # after its start-up and warm-up
+        poster = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gridhub.bench.poster",
+            base_url, token, str(rate), repr(start), str(body_file), str(out_file),
+            "--warmup", str(len(warmup)),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        total = len(bodies)
+        waiting = asyncio.create_task(poster.communicate())
+        while not waiting.done():
+            offered = min(total, max(0, int((time.monotonic() - start) * rate)))
+            status.show(
+                f"latency: {offered}/{total} offered at {rate:g}/s, "
+                f"{len(queue.shown)} in the live queue"
+            )
+            await asyncio.wait({waiting, watching}, timeout=0.5, return_when="FIRST_COMPLETED")
+            if watching.done():
+                watching.result()  # its error
+        _, stderr = waiting.result()
         if poster.returncode != 0:
             raise BenchError(f"latency: the poster failed:\n{stderr.decode()[-2000:]}")
         posted = json.loads(out_file.read_text())
         accepted: dict[str, float] = posted["accepted"]
         failures: list[str] = posted["failures"]
-        if not accepted and failures:
-            raise BenchError(f"latency: nothing accepted ({len(failures)} failed; {failures[0]})")
-        for report_id, _ in bodies:
-            if report_id not in accepted:
-                tracker.forget(report_id)
+        if not accepted:
+            first = failures[0] if failures else "nothing sent"
+            raise BenchError(f"latency: nothing accepted ({len(failures)} failed; {first})")
         deadline = time.monotonic() + settle_seconds
-        while time.monotonic() < deadline and not all(rid in confirmer.visible for rid in accepted):
-            if tracker.error is not None:
-                raise BenchError(f"latency: polling the database failed: {tracker.error}")
+        while time.monotonic() < deadline and not all(rid in queue.shown for rid in accepted):
             status.show(
-                f"latency: {len(bodies)} offered, {len(confirmer.visible)}/{len(accepted)} visible"
+                f"latency: {total} offered, {len(queue.shown)}/{len(accepted)} in the live queue"
             )
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)
     finally:
-        if poster.returncode is None:
+        if poster is not None and poster.returncode is None:
             poster.kill()
             await poster.wait()
-        stop_confirming.set()
-        await confirming
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
 
     # In the order sent, so a latency that grows during the run shows (a backlog).
     latencies = [
-        max(0.0, 1000.0 * (confirmer.visible[rid] - at))
+        max(0.0, 1000.0 * (queue.shown[rid] - at))
         for rid, at in sorted(accepted.items(), key=lambda kv: kv[1])
-        if rid in confirmer.visible
+        if rid in queue.shown
     ]
     status.show(
-        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted)} visible", force=True
+        f"latency: {len(bodies)} sent, {len(latencies)}/{len(accepted)} in the live queue",
+        force=True,
     )
     if not latencies:
-        first = failures[0] if failures else "no report row showed up"
+        first = failures[0] if failures else "no report showed in the live queue"
         raise BenchError(f"latency: nothing measured ({len(failures)} failed; {first})")
     send_seconds = float(posted["seconds"])
     return LatencyRun(
@@ -259,3 +184,12 @@ async def measure_latency(
         latencies_ms=latencies,
         http_ms=posted["http_ms"],
     )
+
+
+async def _until(event: asyncio.Event, task: asyncio.Task[None]) -> None:
+    """Wait for ``event``; raise what ``task`` raised if it ends first."""
+    waiter = asyncio.create_task(event.wait())
+    await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+    if not waiter.done():
+        waiter.cancel()
+        task.result()

@@ -429,7 +429,7 @@ def render(result: BenchResult) -> str:
     http_p50, http_p99 = percentile(lat.http_ms, 50), percentile(lat.http_ms, 99)
     lines.append(
         f"  latency: {lat.sent} reports offered at {lat.rate:g}/s (open loop, timed from each "
-        f"request's scheduled start to its case in GET /api/v1/reports/{{id}}), completed at "
+        f"request's scheduled start to its case in the live queue), completed at "
         f"{lat.achieved_rate:,.0f}/s; {lat.seen}/{lat.accepted} visible, {lat.retried} retried; "
         f"HTTP p50 {http_p50:.1f} ms, p99 {http_p99:.1f} ms; "
         f"max {max(lat.latencies_ms, default=0):.1f} ms"

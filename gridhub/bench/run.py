@@ -36,7 +36,7 @@ from gridhub.bench.baseline import baseline_pass_through
 from gridhub.bench.broker import OffsetReader, drop_topics_and_groups, group_lag, topic_records
 from gridhub.bench.gateway_load import run_wrk, write_bodies
 from gridhub.bench.hops import group_ids
-from gridhub.bench.latency import SeenTracker, measure_latency
+from gridhub.bench.latency import measure_latency
 from gridhub.bench.machine import (
     CpuMeter,
     broker_version,
@@ -471,46 +471,30 @@ class Bench:
         generator = TrafficGenerator(district, self.config.seed + 1)
         now = datetime.now(UTC)
 
-        def body() -> tuple[str, dict[str, Any]]:
-            inbound = generator.grid_report(now)
-            return inbound.key.decode(), dict(inbound.envelope.data)
+        def body() -> dict[str, Any]:
+            return dict(generator.grid_report(now).envelope.data)  # with its report_id
 
         total = max(1, round(self.config.rate * self.config.latency_seconds))
         warmup = [body() for _ in range(min(50, total))]
         bodies = [body() for _ in range(total)]
-        poll_engine = make_engine(db_url)  # its own: the tracker sets autocommit
-        self.stack.callback(poll_engine.dispose)
-        tracker = SeenTracker(poll_engine)
-        tracker.start()
-        try:
-            meter = CpuMeter(
-                {
-                    "gateway": gateway.pid,
-                    **{f"worker{n}": w.pid for n, w in enumerate(workers)},
-                    "broker": self.broker_pid,
-                    "postgres": self.postgres_pid,
-                    "bench": os.getpid(),
-                },
-                trees=frozenset({"postgres", "gateway", "bench"}),
+        meter = CpuMeter(
+            {
+                "gateway": gateway.pid,
+                **{f"worker{n}": w.pid for n, w in enumerate(workers)},
+                "broker": self.broker_pid,
+                "postgres": self.postgres_pid,
+                "bench": os.getpid(),
+            },
+            trees=frozenset({"postgres", "gateway", "bench"}),
+        )
+        run = asyncio.run(
+            measure_latency(
+                base, token, reader, bodies, self.config.rate, self.status, self.tmp, warmup
             )
-            run = asyncio.run(
-                measure_latency(
-                    base,
-                    token,
-                    reader,
-                    bodies,
-                    self.config.rate,
-                    tracker,
-                    self.status,
-                    self.tmp,
-                    warmup,
-                )
-            )
-            run.cpu = meter.percent()
-            run.backlog_wait, run.backlog_left = waited, lag_left
-            return run
-        finally:
-            tracker.stop()
+        )
+        run.cpu = meter.percent()
+        run.backlog_wait, run.backlog_left = waited, lag_left
+        return run
 
     def gateway_load(self, db_url: str, gateway: HubProcess, base: str) -> GatewayRun:
         """wrk against the gateway alone (the workers are stopped): single reports,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and pages need: a PostgreSQL server (binaries only;
 # our own scripts start throwaway clusters), CJK fonts for rendered Chinese and
-# promtool for the Prometheus rules; wrk, the HTTP load generator of `gridhub bench`.
+# promtool for the Prometheus rules; wrk and Node, the HTTP load generators of `gridhub bench`.
 # Java and Maven (for the Kafka broker jars) ship with the machine.
 set -euo pipefail
 
@@ -15,6 +15,8 @@ fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
 command -v promtool >/dev/null || missing+=(prometheus)
 # wrk drives the gateway in `gridhub bench` (and its test) from a process of its own.
 command -v wrk >/dev/null || missing+=(wrk)
+# Node runs the bench's fixed-rate load generator of the latency phase (gridhub/bench/poster.js).
+command -v node >/dev/null || missing+=(nodejs)
 for tool in java mvn; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required (OpenJDK 17 + Maven)" >&2; exit 1; }
 done

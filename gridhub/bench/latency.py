@@ -1,6 +1,8 @@
 """The latency phase: reports POSTed to a real gateway at a fixed rate (open loop,
-each at its own scheduled start) by a load generator in its own process
-(:mod:`gridhub.bench.poster`), and per report the time from that start to its case
+each at its own scheduled start) by a load generator in a process of its own
+(``poster.js`` on Node: about a tenth of a core at 500 requests a second, where
+the bench's former httpx client took most of one of the two cores the hub under
+test runs on), and per report the time from that start to its case
 showing in the duty office's live queue: the API's Server-Sent Events stream of
 case changes (``GET /api/v1/stream/cases``), whose ``opened`` or
 ``report_attached`` event names the report.
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
+import shutil
 import time
 from collections.abc import Sequence
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ import orjson
 from gridhub.bench.results import BenchError, LatencyRun
 from gridhub.console import StatusLine
 
+POSTER = "poster.js"
 STREAM_PATH = "/api/v1/stream/cases"
 SHOWING = frozenset({"opened", "report_attached"})  # events that put a report in the queue
 
@@ -91,6 +95,15 @@ class LiveQueue:
             self.shown.setdefault(str(report_id), at)
 
 
+def node_path() -> str:
+    path = shutil.which("node")
+    if path is None:
+        raise BenchError(
+            "node is not installed: apt-get install -y nodejs (deploy/install-system-deps.sh does)"
+        )
+    return path
+
+
 async def measure_latency(
     base_url: str,
     token: str,
@@ -103,7 +116,7 @@ async def measure_latency(
     settle_seconds: float = 30.0,
 ) -> LatencyRun:
     """POST ``bodies`` (each with its ``report_id``) at ``rate``/s from the poster
-    process and measure each request's scheduled start → its report in the live
+    process (:data:`POSTER`) and measure each request's scheduled start → its report in the live
     queue."""
     body_file = workdir / "latency-bodies.jsonl"
     out_file = workdir / "latency-result.json"
@@ -116,13 +129,14 @@ async def measure_latency(
     try:
         await asyncio.wait_for(_until(queue.connected, watching), timeout=30)
         start = time.monotonic() + 2.0 + len(warmup) / 200  # after its start-up and warm-up
-        poster = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gridhub.bench.poster",
-            base_url, token, str(rate), repr(start), str(body_file), str(out_file),
-            "--warmup", str(len(warmup)),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        with as_file(files("gridhub.bench").joinpath(POSTER)) as script:
+            poster = await asyncio.create_subprocess_exec(
+                node_path(), str(script),
+                base_url, token, str(rate), repr(start), str(body_file), str(out_file),
+                str(len(warmup)),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
         total = len(bodies)
         waiting = asyncio.create_task(poster.communicate())
         while not waiting.done():

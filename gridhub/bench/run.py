@@ -485,7 +485,7 @@ class Bench:
                 "postgres": self.postgres_pid,
                 "bench": os.getpid(),
             },
-            trees=frozenset({"postgres", "gateway", "bench"}),
+            trees=frozenset({"postgres", "gateway"}),
         )
         run = asyncio.run(
             measure_latency(

@@ -33,6 +33,10 @@ let categories = [];
 let departments = [];
 let selected = null;
 let detailToken = 0;
+// The case version the detail shows: a refresh that brings the same version (the
+// live event and the action's own follow-up both ask) leaves the panel alone, so a
+// reason being typed into its forms is not wiped.
+let shownVersion = null;
 
 const catName = (code) => nameIn(categories, code);
 const deptName = (code) => nameIn(departments, code);
@@ -94,6 +98,10 @@ async function openCase(id, atLeastVersion = 0) {
   if (ticket !== detailToken) return;
   if (!todo(c) || !LIVE.includes(c.state)) cases.delete(c.id); // done here, or not ours now
   else cases.set(c.id, c);
+  if (shownVersion === `${c.id}@${c.version}` && document.getElementById("detail-h")) {
+    render();
+    return;
+  }
   const panel = await actionPanel(c, {
     departments, deptName, me,
     onDone: async (caseId, version) => { await openCase(caseId, version); loadCases(); loadInbox(); },
@@ -109,6 +117,7 @@ async function openCase(id, atLeastVersion = 0) {
     el("h3", {}, t("actions")), panel,
     partsLists(c, deptName),
     el("h3", {}, t("timeline")), timelineList(c));
+  shownVersion = `${c.id}@${c.version}`;
   document.getElementById("detail-h").focus();
 }
 

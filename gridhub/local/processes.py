@@ -57,6 +57,20 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
         return ports
 
 
+def free_port_block(count: int, host: str = "0.0.0.0", avoid: Sequence[int] = ()) -> int:  # noqa: S104 - probing, not serving
+    """The first of ``count`` consecutive ports that are free right now and not in
+    ``avoid``: for a parent whose children serve on ``port + i`` (``gridhub worker
+    --processes N``). A kernel-chosen port's neighbour is often some client's
+    ephemeral port; this checks them all (racy by nature, like :func:`free_port`)."""
+    for _ in range(200):
+        base = free_port(host)
+        block = range(base, base + count)
+        free = block[-1] <= 65535 and not set(block) & set(avoid)
+        if free and all(port_is_free(port, host) for port in block[1:]):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found on {host}")
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """True if nothing listens on ``host:port`` and it can be bound."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -14,7 +14,7 @@ import pytest
 from kafka import KafkaProducer
 from sqlalchemy import func, select, text
 
-from gridhub.local.processes import pid_alive, wait_gone
+from gridhub.local.processes import free_port_block, pid_alive, wait_gone
 from routing.district import District
 from schemas.envelope import encode_structured
 from sinks.db import make_engine, upgrade
@@ -60,9 +60,16 @@ def test_two_worker_processes_share_the_partitions(hub_env, running, kafka_boots
     db_url = f"sqlite:///{tmp_path / 'hub.db'}"
     env = hub_env(db_url)
     upgrade(db_url)
-    parent = env.spawn("worker", GRIDHUB_WORKER_PROCESSES="2")
+    # Process i serves on port + i: both blocks free, or a child fails to bind.
+    web = free_port_block(2)
+    port = free_port_block(2, avoid=[web, web + 1])
+    parent = env.spawn(
+        "worker",
+        GRIDHUB_WORKER_PROCESSES="2",
+        GRIDHUB_WORKER_WEB_PORT=str(web),
+        GRIDHUB_WORKER_METRICS_PORT=str(port),
+    )
     running.append(parent)
-    port = int(env.env["GRIDHUB_WORKER_METRICS_PORT"])  # process i serves it on port + i
     wait_until(lambda: ready(port) and ready(port + 1), 120, "both processes with partitions")
     first, second = children(parent.pid)
 

@@ -12,14 +12,13 @@ file that ``wrk_post.lua`` cycles through: many tokens, as many phones would be
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from gridhub.bench.results import BenchError
+from gridhub.bench.results import BenchError, system_tool
 
 SCRIPT = "wrk_post.lua"
 MARKER = "gridhub-wrk "
@@ -37,15 +36,6 @@ class WrkResult:
     def per_second(self) -> float:
         """Answered requests per second (answers other than 2xx left out)."""
         return max(0, self.requests - self.non_2xx) / self.seconds if self.seconds else 0.0
-
-
-def wrk_path() -> str:
-    path = shutil.which("wrk")
-    if path is None:
-        raise BenchError(
-            "wrk is not installed: apt-get install -y wrk (deploy/install-system-deps.sh does)"
-        )
-    return path
 
 
 def write_bodies(path: Path, lines: Sequence[tuple[str, bytes]]) -> Path:
@@ -88,7 +78,7 @@ def run_wrk(
     """``wrk`` POSTing the bodies to ``url`` for ``seconds`` over ``connections``."""
     script = files("gridhub.bench").joinpath(SCRIPT)
     command = [
-        wrk_path(),
+        system_tool("wrk", "wrk"),
         f"-t{max(1, min(threads, connections))}",
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import Sequence
 from importlib.resources import as_file, files
@@ -30,7 +29,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from gridhub.bench.results import BenchError, LatencyRun
+from gridhub.bench.results import BenchError, LatencyRun, system_tool
 from gridhub.console import StatusLine
 
 POSTER = "poster.js"
@@ -95,15 +94,6 @@ class LiveQueue:
             self.shown.setdefault(str(report_id), at)
 
 
-def node_path() -> str:
-    path = shutil.which("node")
-    if path is None:
-        raise BenchError(
-            "node is not installed: apt-get install -y nodejs (deploy/install-system-deps.sh does)"
-        )
-    return path
-
-
 async def measure_latency(
     base_url: str,
     token: str,
@@ -131,7 +121,7 @@ async def measure_latency(
         start = time.monotonic() + 2.0 + len(warmup) / 200  # after its start-up and warm-up
         with as_file(files("gridhub.bench").joinpath(POSTER)) as script:
             poster = await asyncio.create_subprocess_exec(
-                node_path(), str(script),
+                system_tool("node", "nodejs"), str(script),
                 base_url, token, str(rate), repr(start), str(body_file), str(out_file),
                 str(len(warmup)),
                 stdout=asyncio.subprocess.DEVNULL,

@@ -10,6 +10,7 @@ beside its target. Plain data and arithmetic: no I/O.
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,18 @@ SUSTAINED_SHARE = 0.95  # of the offered rate the loop must complete for a laten
 
 class BenchError(RuntimeError):
     """A phase could not be measured (a process died, events went missing, a timeout)."""
+
+
+def system_tool(command: str, package: str) -> str:
+    """The path of a load generator from Debian's packages, or a :class:`BenchError`
+    saying how to install it."""
+    path = shutil.which(command)
+    if path is None:
+        raise BenchError(
+            f"{command} is not installed: apt-get install -y {package} "
+            "(deploy/install-system-deps.sh does)"
+        )
+    return path
 
 
 @dataclass(frozen=True)
